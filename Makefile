@@ -1,0 +1,133 @@
+# kerbgate: top-level Makefile.
+#
+#   make qemu_x86_64_defconfig   start a configuration from a board's defaults
+#   make menuconfig              change it (kconfig-frontends)
+#   make                         build everything into output/
+#   make test                    install what the tests need, build, run every test
+#   make demo                    show Kerberos terminated at the VIP in the lab
+#   make help                    the rest
+#
+# Everything generated goes under $(O) (default output/; output/asan/ for
+# SANITIZE=1).  Component recipes live beside their code: <dir>/<name>.mk.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+ifeq ($(SANITIZE),1)
+O ?= output/asan
+else
+O ?= output
+endif
+BUILD   := $(O)/build
+OBJDIR  := $(BUILD)/obj
+LIBDIR  := $(BUILD)/lib
+BINDIR  := $(O)/bin
+TESTDIR := $(O)/tests
+GENINC  := $(BUILD)/include
+
+KCONFIG_CONF := kconfig-conf
+KCONFIG_MCONF := kconfig-mconf
+DEFAULT_DEFCONFIG := qemu_x86_64_defconfig
+
+# Targets that work without a .config.
+NOCONFIG_GOALS := %_defconfig menuconfig nconfig olddefconfig clean distclean help deps \
+                  lab-up lab-down lab-status
+CONFIG_NEEDED := $(if $(MAKECMDGOALS),$(filter-out $(NOCONFIG_GOALS),$(MAKECMDGOALS)),all)
+ifneq ($(strip $(foreach g,$(CONFIG_NEEDED),$(if $(filter $(NOCONFIG_GOALS),$(g)),,$(g)))),)
+-include .config
+endif
+
+include toolchain/toolchain.mk
+
+AUTOCONF_H := $(GENINC)/generated/autoconf.h
+INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated $(HEIMDAL_CFLAGS)
+SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(EV_LIBS) $(JANSSON_LIBS)
+
+objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
+
+# ---------------------------------------------------------------- config
+
+.config:
+	@echo "No .config yet: starting from configs/$(DEFAULT_DEFCONFIG)."
+	@$(KCONFIG_CONF) --defconfig=configs/$(DEFAULT_DEFCONFIG) Kconfig >/dev/null
+
+%_defconfig: configs/%_defconfig
+	@$(KCONFIG_CONF) --defconfig=$< Kconfig
+	@echo "Configured from $<.  Next: make"
+
+menuconfig: | .config
+	@$(KCONFIG_MCONF) Kconfig
+
+nconfig: | .config
+	@kconfig-nconf Kconfig
+
+olddefconfig:
+	@$(KCONFIG_CONF) --olddefconfig Kconfig
+
+savedefconfig: .config
+	@$(KCONFIG_CONF) --savedefconfig=configs/$(patsubst "%",%,$(CONFIG_BOARD_NAME))_defconfig Kconfig
+	@echo "Saved configs/$(patsubst "%",%,$(CONFIG_BOARD_NAME))_defconfig"
+
+# The C code sees the configuration through autoconf.h.  silentoldconfig
+# also writes include/config/ dependency stamps, kept under $(BUILD).
+$(AUTOCONF_H): .config Kconfig $(shell find board toolchain services rootfs firmware -name Kconfig)
+	@mkdir -p $(dir $@) $(GENINC)/config
+	@KCONFIG_AUTOHEADER=$@ KCONFIG_AUTOCONFIG=$(GENINC)/config/auto.conf \
+	  KCONFIG_TRISTATE=$(GENINC)/config/tristate.conf \
+	  $(KCONFIG_CONF) --silentoldconfig Kconfig
+	@rm -rf include/config 2>/dev/null; rmdir include 2>/dev/null || true
+
+# ---------------------------------------------------------------- build
+
+$(OBJDIR)/%.o: %.c $(AUTOCONF_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(TARGET_CC) $(TARGET_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
+
+$(LIBDIR)/%.a:
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	@rm -f $@ && $(TARGET_AR) rcs $@ $^
+
+include services/common/common.mk
+include services/kerbgated/kerbgated.mk
+include tests/tests.mk
+
+all: $(SERVICE_BINS)
+	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"
+
+# ---------------------------------------------------------------- setup, demo, lab
+
+deps:
+	@toolchain/install-deps.sh
+
+lab-up lab-down lab-status: need-root
+	@tests/lab/lab $(subst lab-,,$@)
+
+demo: deps need-root all
+	@tests/demo.sh $(O)
+
+need-root:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "'make $(MAKECMDGOALS)' needs root: it creates network namespaces and installs packages." >&2; \
+	  exit 1; fi
+
+# ---------------------------------------------------------------- housekeeping
+
+clean:
+	rm -rf $(O)/build $(O)/bin $(O)/tests $(O)/fuzz output/asan
+
+distclean:
+	rm -rf output .config .config.old include/config include/generated
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "Also: make olddefconfig | savedefconfig | deps | lab-up | lab-down | lab-status"
+	@echo "      make test SANITIZE=1   the tests under ASan and UBSan"
+	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
+	@echo "      make test-long         the long soak and cycle counts"
+
+.PHONY: all deps demo need-root clean distclean help menuconfig nconfig olddefconfig \
+        savedefconfig lab-up lab-down lab-status
+
+-include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)
