@@ -4,11 +4,19 @@
 # into their own object tree.  Integration tests are scripts that run against
 # the lab (tests/lab/).
 
+#
+# Each test or fuzz target names the sources it links in tests/unit/unit.mk or
+# tests/fuzz/fuzz.mk (test_foo_SRCS := ...), so that a test depends on the
+# code it tests and nothing else.  libkgcommon is always linked.
+
+include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(TESTDIR)/%,$(UNIT_SRCS))
-TEST_LINK_LIBS := $(if $(wildcard $(KERBGATED_SRCS)),$(KERBGATED_LIB)) $(COMMON_LIB)
 
-$(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $(TEST_LINK_LIBS)
+.SECONDEXPANSION:
+$(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $$(call objs,$$(test_$$*_SRCS)) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(SERVICE_LIBS) $(CMOCKA_LIBS)
@@ -22,8 +30,7 @@ FUZZ_OBJDIR  := $(O)/fuzz/obj
 FUZZ_BINDIR  := $(O)/fuzz/bin
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BINDIR)/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(COMMON_SRCS) $(KERBGATED_SRCS)
-FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(FUZZ_LIB_SRCS))
+fuzz_objs = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(1))
 FUZZ_SECONDS ?= 20
 
 $(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H)
@@ -31,11 +38,11 @@ $(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H)
 	@echo "  FUZZCC  $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
 
-$(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+$(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(fuzz_$$*_SRCS) $(COMMON_SRCS))
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD  $@"
 	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(SERVICE_LIBS) \
-	  $(if $(filter fuzz_http_diff,$*),-lhttp_parser)
+	  $(fuzz_$*_LIBS)
 
 # ---- running
 test-build: $(SERVICE_BINS) $(UNIT_BINS)
