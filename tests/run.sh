@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs every test kerbgate has and ends with one line the CI reads:
+#   N passed, N failed
+# Suites: unit (cmocka programs), fuzz (each libFuzzer target for a bounded
+# time from its corpus), lab (the Active Directory lab's own checks), and
+# integration (scripts that run kerbgated against the lab).  A suite that
+# cannot run (not root, say) counts as failed, with the reason printed:
+# a test that silently does not run is worse than one that fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+out=output; fuzz_seconds=20; long=0; only=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) out=$2; shift ;;
+	--fuzz-seconds) fuzz_seconds=$2; shift ;;
+	--long) long=1 ;;
+	--only) only=$2; shift ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+passed=0; failed=0; failures=()
+log_dir="$out/test-logs"; mkdir -p "$log_dir"
+
+pass() { passed=$((passed + ${2:-1})); }
+fail() { failed=$((failed + ${2:-1})); failures+=("$1"); }
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+
+# Adds the counts from a program's "N passed, N failed" last line, or from
+# cmocka's [  PASSED  ] / [  FAILED  ] summary lines.
+count_output() {
+	local name=$1 file=$2 rc=$3 p f line
+	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$file" | tail -1)
+	if [ -n "$line" ]; then
+		p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+		f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
+	else
+		p=$(awk '/^\[  PASSED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }' "$file")
+		f=$(awk '/^\[  FAILED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }' "$file")
+	fi
+	p=${p:-0}; f=${f:-0}
+	[ "$p" -gt 0 ] && pass "$name" "$p"
+	[ "$f" -gt 0 ] && fail "$name ($f)" "$f"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$name (exit $rc)"; fi
+	if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then fail "$name (ran no test)"; fi
+}
+
+run_suite_program() {
+	local name=$1; shift
+	local file="$log_dir/$name.log" rc
+	echo "== $name"
+	"$@" >"$file" 2>&1; rc=$?
+	sed 's/^/   /' "$file" | tail -40
+	count_output "$name" "$file" "$rc"
+}
+
+if want unit; then
+	for t in "$out"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_suite_program "unit/$(basename "$t")" "$t"
+	done
+fi
+
+if want fuzz; then
+	for f in "$out"/fuzz/bin/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f"); corpus="tests/fuzz/corpus/${name#fuzz_}"
+		work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+		echo "== fuzz/$name (${fuzz_seconds}s)"
+		if (cd "$work" && "$OLDPWD/$f" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+			-timeout=10 -rss_limit_mb=2048 . ) >"$log_dir/$name.log" 2>&1; then
+			grep -E 'stat::number_of_executed_units|Done' "$log_dir/$name.log" | sed 's/^/   /'
+			pass "fuzz/$name"
+		else
+			tail -30 "$log_dir/$name.log" | sed 's/^/   /'
+			cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$log_dir"/ 2>/dev/null
+			fail "fuzz/$name"
+		fi
+		rm -rf "$work"
+	done
+fi
+
+lab_needed=0
+want lab && lab_needed=1
+want integration && lab_needed=1
+if [ $lab_needed = 1 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		fail "lab (needs root for network namespaces: run make test as root)"
+	else
+		cycles=2; [ $long = 1 ] && cycles=10
+		want lab && run_suite_program "lab/cycle" env LAB_CYCLES=$cycles tests/lab/test-lab-cycle.sh
+		echo "== lab up"
+		trap 'tests/lab/lab down >/dev/null 2>&1' EXIT INT TERM
+		if tests/lab/lab up >"$log_dir/lab-up.log" 2>&1; then
+			want lab && run_suite_program "lab/selftest" tests/lab/lab selftest
+			if want integration; then
+				for s in tests/integration/test_*.sh; do
+					[ -x "$s" ] || continue
+					KG_OUT="$out" KG_LONG=$long run_suite_program "integration/$(basename "$s" .sh)" "$s"
+				done
+			fi
+		else
+			tail -30 "$log_dir/lab-up.log" | sed 's/^/   /'
+			fail "lab up"
+		fi
+		tests/lab/lab down >"$log_dir/lab-down.log" 2>&1 || fail "lab down"
+		trap - EXIT INT TERM
+	fi
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "Failed:"; printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
