@@ -1,2 +1,4 @@
 # Sources each unit test links besides libkgcommon, one line per test:
 #   test_<name>_SRCS := services/kerbgated/<file>.c ...
+test_http_SRCS := services/kerbgated/http.c
+test_replay_SRCS := services/kerbgated/replay.c
