@@ -292,7 +292,7 @@ parse_request_line(const char *line, size_t len, const struct limits *l,
 		return HTTP_E_BAD_METHOD;
 	sp1 = line + i;
 	sp2 = memrchr(line, ' ', len);
-	if (sp2 == sp1)
+	if (sp2 == sp1 || sp1[1] == ' ')
 		return HTTP_E_BAD_REQUEST_LINE;	/* only one SP */
 	h->method = line;
 	h->method_len = i;
@@ -924,7 +924,7 @@ chunk_framing_byte(struct http_body *b, unsigned char c)
 
 	switch (b->state) {
 	case B_SIZE:
-		if (++b->line_len > HTTP_MAX_CHUNK_LINE)
+		if (c != '\r' && ++b->line_len > HTTP_MAX_CHUNK_LINE)
 			return HTTP_E_BAD_CHUNK_SIZE;
 		if ((d = hex_value(c)) >= 0) {
 			if (b->remaining > (CHUNK_SIZE_MAX - (unsigned)d) / 16)
@@ -946,7 +946,7 @@ chunk_framing_byte(struct http_body *b, unsigned char c)
 		return 0;
 	case B_SIZE_BWS:
 	case B_EXT:
-		if (++b->line_len > HTTP_MAX_CHUNK_LINE)
+		if (c != '\r' && ++b->line_len > HTTP_MAX_CHUNK_LINE)
 			return HTTP_E_BAD_CHUNK_EXT;
 		if (b->state == B_SIZE_BWS) {
 			if (c == ';')
