@@ -1,0 +1,72 @@
+/*
+ * Signatures kerbgated puts on what leaves it: the identity header that
+ * tells a header-mode back-end who the user is, and the session cookie that
+ * lets a browser's extra connections skip a fresh Kerberos exchange.  Both
+ * are HMAC-SHA256 (mbedTLS) under keys that are NOT the ASA key: a pool's
+ * shared header secret, and a per-boot random cookie key.
+ */
+#ifndef KG_SIGN_H
+#define KG_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIGN_HEX_LEN		64	/**< hex HMAC-SHA256, no NUL */
+#define SIGN_COOKIE_NAME	"kerbgate_session"
+#define SIGN_COOKIE_MAX		512	/**< longest cookie value we issue */
+
+/**
+ * Signs the identity of one forwarded request (header mode).
+ *
+ * The signed string is, with '\n' between fields and no trailing newline:
+ *   "kerbgate-v1", user, timestamp (decimal Unix seconds), request id,
+ *   method, request-target
+ * and the signature is lowercase hex of HMAC-SHA256(secret, string).
+ * docs/backend-verification.md gives the same recipe for back-ends.
+ *
+ * \param secret, secret_len  the pool's header secret (>= 32 bytes)
+ * \param out  receives SIGN_HEX_LEN hex characters and a NUL
+ * \return 0, or KG_ERR_INVAL.
+ */
+int sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
+    uint64_t timestamp, const char *request_id, const char *method,
+    size_t method_len, const char *target, size_t target_len,
+    char out[SIGN_HEX_LEN + 1]);
+
+/**
+ * Verifies an identity signature in constant time.  \return 1 if valid.
+ */
+int sign_identity_verify(const uint8_t *secret, size_t secret_len,
+    const char *user, uint64_t timestamp, const char *request_id,
+    const char *method, size_t method_len, const char *target,
+    size_t target_len, const char *hex);
+
+/**
+ * Issues a session cookie value bound to a principal, a virtual host and an
+ * expiry: base64url(principal '\n' vhost '\n' expiry) '.' base64url(HMAC).
+ *
+ * \return 0, or KG_ERR_TOOBIG when it would exceed outsz.
+ */
+int sign_cookie_issue(const uint8_t key[32], const char *principal,
+    const char *vhost, uint64_t expiry, char *out, size_t outsz);
+
+/**
+ * Checks a cookie value from a request.  Valid when the HMAC matches, the
+ * vhost is the one asked, and now < expiry.
+ *
+ * \param principal  receives the principal on success
+ * \param expiry     receives the expiry on success (may be NULL)
+ * \return 1 valid, 0 invalid or expired (never says which: no oracle).
+ */
+int sign_cookie_check(const uint8_t key[32], const char *value, size_t len,
+    const char *vhost, uint64_t now, char *principal, size_t principal_sz,
+    uint64_t *expiry);
+
+/**
+ * Finds a cookie by name in a Cookie header value ("a=1; b=2").
+ * \return 1 and sets *val/*vlen, or 0.
+ */
+int sign_cookie_find(const char *header, size_t len, const char *name,
+    const char **val, size_t *vlen);
+
+#endif /* KG_SIGN_H */
