@@ -32,10 +32,15 @@ cfg_loaded(const char *name, json_t *root, const json_error_t *jerr,
     struct kg_cfgerr *err)
 {
 	char text[JSON_ERROR_TEXT_LENGTH];
+	size_t i;
 
 	if (root == NULL) {
 		/* jansson quotes the offending input in its text. */
-		log_sanitize(jerr->text, text, sizeof(text));
+		kg_strlcpy(text, jerr->text, sizeof(text));
+		for (i = 0; text[i] != '\0'; i++)
+			if ((unsigned char)text[i] < 0x20 ||
+			    (unsigned char)text[i] >= 0x7f)
+				text[i] = '?';
 		if (jerr->line > 0)
 			cfg_seterr(err, "%s:%d:%d: %s", name, jerr->line,
 			    jerr->column, text);
