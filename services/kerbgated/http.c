@@ -166,6 +166,10 @@ scan_head(const char *buf, size_t len, const struct limits *l,
 	for (i = pos; i < stop; i++) {
 		unsigned char c = (unsigned char)buf[i];
 
+		/* Judged at the first byte past the longest allowed line, so
+		 * that a prefix and the whole fail alike. */
+		if (line_end == 0 && i > l->max_line && c != '\n')
+			return HTTP_E_LINE_TOO_LONG;
 		if (i > 0 && buf[i - 1] == '\r' && c != '\n')
 			return HTTP_E_BARE_CR;
 		if (c == '\n') {
@@ -186,8 +190,6 @@ scan_head(const char *buf, size_t len, const struct limits *l,
 			return HTTP_E_CONTROL_CHAR;
 		}
 	}
-	if (line_end == 0 && stop >= l->max_line + 2)
-		return HTTP_E_LINE_TOO_LONG;
 	if (len >= l->max_head)
 		return HTTP_E_HEAD_TOO_LARGE;
 	h->scan_pos = stop;

@@ -442,6 +442,28 @@ test_long_request_line_is_refused_with_414(void **state)
 	    HTTP_NEED_MORE);
 }
 
+/* Found by fuzz_http_head: the whole input failed on a NUL far past the
+ * line limit while its prefix failed on the line length. */
+static void
+test_long_request_line_is_refused_before_later_garbage(void **state)
+{
+	struct http_limits lim = { .max_request_line = 64 };
+	struct http_head h;
+	char s[200];
+	size_t cut;
+
+	memset(s, 'R', sizeof(s));
+	s[150] = '\0';
+	for (cut = 60; cut <= sizeof(s); cut++) {
+		int rc;
+
+		memset(&h, 0, sizeof(h));
+		rc = http_parse_request(s, cut, &lim, hdrs, MAX_HDRS, &h);
+		assert_int_equal(rc, cut <= 65 ? HTTP_NEED_MORE :
+		    HTTP_E_LINE_TOO_LONG);
+	}
+}
+
 static void
 test_http10_request_without_host_is_accepted(void **state)
 {
@@ -1588,6 +1610,7 @@ main(void)
 		cmocka_unit_test(test_too_many_headers_is_refused_with_431),
 		cmocka_unit_test(test_more_headers_than_the_callers_array_is_refused_with_431),
 		cmocka_unit_test(test_long_request_line_is_refused_with_414),
+		cmocka_unit_test(test_long_request_line_is_refused_before_later_garbage),
 		cmocka_unit_test(test_http10_request_without_host_is_accepted),
 		cmocka_unit_test(test_http11_keeps_alive_unless_connection_close),
 		cmocka_unit_test(test_http10_keeps_alive_only_with_connection_keep_alive),
