@@ -2,3 +2,7 @@
 # libraries, one line each per target:
 #   fuzz_<name>_SRCS := services/kerbgated/<file>.c ...
 #   fuzz_<name>_LIBS := -lhttp_parser
+fuzz_http_head_SRCS := services/kerbgated/http.c
+fuzz_http_body_SRCS := services/kerbgated/http.c
+fuzz_http_diff_SRCS := services/kerbgated/http.c
+fuzz_http_diff_LIBS := -lhttp_parser
