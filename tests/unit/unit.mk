@@ -2,3 +2,4 @@
 #   test_<name>_SRCS := services/kerbgated/<file>.c ...
 test_http_SRCS := services/kerbgated/http.c
 test_replay_SRCS := services/kerbgated/replay.c
+test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c

@@ -1,0 +1,1374 @@
+/*
+ * tls: non-blocking mbedTLS 2.28 wrapper for the VIP (server) and the
+ * back-ends (client).  See tls.h for the contract.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/hkdf.h>
+#include <mbedtls/md.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+/* handshake->resume: mbedTLS 2.28 has no public "was this resumed?". */
+#include <mbedtls/ssl_internal.h>
+#include <mbedtls/x509_crt.h>
+
+#include "tls.h"
+
+#define TLS_ERRMAX        240
+#define TICKET_SECRET_LEN 32
+#define TICKET_NONCE_LEN  12
+#define TICKET_TAG_LEN    16
+#define TICKET_HDR_LEN    (8 + TICKET_NONCE_LEN)   /* epoch, nonce */
+
+/* Server preference order; every suite is ECDHE + AES-GCM, TLS 1.2. */
+static const int tls_ciphersuites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	0
+};
+
+static const mbedtls_ecp_group_id tls_curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519,
+	MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1,
+	MBEDTLS_ECP_DP_NONE
+};
+
+static const int tls_sig_hashes[] = {
+	MBEDTLS_MD_SHA512, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA256, MBEDTLS_MD_NONE
+};
+
+struct tls_vhost {
+	char *name;
+	mbedtls_x509_crt chain;        /* leaf first */
+	mbedtls_pk_context key;
+};
+
+struct tls_server {
+	unsigned int refs;
+	mbedtls_ssl_config conf;
+	struct tls_vhost *vhosts;
+	size_t nvhosts;
+	unsigned int ticket_lifetime;
+};
+
+struct tls_client {
+	unsigned int refs;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
+	bool have_ca;
+	uint8_t pins[TLS_MAX_PINS][32];
+	size_t npins;
+	char *server_name;
+	bool resume;
+	mbedtls_ssl_session session;   /* last session, offered again */
+	char *session_name;            /* the name it was made with, or NULL */
+};
+
+struct tls_conn {
+	mbedtls_ssl_context ssl;       /* first: callbacks get the conn from it */
+	struct tls_server *srv;        /* exactly one of srv, cli */
+	struct tls_client *cli;
+	const struct tls_vhost *vhost;
+	char *sni;
+	int fd;
+	int io_errno;
+	size_t write_taken;            /* held by mbedTLS since a WANT_WRITE */
+	uint32_t chain_flags;
+	bool established;
+	bool resumed;
+	bool failed;
+	bool closed;
+	bool close_queued;
+	char err[TLS_ERRMAX];
+};
+
+/* ---- process-wide randomness and ticket secret ------------------------ */
+
+static struct {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	pid_t pid;
+	bool seeded;
+} rng;
+
+static struct {
+	uint8_t secret[TICKET_SECRET_LEN];
+	bool set;
+} ticket;
+
+/* Seeds on first use; reseeds from fresh entropy in a forked child. */
+static int
+rng_ready(void)
+{
+	static const char pers[] = "kerbgate tls";
+	pid_t pid = getpid();
+
+	if (rng.seeded) {
+		if (rng.pid == pid)
+			return 0;
+		if (mbedtls_ctr_drbg_reseed(&rng.drbg,
+		    (const unsigned char *)&pid, sizeof(pid)) != 0)
+			return -1;
+		rng.pid = pid;
+		return 0;
+	}
+	mbedtls_entropy_init(&rng.entropy);
+	mbedtls_ctr_drbg_init(&rng.drbg);
+	if (mbedtls_ctr_drbg_seed(&rng.drbg, mbedtls_entropy_func, &rng.entropy,
+	    (const unsigned char *)pers, sizeof(pers) - 1) != 0) {
+		mbedtls_ctr_drbg_free(&rng.drbg);
+		mbedtls_entropy_free(&rng.entropy);
+		return -1;
+	}
+	rng.pid = pid;
+	rng.seeded = true;
+	return 0;
+}
+
+static int
+rng_random(void *unused, unsigned char *out, size_t len)
+{
+	(void)unused;
+	if (rng_ready() != 0)
+		return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+	return mbedtls_ctr_drbg_random(&rng.drbg, out, len);
+}
+
+int
+tls_set_ticket_secret(const uint8_t *secret, size_t len)
+{
+	if (secret == NULL || len < TICKET_SECRET_LEN)
+		return -1;
+	if (mbedtls_sha256_ret(secret, len, ticket.secret, 0) != 0)
+		return -1;
+	ticket.set = true;
+	return 0;
+}
+
+static int
+ticket_secret_ready(void)
+{
+	if (ticket.set)
+		return 0;
+	if (rng_random(NULL, ticket.secret, sizeof(ticket.secret)) != 0)
+		return -1;
+	ticket.set = true;
+	return 0;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+mbedtls_reason(int ret, char *buf, size_t len)
+{
+	mbedtls_strerror(ret, buf, len);
+	return buf;
+}
+
+/* 0 if path can be opened for reading, else the errno. */
+static int
+file_unreadable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static char *
+lowercase_dup(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	size_t i;
+
+	if (d == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] - 'A' + 'a' : s[i];
+	d[len] = '\0';
+	return d;
+}
+
+static void
+hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* DNS name match, "*.example.com" covering exactly one leftmost label. */
+static bool
+dns_name_matches(const char *pattern, size_t plen, const char *host)
+{
+	size_t hlen = strlen(host);
+	const char *dot;
+
+	if (plen == hlen && strncasecmp(pattern, host, hlen) == 0)
+		return true;
+	if (plen < 3 || pattern[0] != '*' || pattern[1] != '.')
+		return false;
+	dot = strchr(host, '.');
+	if (dot == NULL || dot == host)
+		return false;
+	return strlen(dot) == plen - 1 && strncasecmp(dot, pattern + 1, plen - 1) == 0;
+}
+
+static bool
+cert_names_host(const mbedtls_x509_crt *crt, const char *host)
+{
+	const mbedtls_x509_sequence *san;
+
+	for (san = &crt->subject_alt_names; san != NULL; san = san->next) {
+		if (san->buf.p == NULL ||
+		    san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+		    MBEDTLS_X509_SAN_DNS_NAME))
+			continue;
+		if (dns_name_matches((const char *)san->buf.p, san->buf.len, host))
+			return true;
+	}
+	return false;
+}
+
+/* ---- session tickets -------------------------------------------------- */
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * The key of one epoch: the same in every process that shares the secret,
+ * so workers read each other's tickets and rotation needs no coordination.
+ */
+static int
+ticket_key(unsigned int lifetime, uint64_t epoch, uint8_t key[32])
+{
+	static const char label[] = "kerbgate ticket key v1";
+	uint8_t info[sizeof(label) - 1 + 4 + 8];
+
+	memcpy(info, label, sizeof(label) - 1);
+	info[sizeof(label) - 1] = (uint8_t)(lifetime >> 24);
+	info[sizeof(label)] = (uint8_t)(lifetime >> 16);
+	info[sizeof(label) + 1] = (uint8_t)(lifetime >> 8);
+	info[sizeof(label) + 2] = (uint8_t)lifetime;
+	put_be64(info + sizeof(label) - 1 + 4, epoch);
+	return mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    NULL, 0, ticket.secret, sizeof(ticket.secret), info, sizeof(info),
+	    key, 32);
+}
+
+/* Ticket: epoch (8) | nonce (12) | AES-256-GCM(session) | tag (16). */
+static int
+ticket_write(void *p_srv, const mbedtls_ssl_session *session,
+    unsigned char *start, const unsigned char *end, size_t *tlen,
+    uint32_t *lifetime)
+{
+	const struct tls_server *srv = p_srv;
+	size_t room = (size_t)(end - start), clen = 0;
+	uint64_t epoch = (uint64_t)time(NULL) / srv->ticket_lifetime;
+	mbedtls_gcm_context gcm;
+	uint8_t key[32];
+	int ret;
+
+	if (room < TICKET_HDR_LEN + TICKET_TAG_LEN)
+		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	put_be64(start, epoch);
+	if ((ret = rng_random(NULL, start + 8, TICKET_NONCE_LEN)) != 0)
+		return ret;
+	ret = mbedtls_ssl_session_save(session, start + TICKET_HDR_LEN,
+	    room - TICKET_HDR_LEN - TICKET_TAG_LEN, &clen);
+	if (ret != 0)
+		return ret;
+	if ((ret = ticket_key(srv->ticket_lifetime, epoch, key)) != 0)
+		goto out;
+	mbedtls_gcm_init(&gcm);
+	ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 256);
+	if (ret == 0)
+		ret = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, clen,
+		    start + 8, TICKET_NONCE_LEN, start, TICKET_HDR_LEN,
+		    start + TICKET_HDR_LEN, start + TICKET_HDR_LEN,
+		    TICKET_TAG_LEN, start + TICKET_HDR_LEN + clen);
+	mbedtls_gcm_free(&gcm);
+out:
+	mbedtls_platform_zeroize(key, sizeof(key));
+	if (ret != 0) {
+		mbedtls_platform_zeroize(start, room);
+		return ret;
+	}
+	*tlen = TICKET_HDR_LEN + clen + TICKET_TAG_LEN;
+	*lifetime = srv->ticket_lifetime;
+	return 0;
+}
+
+static int
+ticket_parse(void *p_srv, mbedtls_ssl_session *session, unsigned char *buf,
+    size_t len)
+{
+	const struct tls_server *srv = p_srv;
+	time_t now = time(NULL);
+	uint64_t epoch, now_epoch = (uint64_t)now / srv->ticket_lifetime;
+	size_t clen;
+	mbedtls_gcm_context gcm;
+	uint8_t key[32];
+	int ret;
+
+	if (len < TICKET_HDR_LEN + TICKET_TAG_LEN)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	clen = len - TICKET_HDR_LEN - TICKET_TAG_LEN;
+	epoch = get_be64(buf);
+	if (epoch != now_epoch && epoch + 1 != now_epoch)
+		return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+	if (ticket_key(srv->ticket_lifetime, epoch, key) != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	mbedtls_gcm_init(&gcm);
+	ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 256);
+	if (ret == 0)
+		ret = mbedtls_gcm_auth_decrypt(&gcm, clen, buf + 8,
+		    TICKET_NONCE_LEN, buf, TICKET_HDR_LEN, buf + len - TICKET_TAG_LEN,
+		    TICKET_TAG_LEN, buf + TICKET_HDR_LEN, buf + TICKET_HDR_LEN);
+	mbedtls_gcm_free(&gcm);
+	mbedtls_platform_zeroize(key, sizeof(key));
+	if (ret != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	ret = mbedtls_ssl_session_load(session, buf + TICKET_HDR_LEN, clen);
+	mbedtls_platform_zeroize(buf + TICKET_HDR_LEN, clen);
+	if (ret != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	if (session->start > now ||
+	    now - session->start > (time_t)srv->ticket_lifetime)
+		return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+	return 0;
+}
+
+/* ---- connections: I/O and errors -------------------------------------- */
+
+static void conn_err(struct tls_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The first reason sticks: later failures are consequences. */
+static void
+conn_err(struct tls_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+static struct tls_conn *
+conn_of(mbedtls_ssl_context *ssl)
+{
+	return (struct tls_conn *)ssl;
+}
+
+static const char *
+peer_word(const struct tls_conn *c)
+{
+	return c->cli != NULL ? "back-end" : "client";
+}
+
+static int
+bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_conn *c = ctx;
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	c->io_errno = errno;
+	if (errno == EPIPE || errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct tls_conn *c = ctx;
+	ssize_t n = recv(c->fd, buf, len, 0);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	c->io_errno = errno;
+	if (errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static const char *
+alert_name(unsigned int alert)
+{
+	switch (alert) {
+	case 10: return "unexpected_message";
+	case 20: return "bad_record_mac";
+	case 40: return "handshake_failure";
+	case 42: return "bad_certificate";
+	case 43: return "unsupported_certificate";
+	case 44: return "certificate_revoked";
+	case 45: return "certificate_expired";
+	case 46: return "certificate_unknown";
+	case 47: return "illegal_parameter";
+	case 48: return "unknown_ca";
+	case 49: return "access_denied";
+	case 50: return "decode_error";
+	case 51: return "decrypt_error";
+	case 70: return "protocol_version";
+	case 71: return "insufficient_security";
+	case 80: return "internal_error";
+	case 86: return "inappropriate_fallback";
+	case 90: return "user_canceled";
+	case 110: return "unsupported_extension";
+	case 112: return "unrecognized_name";
+	default: return "unknown alert";
+	}
+}
+
+/* Admin words for a verification failure of the back-end's certificate. */
+static void
+verify_err(struct tls_conn *c, uint32_t flags, const mbedtls_x509_crt *leaf)
+{
+	const char *name = c->sni != NULL ? c->sni : "the back-end";
+	char subject[160] = "", info[160];
+
+	if (leaf != NULL && mbedtls_x509_dn_gets(subject, sizeof(subject),
+	    &leaf->subject) < 0)
+		subject[0] = '\0';
+	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+		conn_err(c, "certificate for %s is not signed by the configured "
+		    "CA (subject %s)", name, subject);
+	else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+		conn_err(c, "certificate for %s is not for that name (subject "
+		    "%s)", name, subject);
+	else if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+		conn_err(c, "certificate for %s (or one in its chain) has "
+		    "expired", name);
+	else if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+		conn_err(c, "certificate for %s (or one in its chain) is not "
+		    "valid yet", name);
+	else if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE |
+	    MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
+		conn_err(c, "certificate for %s is not valid for TLS server "
+		    "authentication", name);
+	else {
+		if (mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags) < 0)
+			snprintf(info, sizeof(info), "flags 0x%x", (unsigned)flags);
+		info[strcspn(info, "\n")] = '\0';
+		conn_err(c, "certificate for %s is not acceptable: %s", name, info);
+	}
+}
+
+static void
+describe_failure(struct tls_conn *c, int ret, const char *during)
+{
+	const char *peer = peer_word(c);
+	char reason[128];
+
+	switch (ret) {
+	case 0:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+		conn_err(c, "%s closed the connection %s", peer,
+		    c->established ? "without close_notify" : "during the handshake");
+		break;
+	case MBEDTLS_ERR_NET_CONN_RESET:
+		conn_err(c, "connection reset by the %s %s", peer, during);
+		break;
+	case MBEDTLS_ERR_NET_RECV_FAILED:
+	case MBEDTLS_ERR_NET_SEND_FAILED:
+		conn_err(c, "%s the %s failed %s: %s",
+		    ret == MBEDTLS_ERR_NET_RECV_FAILED ? "reading from" : "writing to",
+		    peer, during, strerror(c->io_errno));
+		break;
+	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
+	case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
+		conn_err(c, "the %s offers no cipher suite we accept (TLS 1.2 "
+		    "ECDHE with AES-GCM)", peer);
+		break;
+	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+		conn_err(c, "the %s does not speak TLS 1.2", peer);
+		break;
+	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
+		unsigned int alert = c->ssl.in_msg != NULL ? c->ssl.in_msg[1] : 0;
+		conn_err(c, "the %s sent fatal alert %s (%u) %s", peer,
+		    alert_name(alert), alert, during);
+		break;
+	}
+	case MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO:
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+		if (c->srv != NULL && !c->established &&
+		    c->ssl.state <= MBEDTLS_SSL_CLIENT_HELLO) {
+			conn_err(c, "the client did not send a TLS 1.2 ClientHello "
+			    "(plain HTTP to a TLS port?)");
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		if (c->cli != NULL && (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ||
+		    ret == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)) {
+			verify_err(c, mbedtls_ssl_get_verify_result(&c->ssl), NULL);
+			break;
+		}
+		conn_err(c, "TLS %s with the %s failed: %s (-0x%04x)",
+		    during[0] == 'd' ? "handshake" : "I/O", peer,
+		    mbedtls_reason(ret, reason, sizeof(reason)), (unsigned)-ret);
+		break;
+	}
+}
+
+/* Maps an mbedTLS return of a read/write/handshake that did not succeed. */
+static int
+conn_failed(struct tls_conn *c, int ret, const char *during)
+{
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+		return TLS_WANT_READ;
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return TLS_WANT_WRITE;
+	if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+		c->closed = true;
+		return TLS_CLOSED;
+	}
+	describe_failure(c, ret, during);
+	if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+		c->closed = true;
+		return TLS_CLOSED;
+	}
+	c->failed = true;
+	return TLS_ERR;
+}
+
+/* ---- server side ------------------------------------------------------ */
+
+static const struct tls_vhost *
+vhost_for_name(const struct tls_server *srv, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nvhosts; i++)
+		if (srv->vhosts[i].name != NULL &&
+		    strcmp(srv->vhosts[i].name, host) == 0)
+			return &srv->vhosts[i];
+	for (i = 0; i < srv->nvhosts; i++)
+		if (cert_names_host(&srv->vhosts[i].chain, host))
+			return &srv->vhosts[i];
+	return NULL;
+}
+
+static int
+sni_select(void *p_srv, mbedtls_ssl_context *ssl, const unsigned char *name,
+    size_t len)
+{
+	struct tls_server *srv = p_srv;
+	struct tls_conn *c = conn_of(ssl);
+	const struct tls_vhost *vh;
+	size_t i;
+
+	if (len == 0 || len > 253) {
+		conn_err(c, "the client sent an invalid server name (SNI of %zu "
+		    "bytes)", len);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (name[i] <= ' ' || name[i] >= 0x7f) {
+			conn_err(c, "the client sent an invalid server name (SNI "
+			    "with a byte 0x%02x)", name[i]);
+			return -1;
+		}
+	free(c->sni);
+	if ((c->sni = lowercase_dup((const char *)name, len)) == NULL)
+		return -1;
+	/* An unknown name gets the default certificate; the relay decides. */
+	if ((vh = vhost_for_name(srv, c->sni)) == NULL || vh == &srv->vhosts[0])
+		return 0;
+	c->vhost = vh;
+	return mbedtls_ssl_set_hs_own_cert(ssl, (mbedtls_x509_crt *)&vh->chain,
+	    (mbedtls_pk_context *)&vh->key);
+}
+
+static int
+load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
+    size_t idx, char *err, size_t errlen)
+{
+	char label[300], reason[128];
+	struct stat st;
+	int ret, e;
+
+	if (vc->name != NULL)
+		snprintf(label, sizeof(label), "vhost %s", vc->name);
+	else
+		snprintf(label, sizeof(label), "vhost #%zu", idx + 1);
+	if (vc->cert_file == NULL || vc->cert_file[0] == '\0') {
+		seterr(err, errlen, "%s: no certificate file configured", label);
+		return -1;
+	}
+	if (vc->key_file == NULL || vc->key_file[0] == '\0') {
+		seterr(err, errlen, "%s: no private key file configured", label);
+		return -1;
+	}
+	if ((e = file_unreadable(vc->cert_file)) != 0) {
+		seterr(err, errlen, "%s: cannot read certificate file %s: %s",
+		    label, vc->cert_file, strerror(e));
+		return -1;
+	}
+	ret = mbedtls_x509_crt_parse_file(&vh->chain, vc->cert_file);
+	if (ret < 0) {
+		seterr(err, errlen, "%s: certificate file %s holds no valid PEM "
+		    "certificate (%s)", label, vc->cert_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		return -1;
+	}
+	if (ret > 0) {
+		seterr(err, errlen, "%s: %d certificate(s) in %s do not parse",
+		    label, ret, vc->cert_file);
+		return -1;
+	}
+	if (stat(vc->key_file, &st) != 0 || (e = file_unreadable(vc->key_file)) != 0) {
+		seterr(err, errlen, "%s: cannot read private key file %s: %s",
+		    label, vc->key_file, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & S_IRWXO) {
+		seterr(err, errlen, "%s: private key file %s is accessible to "
+		    "other users (mode %04o); make it 0600", label, vc->key_file,
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	ret = mbedtls_pk_parse_keyfile(&vh->key, vc->key_file, NULL);
+	if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
+		seterr(err, errlen, "%s: private key file %s is encrypted; "
+		    "kerbgate needs it unencrypted (mode 0600)", label, vc->key_file);
+		return -1;
+	}
+	if (ret != 0) {
+		seterr(err, errlen, "%s: private key file %s holds no valid "
+		    "private key (%s)", label, vc->key_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		return -1;
+	}
+	if (mbedtls_pk_check_pair(&vh->chain.pk, &vh->key) != 0) {
+		seterr(err, errlen, "%s: private key %s does not match "
+		    "certificate %s", label, vc->key_file, vc->cert_file);
+		return -1;
+	}
+	if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_ECKEY) {
+		mbedtls_ecp_group_id grp = mbedtls_pk_ec(vh->chain.pk)->grp.id;
+		if (grp != MBEDTLS_ECP_DP_SECP256R1 && grp != MBEDTLS_ECP_DP_SECP384R1) {
+			seterr(err, errlen, "%s: certificate %s has an ECDSA key on a "
+			    "curve other than P-256 or P-384", label, vc->cert_file);
+			return -1;
+		}
+	} else if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_RSA) {
+		if (mbedtls_pk_get_bitlen(&vh->chain.pk) < 2048) {
+			seterr(err, errlen, "%s: certificate %s has an RSA key shorter "
+			    "than 2048 bits", label, vc->cert_file);
+			return -1;
+		}
+	} else {
+		seterr(err, errlen, "%s: certificate %s has neither an ECDSA nor "
+		    "an RSA key", label, vc->cert_file);
+		return -1;
+	}
+	if (vc->name != NULL &&
+	    (vh->name = lowercase_dup(vc->name, strlen(vc->name))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+server_free(struct tls_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nvhosts; i++) {
+		free(srv->vhosts[i].name);
+		mbedtls_x509_crt_free(&srv->vhosts[i].chain);
+		mbedtls_pk_free(&srv->vhosts[i].key);
+	}
+	free(srv->vhosts);
+	mbedtls_ssl_config_free(&srv->conf);
+	free(srv);
+}
+
+static int
+conf_common(mbedtls_ssl_config *conf, int endpoint)
+{
+	int ret;
+
+	ret = mbedtls_ssl_config_defaults(conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+	    MBEDTLS_SSL_PRESET_DEFAULT);
+	if (ret != 0)
+		return ret;
+	mbedtls_ssl_conf_rng(conf, rng_random, NULL);
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(conf, tls_ciphersuites);
+	mbedtls_ssl_conf_curves(conf, tls_curves);
+	mbedtls_ssl_conf_sig_hashes(conf, tls_sig_hashes);
+	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	return 0;
+}
+
+struct tls_server *
+tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
+{
+	struct tls_server *srv;
+	char reason[128];
+	size_t i;
+	int ret;
+
+	if (cfg == NULL || cfg->nvhosts == 0 || cfg->vhosts == NULL) {
+		seterr(err, errlen, "no vhost certificate configured");
+		return NULL;
+	}
+	if (cfg->ticket_lifetime > TLS_TICKET_LIFETIME_MAX) {
+		seterr(err, errlen, "session ticket lifetime %u s is longer than "
+		    "the maximum of %d s", cfg->ticket_lifetime,
+		    TLS_TICKET_LIFETIME_MAX);
+		return NULL;
+	}
+	if (rng_ready() != 0 || (!cfg->no_session_tickets && ticket_secret_ready() != 0)) {
+		seterr(err, errlen, "cannot seed the random generator from the "
+		    "system entropy source");
+		return NULL;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL ||
+	    (srv->vhosts = calloc(cfg->nvhosts, sizeof(*srv->vhosts))) == NULL) {
+		free(srv);
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->refs = 1;
+	srv->nvhosts = cfg->nvhosts;
+	srv->ticket_lifetime = cfg->ticket_lifetime != 0 ? cfg->ticket_lifetime :
+	    TLS_TICKET_LIFETIME_DEFAULT;
+	mbedtls_ssl_config_init(&srv->conf);
+	for (i = 0; i < srv->nvhosts; i++) {
+		mbedtls_x509_crt_init(&srv->vhosts[i].chain);
+		mbedtls_pk_init(&srv->vhosts[i].key);
+	}
+	for (i = 0; i < srv->nvhosts; i++)
+		if (load_vhost(&srv->vhosts[i], &cfg->vhosts[i], i, err, errlen) != 0)
+			goto fail;
+	if ((ret = conf_common(&srv->conf, MBEDTLS_SSL_IS_SERVER)) != 0 ||
+	    (ret = mbedtls_ssl_conf_own_cert(&srv->conf, &srv->vhosts[0].chain,
+	    &srv->vhosts[0].key)) != 0) {
+		seterr(err, errlen, "cannot set up the TLS server: %s",
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	mbedtls_ssl_conf_authmode(&srv->conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_ssl_conf_sni(&srv->conf, sni_select, srv);
+	if (!cfg->no_session_tickets)
+		mbedtls_ssl_conf_session_tickets_cb(&srv->conf, ticket_write,
+		    ticket_parse, srv);
+	return srv;
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+struct tls_server *
+tls_server_ref(struct tls_server *srv)
+{
+	srv->refs++;
+	return srv;
+}
+
+void
+tls_server_unref(struct tls_server *srv)
+{
+	if (srv != NULL && --srv->refs == 0)
+		server_free(srv);
+}
+
+static struct tls_conn *
+conn_new(int fd, const mbedtls_ssl_config *conf)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	mbedtls_ssl_init(&c->ssl);
+	if (mbedtls_ssl_setup(&c->ssl, conf) != 0) {
+		mbedtls_ssl_free(&c->ssl);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	return c;
+}
+
+struct tls_conn *
+tls_conn_new_server(struct tls_server *srv, int fd)
+{
+	struct tls_conn *c = conn_new(fd, &srv->conf);
+
+	if (c == NULL)
+		return NULL;
+	c->srv = tls_server_ref(srv);
+	c->vhost = &srv->vhosts[0];
+	return c;
+}
+
+/* ---- client side ------------------------------------------------------ */
+
+static int
+parse_pins(struct tls_client *cli, const char *spec, char *err, size_t errlen)
+{
+	const char *p = spec;
+
+	while (*p != '\0') {
+		uint8_t pin[32];
+		const char *start;
+		size_t n = 0;
+
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		start = p;
+		for (; *p != '\0' && strchr(" \t,", *p) == NULL; p++) {
+			int hi, lo;
+
+			if (*p == ':')
+				continue;
+			if (n == sizeof(pin) || (hi = hex_digit(p[0])) < 0 ||
+			    (lo = hex_digit(p[1])) < 0)
+				goto bad;
+			pin[n++] = (uint8_t)(hi << 4 | lo);
+			p++;
+		}
+		if (n != sizeof(pin))
+			goto bad;
+		if (cli->npins == TLS_MAX_PINS) {
+			seterr(err, errlen, "more than %d certificate pins "
+			    "configured", TLS_MAX_PINS);
+			return -1;
+		}
+		memcpy(cli->pins[cli->npins++], pin, sizeof(pin));
+		continue;
+bad:
+		seterr(err, errlen, "certificate pin \"%.*s\" is not a SHA-256 "
+		    "fingerprint (64 hex digits, colons allowed)",
+		    (int)(strcspn(start, " \t,") > 100 ? 100 : strcspn(start, " \t,")),
+		    start);
+		return -1;
+	}
+	if (cli->npins == 0) {
+		seterr(err, errlen, "certificate pin setting holds no fingerprint");
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+pin_matches(const struct tls_client *cli, const uint8_t hash[32])
+{
+	size_t i;
+
+	for (i = 0; i < cli->npins; i++)
+		if (memcmp(cli->pins[i], hash, 32) == 0)
+			return true;
+	return false;
+}
+
+static void
+client_free(struct tls_client *cli)
+{
+	mbedtls_ssl_session_free(&cli->session);
+	free(cli->session_name);
+	free(cli->server_name);
+	mbedtls_x509_crt_free(&cli->ca);
+	mbedtls_ssl_config_free(&cli->conf);
+	free(cli);
+}
+
+struct tls_client *
+tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
+{
+	struct tls_client *cli;
+	const char *who;
+	char reason[128];
+	int ret, e;
+
+	who = cfg->server_name != NULL ? cfg->server_name : "(no server name)";
+	if ((cfg->ca_file == NULL || cfg->ca_file[0] == '\0') &&
+	    cfg->pin_sha256 == NULL) {
+		seterr(err, errlen, "back-end %s: neither a CA bundle nor a "
+		    "certificate pin is configured; refusing to talk to an "
+		    "unverified back-end", who);
+		return NULL;
+	}
+	if (rng_ready() != 0) {
+		seterr(err, errlen, "cannot seed the random generator from the "
+		    "system entropy source");
+		return NULL;
+	}
+	if ((cli = calloc(1, sizeof(*cli))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	cli->refs = 1;
+	cli->resume = !cfg->no_session_resumption;
+	mbedtls_ssl_config_init(&cli->conf);
+	mbedtls_x509_crt_init(&cli->ca);
+	mbedtls_ssl_session_init(&cli->session);
+	if (cfg->pin_sha256 != NULL && parse_pins(cli, cfg->pin_sha256, err, errlen) != 0)
+		goto fail;
+	if (cfg->ca_file != NULL && cfg->ca_file[0] != '\0') {
+		if ((e = file_unreadable(cfg->ca_file)) != 0) {
+			seterr(err, errlen, "back-end %s: cannot read CA bundle %s: %s",
+			    who, cfg->ca_file, strerror(e));
+			goto fail;
+		}
+		/* > 0: some certificates did not parse; a system bundle may
+		 * hold a few mbedTLS does not support, the rest still count. */
+		if ((ret = mbedtls_x509_crt_parse_file(&cli->ca, cfg->ca_file)) < 0 ||
+		    cli->ca.raw.p == NULL) {
+			seterr(err, errlen, "back-end %s: CA bundle %s holds no valid "
+			    "PEM certificate (%s)", who, cfg->ca_file,
+			    mbedtls_reason(ret, reason, sizeof(reason)));
+			goto fail;
+		}
+		cli->have_ca = true;
+	}
+	if (cfg->server_name != NULL &&
+	    (cli->server_name = strdup(cfg->server_name)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((ret = conf_common(&cli->conf, MBEDTLS_SSL_IS_CLIENT)) != 0) {
+		seterr(err, errlen, "cannot set up the TLS client: %s",
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	if (cli->have_ca) {
+		mbedtls_ssl_conf_authmode(&cli->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+		mbedtls_ssl_conf_ca_chain(&cli->conf, &cli->ca, NULL);
+	} else {
+		/* Pin only: the chain cannot verify; the callback decides. */
+		mbedtls_ssl_conf_authmode(&cli->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+	}
+	return cli;
+fail:
+	client_free(cli);
+	return NULL;
+}
+
+struct tls_client *
+tls_client_ref(struct tls_client *cli)
+{
+	cli->refs++;
+	return cli;
+}
+
+void
+tls_client_unref(struct tls_client *cli)
+{
+	if (cli != NULL && --cli->refs == 0)
+		client_free(cli);
+}
+
+/*
+ * Called for each certificate of the back-end's chain, the leaf (depth 0)
+ * last.  With a CA, mbedTLS fails the handshake on any flag; with a pin
+ * only, the flags are dropped and the pin decides.  A non-zero return is
+ * fatal whatever the authmode.
+ */
+static int
+client_verify(void *p_conn, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct tls_conn *c = p_conn;
+	const struct tls_client *cli = c->cli;
+	uint8_t hash[32];
+	char hex[65];
+
+	c->chain_flags |= *flags;
+	if (!cli->have_ca)
+		*flags = 0;
+	if (depth != 0)
+		return 0;
+	if (cli->have_ca && c->chain_flags != 0) {
+		verify_err(c, c->chain_flags, crt);
+		return 0;
+	}
+	if (cli->npins == 0)
+		return 0;
+	if (tls_cert_sha256(crt->raw.p, crt->raw.len, hash) != 0)
+		return MBEDTLS_ERR_X509_FATAL_ERROR;
+	if (!pin_matches(cli, hash)) {
+		hex_encode(hash, sizeof(hash), hex);
+		conn_err(c, "certificate for %s has SHA-256 %s, which does not "
+		    "match the configured pin", c->sni != NULL ? c->sni :
+		    "the back-end", hex);
+		return MBEDTLS_ERR_X509_FATAL_ERROR;
+	}
+	return 0;
+}
+
+struct tls_conn *
+tls_conn_new_client(struct tls_client *cli, int fd, const char *sni)
+{
+	const char *name = sni != NULL ? sni : cli->server_name;
+	struct tls_conn *c = conn_new(fd, &cli->conf);
+
+	if (c == NULL)
+		return NULL;
+	c->cli = tls_client_ref(cli);
+	mbedtls_ssl_set_verify(&c->ssl, client_verify, c);
+	if (name == NULL) {
+		if (cli->have_ca) {
+			conn_err(c, "no server name to verify the back-end's "
+			    "certificate against");
+			c->failed = true;
+		}
+		return c;
+	}
+	if ((c->sni = strdup(name)) == NULL ||
+	    mbedtls_ssl_set_hostname(&c->ssl, name) != 0) {
+		conn_err(c, "cannot use server name \"%.100s\"", name);
+		c->failed = true;
+		return c;
+	}
+	if (cli->resume && cli->session_name != NULL &&
+	    strcmp(cli->session_name, name) == 0)
+		(void)mbedtls_ssl_set_session(&c->ssl, &cli->session);
+	return c;
+}
+
+/*
+ * Last check before the client reports the handshake done (and so before
+ * any application byte): a back-end without a certificate, or a resumed
+ * session whose certificate no longer fits the pins, is refused here.
+ */
+static int
+client_handshake_done(struct tls_conn *c)
+{
+	struct tls_client *cli = c->cli;
+	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
+	uint8_t hash[32];
+
+	if (peer == NULL || peer->raw.p == NULL) {
+		conn_err(c, "back-end %s presented no certificate",
+		    c->sni != NULL ? c->sni : "");
+		goto refuse;
+	}
+	if (cli->npins > 0 && (tls_cert_sha256(peer->raw.p, peer->raw.len, hash) != 0 ||
+	    !pin_matches(cli, hash))) {
+		conn_err(c, "certificate for %s does not match the configured pin",
+		    c->sni != NULL ? c->sni : "the back-end");
+		goto refuse;
+	}
+	if (cli->resume && c->sni != NULL) {
+		mbedtls_ssl_session_free(&cli->session);
+		mbedtls_ssl_session_init(&cli->session);
+		free(cli->session_name);
+		cli->session_name = NULL;
+		if (mbedtls_ssl_get_session(&c->ssl, &cli->session) == 0)
+			cli->session_name = strdup(c->sni);
+	}
+	return TLS_OK;
+refuse:
+	(void)mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+	    MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+	c->failed = true;
+	return TLS_ERR;
+}
+
+/* ---- both sides ------------------------------------------------------- */
+
+int
+tls_handshake(struct tls_conn *c)
+{
+	int ret;
+
+	if (c->failed)
+		return TLS_ERR;
+	if (c->closed)
+		return TLS_CLOSED;
+	if (c->established)
+		return TLS_OK;
+	/* mbedtls_ssl_handshake(), one step at a time to see "resume". */
+	while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		ret = mbedtls_ssl_handshake_step(&c->ssl);
+		if (c->ssl.handshake != NULL)
+			c->resumed = c->ssl.handshake->resume != 0;
+		if (ret != 0)
+			return conn_failed(c, ret, "during the handshake");
+	}
+	if (c->cli != NULL && (ret = client_handshake_done(c)) != TLS_OK)
+		return ret;
+	c->established = true;
+	return TLS_OK;
+}
+
+ssize_t
+tls_read(struct tls_conn *c, void *buf, size_t n)
+{
+	int ret;
+
+	if ((ret = tls_handshake(c)) != TLS_OK)
+		return ret;
+	if (n == 0)
+		return 0;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	ret = mbedtls_ssl_read(&c->ssl, buf, n);
+	if (ret > 0)
+		return ret;
+	return conn_failed(c, ret, "while reading");
+}
+
+size_t
+tls_pending(const struct tls_conn *c)
+{
+	size_t n;
+
+	if (!c->established || c->failed || c->closed)
+		return 0;
+	if ((n = mbedtls_ssl_get_bytes_avail(&c->ssl)) > 0)
+		return n;
+	return mbedtls_ssl_check_pending(&c->ssl) ? 1 : 0;
+}
+
+ssize_t
+tls_write(struct tls_conn *c, const void *buf, size_t n)
+{
+	size_t len = n;
+	int ret, max;
+
+	if ((ret = tls_handshake(c)) != TLS_OK)
+		return ret;
+	if (c->write_taken > 0) {
+		/* mbedTLS already encrypted these; it only flushes now. */
+		if (n < c->write_taken) {
+			conn_err(c, "tls_write() called again with fewer bytes "
+			    "than it already took");
+			c->failed = true;
+			return TLS_ERR;
+		}
+		len = c->write_taken;
+	} else {
+		if (n == 0)
+			return 0;
+		if ((max = mbedtls_ssl_get_max_out_record_payload(&c->ssl)) <= 0)
+			return conn_failed(c, max, "while writing");
+		if (len > (size_t)max)
+			len = (size_t)max;
+	}
+	ret = mbedtls_ssl_write(&c->ssl, buf, len);
+	if (ret >= 0) {
+		c->write_taken = 0;
+		return ret;
+	}
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		c->write_taken = len;
+	return conn_failed(c, ret, "while writing");
+}
+
+int
+tls_close_notify(struct tls_conn *c)
+{
+	int ret;
+
+	if (c->failed)
+		return TLS_ERR;
+	/* mbedtls_ssl_close_notify() returns 0 after merely flushing what
+	 * was pending, so call it until the alert itself went out. */
+	for (;;) {
+		bool flushing = c->ssl.out_left != 0;
+
+		if (!flushing && c->close_queued)
+			return TLS_OK;
+		if (!flushing)
+			c->close_queued = true;
+		ret = mbedtls_ssl_close_notify(&c->ssl);
+		if (ret != 0)
+			return conn_failed(c, ret, "while closing");
+		if (!c->established && !flushing)
+			return TLS_OK;   /* nothing to close before the handshake */
+	}
+}
+
+void
+tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	mbedtls_ssl_free(&c->ssl);   /* zeroizes keys and record buffers */
+	free(c->sni);
+	tls_server_unref(c->srv);
+	tls_client_unref(c->cli);
+	free(c);
+}
+
+const char *
+tls_conn_error(const struct tls_conn *c)
+{
+	return c->err;
+}
+
+bool
+tls_conn_established(const struct tls_conn *c)
+{
+	return c->established;
+}
+
+bool
+tls_conn_resumed(const struct tls_conn *c)
+{
+	return c->established && c->resumed;
+}
+
+const char *
+tls_conn_sni(const struct tls_conn *c)
+{
+	return c->sni;
+}
+
+const char *
+tls_conn_vhost(const struct tls_conn *c)
+{
+	return c->vhost != NULL ? c->vhost->name : NULL;
+}
+
+const char *
+tls_conn_cipher(const struct tls_conn *c)
+{
+	return c->established ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;
+}
+
+const uint8_t *
+tls_conn_own_cert_der(const struct tls_conn *c, size_t *len)
+{
+	if (!c->established || c->vhost == NULL)
+		return NULL;
+	*len = c->vhost->chain.raw.len;
+	return c->vhost->chain.raw.p;
+}
+
+const uint8_t *
+tls_conn_peer_cert_der(const struct tls_conn *c, size_t *len)
+{
+	const mbedtls_x509_crt *peer;
+
+	if (!c->established || c->cli == NULL ||
+	    (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
+		return NULL;
+	*len = peer->raw.len;
+	return peer->raw.p;
+}
+
+/* ---- certificates ----------------------------------------------------- */
+
+int
+tls_cert_sha256(const uint8_t *der, size_t len, uint8_t out[32])
+{
+	return mbedtls_sha256_ret(der, len, out, 0) == 0 ? 0 : -1;
+}
+
+int
+tls_end_point_hash(const uint8_t *der, size_t len,
+    uint8_t out[TLS_END_POINT_HASH_MAX], size_t *outlen)
+{
+	mbedtls_x509_crt crt;
+	mbedtls_md_type_t md;
+	const mbedtls_md_info_t *info;
+	int ret = -1;
+
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse_der(&crt, der, len) != 0)
+		goto out;
+	md = crt.sig_md;
+	if (md == MBEDTLS_MD_MD5 || md == MBEDTLS_MD_SHA1)
+		md = MBEDTLS_MD_SHA256;
+	if (md == MBEDTLS_MD_NONE || (info = mbedtls_md_info_from_type(md)) == NULL ||
+	    mbedtls_md_get_size(info) > TLS_END_POINT_HASH_MAX)
+		goto out;
+	if (mbedtls_md(info, der, len, out) != 0)
+		goto out;
+	*outlen = mbedtls_md_get_size(info);
+	ret = 0;
+out:
+	mbedtls_x509_crt_free(&crt);
+	return ret;
+}

@@ -1,0 +1,324 @@
+/*
+ * tls: a small non-blocking wrapper around mbedTLS 2.28 for both sides of
+ * kerbgated: the server side that terminates TLS for the VIP, and the client
+ * side that bridges to back-ends.
+ *
+ * Driving a connection.  Everything is fd-based and readiness-driven: the
+ * fd must already be non-blocking.  Every call that can block returns one of
+ * the enum tls_status values; TLS_WANT_READ / TLS_WANT_WRITE name the
+ * readiness to wait for before calling the same function again.
+ *
+ *  - tls_read() and tls_write() drive the handshake themselves if it is not
+ *    finished, so calling tls_handshake() first is optional (but it is the
+ *    only way to learn when the handshake is over, e.g. to read the SNI).
+ *  - After a tls_read(), call tls_pending(): mbedTLS may hold decrypted bytes
+ *    the fd will never signal (the caller read less than a whole record).
+ *    Loop on tls_read() while tls_pending() > 0 and there is room.
+ *  - tls_write() takes at most one record (16 KiB) per call.  On
+ *    TLS_WANT_WRITE the record is already encrypted inside the connection:
+ *    call tls_write() again with the same bytes at the head of the buffer
+ *    (n may have grown); it returns how many of them it took.
+ *
+ * Versions and suites (both sides): TLS 1.2 only, ECDHE-ECDSA and ECDHE-RSA
+ * with AES-GCM only, curves X25519, secp256r1, secp384r1.  mbedTLS 2.28 has
+ * no TLS 1.3 server, so there is no 1.3 here either.  No renegotiation.
+ *
+ * Session resumption (server): RFC 5077 session tickets only, AES-256-GCM,
+ * sealed with a key derived (HKDF-SHA-256) from a per-process ticket secret
+ * and the current time epoch (epoch = now / ticket_lifetime); tickets of the
+ * current and previous epoch are accepted and a ticket is honoured for at most
+ * ticket_lifetime seconds after the full handshake.  Because the key depends
+ * only on the secret and the clock, every relay worker forked from a parent
+ * that created a tls_server (or called tls_set_ticket_secret() with the same
+ * bytes) accepts the others' tickets, across key rotations and across
+ * reloads.  A stateful session cache (mbedtls_ssl_cache) is deliberately not
+ * used: it would be per worker, so a client landing on another worker misses.
+ * Every client TLS 1.2 stack in use sends tickets.
+ *
+ * Session resumption (client): each tls_client remembers the last session of
+ * its back-end and offers it on the next connection.
+ *
+ * Randomness: one CTR-DRBG per process, seeded from the entropy source on
+ * first use.  It reseeds itself when it notices it is in a new process
+ * (fork), so forked workers never share random streams.
+ *
+ * Not thread-safe: one event loop thread per process.
+ */
+#ifndef KERBGATE_TLS_H
+#define KERBGATE_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What a connection call returns (tls_read/tls_write return >= 0 counts). */
+enum tls_status {
+	TLS_OK         = 0,   /* done */
+	TLS_WANT_READ  = -1,  /* wait until the fd is readable, call again */
+	TLS_WANT_WRITE = -2,  /* wait until the fd is writable, call again */
+	TLS_CLOSED     = -3,  /* the peer closed; tls_conn_error() says how */
+	TLS_ERR        = -4,  /* failed for good; tls_conn_error() says why */
+};
+
+/* Default and bounds of tls_server_config.ticket_lifetime, seconds. */
+#define TLS_TICKET_LIFETIME_DEFAULT 3600
+#define TLS_TICKET_LIFETIME_MAX     86400
+
+/* How many pins tls_client_config.pin_sha256 may list (for key rollover). */
+#define TLS_MAX_PINS 4
+
+/* Size of tls_end_point_hash()'s output buffer (SHA-512). */
+#define TLS_END_POINT_HASH_MAX 64
+
+/* One certificate the VIP can present. */
+struct tls_vhost_config {
+	const char *name;       /* host name this vhost serves, or NULL; SNI is
+	                           also matched against the certificate's DNS
+	                           names (wildcards included) */
+	const char *cert_file;  /* PEM: the leaf first, then intermediates */
+	const char *key_file;   /* PEM or DER private key, unencrypted, not
+	                           accessible to "other" (mode 0600 or 0640) */
+};
+
+struct tls_server_config {
+	const struct tls_vhost_config *vhosts;  /* the first is the default */
+	size_t nvhosts;
+	unsigned int ticket_lifetime;   /* seconds; 0 = the default */
+	bool no_session_tickets;        /* true: full handshake every time */
+};
+
+struct tls_client_config {
+	const char *server_name;  /* SNI, and the name verified against the CA */
+	const char *ca_file;      /* PEM bundle the back-end must chain to, or
+	                             NULL */
+	const char *pin_sha256;   /* SHA-256 of the back-end's leaf certificate
+	                             (DER), 64 hex digits, colons allowed, up to
+	                             TLS_MAX_PINS separated by spaces or commas;
+	                             or NULL */
+	bool no_session_resumption;
+};
+
+struct tls_server;
+struct tls_client;
+struct tls_conn;
+
+/* ---- server side ------------------------------------------------------ */
+
+/**
+ * \brief       Load the VIP's certificates and keys and build a server
+ *              context.  Checks that every key matches its certificate.
+ *
+ * \param cfg    the configuration; not referenced after the call
+ * \param err    where to write why it failed (admin words, never key bytes)
+ * \param errlen size of err
+ *
+ * \return      a context holding one reference, or NULL (err says why)
+ */
+struct tls_server *tls_server_new(const struct tls_server_config *cfg,
+    char *err, size_t errlen);
+
+/**
+ * \brief       Take one more reference on a server context.
+ * \return      srv
+ */
+struct tls_server *tls_server_ref(struct tls_server *srv);
+
+/**
+ * \brief       Drop a reference; the context is freed with the last one.
+ *              Connections hold their own reference, so on reload the
+ *              caller builds a new context, swaps it in and unrefs the old
+ *              one: old connections keep using it until they end.
+ * \param srv   the context, or NULL
+ */
+void tls_server_unref(struct tls_server *srv);
+
+/**
+ * \brief       Start the server side of a TLS connection on an accepted fd.
+ *
+ * \param srv   the server context (a reference is taken)
+ * \param fd    the accepted socket, already non-blocking; not closed by
+ *              tls_conn_free()
+ *
+ * \return      the connection, or NULL if out of memory
+ */
+struct tls_conn *tls_conn_new_server(struct tls_server *srv, int fd);
+
+/* ---- client side ------------------------------------------------------ */
+
+/**
+ * \brief       Build a client context for one back-end.  At least one of
+ *              ca_file and pin_sha256 must be set: there is no way to talk
+ *              to an unverified back-end.
+ *
+ *              With ca_file: the back-end's chain must verify against it and
+ *              its certificate must name the server name (SAN DNS, or CN).
+ *              With pin_sha256: the SHA-256 of its leaf certificate must be
+ *              one of the pins (dates and names are not checked: the pin is
+ *              the trust).  With both: both must hold.
+ *
+ * \param cfg    the configuration; not referenced after the call
+ * \param err    where to write why it failed
+ * \param errlen size of err
+ *
+ * \return      a context holding one reference, or NULL (err says why)
+ */
+struct tls_client *tls_client_new(const struct tls_client_config *cfg,
+    char *err, size_t errlen);
+
+/** \brief Take one more reference on a client context.  \return cli */
+struct tls_client *tls_client_ref(struct tls_client *cli);
+
+/** \brief Drop a reference; freed with the last one.  \param cli or NULL */
+void tls_client_unref(struct tls_client *cli);
+
+/**
+ * \brief       Start the client side of a TLS connection on a connected (or
+ *              connecting) fd.
+ *
+ * \param cli   the client context (a reference is taken)
+ * \param fd    the socket, already non-blocking; not closed by
+ *              tls_conn_free()
+ * \param sni   server name to send and verify, or NULL for the configured
+ *              server_name.  If there is none and a CA is configured, the
+ *              handshake fails (no name to verify).
+ *
+ * \return      the connection, or NULL if out of memory
+ */
+struct tls_conn *tls_conn_new_client(struct tls_client *cli, int fd,
+    const char *sni);
+
+/* ---- both sides ------------------------------------------------------- */
+
+/**
+ * \brief       Advance the handshake.  On the client side it only returns
+ *              TLS_OK once the back-end's certificate has been verified.
+ * \return      TLS_OK (done, also on every later call), TLS_WANT_READ,
+ *              TLS_WANT_WRITE, TLS_CLOSED (peer went away) or TLS_ERR
+ */
+int tls_handshake(struct tls_conn *c);
+
+/**
+ * \brief       Read decrypted application data (drives the handshake first
+ *              if needed).
+ * \param c     the connection
+ * \param buf   where to put the data
+ * \param n     room in buf, > 0
+ * \return      bytes read (> 0), TLS_WANT_READ, TLS_WANT_WRITE, TLS_CLOSED
+ *              (close_notify received, or the TCP connection ended: then
+ *              tls_conn_error() is "peer closed the connection without
+ *              close_notify"), or TLS_ERR
+ */
+ssize_t tls_read(struct tls_conn *c, void *buf, size_t n);
+
+/**
+ * \brief       Number of bytes tls_read() can return without the fd becoming
+ *              readable (decrypted data mbedTLS already holds; at least 1 if
+ *              an undecrypted record is buffered).  The event loop must keep
+ *              calling tls_read() while this is > 0.
+ */
+size_t tls_pending(const struct tls_conn *c);
+
+/**
+ * \brief       Encrypt and send application data (drives the handshake first
+ *              if needed).  Takes at most one record's worth per call.
+ * \param c     the connection
+ * \param buf   the data
+ * \param n     its length; after TLS_WANT_WRITE, call again with the same
+ *              bytes at the head of buf (n may be larger)
+ * \return      bytes taken (> 0; 0 only if n is 0), TLS_WANT_READ,
+ *              TLS_WANT_WRITE, TLS_CLOSED or TLS_ERR
+ */
+ssize_t tls_write(struct tls_conn *c, const void *buf, size_t n);
+
+/**
+ * \brief       Send close_notify.  The caller may then shutdown(fd, SHUT_WR)
+ *              or close the fd; there is no need to wait for the peer's.
+ * \return      TLS_OK, TLS_WANT_WRITE (call again when writable) or TLS_ERR
+ */
+int tls_close_notify(struct tls_conn *c);
+
+/** \brief Free a connection (not its fd) and drop its context reference. */
+void tls_conn_free(struct tls_conn *c);
+
+/**
+ * \brief       Why the last call failed or how the peer closed, in admin
+ *              words.  Never NULL; "" when there is nothing to say.
+ */
+const char *tls_conn_error(const struct tls_conn *c);
+
+/** \brief True once the handshake finished. */
+bool tls_conn_established(const struct tls_conn *c);
+
+/** \brief True if the finished handshake resumed an earlier session. */
+bool tls_conn_resumed(const struct tls_conn *c);
+
+/**
+ * \brief       Server side: the server name the client sent (SNI),
+ *              lower-cased, or NULL if it sent none.  Client side: the name
+ *              sent.  Valid from the end of the handshake.
+ */
+const char *tls_conn_sni(const struct tls_conn *c);
+
+/**
+ * \brief       Server side: the name of the vhost whose certificate was
+ *              presented (its configured name, or NULL if it has none).
+ */
+const char *tls_conn_vhost(const struct tls_conn *c);
+
+/** \brief Negotiated cipher suite name, e.g. for logs; NULL before. */
+const char *tls_conn_cipher(const struct tls_conn *c);
+
+/**
+ * \brief       The DER of the certificate this side presented (server side:
+ *              the selected vhost's leaf; also on resumed sessions).  This is
+ *              what RFC 5929 tls-server-end-point hashes.
+ * \param c     an established connection
+ * \param len   set to the length
+ * \return      the DER (owned by the connection's context) or NULL (client
+ *              side, or handshake not finished)
+ */
+const uint8_t *tls_conn_own_cert_der(const struct tls_conn *c, size_t *len);
+
+/**
+ * \brief       The DER of the peer's leaf certificate (client side: the
+ *              back-end's, also on resumed sessions).
+ * \return      the DER (owned by the connection) or NULL (server side, or
+ *              handshake not finished)
+ */
+const uint8_t *tls_conn_peer_cert_der(const struct tls_conn *c, size_t *len);
+
+/* ---- certificates ----------------------------------------------------- */
+
+/**
+ * \brief       SHA-256 of a DER certificate (what pins compare).
+ * \return      0, or -1 if the hash failed
+ */
+int tls_cert_sha256(const uint8_t *der, size_t len, uint8_t out[32]);
+
+/**
+ * \brief       RFC 5929 tls-server-end-point hash of a DER certificate: the
+ *              hash of the certificate's signature algorithm, except that
+ *              MD5 and SHA-1 become SHA-256.  The caller prefixes
+ *              "tls-server-end-point:" to build GSS channel bindings.
+ * \param der    the certificate
+ * \param len    its length
+ * \param out    TLS_END_POINT_HASH_MAX bytes
+ * \param outlen set to the hash length (32, 48 or 64; 28 for SHA-224)
+ * \return      0, or -1 if the certificate does not parse or its signature
+ *              hash is unknown (RFC 5929 leaves the binding undefined)
+ */
+int tls_end_point_hash(const uint8_t *der, size_t len,
+    uint8_t out[TLS_END_POINT_HASH_MAX], size_t *outlen);
+
+/**
+ * \brief       Set the process's ticket secret, e.g. to one the parent
+ *              shares with workers it exec()s rather than forks.  Without
+ *              it, the first tls_server_new() draws one at random.
+ * \param secret 32 bytes or more; copied
+ * \param len    its length
+ * \return      0, or -1 if it is shorter than 32 bytes
+ */
+int tls_set_ticket_secret(const uint8_t *secret, size_t len);
+
+#endif /* KERBGATE_TLS_H */
