@@ -64,7 +64,7 @@ int sign_cookie_check(const uint8_t key[32], const char *value, size_t len,
 
 /**
  * Finds a cookie by name in a Cookie header value ("a=1; b=2").
- * \return 1 and sets *val/*vlen, or 0.
+ * \return 1 and sets *val and *vlen, or 0.
  */
 int sign_cookie_find(const char *header, size_t len, const char *name,
     const char **val, size_t *vlen);
