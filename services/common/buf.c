@@ -66,7 +66,8 @@ kg_buf_space(struct kg_buf *b, size_t want, uint8_t **ptr, size_t *avail)
 			newcap = KG_BUF_MIN_ALLOC;
 		if (newcap > b->max)
 			newcap = b->max;
-		if ((rc = kg_buf_grow(b, newcap)) != KG_OK)
+		/* At max already: what is left is all there is. */
+		if (newcap > b->cap && (rc = kg_buf_grow(b, newcap)) != KG_OK)
 			return rc;
 	}
 	*ptr = b->data + b->off + b->len;

@@ -144,6 +144,24 @@ test_space_on_full_buffer_is_refused(void **state)
 }
 
 static void
+test_space_at_full_capacity_offers_the_rest_without_reallocating(void **state)
+{
+	struct kg_buf b;
+	uint8_t fill[200], *p, *before;
+	size_t avail;
+
+	memset(fill, 'f', sizeof(fill));
+	kg_buf_init(&b, 256);
+	assert_int_equal(kg_buf_append(&b, fill, sizeof(fill)), KG_OK);
+	assert_int_equal(b.cap, 256);
+	before = b.data;
+	assert_int_equal(kg_buf_space(&b, 100, &p, &avail), KG_OK);
+	assert_ptr_equal(b.data, before);
+	assert_int_equal(avail, 56);
+	kg_buf_free(&b);
+}
+
+static void
 test_space_for_zero_bytes_is_invalid(void **state)
 {
 	struct kg_buf b;
@@ -388,6 +406,7 @@ main(void)
 		cmocka_unit_test(test_capacity_never_grows_past_max),
 		cmocka_unit_test(test_space_offers_no_more_than_room_under_max),
 		cmocka_unit_test(test_space_on_full_buffer_is_refused),
+		cmocka_unit_test(test_space_at_full_capacity_offers_the_rest_without_reallocating),
 		cmocka_unit_test(test_space_for_zero_bytes_is_invalid),
 		cmocka_unit_test(test_committed_bytes_become_data),
 		cmocka_unit_test(test_commit_beyond_free_space_is_clamped),
