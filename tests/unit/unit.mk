@@ -3,3 +3,6 @@
 test_http_SRCS := services/kerbgated/http.c
 test_replay_SRCS := services/kerbgated/replay.c
 test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
+test_sign_SRCS := services/kerbgated/sign.c
+test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
+test_conf_SRCS := services/kerbgated/conf.c
