@@ -1,0 +1,1435 @@
+/*
+ * test_tls: the TLS wrapper, both sides, over non-blocking socketpairs
+ * driven by a small poll loop.  Certificates are made at start-up with
+ * mbedTLS's x509write API (certgen.c) in a temporary directory.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/sha512.h>
+#include <mbedtls/ssl.h>
+
+#include "certgen.h"
+#include "tls.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
+
+#define VIP_MAIL  "mail.corp.contoso.com"
+#define VIP_AUTOD "autod.corp.contoso.com"
+#define BACKEND   "cas1.corp.contoso.com"
+
+static char tmpdir[64];
+static struct certgen_cert ca, mail, autod, backend, rogue, expired, sha384;
+
+static const char *
+path(const char *name)
+{
+	static char bufs[8][128];
+	static int next;
+	char *p = bufs[next++ % 8];
+
+	snprintf(p, sizeof(bufs[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* Separate copies: path() rotates its buffers. */
+static char mail_pem[128], mail_key[128], autod_pem[128], autod_key[128];
+static char backend_pem[128], backend_key[128], rogue_pem[128], rogue_key[128];
+static char expired_pem[128], expired_key[128], ca_pem[128];
+
+static struct tls_vhost_config vip_vhosts[2];
+static struct tls_vhost_config backend_vhost, rogue_vhost, expired_vhost;
+
+static void
+make(struct certgen_cert *c, const struct certgen_spec *spec)
+{
+	assert_int_equal(certgen_make(c, spec), 0);
+}
+
+static void
+save(const struct certgen_cert *c, const struct certgen_cert *chain,
+    char *pem, const char *pem_name, char *key, const char *key_name)
+{
+	snprintf(pem, 128, "%s", path(pem_name));
+	if (key != NULL)
+		snprintf(key, 128, "%s", path(key_name));
+	assert_int_equal(certgen_save(c, chain, pem, key), 0);
+}
+
+static int
+group_setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_tls.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+
+	make(&ca, &(struct certgen_spec){ .cn = "Contoso Test CA", .is_ca = true });
+	make(&mail, &(struct certgen_spec){ .cn = VIP_MAIL, .dns_name = VIP_MAIL,
+	    .issuer = &ca });
+	make(&autod, &(struct certgen_spec){ .cn = VIP_AUTOD, .dns_name = VIP_AUTOD,
+	    .issuer = &ca });
+	make(&backend, &(struct certgen_spec){ .cn = BACKEND, .dns_name = BACKEND,
+	    .issuer = &ca });
+	make(&rogue, &(struct certgen_spec){ .cn = BACKEND, .dns_name = BACKEND });
+	make(&expired, &(struct certgen_spec){ .cn = BACKEND, .dns_name = BACKEND,
+	    .issuer = &ca, .not_before = "20100101000000",
+	    .not_after = "20110101000000" });
+	make(&sha384, &(struct certgen_spec){ .cn = "sha384", .issuer = &ca,
+	    .md = MBEDTLS_MD_SHA384 });
+
+	save(&ca, NULL, ca_pem, "ca.pem", NULL, NULL);
+	save(&mail, &ca, mail_pem, "mail.pem", mail_key, "mail.key");
+	save(&autod, &ca, autod_pem, "autod.pem", autod_key, "autod.key");
+	save(&backend, NULL, backend_pem, "backend.pem", backend_key, "backend.key");
+	save(&rogue, NULL, rogue_pem, "rogue.pem", rogue_key, "rogue.key");
+	save(&expired, NULL, expired_pem, "expired.pem", expired_key, "expired.key");
+
+	vip_vhosts[0] = (struct tls_vhost_config){ VIP_MAIL, mail_pem, mail_key };
+	vip_vhosts[1] = (struct tls_vhost_config){ VIP_AUTOD, autod_pem, autod_key };
+	backend_vhost = (struct tls_vhost_config){ BACKEND, backend_pem, backend_key };
+	rogue_vhost = (struct tls_vhost_config){ BACKEND, rogue_pem, rogue_key };
+	expired_vhost = (struct tls_vhost_config){ BACKEND, expired_pem, expired_key };
+	*state = NULL;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	static const char *const files[] = {
+		"ca.pem", "mail.pem", "mail.key", "autod.pem", "autod.key",
+		"backend.pem", "backend.key", "rogue.pem", "rogue.key",
+		"expired.pem", "expired.key", "tmp.pem", "tmp.key",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(path(files[i]));
+	rmdir(tmpdir);
+	certgen_free(&ca);
+	certgen_free(&mail);
+	certgen_free(&autod);
+	certgen_free(&backend);
+	certgen_free(&rogue);
+	certgen_free(&expired);
+	certgen_free(&sha384);
+	return 0;
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+static struct tls_server *
+server_with(const struct tls_vhost_config *vhosts, size_t n)
+{
+	struct tls_server_config cfg = { .vhosts = vhosts, .nvhosts = n };
+	char err[256] = "";
+	struct tls_server *srv = tls_server_new(&cfg, err, sizeof(err));
+
+	if (srv == NULL)
+		fail_msg("tls_server_new: %s", err);
+	return srv;
+}
+
+static struct tls_server *
+vip_server(void)
+{
+	return server_with(vip_vhosts, 2);
+}
+
+static struct tls_client *
+client_with(const char *name, const char *ca_file, const char *pin)
+{
+	struct tls_client_config cfg = { .server_name = name, .ca_file = ca_file,
+	    .pin_sha256 = pin };
+	char err[256] = "";
+	struct tls_client *cli = tls_client_new(&cfg, err, sizeof(err));
+
+	if (cli == NULL)
+		fail_msg("tls_client_new: %s", err);
+	return cli;
+}
+
+static void
+pin_of(const struct certgen_cert *c, char hex[65])
+{
+	uint8_t h[32];
+	int i;
+
+	assert_int_equal(tls_cert_sha256(c->der, c->der_len, h), 0);
+	for (i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", h[i]);
+}
+
+/* ---- the poll loop ----------------------------------------------------- */
+
+/* One end of a connection: our wrapper, or a raw mbedTLS client. */
+struct side {
+	int fd;
+	struct tls_conn *tc;
+	mbedtls_ssl_context *raw;
+	int rc;
+	bool finished;
+};
+
+static int
+side_step(struct side *s)
+{
+	int ret;
+
+	if (s->tc != NULL)
+		return tls_handshake(s->tc);
+	ret = mbedtls_ssl_handshake(s->raw);
+	if (ret == 0)
+		return TLS_OK;
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+		return TLS_WANT_READ;
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return TLS_WANT_WRITE;
+	return TLS_ERR;
+}
+
+static short
+events_for(int rc)
+{
+	return rc == TLS_WANT_WRITE ? POLLOUT : POLLIN;
+}
+
+/*
+ * Drives both handshakes until each side finished (OK, ERR or CLOSED).  A
+ * side that fails shuts its socket down so that the other one never hangs.
+ */
+static void
+handshake_sides(struct side *a, struct side *b)
+{
+	struct side *sides[2] = { a, b };
+	int round, i;
+
+	for (round = 0; round < 10000; round++) {
+		struct pollfd pfd[2];
+		nfds_t n = 0;
+
+		for (i = 0; i < 2; i++) {
+			struct side *s = sides[i];
+			if (s->finished)
+				continue;
+			s->rc = side_step(s);
+			if (s->rc == TLS_WANT_READ || s->rc == TLS_WANT_WRITE)
+				continue;
+			s->finished = true;
+			if (s->rc != TLS_OK)
+				shutdown(s->fd, SHUT_RDWR);
+		}
+		if (a->finished && b->finished)
+			return;
+		for (i = 0; i < 2; i++)
+			if (!sides[i]->finished)
+				pfd[n++] = (struct pollfd){ sides[i]->fd,
+				    events_for(sides[i]->rc), 0 };
+		if (poll(pfd, n, 5000) == 0)
+			fail_msg("handshake stuck");
+	}
+	fail_msg("handshake did not finish");
+}
+
+struct pair {
+	struct side srv, cli;
+};
+
+static void
+pair_open(struct pair *p, struct tls_server *srv, struct tls_client *cli,
+    const char *sni)
+{
+	int sv[2];
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sv), 0);
+	p->srv.fd = sv[0];
+	p->cli.fd = sv[1];
+	p->srv.tc = tls_conn_new_server(srv, p->srv.fd);
+	assert_non_null(p->srv.tc);
+	if (cli != NULL) {
+		p->cli.tc = tls_conn_new_client(cli, p->cli.fd, sni);
+		assert_non_null(p->cli.tc);
+	}
+}
+
+static void
+pair_handshake(struct pair *p)
+{
+	handshake_sides(&p->srv, &p->cli);
+}
+
+/* A pair that must connect. */
+static void
+pair_connect(struct pair *p, struct tls_server *srv, struct tls_client *cli,
+    const char *sni)
+{
+	pair_open(p, srv, cli, sni);
+	pair_handshake(p);
+	if (p->cli.rc != TLS_OK || p->srv.rc != TLS_OK)
+		fail_msg("handshake failed: client %d \"%s\", server %d \"%s\"",
+		    p->cli.rc, tls_conn_error(p->cli.tc), p->srv.rc,
+		    tls_conn_error(p->srv.tc));
+}
+
+static void
+pair_close(struct pair *p)
+{
+	tls_conn_free(p->srv.tc);
+	tls_conn_free(p->cli.tc);
+	close(p->srv.fd);
+	close(p->cli.fd);
+}
+
+/*
+ * Sends len bytes from w to r through the poll loop, r reading them into
+ * out; draining tls_pending() the way the relay must.  Returns how many
+ * times the writer had to wait for writability.
+ */
+static unsigned
+transfer(struct side *w, struct side *r, const uint8_t *buf, size_t len,
+    uint8_t *out)
+{
+	size_t sent = 0, got = 0;
+	unsigned waits = 0;
+	int wrc = TLS_OK;
+
+	while (got < len) {
+		struct pollfd pfd[2];
+		nfds_t n = 0;
+		ssize_t k;
+
+		while (sent < len) {
+			k = tls_write(w->tc, buf + sent, len - sent);
+			if (k > 0) {
+				sent += (size_t)k;
+				continue;
+			}
+			if (k != TLS_WANT_WRITE && k != TLS_WANT_READ)
+				fail_msg("tls_write: %zd %s", k, tls_conn_error(w->tc));
+			wrc = (int)k;
+			waits += k == TLS_WANT_WRITE;
+			break;
+		}
+		do {
+			k = tls_read(r->tc, out + got, len - got);
+			if (k > 0)
+				got += (size_t)k;
+			else if (k != TLS_WANT_READ)
+				fail_msg("tls_read: %zd %s", k, tls_conn_error(r->tc));
+		} while (got < len && tls_pending(r->tc) > 0);
+		if (got == len)
+			break;
+		if (sent < len)
+			pfd[n++] = (struct pollfd){ w->fd, events_for(wrc), 0 };
+		pfd[n++] = (struct pollfd){ r->fd, POLLIN, 0 };
+		if (poll(pfd, n, 5000) == 0)
+			fail_msg("transfer stuck at %zu/%zu sent, %zu received",
+			    sent, len, got);
+	}
+	assert_int_equal(sent, len);
+	return waits;
+}
+
+static void
+assert_transfers(struct side *w, struct side *r, const char *msg)
+{
+	uint8_t out[256];
+
+	assert_true(strlen(msg) < sizeof(out));
+	transfer(w, r, (const uint8_t *)msg, strlen(msg), out);
+	assert_memory_equal(out, msg, strlen(msg));
+}
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+	if (haystack == NULL || strstr(haystack, needle) == NULL)
+		fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)",
+		    needle);
+}
+
+/* ---- raw mbedTLS clients, for what our own client never offers --------- */
+
+struct raw_client {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+	mbedtls_net_context net;
+};
+
+static void
+raw_client_open(struct raw_client *rc, struct pair *p, int minor,
+    const int *suites)
+{
+	mbedtls_entropy_init(&rc->entropy);
+	mbedtls_ctr_drbg_init(&rc->drbg);
+	mbedtls_ssl_config_init(&rc->conf);
+	mbedtls_ssl_init(&rc->ssl);
+	assert_int_equal(mbedtls_ctr_drbg_seed(&rc->drbg, mbedtls_entropy_func,
+	    &rc->entropy, NULL, 0), 0);
+	assert_int_equal(mbedtls_ssl_config_defaults(&rc->conf, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT), 0);
+	mbedtls_ssl_conf_rng(&rc->conf, mbedtls_ctr_drbg_random, &rc->drbg);
+	mbedtls_ssl_conf_authmode(&rc->conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_ssl_conf_min_version(&rc->conf, MBEDTLS_SSL_MAJOR_VERSION_3, minor);
+	mbedtls_ssl_conf_max_version(&rc->conf, MBEDTLS_SSL_MAJOR_VERSION_3, minor);
+	if (suites != NULL)
+		mbedtls_ssl_conf_ciphersuites(&rc->conf, suites);
+	assert_int_equal(mbedtls_ssl_setup(&rc->ssl, &rc->conf), 0);
+	rc->net.fd = p->cli.fd;
+	mbedtls_ssl_set_bio(&rc->ssl, &rc->net, mbedtls_net_send, mbedtls_net_recv,
+	    NULL);
+	p->cli.raw = &rc->ssl;
+}
+
+static void
+raw_client_close(struct raw_client *rc)
+{
+	mbedtls_ssl_free(&rc->ssl);
+	mbedtls_ssl_config_free(&rc->conf);
+	mbedtls_ctr_drbg_free(&rc->drbg);
+	mbedtls_entropy_free(&rc->entropy);
+}
+
+/* ---- handshake and data ------------------------------------------------ */
+
+static void
+test_handshake_completes_and_data_flows_both_ways(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_true(tls_conn_established(p.srv.tc));
+	assert_true(tls_conn_established(p.cli.tc));
+	assert_false(tls_conn_resumed(p.srv.tc));
+	assert_string_equal(tls_conn_error(p.srv.tc), "");
+	assert_contains(tls_conn_cipher(p.srv.tc), "GCM");
+	assert_contains(tls_conn_cipher(p.srv.tc), "ECDHE");
+	assert_transfers(&p.cli, &p.srv, "GET / HTTP/1.1\r\nHost: mail\r\n\r\n");
+	assert_transfers(&p.srv, &p.cli, "HTTP/1.1 200 OK\r\n\r\n");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_read_and_write_drive_the_handshake_themselves(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	assert_transfers(&p.cli, &p.srv, "no explicit handshake");
+	assert_true(tls_conn_established(p.cli.tc));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* ---- SNI and the certificate presented --------------------------------- */
+
+static void
+test_sni_selects_the_matching_vhost_certificate(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_AUTOD, ca_pem, NULL);
+	const uint8_t *der;
+	size_t len = 0;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_string_equal(tls_conn_sni(p.srv.tc), VIP_AUTOD);
+	assert_string_equal(tls_conn_vhost(p.srv.tc), VIP_AUTOD);
+	der = tls_conn_peer_cert_der(p.cli.tc, &len);
+	assert_non_null(der);
+	assert_int_equal(len, autod.der_len);
+	assert_memory_equal(der, autod.der, len);
+	der = tls_conn_own_cert_der(p.srv.tc, &len);
+	assert_non_null(der);
+	assert_int_equal(len, autod.der_len);
+	assert_memory_equal(der, autod.der, len);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_sni_is_matched_case_insensitively_and_reported_lower_case(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(NULL, ca_pem, NULL);
+	struct pair p;
+
+	pair_connect(&p, srv, cli, "AUTOD.Corp.Contoso.COM");
+	assert_string_equal(tls_conn_sni(p.srv.tc), VIP_AUTOD);
+	assert_string_equal(tls_conn_vhost(p.srv.tc), VIP_AUTOD);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_sni_matches_a_certificate_name_when_no_vhost_name_is_configured(void **state)
+{
+	struct tls_vhost_config unnamed[2] = {
+		{ NULL, mail_pem, mail_key }, { NULL, autod_pem, autod_key },
+	};
+	struct tls_server *srv = server_with(unnamed, 2);
+	struct tls_client *cli = client_with(VIP_AUTOD, ca_pem, NULL);
+	size_t len = 0;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_memory_equal(tls_conn_own_cert_der(p.srv.tc, &len), autod.der,
+	    autod.der_len);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_no_sni_gets_the_default_vhost_certificate(void **state)
+{
+	char pin[65];
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli;
+	const uint8_t *der;
+	size_t len = 0;
+	struct pair p;
+
+	pin_of(&mail, pin);
+	cli = client_with(NULL, NULL, pin);   /* no name: no SNI */
+	pair_connect(&p, srv, cli, NULL);
+	assert_null(tls_conn_sni(p.srv.tc));
+	assert_string_equal(tls_conn_vhost(p.srv.tc), VIP_MAIL);
+	der = tls_conn_peer_cert_der(p.cli.tc, &len);
+	assert_int_equal(len, mail.der_len);
+	assert_memory_equal(der, mail.der, len);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_unknown_sni_gets_the_default_certificate_and_is_reported(void **state)
+{
+	char pin[65];
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli;
+	struct pair p;
+
+	pin_of(&mail, pin);
+	cli = client_with("owa.fabrikam.com", NULL, pin);
+	pair_connect(&p, srv, cli, NULL);
+	assert_string_equal(tls_conn_sni(p.srv.tc), "owa.fabrikam.com");
+	assert_string_equal(tls_conn_vhost(p.srv.tc), VIP_MAIL);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_own_and_peer_certificate_der_equal_the_files(void **state)
+{
+	struct tls_server *srv = server_with(&backend_vhost, 1);
+	struct tls_client *cli = client_with(BACKEND, ca_pem, NULL);
+	const uint8_t *own, *peer;
+	size_t own_len = 0, peer_len = 0;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	own = tls_conn_own_cert_der(p.srv.tc, &own_len);
+	peer = tls_conn_peer_cert_der(p.cli.tc, &peer_len);
+	assert_int_equal(own_len, backend.der_len);
+	assert_memory_equal(own, backend.der, own_len);
+	assert_int_equal(peer_len, backend.der_len);
+	assert_memory_equal(peer, backend.der, peer_len);
+	/* Each side has only the other's. */
+	assert_null(tls_conn_own_cert_der(p.cli.tc, &own_len));
+	assert_null(tls_conn_peer_cert_der(p.srv.tc, &peer_len));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_certificates_are_not_exposed_before_the_handshake(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	size_t len = 0;
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	assert_null(tls_conn_own_cert_der(p.srv.tc, &len));
+	assert_null(tls_conn_peer_cert_der(p.cli.tc, &len));
+	assert_null(tls_conn_cipher(p.srv.tc));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* ---- resumption -------------------------------------------------------- */
+
+static void
+test_second_connection_resumes_with_a_session_ticket(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_AUTOD, ca_pem, NULL);
+	const uint8_t *der;
+	size_t len = 0;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_false(tls_conn_resumed(p.cli.tc));
+	pair_close(&p);
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_true(tls_conn_resumed(p.cli.tc));
+	assert_true(tls_conn_resumed(p.srv.tc));
+	/* Channel bindings still work: both certificates are known. */
+	der = tls_conn_peer_cert_der(p.cli.tc, &len);
+	assert_non_null(der);
+	assert_memory_equal(der, autod.der, autod.der_len);
+	der = tls_conn_own_cert_der(p.srv.tc, &len);
+	assert_non_null(der);
+	assert_memory_equal(der, autod.der, autod.der_len);
+	assert_transfers(&p.cli, &p.srv, "resumed");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_session_tickets_survive_a_reload(void **state)
+{
+	struct tls_server *old = vip_server(), *reloaded;
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+
+	pair_connect(&p, old, cli, NULL);
+	pair_close(&p);
+	reloaded = vip_server();
+	tls_server_unref(old);
+	pair_connect(&p, reloaded, cli, NULL);
+	assert_true(tls_conn_resumed(p.srv.tc));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(reloaded);
+}
+
+static void
+test_no_session_tickets_means_a_full_handshake_every_time(void **state)
+{
+	struct tls_server_config cfg = { .vhosts = vip_vhosts, .nvhosts = 2,
+	    .no_session_tickets = true };
+	char err[256];
+	struct tls_server *srv = tls_server_new(&cfg, err, sizeof(err));
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+
+	assert_non_null(srv);
+	pair_connect(&p, srv, cli, NULL);
+	pair_close(&p);
+	pair_connect(&p, srv, cli, NULL);
+	assert_false(tls_conn_resumed(p.srv.tc));
+	assert_false(tls_conn_resumed(p.cli.tc));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_client_without_resumption_does_full_handshakes(void **state)
+{
+	struct tls_client_config cfg = { .server_name = VIP_MAIL, .ca_file = ca_pem,
+	    .no_session_resumption = true };
+	char err[256];
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = tls_client_new(&cfg, err, sizeof(err));
+	struct pair p;
+
+	assert_non_null(cli);
+	pair_connect(&p, srv, cli, NULL);
+	pair_close(&p);
+	pair_connect(&p, srv, cli, NULL);
+	assert_false(tls_conn_resumed(p.cli.tc));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* ---- back-end verification --------------------------------------------- */
+
+static void
+test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca(void **state)
+{
+	struct tls_server *srv = server_with(&rogue_vhost, 1);
+	struct tls_client *cli = client_with(BACKEND, ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "certificate for " BACKEND
+	    " is not signed by the configured CA");
+	assert_int_not_equal(p.srv.rc, TLS_OK);
+	assert_null(tls_conn_peer_cert_der(p.cli.tc, &(size_t){ 0 }));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_client_sends_no_application_data_to_an_unverified_backend(void **state)
+{
+	struct tls_server *srv = server_with(&rogue_vhost, 1);
+	struct tls_client *cli = client_with(BACKEND, ca_pem, NULL);
+	static const char secret[] = "Authorization: Negotiate YIIG...";
+	uint8_t buf[64];
+	ssize_t w = TLS_WANT_WRITE, r = TLS_WANT_READ;
+	struct pair p;
+	int round;
+
+	pair_open(&p, srv, cli, NULL);
+	for (round = 0; round < 1000; round++) {
+		struct pollfd pfd[2] = {
+			{ p.cli.fd, (short)(w == TLS_WANT_WRITE ? POLLOUT : POLLIN), 0 },
+			{ p.srv.fd, (short)(r == TLS_WANT_WRITE ? POLLOUT : POLLIN), 0 },
+		};
+		if (w == TLS_WANT_READ || w == TLS_WANT_WRITE)
+			w = tls_write(p.cli.tc, secret, sizeof(secret));
+		if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
+			r = tls_read(p.srv.tc, buf, sizeof(buf));
+		assert_true(r <= 0);   /* not one byte arrives */
+		if (w < 0 && w != TLS_WANT_READ && w != TLS_WANT_WRITE)
+			shutdown(p.cli.fd, SHUT_RDWR);
+		if ((w < 0 && w != TLS_WANT_READ && w != TLS_WANT_WRITE) &&
+		    r != TLS_WANT_READ && r != TLS_WANT_WRITE)
+			break;
+		poll(pfd, 2, 1000);
+	}
+	assert_int_equal(w, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "not signed by the configured CA");
+	assert_int_not_equal(r, TLS_WANT_READ);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_client_accepts_a_self_signed_certificate_by_pin(void **state)
+{
+	char pin[65];
+	struct tls_server *srv = server_with(&rogue_vhost, 1);
+	struct tls_client *cli;
+	size_t len = 0;
+	struct pair p;
+
+	pin_of(&rogue, pin);
+	cli = client_with(BACKEND, NULL, pin);
+	pair_connect(&p, srv, cli, NULL);
+	assert_memory_equal(tls_conn_peer_cert_der(p.cli.tc, &len), rogue.der,
+	    rogue.der_len);
+	assert_transfers(&p.cli, &p.srv, "pinned");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_pin_may_be_written_with_colons_in_upper_case_among_several(void **state)
+{
+	char pin[65], spec[400], *o = spec;
+	struct tls_server *srv = server_with(&rogue_vhost, 1);
+	struct tls_client *cli;
+	struct pair p;
+	int i;
+
+	pin_of(&rogue, pin);
+	o += sprintf(o, "%064d, ", 0);
+	for (i = 0; i < 64; i += 2)
+		o += sprintf(o, "%c%c%s", pin[i] >= 'a' ? pin[i] - 32 : pin[i],
+		    pin[i + 1] >= 'a' ? pin[i + 1] - 32 : pin[i + 1], i < 62 ? ":" : "");
+	cli = client_with(BACKEND, NULL, spec);
+	pair_connect(&p, srv, cli, NULL);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_client_refuses_a_certificate_that_does_not_match_the_pin(void **state)
+{
+	char pin[65], want[120];
+	struct tls_server *srv = server_with(&rogue_vhost, 1);
+	struct tls_client *cli;
+	struct pair p;
+
+	pin_of(&backend, pin);      /* the right name, the wrong certificate */
+	cli = client_with(BACKEND, NULL, pin);
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	pin_of(&rogue, pin);
+	snprintf(want, sizeof(want), "SHA-256 %s, which does not match the "
+	    "configured pin", pin);
+	assert_contains(tls_conn_error(p.cli.tc), want);
+	assert_int_not_equal(p.srv.rc, TLS_OK);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_pin_and_ca_together_require_both(void **state)
+{
+	char pin[65];
+	struct tls_server *srv = server_with(&backend_vhost, 1);
+	struct tls_client *cli;
+	struct pair p;
+
+	pin_of(&backend, pin);
+	cli = client_with(BACKEND, ca_pem, pin);
+	pair_connect(&p, srv, cli, NULL);
+	pair_close(&p);
+	tls_client_unref(cli);
+
+	pin_of(&rogue, pin);        /* signed by the CA, but not the pinned one */
+	cli = client_with(BACKEND, ca_pem, pin);
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "does not match the configured pin");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_hostname_mismatch_is_refused(void **state)
+{
+	struct tls_server *srv = server_with(&backend_vhost, 1);
+	struct tls_client *cli = client_with("cas2.corp.contoso.com", ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc),
+	    "certificate for cas2.corp.contoso.com is not for that name");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_expired_backend_certificate_is_refused(void **state)
+{
+	struct tls_server *srv = server_with(&expired_vhost, 1);
+	struct tls_client *cli = client_with(BACKEND, ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "has expired");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_ca_verification_without_a_server_name_fails_the_handshake(void **state)
+{
+	struct tls_server *srv = server_with(&backend_vhost, 1);
+	struct tls_client *cli = client_with(NULL, ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "no server name");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* ---- what the VIP refuses ---------------------------------------------- */
+
+static void
+assert_raw_client_refused(int minor, const int *suites, const char *why)
+{
+	struct tls_server *srv = vip_server();
+	struct raw_client rc;
+	struct pair p;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, minor, suites);
+	pair_handshake(&p);
+	assert_int_equal(p.srv.rc, TLS_ERR);
+	assert_int_equal(p.cli.rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.srv.tc), why);
+	raw_client_close(&rc);
+	pair_close(&p);
+	tls_server_unref(srv);
+}
+
+static void
+test_tls_1_0_and_1_1_clients_are_refused(void **state)
+{
+	assert_raw_client_refused(MBEDTLS_SSL_MINOR_VERSION_1, NULL,
+	    "does not speak TLS 1.2");
+	assert_raw_client_refused(MBEDTLS_SSL_MINOR_VERSION_2, NULL,
+	    "does not speak TLS 1.2");
+}
+
+static void
+test_non_gcm_cipher_suites_are_refused(void **state)
+{
+	static const int cbc[] = {
+		MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+		MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+		MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, 0
+	};
+	static const int chacha[] = {
+		MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0
+	};
+	static const int ccm[] = { MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CCM, 0 };
+
+	assert_raw_client_refused(MBEDTLS_SSL_MINOR_VERSION_3, cbc,
+	    "offers no cipher suite we accept");
+	assert_raw_client_refused(MBEDTLS_SSL_MINOR_VERSION_3, chacha,
+	    "offers no cipher suite we accept");
+	assert_raw_client_refused(MBEDTLS_SSL_MINOR_VERSION_3, ccm,
+	    "offers no cipher suite we accept");
+}
+
+static void
+test_gcm_client_of_another_stack_is_accepted(void **state)
+{
+	static const int gcm[] = {
+		MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0
+	};
+	struct tls_server *srv = vip_server();
+	struct raw_client rc;
+	struct pair p;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, MBEDTLS_SSL_MINOR_VERSION_3, gcm);
+	pair_handshake(&p);
+	assert_int_equal(p.srv.rc, TLS_OK);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	assert_string_equal(tls_conn_cipher(p.srv.tc),
+	    "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384");
+	raw_client_close(&rc);
+	pair_close(&p);
+	tls_server_unref(srv);
+}
+
+static void
+test_plain_http_to_the_tls_port_is_described(void **state)
+{
+	static const char get[] = "GET / HTTP/1.1\r\nHost: mail\r\n\r\n";
+	struct tls_server *srv = vip_server();
+	struct pair p;
+	int rc = TLS_WANT_READ, round;
+
+	pair_open(&p, srv, NULL, NULL);
+	assert_int_equal(write(p.cli.fd, get, sizeof(get) - 1), sizeof(get) - 1);
+	for (round = 0; round < 100 && (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE);
+	    round++) {
+		struct pollfd pfd = { p.srv.fd, events_for(rc), 0 };
+		if ((rc = tls_handshake(p.srv.tc)) == TLS_WANT_READ)
+			poll(&pfd, 1, 1000);
+	}
+	assert_int_equal(rc, TLS_ERR);
+	assert_contains(tls_conn_error(p.srv.tc), "plain HTTP");
+	pair_close(&p);
+	tls_server_unref(srv);
+}
+
+static void
+test_client_that_disconnects_mid_handshake_is_a_close_not_an_error(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct pair p;
+	int rc;
+
+	pair_open(&p, srv, NULL, NULL);
+	assert_int_equal(tls_handshake(p.srv.tc), TLS_WANT_READ);
+	shutdown(p.cli.fd, SHUT_WR);
+	rc = tls_handshake(p.srv.tc);
+	assert_int_equal(rc, TLS_CLOSED);
+	assert_contains(tls_conn_error(p.srv.tc), "during the handshake");
+	pair_close(&p);
+	tls_server_unref(srv);
+}
+
+/* ---- data path --------------------------------------------------------- */
+
+static void
+test_large_write_completes_through_want_write(void **state)
+{
+	const size_t len = 1024 * 1024;
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	int small = 4096;
+	unsigned waits;
+	struct pair p;
+	size_t i;
+
+	assert_non_null(buf);
+	assert_non_null(out);
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 31 + (i >> 13));
+	pair_connect(&p, srv, cli, NULL);
+	setsockopt(p.cli.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(p.srv.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	waits = transfer(&p.cli, &p.srv, buf, len, out);
+	assert_true(waits > 0);
+	assert_memory_equal(out, buf, len);
+	waits = transfer(&p.srv, &p.cli, buf, len, out);
+	assert_true(waits > 0);
+	assert_memory_equal(out, buf, len);
+	pair_close(&p);
+	free(buf);
+	free(out);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_write_retried_with_fewer_bytes_than_it_took_is_an_error(void **state)
+{
+	static uint8_t buf[64 * 1024];
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	int small = 4096;
+	ssize_t k;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	setsockopt(p.cli.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	do
+		k = tls_write(p.cli.tc, buf, sizeof(buf));
+	while (k > 0);
+	assert_int_equal(k, TLS_WANT_WRITE);
+	assert_int_equal(tls_write(p.cli.tc, buf, 10), TLS_ERR);
+	assert_contains(tls_conn_error(p.cli.tc), "fewer bytes");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_tls_pending_reports_decrypted_bytes_the_fd_will_not_signal(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	char out[64];
+	struct pollfd pfd;
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_int_equal(tls_pending(p.cli.tc), 0);
+	assert_int_equal(tls_write(p.srv.tc, msg, 36), 36);
+	pfd = (struct pollfd){ p.cli.fd, POLLIN, 0 };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(tls_read(p.cli.tc, out, 10), 10);
+	assert_int_equal(tls_pending(p.cli.tc), 26);
+	/* The socket is drained: only tls_pending() tells there is more. */
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(tls_read(p.cli.tc, out + 10, sizeof(out) - 10), 26);
+	assert_memory_equal(out, msg, 36);
+	assert_int_equal(tls_pending(p.cli.tc), 0);
+	assert_int_equal(tls_read(p.cli.tc, out, sizeof(out)), TLS_WANT_READ);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static ssize_t
+read_until_done(struct side *s, char *buf, size_t n)
+{
+	ssize_t k;
+	int round;
+
+	for (round = 0; round < 100; round++) {
+		struct pollfd pfd = { s->fd, POLLIN, 0 };
+		if ((k = tls_read(s->tc, buf, n)) != TLS_WANT_READ)
+			return k;
+		poll(&pfd, 1, 1000);
+	}
+	return TLS_WANT_READ;
+}
+
+static void
+test_close_notify_is_a_clean_close(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	char buf[16];
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	assert_int_equal(tls_close_notify(p.cli.tc), TLS_OK);
+	assert_int_equal(tls_close_notify(p.cli.tc), TLS_OK);  /* idempotent */
+	assert_int_equal(read_until_done(&p.srv, buf, sizeof(buf)), TLS_CLOSED);
+	assert_string_equal(tls_conn_error(p.srv.tc), "");
+	assert_int_equal(tls_read(p.srv.tc, buf, sizeof(buf)), TLS_CLOSED);
+	assert_int_equal(tls_close_notify(p.srv.tc), TLS_OK);
+	assert_int_equal(read_until_done(&p.cli, buf, sizeof(buf)), TLS_CLOSED);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_eof_without_close_notify_is_a_close_with_a_reason(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	char buf[16];
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	shutdown(p.cli.fd, SHUT_WR);
+	assert_int_equal(read_until_done(&p.srv, buf, sizeof(buf)), TLS_CLOSED);
+	assert_contains(tls_conn_error(p.srv.tc), "without close_notify");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void
+test_connection_keeps_working_after_its_server_context_is_released(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+	size_t len = 0;
+
+	pair_connect(&p, srv, cli, NULL);
+	tls_server_unref(srv);      /* SIGHUP: the new context replaced it */
+	tls_client_unref(cli);
+	assert_transfers(&p.cli, &p.srv, "still here");
+	assert_transfers(&p.srv, &p.cli, "me too");
+	assert_memory_equal(tls_conn_own_cert_der(p.srv.tc, &len), mail.der,
+	    mail.der_len);
+	pair_close(&p);             /* frees the contexts: ASan checks */
+}
+
+/* ---- configuration errors ---------------------------------------------- */
+
+static void
+assert_server_refused(const struct tls_vhost_config *vhosts, size_t n,
+    const char *why)
+{
+	struct tls_server_config cfg = { .vhosts = vhosts, .nvhosts = n };
+	char err[256] = "";
+
+	assert_null(tls_server_new(&cfg, err, sizeof(err)));
+	assert_contains(err, why);
+	assert_null(strstr(err, "-----"));
+	assert_null(strstr(err, "MI"));   /* no base64 DER/key bytes */
+}
+
+static void
+test_no_vhost_is_refused(void **state)
+{
+	assert_server_refused(NULL, 0, "no vhost certificate configured");
+}
+
+static void
+test_missing_certificate_file_is_named(void **state)
+{
+	struct tls_vhost_config vh = { VIP_MAIL, "/nonexistent/mail.pem", mail_key };
+
+	assert_server_refused(&vh, 1, "/nonexistent/mail.pem");
+	assert_server_refused(&vh, 1, "No such file");
+}
+
+static void
+test_missing_key_file_is_named(void **state)
+{
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, "/nonexistent/mail.key" };
+
+	assert_server_refused(&vh, 1, "cannot read private key file "
+	    "/nonexistent/mail.key");
+}
+
+static void
+test_private_key_that_does_not_match_the_certificate_is_refused(void **state)
+{
+	struct tls_vhost_config vh[2] = {
+		{ VIP_MAIL, mail_pem, mail_key }, { VIP_AUTOD, autod_pem, mail_key },
+	};
+
+	assert_server_refused(vh, 2, "vhost " VIP_AUTOD ": private key");
+	assert_server_refused(vh, 2, "does not match certificate");
+}
+
+static void
+test_key_file_in_place_of_a_certificate_does_not_leak_the_key(void **state)
+{
+	struct tls_vhost_config vh = { VIP_MAIL, mail_key, mail_key };
+
+	assert_server_refused(&vh, 1, "holds no valid PEM certificate");
+}
+
+static void
+test_certificate_in_place_of_a_key_is_refused(void **state)
+{
+	char key[128];
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key };
+
+	snprintf(key, sizeof(key), "%s", path("tmp.key"));
+	assert_int_equal(certgen_save(&mail, NULL, key, NULL), 0);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_server_refused(&vh, 1, "holds no valid private key");
+}
+
+static void
+test_key_file_readable_by_others_is_refused(void **state)
+{
+	char key[128];
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key };
+
+	snprintf(key, sizeof(key), "%s", path("tmp.key"));
+	assert_int_equal(certgen_save(&mail, NULL, path("tmp.pem"), key), 0);
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_server_refused(&vh, 1, "accessible to other users");
+}
+
+static void
+test_client_without_ca_or_pin_is_refused(void **state)
+{
+	struct tls_client_config cfg = { .server_name = BACKEND };
+	char err[256] = "";
+
+	assert_null(tls_client_new(&cfg, err, sizeof(err)));
+	assert_contains(err, "neither a CA bundle nor a certificate pin");
+	assert_contains(err, BACKEND);
+}
+
+static void
+test_malformed_pin_is_refused(void **state)
+{
+	static const char *const bad[] = {
+		"abcd", "zz" "0000000000000000000000000000000000000000000000000000000000",
+		"", "00000000000000000000000000000000000000000000000000000000000000000",
+	};
+	struct tls_client_config cfg = { .server_name = BACKEND };
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.pin_sha256 = bad[i];
+		err[0] = '\0';
+		assert_null(tls_client_new(&cfg, err, sizeof(err)));
+		assert_contains(err, "pin");
+	}
+}
+
+static void
+test_unreadable_ca_bundle_is_named(void **state)
+{
+	struct tls_client_config cfg = { .server_name = BACKEND,
+	    .ca_file = "/nonexistent/ca.pem" };
+	char err[256] = "";
+
+	assert_null(tls_client_new(&cfg, err, sizeof(err)));
+	assert_contains(err, "cannot read CA bundle /nonexistent/ca.pem");
+}
+
+/* ---- certificate hashes ------------------------------------------------ */
+
+static void
+test_end_point_hash_is_sha256_for_a_sha256_signed_certificate(void **state)
+{
+	uint8_t out[TLS_END_POINT_HASH_MAX], want[32];
+	size_t len = 0;
+
+	assert_int_equal(tls_end_point_hash(mail.der, mail.der_len, out, &len), 0);
+	assert_int_equal(len, 32);
+	assert_int_equal(tls_cert_sha256(mail.der, mail.der_len, want), 0);
+	assert_memory_equal(out, want, 32);
+}
+
+static void
+test_end_point_hash_follows_a_sha384_signature(void **state)
+{
+	uint8_t out[TLS_END_POINT_HASH_MAX], want[64];
+	size_t len = 0;
+
+	assert_int_equal(tls_end_point_hash(sha384.der, sha384.der_len, out, &len), 0);
+	assert_int_equal(len, 48);
+	assert_int_equal(mbedtls_sha512_ret(sha384.der, sha384.der_len, want, 1), 0);
+	assert_memory_equal(out, want, 48);
+}
+
+static void
+test_end_point_hash_of_garbage_fails(void **state)
+{
+	uint8_t out[TLS_END_POINT_HASH_MAX];
+	size_t len = 0;
+
+	assert_int_equal(tls_end_point_hash((const uint8_t *)"nope", 4, out, &len), -1);
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+static size_t
+heap_in_use(void)
+{
+#ifdef TEST_ASAN
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+static void
+test_memory_per_idle_connection_is_reported(void **state)
+{
+	enum { N = 16 };
+	struct tls_client_config ccfg = { .server_name = VIP_MAIL, .ca_file = ca_pem,
+	    .no_session_resumption = true };
+	char err[256];
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = tls_client_new(&ccfg, err, sizeof(err));
+	static struct pair p[N];
+	size_t before, established, servers_only, fresh;
+	int i;
+
+	assert_non_null(cli);
+	pair_connect(&p[0], srv, cli, NULL);   /* warm up lazy allocations */
+	assert_transfers(&p[0].cli, &p[0].srv, "warm");
+	pair_close(&p[0]);
+
+	before = heap_in_use();
+	for (i = 0; i < N; i++) {
+		pair_connect(&p[i], srv, cli, NULL);
+		assert_transfers(&p[i].cli, &p[i].srv, "GET / HTTP/1.1\r\n\r\n");
+		assert_transfers(&p[i].srv, &p[i].cli, "HTTP/1.1 200 OK\r\n\r\n");
+	}
+	established = heap_in_use();
+	for (i = 0; i < N; i++) {
+		tls_conn_free(p[i].cli.tc);
+		p[i].cli.tc = NULL;
+	}
+	servers_only = heap_in_use();
+	for (i = 0; i < N; i++)
+		pair_close(&p[i]);
+	fresh = heap_in_use();
+	pair_open(&p[0], srv, NULL, NULL);
+	fresh = heap_in_use() - fresh;
+	pair_close(&p[0]);
+
+	print_message("[ heap    ] (%s) per idle established connection: server "
+	    "side %zu bytes, client side %zu bytes; a server connection before "
+	    "its handshake: %zu bytes\n",
+#ifdef TEST_ASAN
+	    "ASan, requested bytes",
+#else
+	    "glibc mallinfo2, incl. chunk headers",
+#endif
+	    (servers_only - before) / N, (established - servers_only) / N, fresh);
+	assert_true(servers_only > before);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_completes_and_data_flows_both_ways),
+		cmocka_unit_test(test_read_and_write_drive_the_handshake_themselves),
+		cmocka_unit_test(test_sni_selects_the_matching_vhost_certificate),
+		cmocka_unit_test(test_sni_is_matched_case_insensitively_and_reported_lower_case),
+		cmocka_unit_test(test_sni_matches_a_certificate_name_when_no_vhost_name_is_configured),
+		cmocka_unit_test(test_no_sni_gets_the_default_vhost_certificate),
+		cmocka_unit_test(test_unknown_sni_gets_the_default_certificate_and_is_reported),
+		cmocka_unit_test(test_own_and_peer_certificate_der_equal_the_files),
+		cmocka_unit_test(test_certificates_are_not_exposed_before_the_handshake),
+		cmocka_unit_test(test_second_connection_resumes_with_a_session_ticket),
+		cmocka_unit_test(test_session_tickets_survive_a_reload),
+		cmocka_unit_test(test_no_session_tickets_means_a_full_handshake_every_time),
+		cmocka_unit_test(test_client_without_resumption_does_full_handshakes),
+		cmocka_unit_test(test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca),
+		cmocka_unit_test(test_client_sends_no_application_data_to_an_unverified_backend),
+		cmocka_unit_test(test_client_accepts_a_self_signed_certificate_by_pin),
+		cmocka_unit_test(test_pin_may_be_written_with_colons_in_upper_case_among_several),
+		cmocka_unit_test(test_client_refuses_a_certificate_that_does_not_match_the_pin),
+		cmocka_unit_test(test_pin_and_ca_together_require_both),
+		cmocka_unit_test(test_hostname_mismatch_is_refused),
+		cmocka_unit_test(test_expired_backend_certificate_is_refused),
+		cmocka_unit_test(test_ca_verification_without_a_server_name_fails_the_handshake),
+		cmocka_unit_test(test_tls_1_0_and_1_1_clients_are_refused),
+		cmocka_unit_test(test_non_gcm_cipher_suites_are_refused),
+		cmocka_unit_test(test_gcm_client_of_another_stack_is_accepted),
+		cmocka_unit_test(test_plain_http_to_the_tls_port_is_described),
+		cmocka_unit_test(test_client_that_disconnects_mid_handshake_is_a_close_not_an_error),
+		cmocka_unit_test(test_large_write_completes_through_want_write),
+		cmocka_unit_test(test_write_retried_with_fewer_bytes_than_it_took_is_an_error),
+		cmocka_unit_test(test_tls_pending_reports_decrypted_bytes_the_fd_will_not_signal),
+		cmocka_unit_test(test_close_notify_is_a_clean_close),
+		cmocka_unit_test(test_eof_without_close_notify_is_a_close_with_a_reason),
+		cmocka_unit_test(test_connection_keeps_working_after_its_server_context_is_released),
+		cmocka_unit_test(test_no_vhost_is_refused),
+		cmocka_unit_test(test_missing_certificate_file_is_named),
+		cmocka_unit_test(test_missing_key_file_is_named),
+		cmocka_unit_test(test_private_key_that_does_not_match_the_certificate_is_refused),
+		cmocka_unit_test(test_key_file_in_place_of_a_certificate_does_not_leak_the_key),
+		cmocka_unit_test(test_certificate_in_place_of_a_key_is_refused),
+		cmocka_unit_test(test_key_file_readable_by_others_is_refused),
+		cmocka_unit_test(test_client_without_ca_or_pin_is_refused),
+		cmocka_unit_test(test_malformed_pin_is_refused),
+		cmocka_unit_test(test_unreadable_ca_bundle_is_named),
+		cmocka_unit_test(test_end_point_hash_is_sha256_for_a_sha256_signed_certificate),
+		cmocka_unit_test(test_end_point_hash_follows_a_sha384_signature),
+		cmocka_unit_test(test_end_point_hash_of_garbage_fails),
+		cmocka_unit_test(test_memory_per_idle_connection_is_reported),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
