@@ -235,26 +235,27 @@ parse_version(const char *s, size_t len, int *minor)
 	return 0;
 }
 
-/* absolute-form starts with scheme ":" ; scheme = ALPHA *( ALPHA / DIGIT /
- * "+" / "-" / "." ). */
+/*
+ * absolute-form, narrowed to what a reverse proxy can route:
+ * ("http" / "https") "://" authority [ path-abempty [ "?" query ] ], the
+ * authority non-empty and made of uri-host [":" port] characters only (no
+ * userinfo "@").
+ */
 static int
 is_absolute_form(const char *t, size_t len)
 {
-	size_t i;
+	size_t i, auth;
 
-	if (len == 0 || !((t[0] >= 'a' && t[0] <= 'z') ||
-	    (t[0] >= 'A' && t[0] <= 'Z')))
+	if (len > 7 && equals_ci(t, 7, "http://"))
+		i = 7;
+	else if (len > 8 && equals_ci(t, 8, "https://"))
+		i = 8;
+	else
 		return 0;
-	for (i = 1; i < len; i++) {
-		unsigned char c = (unsigned char)t[i];
-
-		if (c == ':')
-			return 1;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    is_digit(c) || c == '+' || c == '-' || c == '.'))
+	for (auth = i; auth < len && t[auth] != '/' && t[auth] != '?'; auth++)
+		if (!is_host_char((unsigned char)t[auth]))
 			return 0;
-	}
-	return 0;
+	return auth > i;
 }
 
 static int

@@ -19,8 +19,9 @@
  *    is not followed: refused, 400).
  *  - Request line: method SP request-target SP HTTP-version, single SPs,
  *    method = 1*tchar (any token, so RPC_IN_DATA works), target = 1*VCHAR
- *    in origin-form ("/..."), absolute-form ("scheme:..."), "*" (OPTIONS
- *    only) or authority-form (CONNECT only).  Bytes >= 0x80 in the target
+ *    in origin-form ("/..."), "*" (OPTIONS
+ *    only), absolute-form "http(s)://authority..." (no userinfo) or
+ *    authority-form (CONNECT only).  Bytes >= 0x80 in the target
  *    are refused.  Version HTTP/1.0 or HTTP/1.1; a well-formed other
  *    version (HTTP/2.0, HTTP/1.2, HTTP/0.9) is 505, a malformed one 400.
  *  - Header lines: name = 1*tchar immediately followed by ':' (whitespace

@@ -574,6 +574,19 @@ test_target_forms_are_checked(void **state)
 	    HTTP_E_BAD_TARGET);
 	assert_int_equal(req("GET :80/ HTTP/1.1\r\nHost: a\r\n\r\n"),
 	    HTTP_E_BAD_TARGET);
+	/* Found by fuzz_http_diff: absolute-form needs "scheme://authority". */
+	assert_int_equal(req("GET http:l.e//mail/owa/ HTTP/1.1\r\n"
+	    "Host: mail\r\n\r\n"), HTTP_E_BAD_TARGET);
+	assert_int_equal(req("GET http:///owa HTTP/1.1\r\nHost: a\r\n\r\n"),
+	    HTTP_E_BAD_TARGET);
+	assert_int_equal(req("GET http://user@evil/ HTTP/1.1\r\nHost: a\r\n"
+	    "\r\n"), HTTP_E_BAD_TARGET);
+	assert_true(req("GET https://mail:443?x HTTP/1.1\r\nHost: a\r\n\r\n")
+	    > 0);
+	assert_int_equal(req("GET htt-p://mail/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+	    HTTP_E_BAD_TARGET);
+	assert_int_equal(req("GET ftp://mail/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+	    HTTP_E_BAD_TARGET);
 }
 
 /* ------------------------------------------------- requests: refusals */
