@@ -543,7 +543,7 @@ describe_failure(struct tls_conn *c, int ret, const char *during)
 	switch (ret) {
 	case 0:
 	case MBEDTLS_ERR_SSL_CONN_EOF:
-		conn_err(c, "%s closed the connection %s", peer,
+		conn_err(c, "the %s closed the connection %s", peer,
 		    c->established ? "without close_notify" : "during the handshake");
 		break;
 	case MBEDTLS_ERR_NET_CONN_RESET:
@@ -697,9 +697,11 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 		    label, ret, vc->cert_file);
 		return -1;
 	}
-	if (stat(vc->key_file, &st) != 0 || (e = file_unreadable(vc->key_file)) != 0) {
+	if ((e = file_unreadable(vc->key_file)) == 0 && stat(vc->key_file, &st) != 0)
+		e = errno;
+	if (e != 0) {
 		seterr(err, errlen, "%s: cannot read private key file %s: %s",
-		    label, vc->key_file, strerror(errno));
+		    label, vc->key_file, strerror(e));
 		return -1;
 	}
 	if (st.st_mode & S_IRWXO) {
@@ -722,7 +724,8 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 	}
 	if (mbedtls_pk_check_pair(&vh->chain.pk, &vh->key) != 0) {
 		seterr(err, errlen, "%s: private key %s does not match "
-		    "certificate %s", label, vc->key_file, vc->cert_file);
+		    "certificate %s (its first certificate must be the server's "
+		    "own)", label, vc->key_file, vc->cert_file);
 		return -1;
 	}
 	if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_ECKEY) {
@@ -1163,10 +1166,10 @@ tls_handshake(struct tls_conn *c)
 
 	if (c->failed)
 		return TLS_ERR;
-	if (c->closed)
-		return TLS_CLOSED;
 	if (c->established)
 		return TLS_OK;
+	if (c->closed)
+		return TLS_CLOSED;
 	/* mbedtls_ssl_handshake(), one step at a time to see "resume". */
 	while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
 		ret = mbedtls_ssl_handshake_step(&c->ssl);
@@ -1188,6 +1191,8 @@ tls_read(struct tls_conn *c, void *buf, size_t n)
 
 	if ((ret = tls_handshake(c)) != TLS_OK)
 		return ret;
+	if (c->closed)
+		return TLS_CLOSED;
 	if (n == 0)
 		return 0;
 	if (n > INT_MAX)

@@ -206,8 +206,9 @@ int tls_handshake(struct tls_conn *c);
  * \param n     room in buf, > 0
  * \return      bytes read (> 0), TLS_WANT_READ, TLS_WANT_WRITE, TLS_CLOSED
  *              (close_notify received, or the TCP connection ended: then
- *              tls_conn_error() is "peer closed the connection without
- *              close_notify"), or TLS_ERR
+ *              tls_conn_error() is "the client closed the connection
+ *              without close_notify"; a closed read side stays closed, but
+ *              tls_write() still works, for half-closing peers), or TLS_ERR
  */
 ssize_t tls_read(struct tls_conn *c, void *buf, size_t n);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -367,9 +368,12 @@ assert_transfers(struct side *w, struct side *r, const char *msg)
 	assert_memory_equal(out, msg, strlen(msg));
 }
 
+/* TEST_VERBOSE=1 shows every message checked, to review their wording. */
 static void
 assert_contains(const char *haystack, const char *needle)
 {
+	if (getenv("TEST_VERBOSE") != NULL)
+		print_message("[ message ] %s\n", haystack ? haystack : "(null)");
 	if (haystack == NULL || strstr(haystack, needle) == NULL)
 		fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)",
 		    needle);
@@ -602,6 +606,8 @@ test_certificates_are_not_exposed_before_the_handshake(void **state)
 
 /* ---- resumption -------------------------------------------------------- */
 
+static ssize_t read_until_done(struct side *s, char *buf, size_t n);
+
 static void
 test_second_connection_resumes_with_a_session_ticket(void **state)
 {
@@ -647,6 +653,113 @@ test_session_tickets_survive_a_reload(void **state)
 	pair_close(&p);
 	tls_client_unref(cli);
 	tls_server_unref(reloaded);
+}
+
+/*
+ * A relay worker: a forked child serves the server side of p on srv, sends
+ * one byte and exits (no cmocka in the child).  The parent keeps the client
+ * side.
+ */
+static pid_t
+fork_worker(struct pair *p)
+{
+	pid_t pid = fork();
+	int rc = TLS_WANT_READ, i;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p->cli.fd);
+		for (i = 0; i < 1000 && (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE); i++) {
+			struct pollfd pfd = { p->srv.fd, events_for(rc), 0 };
+			if ((rc = tls_handshake(p->srv.tc)) == TLS_WANT_READ ||
+			    rc == TLS_WANT_WRITE)
+				poll(&pfd, 1, 5000);
+		}
+		_exit(rc == TLS_OK && tls_write(p->srv.tc, "k", 1) == 1 ? 0 : 1);
+	}
+	tls_conn_free(p->srv.tc);
+	p->srv.tc = NULL;
+	close(p->srv.fd);
+	p->srv.fd = -1;
+	p->srv.finished = true;
+	return pid;
+}
+
+static void
+reap_worker(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Returns whether the client resumed. */
+static bool
+connect_to_forked_worker(struct tls_server *srv, struct tls_client *cli)
+{
+	struct pair p;
+	pid_t pid;
+	bool resumed;
+	char c;
+
+	pair_open(&p, srv, cli, NULL);
+	pid = fork_worker(&p);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	assert_int_equal(read_until_done(&p.cli, &c, 1), 1);
+	resumed = tls_conn_resumed(p.cli.tc);
+	reap_worker(pid);
+	pair_close(&p);
+	return resumed;
+}
+
+static void
+test_a_ticket_from_one_forked_worker_resumes_on_another(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+
+	assert_false(connect_to_forked_worker(srv, cli));
+	assert_true(connect_to_forked_worker(srv, cli));
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+/* The ticket nonce is the last random a worker draws in a handshake. */
+static void
+ticket_from_forked_worker(struct tls_server *srv, unsigned char ticket[64])
+{
+	struct raw_client rc;
+	mbedtls_ssl_session sess;
+	struct pair p;
+	pid_t pid;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, MBEDTLS_SSL_MINOR_VERSION_3, NULL);
+	pid = fork_worker(&p);
+	pair_handshake(&p);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	mbedtls_ssl_session_init(&sess);
+	assert_int_equal(mbedtls_ssl_get_session(&rc.ssl, &sess), 0);
+	assert_true(sess.ticket_len >= 64);
+	memcpy(ticket, sess.ticket, 64);
+	mbedtls_ssl_session_free(&sess);
+	reap_worker(pid);
+	raw_client_close(&rc);
+	pair_close(&p);
+}
+
+static void
+test_forked_workers_do_not_share_a_random_stream(void **state)
+{
+	struct tls_server *srv = vip_server();
+	unsigned char a[64], b[64];
+
+	ticket_from_forked_worker(srv, a);
+	ticket_from_forked_worker(srv, b);
+	assert_memory_not_equal(a + 8, b + 8, 12);
+	tls_server_unref(srv);
 }
 
 static void
@@ -1136,6 +1249,25 @@ test_eof_without_close_notify_is_a_close_with_a_reason(void **state)
 	tls_server_unref(srv);
 }
 
+static void
+test_a_half_closed_client_still_gets_the_response(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	char buf[16];
+	struct pair p;
+
+	pair_connect(&p, srv, cli, NULL);
+	shutdown(p.cli.fd, SHUT_WR);
+	assert_int_equal(read_until_done(&p.srv, buf, sizeof(buf)), TLS_CLOSED);
+	assert_int_equal(tls_write(p.srv.tc, "late", 4), 4);
+	assert_int_equal(read_until_done(&p.cli, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "late", 4);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
 /* ---- reload ------------------------------------------------------------ */
 
 static void
@@ -1253,7 +1385,8 @@ static void
 test_malformed_pin_is_refused(void **state)
 {
 	static const char *const bad[] = {
-		"abcd", "zz" "0000000000000000000000000000000000000000000000000000000000",
+		"abcd",
+		("zz00000000000000000000000000000000000000000000000000000000000000"),
 		"", "00000000000000000000000000000000000000000000000000000000000000000",
 	};
 	struct tls_client_config cfg = { .server_name = BACKEND };
@@ -1393,6 +1526,8 @@ main(void)
 		cmocka_unit_test(test_certificates_are_not_exposed_before_the_handshake),
 		cmocka_unit_test(test_second_connection_resumes_with_a_session_ticket),
 		cmocka_unit_test(test_session_tickets_survive_a_reload),
+		cmocka_unit_test(test_a_ticket_from_one_forked_worker_resumes_on_another),
+		cmocka_unit_test(test_forked_workers_do_not_share_a_random_stream),
 		cmocka_unit_test(test_no_session_tickets_means_a_full_handshake_every_time),
 		cmocka_unit_test(test_client_without_resumption_does_full_handshakes),
 		cmocka_unit_test(test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca),
@@ -1414,6 +1549,7 @@ main(void)
 		cmocka_unit_test(test_tls_pending_reports_decrypted_bytes_the_fd_will_not_signal),
 		cmocka_unit_test(test_close_notify_is_a_clean_close),
 		cmocka_unit_test(test_eof_without_close_notify_is_a_close_with_a_reason),
+		cmocka_unit_test(test_a_half_closed_client_still_gets_the_response),
 		cmocka_unit_test(test_connection_keeps_working_after_its_server_context_is_released),
 		cmocka_unit_test(test_no_vhost_is_refused),
 		cmocka_unit_test(test_missing_certificate_file_is_named),
