@@ -1,0 +1,561 @@
+/*
+ * kerbgated parent: loads the configuration, binds the listeners, and runs
+ * "generations" of children: one keyholder and N relay workers, joined by
+ * socketpairs.  A reload (SIGHUP) or a crashed child starts a new generation
+ * and tells the old relays to drain: they stop accepting, finish their
+ * connections and exit, and their keyholder follows when the last is gone.
+ * Established connections are never cut by a reload.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "keyholder.h"
+#include "log.h"
+#include "metrics.h"
+#include "relay.h"
+#include "tls.h"
+#include "util.h"
+
+#define MAX_GENERATIONS	8
+#define RESTART_BACKOFF_MS 1000
+
+struct generation {
+	unsigned	 id;
+	struct conf	*conf;
+	struct tls_server *tls;
+	pid_t		 keyholder;
+	pid_t		*relays;
+	int		*ctl;		/* parent end of each relay's control */
+	unsigned	 nrelays;
+	unsigned	 alive;
+	int		 draining;
+};
+
+static volatile sig_atomic_t got_hup, got_term, got_chld;
+static struct generation gens[MAX_GENERATIONS];
+static unsigned next_gen = 1;
+static int *listen_fds;
+static size_t nlisten;
+static struct conf_listener *bound;	/* what listen_fds are bound to */
+static int admin_fd = -1;
+static struct metrics_shm *metrics;
+static uint8_t cookie_key[32];
+static const char *conf_path = "/etc/kerbgate/kerbgated.json";
+static sigset_t parent_mask;		/* the mask children start with */
+
+/* A child must not inherit the parent's blocked signals or handlers. */
+static void
+child_signals(void)
+{
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_IGN);	/* the parent decides about ^C */
+	sigprocmask(SIG_SETMASK, &parent_mask, NULL);
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+	else
+		got_term = 1;
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: kerbgated [-dnv] [-f config]\n"
+	    "  -f file  configuration (default %s)\n"
+	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -v       more verbose (twice: debug)\n", conf_path);
+	exit(2);
+}
+
+static int
+bind_listener(const struct conf_listener *l)
+{
+	int fd, one = 1;
+
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket for %s", l->text);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		fatal("cannot listen on %s", l->text);
+	if (listen(fd, 1024) < 0)
+		fatal("listen on %s", l->text);
+	return fd;
+}
+
+/*
+ * Binds what a configuration asks for, keeping sockets already bound to the
+ * same address (so a reload does not refuse connections for a moment).
+ */
+static void
+bind_listeners(const struct conf *c)
+{
+	int *fds = calloc(c->nlisteners, sizeof(int));
+	struct conf_listener *nb = calloc(c->nlisteners, sizeof(*nb));
+	size_t i, j;
+
+	if (fds == NULL || nb == NULL)
+		fatal("calloc");
+	for (i = 0; i < c->nlisteners; i++) {
+		fds[i] = -1;
+		for (j = 0; j < nlisten; j++)
+			if (listen_fds[j] >= 0 &&
+			    strcmp(bound[j].text, c->listeners[i].text) == 0) {
+				fds[i] = listen_fds[j];
+				listen_fds[j] = -1;
+			}
+		if (fds[i] < 0)
+			fds[i] = bind_listener(&c->listeners[i]);
+		nb[i] = c->listeners[i];
+	}
+	for (j = 0; j < nlisten; j++)
+		if (listen_fds[j] >= 0)
+			close(listen_fds[j]);
+	free(listen_fds);
+	free(bound);
+	listen_fds = fds;
+	bound = nb;
+	nlisten = c->nlisteners;
+	if (c->admin_enabled && admin_fd < 0)
+		admin_fd = bind_listener(&c->admin);
+}
+
+static struct tls_server *
+make_tls(const struct conf *c)
+{
+	struct tls_vhost_config *vc;
+	struct tls_server_config sc;
+	struct tls_server *s;
+	char err[512];
+	size_t i, n = 0;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls)
+			break;
+	if (i == c->nlisteners)
+		return NULL;
+	if ((vc = calloc(c->nvhosts, sizeof(*vc))) == NULL)
+		return NULL;
+	for (i = 0; i < c->nvhosts; i++) {
+		if (c->vhosts[i].cert_file[0] == '\0')
+			continue;
+		vc[n].name = c->vhosts[i].name;
+		vc[n].cert_file = c->vhosts[i].cert_file;
+		vc[n].key_file = c->vhosts[i].key_file;
+		n++;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.vhosts = vc;
+	sc.nvhosts = n;
+	s = tls_server_new(&sc, err, sizeof(err));
+	free(vc);
+	if (s == NULL)
+		log_warnx("%s", err);
+	return s;
+}
+
+static unsigned
+worker_count(const struct conf *c)
+{
+	long n;
+
+	if (c->workers > 0)
+		return c->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
+static void
+close_other_generations(struct generation *keep)
+{
+	size_t i, j;
+
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		if (&gens[i] == keep || gens[i].id == 0)
+			continue;
+		for (j = 0; j < gens[i].nrelays; j++)
+			if (gens[i].ctl[j] >= 0)
+				close(gens[i].ctl[j]);
+	}
+}
+
+static pid_t
+fork_keyholder(struct generation *g, int *kh_ends)
+{
+	struct keyholder_env env;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0)
+		return pid;
+	child_signals();
+	close_other_generations(NULL);
+	for (size_t i = 0; i < nlisten; i++)
+		close(listen_fds[i]);
+	if (admin_fd >= 0)
+		close(admin_fd);
+	memset(&env, 0, sizeof(env));
+	env.conf = g->conf;
+	env.relay_fds = kh_ends;
+	env.nrelays = g->nrelays;
+	env.user = g->conf->keyholder_user;
+	keyholder_main(&env);
+}
+
+static pid_t
+fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
+{
+	struct relay_env env;
+	int kh_fd = kh[w][0], ctl_fd = ctl[w][1];
+	unsigned j;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0)
+		return pid;
+	child_signals();
+	close_other_generations(NULL);
+	/* Only this relay's own ends: a keyholder must see EOF when any
+	 * relay exits, which a copy held by a sibling would prevent. */
+	for (j = w + 1; j < g->nrelays; j++) {
+		close(kh[j][0]);
+		close(ctl[j][1]);
+	}
+	memset(&env, 0, sizeof(env));
+	env.conf = g->conf;
+	env.worker = w + (g->id & 1) * g->nrelays;
+	env.kh_fd = kh_fd;
+	env.ctl_fd = ctl_fd;
+	env.listen_fds = listen_fds;
+	env.admin_fd = admin_fd;
+	env.tls = g->tls;
+	env.metrics = metrics;
+	memcpy(env.cookie_key, cookie_key, sizeof(cookie_key));
+	drop_privileges(g->conf->relay_user);
+	relay_main(&env);
+}
+
+static struct generation *
+free_slot(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (gens[i].id == 0)
+			return &gens[i];
+	return NULL;
+}
+
+static void
+drain_generation(struct generation *g)
+{
+	unsigned i;
+	char b = RELAY_CTL_DRAIN;
+
+	if (g->draining)
+		return;
+	g->draining = 1;
+	for (i = 0; i < g->nrelays; i++) {
+		if (g->ctl[i] >= 0) {
+			if (write(g->ctl[i], &b, 1) < 0)
+				log_debug("relay %u already gone", i);
+			close(g->ctl[i]);
+			g->ctl[i] = -1;
+		}
+	}
+	log_info("generation %u draining", g->id);
+}
+
+static int
+start_generation(struct conf *c)
+{
+	struct generation *g = free_slot();
+	int (*kh)[2], (*ctl)[2];
+	int *kh_ends;
+	unsigned i, n = worker_count(c);
+
+	if (g == NULL) {
+		log_warnx("too many generations still draining; try again later");
+		return -1;
+	}
+	if (2 * n > METRICS_MAX_WORKERS)
+		n = METRICS_MAX_WORKERS / 2;
+	memset(g, 0, sizeof(*g));
+	g->id = next_gen++;
+	g->conf = c;
+	g->nrelays = n;
+	g->tls = make_tls(c);
+	if (g->tls == NULL && c->nlisteners > 0) {
+		for (i = 0; i < c->nlisteners; i++)
+			if (c->listeners[i].tls) {
+				g->id = 0;
+				return -1;
+			}
+	}
+	metrics->nworkers = 2 * n;
+	g->relays = calloc(n, sizeof(pid_t));
+	g->ctl = calloc(n, sizeof(int));
+	kh = calloc(n, sizeof(*kh));
+	ctl = calloc(n, sizeof(*ctl));
+	kh_ends = calloc(n, sizeof(int));
+	if (!g->relays || !g->ctl || !kh || !ctl || !kh_ends)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[i]) < 0 ||
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[i]) < 0)
+			fatal("socketpair");
+		kh_ends[i] = kh[i][1];
+		g->ctl[i] = ctl[i][0];
+	}
+	/* The keyholder gets its ends only; relays never see the keytab. */
+	g->keyholder = fork_keyholder(g, kh_ends);
+	for (i = 0; i < n; i++)
+		close(kh[i][1]);
+	for (i = 0; i < n; i++) {
+		g->relays[i] = fork_relay(g, i, kh, ctl);
+		close(kh[i][0]);
+		close(ctl[i][1]);
+	}
+	g->alive = n + 1;
+	free(kh);
+	free(ctl);
+	free(kh_ends);
+	log_info("generation %u: keyholder %d, %u relay worker(s)", g->id,
+	    (int)g->keyholder, n);
+	return 0;
+}
+
+static struct generation *
+current(void)
+{
+	struct generation *best = NULL;
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (gens[i].id != 0 && !gens[i].draining &&
+		    (best == NULL || gens[i].id > best->id))
+			best = &gens[i];
+	return best;
+}
+
+static void
+reap(int *restart)
+{
+	struct generation *g;
+	pid_t pid;
+	int status;
+	size_t i;
+	unsigned j;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < MAX_GENERATIONS; i++) {
+			g = &gens[i];
+			if (g->id == 0)
+				continue;
+			int mine = pid == g->keyholder;
+			for (j = 0; j < g->nrelays && !mine; j++)
+				mine = pid == g->relays[j];
+			if (!mine)
+				continue;
+			if (!g->draining && !got_term) {
+				if (WIFSIGNALED(status))
+					log_warnx("generation %u: child %d killed "
+					    "by signal %d: restarting", g->id,
+					    (int)pid, WTERMSIG(status));
+				else
+					log_warnx("generation %u: child %d "
+					    "exited with %d: restarting", g->id,
+					    (int)pid, WEXITSTATUS(status));
+				*restart = 1;
+				drain_generation(g);
+				kill(g->keyholder, SIGTERM);
+			}
+			if (--g->alive == 0) {
+				log_info("generation %u finished", g->id);
+				if (g->tls)
+					tls_server_unref(g->tls);
+				if (current() != NULL && g->conf != current()->conf) {
+					conf_free(g->conf);
+					free(g->conf);
+				}
+				free(g->relays);
+				free(g->ctl);
+				memset(g, 0, sizeof(*g));
+			}
+		}
+	}
+}
+
+static void
+reload(void)
+{
+	struct generation *old = current();
+	struct conf *c = calloc(1, sizeof(*c));
+	char err[512];
+
+	if (c == NULL)
+		return;
+	if (conf_load(conf_path, c, err, sizeof(err)) < 0) {
+		log_warnx("reload refused, keeping the running configuration: %s",
+		    err);
+		free(c);
+		return;
+	}
+	bind_listeners(c);
+	if (start_generation(c) < 0) {
+		log_warnx("reload failed; keeping the running configuration");
+		conf_free(c);
+		free(c);
+		return;
+	}
+	if (old != NULL)
+		drain_generation(old);
+	log_info("reloaded %s", conf_path);
+}
+
+static void
+restart_current(void)
+{
+	struct generation *g;
+	struct conf *c = NULL;
+	size_t i;
+	unsigned newest = 0;
+
+	/* The newest generation's configuration, draining or not. */
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (gens[i].id > newest) {
+			newest = gens[i].id;
+			c = gens[i].conf;
+		}
+	if (c == NULL || (g = current()) != NULL)
+		return;
+	start_generation(c);
+}
+
+static void
+shutdown_all(void)
+{
+	size_t i;
+	unsigned j;
+	time_t until = time(NULL) + 10;
+
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		if (gens[i].id == 0)
+			continue;
+		for (j = 0; j < gens[i].nrelays; j++)
+			kill(gens[i].relays[j], SIGTERM);
+		kill(gens[i].keyholder, SIGTERM);
+	}
+	while (time(NULL) < until && waitpid(-1, NULL, WNOHANG) >= 0)
+		usleep(50000);
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		if (gens[i].id == 0)
+			continue;
+		for (j = 0; j < gens[i].nrelays; j++)
+			kill(gens[i].relays[j], SIGKILL);
+		kill(gens[i].keyholder, SIGKILL);
+	}
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf *c;
+	struct sigaction sa;
+	sigset_t block;
+	char err[512];
+	int ch, foreground = 0, check = 0, verbose = 0, restart = 0;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd': foreground = 1; break;
+		case 'f': conf_path = optarg; break;
+		case 'n': check = 1; break;
+		case 'v': verbose++; break;
+		default: usage();
+		}
+	}
+	log_init("kerbgated", foreground || check, verbose);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("calloc");
+	if (conf_load(conf_path, c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kerbgated: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		fprintf(stderr, "kerbgated: configuration OK\n");
+		return 0;
+	}
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+	if ((metrics = metrics_map()) == NULL)
+		fatal("mmap for metrics");
+	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
+	    (ssize_t)sizeof(cookie_key))
+		fatal("getrandom");
+	bind_listeners(c);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals are taken only inside sigsuspend(): none is lost. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &parent_mask);
+	if (start_generation(c) < 0)
+		fatalx("cannot start: see the messages above");
+	log_info("started with %s", conf_path);
+
+	while (!got_term) {
+		sigsuspend(&parent_mask);
+		if (got_chld) {
+			got_chld = 0;
+			reap(&restart);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload();
+		}
+		if (restart && !got_term) {
+			restart = 0;
+			usleep(RESTART_BACKOFF_MS * 1000);
+			restart_current();
+		}
+	}
+	log_info("terminating");
+	signal(SIGCHLD, SIG_DFL);
+	shutdown_all();
+	return 0;
+}

@@ -1,0 +1,1774 @@
+/*
+ * Relay worker: client connections, Negotiate via the keyholder, proxying.
+ *
+ * One connection is two endpoints (client side, back-end side), each with an
+ * input and an output buffer.  Every I/O event runs client_pump(), which
+ * moves bytes between buffers and advances the connection's state until no
+ * more progress can be made, then decides what to wait for.  Bodies are
+ * streamed: only what fits the bounded buffers is held, so an RPC_IN_DATA of
+ * 1 GiB costs the same memory as a GET.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <mbedtls/md5.h>
+
+#include "http.h"
+#include "ipc.h"
+#include "khproto.h"
+#include "log.h"
+#include "negotiate.h"
+#include "pool.h"
+#include "relay.h"
+#include "sign.h"
+#include "tls.h"
+#include "util.h"
+
+#define IO_CHUNK		16384
+#define OUT_HIGH_WATER		(64 * 1024)	/* stop reading the other side */
+#define MAX_DRAIN_BODY		(1024 * 1024)	/* drain a refused body up to */
+#define KH_TIMEOUT_MS		10000
+#define UPSTREAM_IDLE_MS	30000
+#define MAX_IDLE_PER_SERVER	64
+#define SCRATCH_HEADERS		1000
+
+enum cstate {
+	CS_HANDSHAKE,		/* TLS handshake with the client */
+	CS_READ_HEAD,		/* waiting for a request head */
+	CS_AUTH,		/* waiting for the keyholder */
+	CS_CONNECT,		/* waiting for a back-end connection */
+	CS_PROXY,		/* request forwarded; streaming */
+	CS_LOCAL,		/* sending our own response */
+	CS_CLOSING,		/* flushing, then close */
+};
+
+struct ep {
+	int		 fd;
+	struct tls_conn	*tls;
+	ev_io		 io;
+	struct kg_buf	 in;
+	struct kg_buf	 out;
+	int		 eof;
+	int		 error;
+	int		 tls_wait;	/* EV_READ/EV_WRITE a TLS call needs */
+	int		 handshaken;
+};
+
+struct upstream {
+	struct ep		 e;
+	struct pool_server	*srv;
+	struct client		*owner;		/* NULL while idle */
+	ev_timer		 timer;
+	int			 connected;	/* TCP connect finished */
+	int			 sent_any;	/* a request byte went out */
+	int			 reused;
+	TAILQ_ENTRY(upstream)	 entry;
+};
+
+struct client {
+	struct relay		*r;
+	struct ep		 c;
+	const struct conf_listener *lst;
+	int			 admin;
+	enum cstate		 state;
+	ev_timer		 timer;
+	uint64_t		 deadline_ms;
+	uint64_t		 head_start_ms;	/* first byte of the current head */
+	uint64_t		 last_io_ms;
+	char			 peer[64];
+	uint64_t		 peer_hash;
+	uint8_t			 cb_hash[16];	/* VIP cert binding, TLS only */
+	int			 has_cb;
+	/* authentication, bound to the connection */
+	int			 authed;
+	int			 auth_vhost;
+	char			 principal[256];
+	uint32_t		 kh_id;
+	enum neg_kind		 neg_kind;
+	enum neg_mech		 neg_mech;
+	char			*mutual;	/* WWW-Authenticate value to send */
+	char			*set_cookie;
+	/* the request in flight */
+	int			 vhost;
+	const struct conf_route	*route;
+	struct pool		*pool;
+	struct upstream		*up;
+	uint64_t		 tried;		/* servers that failed to connect */
+	char			 method[24];
+	int			 req_keepalive;
+	struct http_body	 req_body;
+	int			 req_done;
+	int			 resp_head_done;
+	struct http_body	 resp_body;
+	int			 resp_done;
+	int			 resp_close;
+	uint64_t		 req_start_ms;
+	uint64_t		 req_done_ms;
+	uint64_t		 reqno;
+	/* our own response */
+	int			 local_close;
+	int			 drain_body;
+	TAILQ_ENTRY(client)	 entry;
+};
+
+struct relay {
+	struct ev_loop		*loop;
+	struct relay_env	*env;
+	struct conf		*conf;
+	struct pool		*pools;
+	ev_io			*lst_io;
+	ev_io			 admin_io;
+	ev_io			 kh_io;
+	ev_io			 ctl_io;
+	ev_signal		 sigterm;
+	struct kg_ipc_reader	 kh_rd;
+	struct kg_ipc_writer	 kh_wr;
+	uint32_t		 next_id;
+	TAILQ_HEAD(, client)	 clients;
+	unsigned		 nclients;
+	unsigned		 max_clients;
+	int			 accepting;
+	int			 draining;
+	struct metrics_worker	*mw;
+	struct http_limits	 limits;
+	struct http_header	 hdrs[SCRATCH_HEADERS];
+};
+
+static void client_pump(struct client *);
+static void client_free(struct client *);
+static void upstream_free(struct upstream *);
+static void start_backend(struct client *);
+
+/* ------------------------------------------------------------ endpoints */
+
+static void
+ep_init(struct ep *e, int fd, size_t inmax, size_t outmax)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	kg_buf_init(&e->in, inmax);
+	kg_buf_init(&e->out, outmax);
+}
+
+static void
+ep_close(struct relay *r, struct ep *e)
+{
+	ev_io_stop(r->loop, &e->io);
+	if (e->tls != NULL)
+		tls_conn_free(e->tls);
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
+	e->tls = NULL;
+	kg_buf_free(&e->in);
+	kg_buf_free(&e->out);
+}
+
+/* Maps a TLS status to what to wait for; returns -1 on a final error. */
+static int
+ep_tls_status(struct ep *e, int st)
+{
+	switch (st) {
+	case TLS_WANT_READ:
+		e->tls_wait = EV_READ;
+		return 0;
+	case TLS_WANT_WRITE:
+		e->tls_wait = EV_WRITE;
+		return 0;
+	case TLS_CLOSED:
+		e->eof = 1;
+		return 0;
+	default:
+		e->error = 1;
+		return -1;
+	}
+}
+
+/* Reads what is available into e->in.  Returns bytes read (0: none). */
+static ssize_t
+ep_fill(struct ep *e)
+{
+	ssize_t n, total = 0;
+	uint8_t *p;
+	size_t avail;
+
+	while (!e->eof && !e->error) {
+		if (kg_buf_space(&e->in, IO_CHUNK, &p, &avail) < 0 ||
+		    avail == 0)
+			break;
+		if (e->tls != NULL) {
+			e->tls_wait = 0;
+			n = tls_read(e->tls, p, avail);
+			if (n < 0) {
+				ep_tls_status(e, (int)n);
+				break;
+			}
+			if (n == 0) {
+				e->eof = 1;
+				break;
+			}
+		} else {
+			n = read(e->fd, p, avail);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					e->error = 1;
+				break;
+			}
+			if (n == 0) {
+				e->eof = 1;
+				break;
+			}
+		}
+		kg_buf_commit(&e->in, (size_t)n);
+		total += n;
+		if ((size_t)n < avail && (e->tls == NULL || tls_pending(e->tls) == 0))
+			break;
+	}
+	return total;
+}
+
+/* Writes what e->out holds.  Returns bytes written (0: none). */
+static ssize_t
+ep_flush(struct ep *e)
+{
+	ssize_t n, total = 0;
+
+	while (kg_buf_len(&e->out) > 0 && !e->error) {
+		if (e->tls != NULL) {
+			e->tls_wait = 0;
+			n = tls_write(e->tls, kg_buf_data(&e->out),
+			    kg_buf_len(&e->out));
+			if (n < 0) {
+				ep_tls_status(e, (int)n);
+				break;
+			}
+		} else {
+			n = send(e->fd, kg_buf_data(&e->out), kg_buf_len(&e->out),
+			    MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					e->error = 1;
+				break;
+			}
+		}
+		kg_buf_consume(&e->out, (size_t)n);
+		total += n;
+	}
+	if (kg_buf_len(&e->out) == 0)
+		kg_buf_release(&e->out);
+	return total;
+}
+
+static void
+ep_watch(struct relay *r, struct ep *e, int want_read)
+{
+	int ev = 0;
+
+	if (e->fd < 0)
+		return;
+	if (want_read && !e->eof)
+		ev |= EV_READ;
+	if (kg_buf_len(&e->out) > 0)
+		ev |= EV_WRITE;
+	ev |= e->tls_wait;
+	if (ev == 0) {
+		ev_io_stop(r->loop, &e->io);
+		return;
+	}
+	if (ev_is_active(&e->io) && e->io.events == ev)
+		return;
+	ev_io_stop(r->loop, &e->io);
+	ev_io_set(&e->io, e->fd, ev);
+	ev_io_start(r->loop, &e->io);
+}
+
+static int
+out_append(struct ep *e, const void *p, size_t n)
+{
+	if (kg_buf_append(&e->out, p, n) < 0) {
+		e->error = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+out_printf(struct ep *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+out_printf(struct ep *e, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		e->error = 1;
+		return -1;
+	}
+	return out_append(e, line, (size_t)n);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+static int
+hdr_is(const struct http_header *h, const char *name)
+{
+	return h->name_len == strlen(name) &&
+	    strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+static int
+hdr_has_prefix(const struct http_header *h, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return h->name_len >= n && strncasecmp(h->name, prefix, n) == 0;
+}
+
+static void
+count_response(struct client *cl, int status)
+{
+	if (status >= 100 && status < 600)
+		cl->r->mw->responses[status / 100]++;
+}
+
+/*
+ * Queues a response of our own.  The body is short text for a person; the
+ * reason for the admin goes to the log, not here.
+ */
+static void
+client_respond(struct client *cl, int status, const char *www_auth,
+    const char *body, int close_after)
+{
+	struct ep *e = &cl->c;
+	size_t blen = strlen(body);
+
+	if (!cl->req_done && cl->req_body.kind != HTTP_BODY_NONE &&
+	    !(cl->req_body.kind == HTTP_BODY_LENGTH &&
+	    cl->req_body.remaining <= MAX_DRAIN_BODY))
+		close_after = 1;
+	out_printf(e, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+	if (www_auth != NULL)
+		out_printf(e, "WWW-Authenticate: %s\r\n", www_auth);
+	out_printf(e, "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: %s\r\n\r\n", blen + 1,
+	    close_after ? "close" : "keep-alive");
+	out_append(e, body, blen);
+	out_append(e, "\n", 1);
+	count_response(cl, status);
+	cl->local_close = close_after || !cl->req_keepalive;
+	cl->drain_body = !cl->local_close && !cl->req_done;
+	cl->state = CS_LOCAL;
+}
+
+static void
+respond_head_error(struct client *cl, int err)
+{
+	log_info("%s: refused request: %s", cl->peer, http_strerror(err));
+	cl->req_done = 1;
+	client_respond(cl, http_error_status(err), NULL, http_strerror(err), 1);
+}
+
+static void
+challenge(struct client *cl, const char *token_b64, const char *body)
+{
+	char v[NEG_MAX_B64_LEN + 16];
+
+	if (token_b64 != NULL)
+		snprintf(v, sizeof(v), "Negotiate %s", token_b64);
+	else
+		snprintf(v, sizeof(v), "Negotiate");
+	client_respond(cl, 401, v, body, 0);
+}
+
+/* RFC 5929 tls-server-end-point, as the Bnd field of RFC 4121 §4.1.1.2. */
+static void
+compute_channel_binding(struct client *cl)
+{
+	static const char prefix[] = "tls-server-end-point:";
+	uint8_t hash[TLS_END_POINT_HASH_MAX], hdr[20];
+	const uint8_t *der;
+	size_t derlen, hlen;
+	uint32_t applen;
+	mbedtls_md5_context md5;
+
+	der = tls_conn_own_cert_der(cl->c.tls, &derlen);
+	if (der == NULL || tls_end_point_hash(der, derlen, hash, &hlen) != 0)
+		return;
+	applen = (uint32_t)(sizeof(prefix) - 1 + hlen);
+	memset(hdr, 0, sizeof(hdr));	/* addrtypes and addresses: empty */
+	hdr[16] = (uint8_t)applen;
+	hdr[17] = (uint8_t)(applen >> 8);
+	hdr[18] = (uint8_t)(applen >> 16);
+	hdr[19] = (uint8_t)(applen >> 24);
+	mbedtls_md5_init(&md5);
+	mbedtls_md5_starts_ret(&md5);
+	mbedtls_md5_update_ret(&md5, hdr, sizeof(hdr));
+	mbedtls_md5_update_ret(&md5, (const uint8_t *)prefix, sizeof(prefix) - 1);
+	mbedtls_md5_update_ret(&md5, hash, hlen);
+	mbedtls_md5_finish_ret(&md5, cl->cb_hash);
+	mbedtls_md5_free(&md5);
+	cl->has_cb = 1;
+}
+
+/* ------------------------------------------------------------ keyholder */
+
+static void
+kh_send(struct client *cl, const uint8_t *tok, size_t len)
+{
+	struct relay *r = cl->r;
+	struct kh_auth_req req;
+	uint8_t *payload;
+	size_t plen;
+
+	memset(&req, 0, sizeof(req));
+	req.vhost = (uint32_t)cl->vhost;
+	req.ap_req = tok;
+	req.ap_req_len = len;
+	req.has_cb = cl->has_cb;
+	memcpy(req.cb_hash, cl->cb_hash, sizeof(req.cb_hash));
+	if (kh_auth_req_encode(&req, &payload, &plen) < 0) {
+		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
+		client_respond(cl, 503, NULL, "authentication unavailable", 1);
+		return;
+	}
+	cl->kh_id = ++r->next_id;
+	if (cl->kh_id == 0)
+		cl->kh_id = ++r->next_id;
+	if (kg_ipc_queue(&r->kh_wr, KH_MSG_AUTH, cl->kh_id, payload, plen) < 0) {
+		kg_freezero(payload, plen);
+		cl->kh_id = 0;
+		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
+		log_warnx("keyholder queue full: refusing %s", cl->peer);
+		client_respond(cl, 503, NULL, "authentication busy", 1);
+		return;
+	}
+	kg_freezero(payload, plen);
+	kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
+	if (kg_ipc_queued(&r->kh_wr) > 0) {
+		ev_io_stop(r->loop, &r->kh_io);
+		ev_io_set(&r->kh_io, r->env->kh_fd, EV_READ | EV_WRITE);
+		ev_io_start(r->loop, &r->kh_io);
+	}
+	cl->state = CS_AUTH;
+	cl->deadline_ms = kg_now_ms() + KH_TIMEOUT_MS;
+}
+
+static void
+auth_result(struct client *cl, const struct kh_auth_result *res)
+{
+	struct relay *r = cl->r;
+	const struct conf_vhost *v = &r->conf->vhosts[cl->vhost];
+	struct neg_token nt;
+	uint8_t ans[8192];
+	char b64[NEG_MAX_B64_LEN + 1];
+	size_t alen, blen;
+
+	cl->kh_id = 0;
+	if (res->status != KH_OK) {
+		r->mw->auth_fail_kh[res->reason_code]++;
+		log_warnx("%s: Negotiate refused for %s: %s", cl->peer, v->name,
+		    res->reason);
+		challenge(cl, NULL, "Kerberos authentication failed");
+		return;
+	}
+	r->mw->auth_ok++;
+	cl->authed = 1;
+	cl->auth_vhost = cl->vhost;
+	kg_strlcpy(cl->principal, res->principal, sizeof(cl->principal));
+	log_info("%s: %s authenticated for %s", cl->peer, cl->principal, v->name);
+	if (res->enctype == 23)
+		log_info("%s: ticket for %s uses rc4-hmac: set "
+		    "msDS-SupportedEncryptionTypes on the ASA account to AES",
+		    cl->peer, v->name);
+	free(cl->mutual);
+	cl->mutual = NULL;
+	memset(&nt, 0, sizeof(nt));
+	nt.kind = cl->neg_kind;
+	nt.mech = cl->neg_mech;
+	if (neg_build_answer(&nt, res->ap_rep, res->ap_rep_len, ans,
+	    sizeof(ans), &alen) == NEG_OK &&
+	    neg_base64_encode(ans, alen, b64, sizeof(b64), &blen) == NEG_OK &&
+	    asprintf(&cl->mutual, "Negotiate %.*s", (int)blen, b64) < 0)
+		cl->mutual = NULL;
+	if (v->cookie) {
+		char val[SIGN_COOKIE_MAX];
+		uint64_t exp = (uint64_t)time(NULL) + v->cookie_lifetime_s;
+		free(cl->set_cookie);
+		cl->set_cookie = NULL;
+		if (sign_cookie_issue(r->env->cookie_key, cl->principal, v->name,
+		    exp, val, sizeof(val)) == 0 &&
+		    asprintf(&cl->set_cookie, "%s=%s; Path=/; Max-Age=%u; "
+		    "HttpOnly%s; SameSite=Lax", SIGN_COOKIE_NAME, val,
+		    v->cookie_lifetime_s, cl->c.tls ? "; Secure" : "") < 0)
+			cl->set_cookie = NULL;
+	}
+	start_backend(cl);
+}
+
+static struct client *
+kh_find(struct relay *r, uint32_t id)
+{
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &r->clients, entry)
+		if (cl->state == CS_AUTH && cl->kh_id == id)
+			return cl;
+	return NULL;
+}
+
+static void
+kh_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct relay *r = w->data;
+	struct kg_ipc_frame f;
+	struct kh_auth_result res;
+	struct client *cl;
+	int rc;
+
+	if (events & EV_WRITE) {
+		kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
+		if (kg_ipc_queued(&r->kh_wr) == 0) {
+			ev_io_stop(loop, w);
+			ev_io_set(w, r->env->kh_fd, EV_READ);
+			ev_io_start(loop, w);
+		}
+	}
+	if (!(events & EV_READ))
+		return;
+	rc = kg_ipc_read(&r->kh_rd, r->env->kh_fd);
+	if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN))
+		fatalx("keyholder went away: %s", kg_strerror(rc));
+	while ((rc = kg_ipc_next(&r->kh_rd, &f)) == 1) {
+		if (f.type != KH_MSG_AUTH_RESULT ||
+		    kh_auth_result_decode(f.payload, f.len, &res) < 0)
+			fatalx("keyholder sent a malformed frame");
+		if ((cl = kh_find(r, f.id)) == NULL)
+			continue;	/* the client left meanwhile */
+		auth_result(cl, &res);
+		client_pump(cl);
+	}
+	if (rc < 0)
+		fatalx("keyholder protocol error: %s", kg_strerror(rc));
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int
+parse_request(struct client *cl, struct http_head *h)
+{
+	struct relay *r = cl->r;
+
+	return http_parse_request((const char *)kg_buf_data(&cl->c.in),
+	    kg_buf_len(&cl->c.in), &r->limits, r->hdrs, SCRATCH_HEADERS, h);
+}
+
+static void
+serve_admin(struct client *cl, const struct http_head *h)
+{
+	char *text;
+	size_t len;
+
+	cl->req_done = h->body == HTTP_BODY_NONE;
+	if (h->target_len != 8 || memcmp(h->target, "/metrics", 8) != 0) {
+		client_respond(cl, 404, NULL, "only /metrics is served here", 0);
+		return;
+	}
+	if (metrics_render(cl->r->env->metrics, &text, &len) < 0) {
+		client_respond(cl, 500, NULL, "out of memory", 1);
+		return;
+	}
+	out_printf(&cl->c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+	    "version=0.0.4\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+	    len, h->keep_alive ? "keep-alive" : "close");
+	out_append(&cl->c, text, len);
+	free(text);
+	count_response(cl, 200);
+	cl->local_close = !h->keep_alive;
+	cl->drain_body = !cl->req_done;
+	cl->state = CS_LOCAL;
+}
+
+/* Accepts a valid session cookie as authentication for this connection. */
+static int
+try_cookie(struct client *cl, const struct http_head *h)
+{
+	const struct conf_vhost *v = &cl->r->conf->vhosts[cl->vhost];
+	const struct http_header *ck;
+	const char *val;
+	size_t vlen;
+	unsigned i;
+
+	if (!v->cookie)
+		return 0;
+	for (i = 0; i < h->nheaders; i++) {
+		ck = &h->headers[i];
+		if (!hdr_is(ck, "Cookie") ||
+		    !sign_cookie_find(ck->value, ck->value_len,
+		    SIGN_COOKIE_NAME, &val, &vlen))
+			continue;
+		if (sign_cookie_check(cl->r->env->cookie_key, val, vlen, v->name,
+		    (uint64_t)time(NULL), cl->principal, sizeof(cl->principal),
+		    NULL) == 1) {
+			cl->authed = 1;
+			cl->auth_vhost = cl->vhost;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+authenticate(struct client *cl, const struct http_head *h)
+{
+	struct relay *r = cl->r;
+	const struct conf_vhost *v = &r->conf->vhosts[cl->vhost];
+	const struct http_header *auth = http_find(h, "Authorization");
+	uint8_t tok[NEG_MAX_TOKEN_LEN], resp[256];
+	char b64[512];
+	struct neg_token nt;
+	size_t len, rlen, blen;
+	int rc;
+
+	if (auth == NULL || auth->value_len < 9 ||
+	    strncasecmp(auth->value, "Negotiate", 9) != 0) {
+		r->mw->auth_fail_relay[MR_NO_TOKEN]++;
+		log_debug("%s: no Negotiate token for %s: challenging",
+		    cl->peer, v->name);
+		challenge(cl, NULL, "Kerberos authentication required");
+		return;
+	}
+	rc = neg_parse_authorization(auth->value, auth->value_len, tok,
+	    sizeof(tok), &len);
+	if (rc == NEG_ERR_SCHEME || rc == NEG_ERR_BASE64 ||
+	    rc == NEG_ERR_TOO_LARGE) {
+		r->mw->auth_fail_relay[MR_BAD_HEADER]++;
+		log_warnx("%s: malformed Authorization header for %s: %s",
+		    cl->peer, v->name, neg_strerror(rc));
+		client_respond(cl, 400, NULL, "malformed Authorization header", 1);
+		return;
+	}
+	if (rc != NEG_OK || neg_classify(tok, len, &nt) != NEG_OK) {
+		r->mw->auth_fail_kh[KH_R_MALFORMED]++;
+		log_warnx("%s: Negotiate token for %s is not a valid SPNEGO or "
+		    "Kerberos token", cl->peer, v->name);
+		challenge(cl, NULL, "Kerberos authentication failed");
+		return;
+	}
+	switch (nt.kind) {
+	case NEG_NTLM:
+	case NEG_UNSUPPORTED:
+		r->mw->auth_fail_relay[MR_NTLM]++;
+		log_warnx("%s: " NEG_NTLM_HINT, cl->peer, v->spns[0]);
+		challenge(cl, NULL, "Kerberos authentication required");
+		return;
+	case NEG_NEED_KRB5_LEG:
+		/* RFC 4178: ask for the Kerberos token in a second leg. */
+		if (neg_spnego_resp(NEG_STATE_ACCEPT_INCOMPLETE, NEG_MECH_KRB5,
+		    NULL, 0, resp, sizeof(resp), &rlen) != NEG_OK ||
+		    neg_base64_encode(resp, rlen, b64, sizeof(b64), &blen) !=
+		    NEG_OK) {
+			challenge(cl, NULL, "Kerberos authentication failed");
+			return;
+		}
+		log_debug("%s: client prefers another mechanism; asking for "
+		    "Kerberos in a second leg", cl->peer);
+		challenge(cl, b64, "continue with Kerberos");
+		return;
+	default:
+		break;
+	}
+	cl->neg_kind = nt.kind;
+	cl->neg_mech = nt.mech;
+	kh_send(cl, nt.krb5_token, nt.krb5_token_len);
+	kg_zero(tok, len);
+}
+
+static void
+handle_request_head(struct client *cl)
+{
+	struct relay *r = cl->r;
+	struct http_head h;
+	const struct http_header *host;
+	const struct conf_route *rt;
+	int rc;
+
+	rc = parse_request(cl, &h);
+	if (rc == HTTP_NEED_MORE) {
+		if (kg_buf_len(&cl->c.in) >= r->conf->max_header_bytes ||
+		    cl->c.in.cap >= cl->c.in.max)
+			respond_head_error(cl, HTTP_E_HEAD_TOO_LARGE);
+		return;
+	}
+	if (rc < 0) {
+		respond_head_error(cl, rc);
+		return;
+	}
+	r->mw->requests++;
+	cl->reqno++;
+	cl->req_start_ms = kg_now_ms();
+	cl->req_keepalive = h.keep_alive;
+	cl->req_done = h.body == HTTP_BODY_NONE;
+	cl->resp_head_done = cl->resp_done = cl->resp_close = 0;
+	http_body_init(&cl->req_body, &h);
+	snprintf(cl->method, sizeof(cl->method), "%.*s",
+	    (int)(h.method_len < sizeof(cl->method) ? h.method_len :
+	    sizeof(cl->method) - 1), h.method);
+	if (cl->admin) {
+		serve_admin(cl, &h);
+		return;
+	}
+	host = http_find(&h, "Host");
+	cl->vhost = host != NULL ? conf_vhost_find(r->conf, host->value,
+	    host->value_len) : -1;
+	if (cl->vhost < 0) {
+		char name[KG_LOG_SANITIZE_BUFSZ], tmp[256];
+		snprintf(tmp, sizeof(tmp), "%.*s", host ? (int)(host->value_len
+		    < 255 ? host->value_len : 255) : 0, host ? host->value : "");
+		log_info("%s: no virtual host named \"%s\"", cl->peer,
+		    log_sanitize(tmp, name, sizeof(name)));
+		client_respond(cl, 421, NULL, "no such virtual host here", 0);
+		return;
+	}
+	rt = conf_route_find(&r->conf->vhosts[cl->vhost], h.target,
+	    h.target_len);
+	if (rt == NULL) {
+		client_respond(cl, 404, NULL, "no route for this path", 0);
+		return;
+	}
+	cl->route = rt;
+	cl->pool = &r->pools[rt->pool];
+	if (rt->auth == CONF_AUTH_NONE ||
+	    (cl->authed && cl->auth_vhost == cl->vhost) || try_cookie(cl, &h)) {
+		start_backend(cl);
+		return;
+	}
+	authenticate(cl, &h);
+}
+
+/* ------------------------------------------------------------ back-ends */
+
+static void
+upstream_free(struct upstream *u)
+{
+	if (u->owner == NULL && u->srv != NULL && u->entry.tqe_prev != NULL) {
+		TAILQ_REMOVE(&u->srv->idle, u, entry);
+		u->srv->nidle--;
+	}
+	free(u);
+}
+
+/* Closes an upstream's socket; needs the loop, so the relay is passed. */
+static void
+upstream_close(struct relay *r, struct upstream *u)
+{
+	ev_timer_stop(r->loop, &u->timer);
+	ep_close(r, &u->e);
+	upstream_free(u);
+}
+
+static struct relay *the_relay;		/* for idle upstream callbacks */
+
+static void
+idle_upstream_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct upstream *u = w->data;
+
+	if (u->owner != NULL) {
+		client_pump(u->owner);
+		return;
+	}
+	upstream_close(the_relay, u);
+}
+
+static void
+idle_upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int events)
+{
+	struct upstream *u = w->data;
+
+	if (u->owner == NULL)
+		upstream_close(the_relay, u);
+}
+
+static void
+release_upstream(struct client *cl, int reusable)
+{
+	struct relay *r = cl->r;
+	struct upstream *u = cl->up;
+
+	if (u == NULL)
+		return;
+	cl->up = NULL;
+	u->srv->active--;
+	u->owner = NULL;
+	if (!reusable || kg_buf_len(&u->e.in) > 0 || u->e.eof || u->e.error ||
+	    u->srv->nidle >= MAX_IDLE_PER_SERVER || r->draining) {
+		upstream_close(r, u);
+		return;
+	}
+	kg_buf_release(&u->e.in);
+	kg_buf_release(&u->e.out);
+	TAILQ_INSERT_HEAD(&u->srv->idle, u, entry);
+	u->srv->nidle++;
+	ev_io_stop(r->loop, &u->e.io);
+	ev_io_set(&u->e.io, u->e.fd, EV_READ);
+	ev_io_start(r->loop, &u->e.io);
+	ev_timer_stop(r->loop, &u->timer);
+	ev_timer_set(&u->timer, UPSTREAM_IDLE_MS / 1000.0, 0.);
+	ev_timer_start(r->loop, &u->timer);
+}
+
+static struct upstream *
+upstream_new(struct relay *r, struct pool_server *s)
+{
+	struct upstream *u;
+	int fd, one = 1;
+
+	fd = socket(s->cs->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	ep_init(&u->e, fd, r->conf->max_header_bytes + IO_CHUNK,
+	    r->conf->max_header_bytes + OUT_HIGH_WATER);
+	u->srv = s;
+	ev_io_init(&u->e.io, idle_upstream_cb, fd, EV_WRITE);
+	u->e.io.data = u;
+	ev_timer_init(&u->timer, idle_upstream_timer_cb, 0., 0.);
+	u->timer.data = u;
+	if (connect(fd, (const struct sockaddr *)&s->cs->addr,
+	    s->cs->addrlen) < 0 && errno != EINPROGRESS) {
+		ep_close(r, &u->e);
+		free(u);
+		return NULL;
+	}
+	if (s->pool->tls != NULL)
+		u->e.tls = tls_conn_new_client(s->pool->tls, fd,
+		    s->cs->name[0] ? s->cs->name : NULL);
+	return u;
+}
+
+static uint64_t
+affinity_for(struct client *cl, int *has)
+{
+	*has = 1;
+	switch (cl->pool->cp->persist) {
+	case CONF_PERSIST_SOURCE:
+		return cl->peer_hash;
+	case CONF_PERSIST_USER:
+		if (cl->authed)
+			return pool_hash(cl->principal, strlen(cl->principal));
+		return cl->peer_hash;
+	default:
+		*has = 0;
+		return 0;
+	}
+}
+
+static void
+start_backend(struct client *cl)
+{
+	struct relay *r = cl->r;
+	struct pool *p = cl->pool;
+	struct pool_server *s;
+	struct upstream *u;
+	uint64_t aff;
+	int idx, has;
+
+	for (;;) {
+		aff = affinity_for(cl, &has);
+		idx = pool_select(p, aff, has, cl->tried);
+		if (idx < 0) {
+			log_warnx("%s: pool %s has no healthy server for %s",
+			    cl->peer, p->cp->name, cl->method);
+			client_respond(cl, 503, NULL, "no back-end available", 1);
+			return;
+		}
+		s = &p->servers[idx];
+		if ((u = TAILQ_FIRST(&s->idle)) != NULL) {
+			TAILQ_REMOVE(&s->idle, u, entry);
+			u->entry.tqe_prev = NULL;
+			s->nidle--;
+			ev_timer_stop(r->loop, &u->timer);
+			u->reused = 1;
+			break;
+		}
+		if ((u = upstream_new(r, s)) != NULL)
+			break;
+		if (s->ms)
+			s->ms->connect_failures++;
+		pool_server_failed(s, strerror(errno));
+		cl->tried |= 1ULL << (idx & 63);
+	}
+	u->owner = cl;
+	u->sent_any = 0;
+	s->active++;
+	if (s->ms)
+		s->ms->requests++;
+	cl->up = u;
+	cl->state = CS_CONNECT;
+	cl->deadline_ms = kg_now_ms() + p->cp->connect_timeout_ms;
+}
+
+/* Writes the request head, rewritten for the back-end, into its buffer. */
+static int
+forward_request_head(struct client *cl)
+{
+	struct relay *r = cl->r;
+	struct ep *o = &cl->up->e;
+	struct http_head h;
+	const struct conf_pool *cp = cl->pool->cp;
+	const char *xff = NULL;
+	size_t xfflen = 0;
+	unsigned i;
+	int rc;
+
+	if ((rc = parse_request(cl, &h)) <= 0)
+		return -1;	/* it parsed before; cannot happen */
+	out_printf(o, "%.*s ", (int)h.method_len, h.method);
+	out_append(o, h.target, h.target_len);
+	out_printf(o, " HTTP/1.1\r\n");
+	for (i = 0; i < h.nheaders; i++) {
+		const struct http_header *hd = &h.headers[i];
+		if (hdr_has_prefix(hd, "X-Kerbgate-"))
+			continue;	/* never trust a client's copy */
+		if (hdr_is(hd, "Transfer-Encoding")) {
+			/* Chunked bodies are passed through as they came. */
+		} else if (http_is_hop_by_hop(hd->name, hd->name_len, &h)) {
+			continue;
+		}
+		if (hdr_is(hd, "Authorization") && cl->route->auth ==
+		    CONF_AUTH_NEGOTIATE && hd->value_len >= 9 &&
+		    strncasecmp(hd->value, "Negotiate", 9) == 0)
+			continue;	/* ours; the back-end gets an identity */
+		if (hdr_is(hd, "X-Forwarded-For")) {
+			xff = hd->value;
+			xfflen = hd->value_len;
+			continue;
+		}
+		out_append(o, hd->name, hd->name_len);
+		out_append(o, ": ", 2);
+		out_append(o, hd->value, hd->value_len);
+		out_append(o, "\r\n", 2);
+	}
+	if (xff != NULL)
+		out_printf(o, "X-Forwarded-For: %.*s, %s\r\n", (int)xfflen, xff,
+		    cl->peer);
+	else
+		out_printf(o, "X-Forwarded-For: %s\r\n", cl->peer);
+	out_printf(o, "X-Forwarded-Proto: %s\r\n", cl->c.tls ? "https" : "http");
+	if (cl->authed && cp->mode == CONF_MODE_HEADER) {
+		char sig[SIGN_HEX_LEN + 1], rid[40];
+		uint64_t now = (uint64_t)time(NULL);
+		snprintf(rid, sizeof(rid), "%u-%d-%" PRIu64 "-%" PRIu64,
+		    r->env->worker, cl->c.fd, cl->reqno, r->mw->requests);
+		if (sign_identity(cp->header_secret, cp->header_secret_len,
+		    cl->principal, now, rid, h.method, h.method_len, h.target,
+		    h.target_len, sig) < 0)
+			return -1;
+		out_printf(o, "X-Kerbgate-User: %s\r\nX-Kerbgate-Time: %" PRIu64
+		    "\r\nX-Kerbgate-Request-Id: %s\r\nX-Kerbgate-Signature: "
+		    "%s\r\n", cl->principal, now, rid, sig);
+	}
+	out_printf(o, "Connection: keep-alive\r\n\r\n");
+	kg_buf_consume(&cl->c.in, h.head_len);
+	return o->error ? -1 : 0;
+}
+
+static void
+backend_failed(struct client *cl, const char *why)
+{
+	struct upstream *u = cl->up;
+	struct pool_server *s = u->srv;
+	int idx = (int)(s - cl->pool->servers);
+
+	log_warnx("%s: back-end %s: %s", cl->peer, s->cs->text, why);
+	if (s->ms)
+		s->ms->connect_failures++;
+	if (!u->reused)
+		pool_server_failed(s, why);
+	release_upstream(cl, 0);
+	/* Nothing was sent: another server may take the request. */
+	cl->tried |= 1ULL << (idx & 63);
+	start_backend(cl);
+}
+
+/* CS_CONNECT: TCP connect, then TLS, then the request head. */
+static int
+step_connect(struct client *cl)
+{
+	struct upstream *u = cl->up;
+	int err = 0, rc;
+	socklen_t elen = sizeof(err);
+
+	if (!u->connected) {
+		if (getsockopt(u->e.fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+		if (err == EINPROGRESS || err == EALREADY)
+			return 0;
+		if (err != 0) {
+			backend_failed(cl, strerror(err));
+			return 1;
+		}
+		/* A non-blocking connect is done once the socket is writable;
+		 * before the first event we cannot tell, so peek. */
+		{
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			if (getpeername(u->e.fd, (struct sockaddr *)&ss, &sl) < 0)
+				return 0;
+		}
+		u->connected = 1;
+	}
+	if (u->e.tls != NULL && !u->e.handshaken) {
+		u->e.tls_wait = 0;
+		rc = tls_handshake(u->e.tls);
+		if (rc == TLS_OK) {
+			u->e.handshaken = 1;
+		} else if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+			ep_tls_status(&u->e, rc);
+			return 0;
+		} else {
+			backend_failed(cl, tls_conn_error(u->e.tls));
+			return 1;
+		}
+	}
+	if (forward_request_head(cl) < 0) {
+		client_respond(cl, 502, NULL, "could not forward the request", 1);
+		release_upstream(cl, 0);
+		return 1;
+	}
+	u->sent_any = 1;
+	cl->state = CS_PROXY;
+	cl->req_done_ms = cl->req_done ? kg_now_ms() : 0;
+	return 1;
+}
+
+/* Moves request body bytes from the client to the back-end, validated. */
+static int
+pump_request_body(struct client *cl)
+{
+	struct ep *in = &cl->c, *out = &cl->up->e;
+	size_t avail, consumed = 0, take;
+	const char *data;
+	size_t dlen;
+	int rc, progress = 0;
+
+	while (!cl->req_done && (avail = kg_buf_len(&in->in)) > 0 &&
+	    kg_buf_len(&out->out) < OUT_HIGH_WATER) {
+		take = avail;
+		rc = http_body_feed(&cl->req_body,
+		    (const char *)kg_buf_data(&in->in), take, &consumed, &data,
+		    &dlen);
+		if (rc < 0) {
+			log_warnx("%s: bad request body: %s", cl->peer,
+			    http_strerror(rc));
+			cl->req_done = 1;
+			cl->resp_close = 1;
+			release_upstream(cl, 0);
+			client_respond(cl, 400, NULL, http_strerror(rc), 1);
+			return 1;
+		}
+		if (consumed == 0 && rc != HTTP_BODY_DONE)
+			break;
+		out_append(out, kg_buf_data(&in->in), consumed);
+		kg_buf_consume(&in->in, consumed);
+		cl->r->mw->bytes_in += consumed;
+		progress = 1;
+		if (rc == HTTP_BODY_DONE) {
+			cl->req_done = 1;
+			cl->req_done_ms = kg_now_ms();
+		}
+	}
+	return progress;
+}
+
+static void
+forward_response_head(struct client *cl, const struct http_head *h)
+{
+	struct ep *o = &cl->c;
+	unsigned i;
+	int keep;
+
+	keep = cl->req_keepalive && h->body != HTTP_BODY_UNTIL_CLOSE &&
+	    !cl->r->draining;
+	cl->resp_close = !keep;
+	out_printf(o, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason_len,
+	    h->reason);
+	for (i = 0; i < h->nheaders; i++) {
+		const struct http_header *hd = &h->headers[i];
+		if (!hdr_is(hd, "Transfer-Encoding") &&
+		    http_is_hop_by_hop(hd->name, hd->name_len, h))
+			continue;
+		out_append(o, hd->name, hd->name_len);
+		out_append(o, ": ", 2);
+		out_append(o, hd->value, hd->value_len);
+		out_append(o, "\r\n", 2);
+	}
+	if (cl->mutual != NULL) {
+		out_printf(o, "WWW-Authenticate: %s\r\n", cl->mutual);
+		free(cl->mutual);
+		cl->mutual = NULL;
+	}
+	if (cl->set_cookie != NULL) {
+		out_printf(o, "Set-Cookie: %s\r\n", cl->set_cookie);
+		free(cl->set_cookie);
+		cl->set_cookie = NULL;
+	}
+	out_printf(o, "Connection: %s\r\n\r\n", keep ? "keep-alive" : "close");
+	count_response(cl, h->status);
+	metrics_observe_latency(cl->r->mw,
+	    (kg_now_ms() - cl->req_start_ms) * 1000);
+}
+
+static int
+pump_response(struct client *cl)
+{
+	struct relay *r = cl->r;
+	struct ep *in = &cl->up->e, *out = &cl->c;
+	struct http_head h;
+	size_t consumed;
+	const char *data;
+	size_t dlen;
+	int rc, progress = 0;
+
+	while (!cl->resp_head_done && kg_buf_len(&in->in) > 0) {
+		rc = http_parse_response((const char *)kg_buf_data(&in->in),
+		    kg_buf_len(&in->in), &r->limits, cl->method,
+		    strlen(cl->method), r->hdrs, SCRATCH_HEADERS, &h);
+		if (rc == HTTP_NEED_MORE)
+			return progress;
+		if (rc < 0) {
+			log_warnx("%s: back-end %s sent a bad response: %s",
+			    cl->peer, cl->up->srv->cs->text, http_strerror(rc));
+			release_upstream(cl, 0);
+			cl->req_done = 1;
+			client_respond(cl, 502, NULL, "bad response from back-end", 1);
+			return 1;
+		}
+		if (h.status >= 100 && h.status < 200) {
+			if (h.status == 100)
+				out_printf(out, "HTTP/1.1 100 Continue\r\n\r\n");
+			kg_buf_consume(&in->in, h.head_len);
+			progress = 1;
+			continue;
+		}
+		forward_response_head(cl, &h);
+		http_body_init(&cl->resp_body, &h);
+		kg_buf_consume(&in->in, h.head_len);
+		cl->resp_head_done = 1;
+		cl->resp_done = h.body == HTTP_BODY_NONE;
+		progress = 1;
+	}
+	while (cl->resp_head_done && !cl->resp_done &&
+	    kg_buf_len(&in->in) > 0 && kg_buf_len(&out->out) < OUT_HIGH_WATER) {
+		rc = http_body_feed(&cl->resp_body,
+		    (const char *)kg_buf_data(&in->in), kg_buf_len(&in->in),
+		    &consumed, &data, &dlen);
+		if (rc < 0) {
+			log_warnx("%s: back-end %s: bad response body: %s",
+			    cl->peer, cl->up->srv->cs->text, http_strerror(rc));
+			cl->resp_close = 1;
+			cl->resp_done = 1;
+			release_upstream(cl, 0);
+			cl->state = CS_CLOSING;
+			return 1;
+		}
+		if (consumed == 0 && rc != HTTP_BODY_DONE)
+			break;
+		out_append(out, kg_buf_data(&in->in), consumed);
+		kg_buf_consume(&in->in, consumed);
+		r->mw->bytes_out += consumed;
+		progress = 1;
+		if (rc == HTTP_BODY_DONE)
+			cl->resp_done = 1;
+	}
+	return progress;
+}
+
+static void
+finish_exchange(struct client *cl)
+{
+	int reusable = cl->req_done && cl->resp_done && cl->up != NULL &&
+	    cl->resp_body.kind != HTTP_BODY_UNTIL_CLOSE;
+
+	release_upstream(cl, reusable);
+	if (cl->resp_close || !cl->req_done) {
+		cl->state = CS_CLOSING;
+		return;
+	}
+	cl->state = CS_READ_HEAD;
+	cl->head_start_ms = 0;
+	cl->tried = 0;
+}
+
+/* CS_PROXY: stream both ways until both messages are complete. */
+static int
+step_proxy(struct client *cl)
+{
+	struct upstream *u = cl->up;
+	int progress = 0;
+
+	progress |= pump_request_body(cl);
+	if (cl->state != CS_PROXY)
+		return 1;
+	progress |= pump_response(cl);
+	if (cl->state != CS_PROXY)
+		return 1;
+	if (cl->resp_done) {
+		finish_exchange(cl);
+		return 1;
+	}
+	if (u->e.eof || u->e.error) {
+		if (cl->resp_head_done && cl->resp_body.kind ==
+		    HTTP_BODY_UNTIL_CLOSE && !u->e.error) {
+			cl->resp_done = 1;
+			cl->resp_close = 1;
+			finish_exchange(cl);
+			return 1;
+		}
+		log_warnx("%s: back-end %s closed the connection %s", cl->peer,
+		    u->srv->cs->text, cl->resp_head_done ? "mid-response" :
+		    "before answering");
+		if (!cl->resp_head_done && u->reused && cl->req_done &&
+		    kg_buf_len(&cl->c.in) == 0 && cl->req_body.kind ==
+		    HTTP_BODY_NONE) {
+			/* A reused idle connection the server had dropped. */
+			release_upstream(cl, 0);
+			cl->state = CS_READ_HEAD;
+			return 1;
+		}
+		release_upstream(cl, 0);
+		if (cl->resp_head_done) {
+			cl->state = CS_CLOSING;
+		} else {
+			cl->req_done = 1;
+			client_respond(cl, 502, NULL, "back-end closed the "
+			    "connection", 1);
+		}
+		return 1;
+	}
+	if (cl->c.error || (cl->c.eof && !cl->req_done)) {
+		release_upstream(cl, 0);
+		cl->state = CS_CLOSING;
+		return 1;
+	}
+	return progress;
+}
+
+/* CS_LOCAL: after our response is out, drain a small refused body. */
+static int
+step_local(struct client *cl)
+{
+	size_t consumed;
+	const char *data;
+	size_t dlen;
+	int rc;
+
+	if (cl->drain_body && !cl->req_done && kg_buf_len(&cl->c.in) > 0) {
+		rc = http_body_feed(&cl->req_body,
+		    (const char *)kg_buf_data(&cl->c.in), kg_buf_len(&cl->c.in),
+		    &consumed, &data, &dlen);
+		if (rc < 0) {
+			cl->local_close = 1;
+			cl->req_done = 1;
+		} else {
+			kg_buf_consume(&cl->c.in, consumed);
+			if (rc == HTTP_BODY_DONE)
+				cl->req_done = 1;
+		}
+		return 1;
+	}
+	if (kg_buf_len(&cl->c.out) > 0)
+		return 0;
+	if (cl->local_close) {
+		cl->state = CS_CLOSING;
+		return 1;
+	}
+	if (!cl->req_done)
+		return 0;
+	cl->state = CS_READ_HEAD;
+	cl->head_start_ms = 0;
+	cl->tried = 0;
+	return 1;
+}
+
+static int
+step(struct client *cl)
+{
+	int rc;
+
+	switch (cl->state) {
+	case CS_HANDSHAKE:
+		cl->c.tls_wait = 0;
+		rc = tls_handshake(cl->c.tls);
+		if (rc == TLS_OK) {
+			cl->c.handshaken = 1;
+			if (cl->r->conf->nvhosts > 0)
+				compute_channel_binding(cl);
+			cl->state = CS_READ_HEAD;
+			return 1;
+		}
+		if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+			ep_tls_status(&cl->c, rc);
+			return 0;
+		}
+		log_info("%s: TLS handshake failed: %s", cl->peer,
+		    tls_conn_error(cl->c.tls));
+		cl->state = CS_CLOSING;
+		cl->c.error = 1;
+		return 1;
+	case CS_READ_HEAD:
+		if (kg_buf_len(&cl->c.in) == 0) {
+			if (cl->c.eof || cl->c.error)
+				cl->state = CS_CLOSING;
+			return cl->state == CS_CLOSING;
+		}
+		if (cl->head_start_ms == 0)
+			cl->head_start_ms = kg_now_ms();
+		handle_request_head(cl);
+		if (cl->state == CS_READ_HEAD && (cl->c.eof || cl->c.error))
+			cl->state = CS_CLOSING;
+		return cl->state != CS_READ_HEAD;
+	case CS_AUTH:
+		return 0;
+	case CS_CONNECT:
+		return step_connect(cl);
+	case CS_PROXY:
+		return step_proxy(cl);
+	case CS_LOCAL:
+		return step_local(cl);
+	case CS_CLOSING:
+		return 0;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ timers */
+
+static uint64_t
+client_deadline(struct client *cl)
+{
+	struct conf *c = cl->r->conf;
+	unsigned idle = c->idle_timeout_ms, fb;
+
+	switch (cl->state) {
+	case CS_HANDSHAKE:
+		return cl->last_io_ms + c->header_timeout_ms;
+	case CS_READ_HEAD:
+		if (kg_buf_len(&cl->c.in) == 0 && cl->head_start_ms == 0)
+			return cl->last_io_ms + idle;
+		/* Slowloris: the whole head within header_timeout. */
+		return (cl->head_start_ms ? cl->head_start_ms : cl->last_io_ms) +
+		    c->header_timeout_ms;
+	case CS_AUTH:
+	case CS_CONNECT:
+		return cl->deadline_ms;
+	case CS_PROXY:
+		if (cl->route != NULL && cl->route->idle_timeout_ms)
+			idle = cl->route->idle_timeout_ms;
+		if (!cl->resp_head_done && cl->req_done) {
+			fb = cl->route && cl->route->first_byte_timeout_ms ?
+			    cl->route->first_byte_timeout_ms :
+			    cl->pool->cp->first_byte_timeout_ms;
+			return cl->req_done_ms + fb;
+		}
+		return cl->last_io_ms + idle;
+	case CS_LOCAL:
+	case CS_CLOSING:
+		return cl->last_io_ms + c->header_timeout_ms;
+	}
+	return cl->last_io_ms + idle;
+}
+
+static void
+client_timeout(struct client *cl)
+{
+	switch (cl->state) {
+	case CS_READ_HEAD:
+		if (kg_buf_len(&cl->c.in) > 0 || cl->head_start_ms != 0) {
+			log_info("%s: request head not complete within %u s: "
+			    "closing (slow client)", cl->peer,
+			    cl->r->conf->header_timeout_ms / 1000);
+			cl->req_done = 1;
+			client_respond(cl, 408, NULL, "request head too slow", 1);
+			return;
+		}
+		cl->state = CS_CLOSING;
+		return;
+	case CS_AUTH:
+		cl->r->mw->auth_fail_relay[MR_KEYHOLDER]++;
+		log_warnx("%s: keyholder did not answer in time", cl->peer);
+		cl->kh_id = 0;
+		client_respond(cl, 503, NULL, "authentication timed out", 1);
+		return;
+	case CS_CONNECT:
+		backend_failed(cl, "connect timed out");
+		return;
+	case CS_PROXY:
+		if (!cl->resp_head_done && cl->req_done) {
+			log_warnx("%s: back-end %s sent no response in time",
+			    cl->peer, cl->up->srv->cs->text);
+			release_upstream(cl, 0);
+			client_respond(cl, 504, NULL, "back-end timed out", 1);
+			return;
+		}
+		log_info("%s: idle for too long: closing", cl->peer);
+		release_upstream(cl, 0);
+		cl->state = CS_CLOSING;
+		return;
+	default:
+		cl->state = CS_CLOSING;
+	}
+}
+
+static void
+client_timer_cb(struct ev_loop *loop, ev_timer *w, int events)
+{
+	struct client *cl = w->data;
+
+	if (kg_now_ms() + 5 < client_deadline(cl)) {
+		client_pump(cl);	/* re-arms for the new deadline */
+		return;
+	}
+	client_timeout(cl);
+	client_pump(cl);
+}
+
+/* ------------------------------------------------------------ pump */
+
+static int
+want_client_read(const struct client *cl)
+{
+	switch (cl->state) {
+	case CS_HANDSHAKE:
+		return 0;
+	case CS_READ_HEAD:
+		return 1;
+	case CS_PROXY:
+		return !cl->req_done && cl->up != NULL &&
+		    kg_buf_len(&cl->up->e.out) < OUT_HIGH_WATER;
+	case CS_LOCAL:
+		return cl->drain_body && !cl->req_done;
+	default:
+		return 0;
+	}
+}
+
+static int
+want_upstream_read(const struct client *cl)
+{
+	return cl->state == CS_PROXY &&
+	    kg_buf_len(&cl->c.out) < OUT_HIGH_WATER;
+}
+
+static void
+client_pump(struct client *cl)
+{
+	struct relay *r = cl->r;
+	int i, progress;
+	ssize_t n;
+
+	for (i = 0; i < 256; i++) {
+		progress = 0;
+		if (want_client_read(cl) && (n = ep_fill(&cl->c)) > 0) {
+			progress = 1;
+			cl->last_io_ms = kg_now_ms();
+		}
+		if (cl->up != NULL && cl->state == CS_PROXY &&
+		    want_upstream_read(cl) && (n = ep_fill(&cl->up->e)) > 0) {
+			progress = 1;
+			cl->last_io_ms = kg_now_ms();
+		}
+		progress |= step(cl);
+		if (cl->up != NULL && cl->state != CS_CONNECT &&
+		    ep_flush(&cl->up->e) > 0)
+			progress = 1;
+		if (ep_flush(&cl->c) > 0) {
+			progress = 1;
+			cl->last_io_ms = kg_now_ms();
+		}
+		if (cl->c.error || (cl->state == CS_CLOSING &&
+		    kg_buf_len(&cl->c.out) == 0)) {
+			client_free(cl);
+			return;
+		}
+		if (!progress)
+			break;
+	}
+	if (cl->state == CS_READ_HEAD && kg_buf_len(&cl->c.in) == 0)
+		kg_buf_release(&cl->c.in);	/* idle: give buffers back */
+	ep_watch(r, &cl->c, want_client_read(cl) || cl->state == CS_HANDSHAKE);
+	if (cl->up != NULL) {
+		if (cl->state == CS_CONNECT && !cl->up->connected)
+			cl->up->e.tls_wait = EV_WRITE;
+		ep_watch(r, &cl->up->e, cl->state == CS_PROXY ?
+		    want_upstream_read(cl) : 0);
+	}
+	ev_timer_stop(r->loop, &cl->timer);
+	{
+		uint64_t now = kg_now_ms(), dl = client_deadline(cl);
+		ev_timer_set(&cl->timer, dl > now ? (dl - now) / 1000.0 : 0.001,
+		    0.);
+	}
+	ev_timer_start(r->loop, &cl->timer);
+}
+
+static void
+client_io_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	client_pump(w->data);
+}
+
+static void
+client_free(struct client *cl)
+{
+	struct relay *r = cl->r;
+
+	release_upstream(cl, 0);
+	ev_timer_stop(r->loop, &cl->timer);
+	ep_close(r, &cl->c);
+	TAILQ_REMOVE(&r->clients, cl, entry);
+	r->nclients--;
+	r->mw->conns_open--;
+	free(cl->mutual);
+	free(cl->set_cookie);
+	kg_zero(cl->principal, sizeof(cl->principal));
+	free(cl);
+	if (!r->accepting && !r->draining && r->nclients < r->max_clients) {
+		size_t i;
+		for (i = 0; i < r->conf->nlisteners; i++)
+			ev_io_start(r->loop, &r->lst_io[i]);
+		r->accepting = 1;
+	}
+	if (r->draining && r->nclients == 0)
+		ev_break(r->loop, EVBREAK_ALL);
+}
+
+/* ------------------------------------------------------------ accept */
+
+static void
+format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    a, sizeof(a));
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    a, sizeof(a));
+	kg_strlcpy(out, a, outlen);
+}
+
+static void
+accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct client *cl;
+	int fd, one = 1;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC);
+	if (fd < 0)
+		return;		/* another worker took it, or EMFILE */
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	cl->r = r;
+	cl->lst = l;
+	cl->admin = admin;
+	format_peer(&ss, cl->peer, sizeof(cl->peer));
+	cl->peer_hash = pool_hash(cl->peer, strlen(cl->peer));
+	ep_init(&cl->c, fd, r->conf->max_header_bytes,
+	    r->conf->max_header_bytes + OUT_HIGH_WATER);
+	ev_io_init(&cl->c.io, client_io_cb, fd, EV_READ);
+	cl->c.io.data = cl;
+	ev_timer_init(&cl->timer, client_timer_cb, 0., 0.);
+	cl->timer.data = cl;
+	cl->state = CS_READ_HEAD;
+	cl->last_io_ms = kg_now_ms();
+	cl->vhost = -1;
+	if (l != NULL && l->tls) {
+		if ((cl->c.tls = tls_conn_new_server(r->env->tls, fd)) == NULL) {
+			close(fd);
+			free(cl);
+			return;
+		}
+		cl->state = CS_HANDSHAKE;
+	}
+	TAILQ_INSERT_TAIL(&r->clients, cl, entry);
+	r->nclients++;
+	r->mw->conns_open++;
+	r->mw->conns_total++;
+	if (r->nclients >= r->max_clients && r->accepting) {
+		size_t i;
+		log_warnx("connection limit (%u per worker) reached: pausing "
+		    "accept", r->max_clients);
+		for (i = 0; i < r->conf->nlisteners; i++)
+			ev_io_stop(r->loop, &r->lst_io[i]);
+		r->accepting = 0;
+	}
+	client_pump(cl);
+}
+
+static void
+listener_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct relay *r = the_relay;
+	size_t i = (size_t)(w - r->lst_io);
+
+	accept_one(r, w->fd, &r->conf->listeners[i], 0);
+}
+
+static void
+admin_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	accept_one(the_relay, w->fd, NULL, 1);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void
+start_drain(struct relay *r)
+{
+	size_t i;
+
+	if (r->draining)
+		return;
+	r->draining = 1;
+	for (i = 0; i < r->conf->nlisteners; i++)
+		ev_io_stop(r->loop, &r->lst_io[i]);
+	ev_io_stop(r->loop, &r->admin_io);
+	log_info("draining: %u connection(s) left", r->nclients);
+	if (r->nclients == 0)
+		ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void
+ctl_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct relay *r = w->data;
+	char b[64];
+	ssize_t n = read(w->fd, b, sizeof(b));
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* The parent is gone: finish what we have and go. */
+		ev_io_stop(loop, w);
+		start_drain(r);
+		return;
+	}
+	if (n > 0 && memchr(b, RELAY_CTL_DRAIN, (size_t)n) != NULL)
+		start_drain(r);
+}
+
+static void
+sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	start_drain(w->data);
+}
+
+void
+relay_main(struct relay_env *env)
+{
+	struct relay r;
+	char err[512], name[32];
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	the_relay = &r;
+	r.env = env;
+	r.conf = env->conf;
+	r.mw = &env->metrics->w[env->worker];
+	snprintf(name, sizeof(name), "relay %u", env->worker);
+	log_procname(name);
+	signal(SIGPIPE, SIG_IGN);
+	r.loop = ev_default_loop(EVFLAG_AUTO);
+	r.limits.max_head_bytes = r.conf->max_header_bytes;
+	r.limits.max_headers = r.conf->max_headers;
+	r.limits.max_request_line = 16384;
+	r.max_clients = r.conf->max_connections / (env->metrics->nworkers ?
+	    env->metrics->nworkers : 1) + 1;
+	TAILQ_INIT(&r.clients);
+	if (pools_init(r.loop, r.conf, env->metrics, env->worker == 0, &r.pools,
+	    err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	kg_ipc_reader_init(&r.kh_rd);
+	kg_ipc_writer_init(&r.kh_wr, 4 * 1024 * 1024);
+	fcntl(env->kh_fd, F_SETFL, O_NONBLOCK);
+	ev_io_init(&r.kh_io, kh_cb, env->kh_fd, EV_READ);
+	r.kh_io.data = &r;
+	ev_io_start(r.loop, &r.kh_io);
+	fcntl(env->ctl_fd, F_SETFL, O_NONBLOCK);
+	ev_io_init(&r.ctl_io, ctl_cb, env->ctl_fd, EV_READ);
+	r.ctl_io.data = &r;
+	ev_io_start(r.loop, &r.ctl_io);
+	ev_signal_init(&r.sigterm, sigterm_cb, SIGTERM);
+	r.sigterm.data = &r;
+	ev_signal_start(r.loop, &r.sigterm);
+	if ((r.lst_io = calloc(r.conf->nlisteners, sizeof(ev_io))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < r.conf->nlisteners; i++) {
+		ev_io_init(&r.lst_io[i], listener_cb, env->listen_fds[i], EV_READ);
+		ev_io_start(r.loop, &r.lst_io[i]);
+	}
+	r.accepting = 1;
+	if (env->admin_fd >= 0) {
+		ev_io_init(&r.admin_io, admin_cb, env->admin_fd, EV_READ);
+		ev_io_start(r.loop, &r.admin_io);
+	}
+	log_debug("ready: %zu listener(s), %zu pool(s)", r.conf->nlisteners,
+	    r.conf->npools);
+	ev_run(r.loop, 0);
+	log_info("drained; exiting");
+	exit(0);
+}

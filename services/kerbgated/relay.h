@@ -1,0 +1,41 @@
+/*
+ * Relay workers: the processes that face the network.  Each runs one libev
+ * loop over the shared listening sockets, terminates TLS, parses HTTP/1.1,
+ * asks the keyholder to check Negotiate tokens, picks a back-end, and
+ * streams requests and responses both ways.  A relay holds no key: it sees
+ * tokens and verdicts, never the ASA's keys or a session key.
+ */
+#ifndef KG_RELAY_H
+#define KG_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "metrics.h"
+
+struct tls_server;
+
+/** What the parent hands a relay worker when it forks it. */
+struct relay_env {
+	struct conf		*conf;
+	unsigned		 worker;	/**< 0 .. nworkers-1 */
+	int			 kh_fd;		/**< socketpair to the keyholder */
+	int			 ctl_fd;	/**< socketpair to the parent */
+	const int		*listen_fds;	/**< parallel to conf->listeners */
+	int			 admin_fd;	/**< /metrics listener, or -1 */
+	struct tls_server	*tls;		/**< VIP certificates, or NULL */
+	struct metrics_shm	*metrics;
+	uint8_t			 cookie_key[32];/**< per boot, all workers */
+};
+
+/** Parent -> relay control messages (ipc frames on ctl_fd). */
+#define RELAY_CTL_DRAIN	1	/**< stop accepting, exit when idle */
+
+/**
+ * Runs a relay worker until it is told to drain and its last connection
+ * ends.  Never returns.
+ */
+void relay_main(struct relay_env *env) __attribute__((noreturn));
+
+#endif /* KG_RELAY_H */
