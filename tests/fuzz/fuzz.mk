@@ -6,3 +6,4 @@ fuzz_http_head_SRCS := services/kerbgated/http.c
 fuzz_http_body_SRCS := services/kerbgated/http.c
 fuzz_http_diff_SRCS := services/kerbgated/http.c
 fuzz_http_diff_LIBS := -lhttp_parser
+fuzz_cookie_SRCS := services/kerbgated/sign.c
