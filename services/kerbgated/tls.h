@@ -35,8 +35,30 @@
  * used: it would be per worker, so a client landing on another worker misses.
  * Every client TLS 1.2 stack in use sends tickets.
  *
+ * A resumed session presents no certificate, so tls_conn_own_cert_der() is
+ * that of the vhost the resumed ClientHello's SNI selects.  A client that
+ * resumes a ticket under another name than it got it for would compute its
+ * channel binding over the other certificate: the binding then mismatches
+ * and authentication fails closed.  Changing the ticket secret (or the
+ * lifetime, on reload) invalidates outstanding tickets: full handshakes.
+ *
  * Session resumption (client): each tls_client remembers the last session of
- * its back-end and offers it on the next connection.
+ * its back-end (one, keyed by server name) and offers it on the next
+ * connection; a resumed connection still exposes the back-end's certificate
+ * and is still checked against the pins.  A tls_client per back-end host is
+ * best: a pool of hosts sharing one name just ping-pongs the cached session.
+ *
+ * Names: with a CA, the server name must be a DNS name (mbedTLS 2.28 does
+ * not match IP addresses in certificates); pin back-ends reached by address.
+ *
+ * Memory: mbedTLS 2.28 as Debian builds it allocates two 16717-byte record
+ * buffers per connection (no MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH, no
+ * platform allocator hooks) and cannot serialise a TLS (non-DTLS) context,
+ * so an idle connection cannot give its TLS state back: an established idle
+ * server connection costs about 36 KiB of heap (test_tls prints the figure).
+ *
+ * Timeouts are the event loop's: nothing here limits how long a handshake
+ * may take.
  *
  * Randomness: one CTR-DRBG per process, seeded from the entropy source on
  * first use.  It reseeds itself when it notices it is in a new process
@@ -314,8 +336,10 @@ int tls_end_point_hash(const uint8_t *der, size_t len,
 
 /**
  * \brief       Set the process's ticket secret, e.g. to one the parent
- *              shares with workers it exec()s rather than forks.  Without
- *              it, the first tls_server_new() draws one at random.
+ *              shares with workers it exec()s rather than forks, or one
+ *              shared by cluster nodes.  Without it, the first
+ *              tls_server_new() draws one at random.  Setting another
+ *              secret invalidates every outstanding ticket.
  * \param secret 32 bytes or more; copied
  * \param len    its length
  * \return      0, or -1 if it is shorter than 32 bytes

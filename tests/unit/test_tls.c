@@ -762,6 +762,54 @@ test_forked_workers_do_not_share_a_random_stream(void **state)
 	tls_server_unref(srv);
 }
 
+/* Offers sess (a raw mbedTLS client) to srv; returns whether it resumed. */
+static bool
+raw_client_resumes_with(struct tls_server *srv, const mbedtls_ssl_session *sess,
+    mbedtls_ssl_session *got)
+{
+	struct raw_client rc;
+	struct pair p;
+	bool resumed;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, MBEDTLS_SSL_MINOR_VERSION_3, NULL);
+	if (sess != NULL)
+		assert_int_equal(mbedtls_ssl_set_session(&rc.ssl, sess), 0);
+	pair_handshake(&p);
+	assert_int_equal(p.srv.rc, TLS_OK);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	resumed = tls_conn_resumed(p.srv.tc);
+	if (got != NULL)
+		assert_int_equal(mbedtls_ssl_get_session(&rc.ssl, got), 0);
+	raw_client_close(&rc);
+	pair_close(&p);
+	return resumed;
+}
+
+static void
+test_a_tampered_or_foreign_ticket_gets_a_full_handshake(void **state)
+{
+	static const uint8_t other_secret[32] = { 42 };
+	struct tls_server *srv = vip_server();
+	mbedtls_ssl_session sess;
+
+	mbedtls_ssl_session_init(&sess);
+	assert_false(raw_client_resumes_with(srv, NULL, &sess));
+	assert_non_null(sess.ticket);
+	assert_true(raw_client_resumes_with(srv, &sess, NULL));
+	sess.ticket[sess.ticket_len / 2] ^= 0x01;
+	assert_false(raw_client_resumes_with(srv, &sess, NULL));
+	sess.ticket[sess.ticket_len / 2] ^= 0x01;
+	assert_true(raw_client_resumes_with(srv, &sess, NULL));
+	/* Another secret (another cluster node, or a new one set by the
+	 * parent): outstanding tickets no longer open. */
+	assert_int_equal(tls_set_ticket_secret(other_secret, 16), -1);
+	assert_int_equal(tls_set_ticket_secret(other_secret, 32), 0);
+	assert_false(raw_client_resumes_with(srv, &sess, NULL));
+	mbedtls_ssl_session_free(&sess);
+	tls_server_unref(srv);
+}
+
 static void
 test_no_session_tickets_means_a_full_handshake_every_time(void **state)
 {
@@ -1528,6 +1576,7 @@ main(void)
 		cmocka_unit_test(test_session_tickets_survive_a_reload),
 		cmocka_unit_test(test_a_ticket_from_one_forked_worker_resumes_on_another),
 		cmocka_unit_test(test_forked_workers_do_not_share_a_random_stream),
+		cmocka_unit_test(test_a_tampered_or_foreign_ticket_gets_a_full_handshake),
 		cmocka_unit_test(test_no_session_tickets_means_a_full_handshake_every_time),
 		cmocka_unit_test(test_client_without_resumption_does_full_handshakes),
 		cmocka_unit_test(test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca),
