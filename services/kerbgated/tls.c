@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,9 @@ conn_err(struct tls_conn *c, const char *fmt, ...)
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 }
+
+_Static_assert(offsetof(struct tls_conn, ssl) == 0,
+    "conn_of() needs the ssl context first in struct tls_conn");
 
 static struct tls_conn *
 conn_of(mbedtls_ssl_context *ssl)
