@@ -6,3 +6,4 @@ test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
 test_sign_SRCS := services/kerbgated/sign.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
+test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c

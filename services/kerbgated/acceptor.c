@@ -1,0 +1,1072 @@
+/*
+ * acceptor.c: AP-REQ acceptance with Heimdal's krb5 API and a MEMORY keytab.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <krb5.h>
+#include <asn1_err.h>
+#include <der.h>
+
+#include <mbedtls/md.h>
+#include <mbedtls/md5.h>
+#include <mbedtls/x509_crt.h>
+
+#include "acceptor.h"
+#include "negotiate.h"
+#include "replay.h"
+
+/* GSS checksum (RFC 4121 §4.1.1): Lgth, Bnd, Flags, then optional fields. */
+#define GSS_CKSUM_MIN_LEN	24
+#define GSS_CKSUM_BND_LEN	16
+#define GSS_FLAG_MUTUAL		2
+
+struct kg_acceptor {
+	krb5_context ctx;
+	krb5_keytab kt;			/* MEMORY:, NULL until a keytab is loaded */
+	krb5_principal *spns;		/* the SPN principals the keytab carries */
+	size_t nspns;
+	struct kg_replay *replay;
+	unsigned generation;
+};
+
+static int
+set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+set_reason(struct accept_result *res, enum accept_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+set_reason(struct accept_result *res, enum accept_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->status = status;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Heimdal's message for a krb5 error, copied into buf. */
+static const char *
+krb5_msg(krb5_context ctx, krb5_error_code code, char *buf, size_t len)
+{
+	const char *m = krb5_get_error_message(ctx, code);
+
+	snprintf(buf, len, "%s", m != NULL ? m : "unknown Kerberos error");
+	krb5_free_error_message(ctx, m);
+	return buf;
+}
+
+static void
+enctype_name(krb5_context ctx, krb5_enctype etype, char *buf, size_t len)
+{
+	char *s = NULL;
+
+	/* The name AD administrators and MIT use; Heimdal says arcfour-hmac-md5. */
+	if (etype == ETYPE_ARCFOUR_HMAC_MD5) {
+		snprintf(buf, len, "rc4-hmac");
+		return;
+	}
+	if (krb5_enctype_to_string(ctx, etype, &s) == 0 && s != NULL)
+		snprintf(buf, len, "%s", s);
+	else
+		snprintf(buf, len, "enctype %d", (int)etype);
+	free(s);
+}
+
+static bool
+is_rc4(krb5_enctype etype)
+{
+	return etype == ETYPE_ARCFOUR_HMAC_MD5 || etype == ETYPE_ARCFOUR_HMAC_MD5_56;
+}
+
+/* ---------------------------------------------------------------- principals */
+
+/* AD compares SPNs and realms case-insensitively. */
+static bool
+principal_matches(krb5_context ctx, krb5_const_principal p, const PrincipalName *name,
+    const char *realm)
+{
+	size_t i;
+
+	if (krb5_principal_get_num_comp(ctx, p) != name->name_string.len)
+		return false;
+	for (i = 0; i < name->name_string.len; i++)
+		if (strcasecmp(krb5_principal_get_comp_string(ctx, p, i),
+		    name->name_string.val[i]) != 0)
+			return false;
+	return strcasecmp(krb5_principal_get_realm(ctx, p), realm) == 0;
+}
+
+/* "http/mail.corp.contoso.com[@REALM]" against a ticket's sname and realm. */
+static bool
+spn_string_matches(const char *spn, const PrincipalName *name, const char *realm)
+{
+	const char *s = spn;
+	size_t i, n;
+
+	for (i = 0; i < name->name_string.len; i++) {
+		if (i > 0 && *s++ != '/')
+			return false;
+		n = strcspn(s, "/@");
+		if (n != strlen(name->name_string.val[i]) ||
+		    strncasecmp(s, name->name_string.val[i], n) != 0)
+			return false;
+		s += n;
+	}
+	return *s == '\0' || (*s == '@' && strcasecmp(s + 1, realm) == 0);
+}
+
+/* "http/mail.corp.contoso.com" (components only) of a ticket's sname. */
+static void
+sname_string(const PrincipalName *name, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < name->name_string.len && off < len; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? "/" : "",
+		    name->name_string.val[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static krb5_error_code
+parse_principal(krb5_context ctx, const char *name, const char *default_realm,
+    krb5_principal *out)
+{
+	krb5_error_code ret;
+
+	if (strchr(name, '@') != NULL || default_realm == NULL)
+		return krb5_parse_name(ctx, name, out);
+	ret = krb5_parse_name_flags(ctx, name, KRB5_PRINCIPAL_PARSE_NO_REALM, out);
+	if (ret == 0)
+		ret = krb5_principal_set_realm(ctx, *out, default_realm);
+	if (ret != 0 && *out != NULL) {
+		krb5_free_principal(ctx, *out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+static void
+free_principals(krb5_context ctx, krb5_principal *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < n; i++)
+		krb5_free_principal(ctx, p[i]);
+	free(p);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int
+acceptor_new(struct kg_acceptor **out, size_t replay_entries, char *err, size_t errlen)
+{
+	struct kg_acceptor *acc;
+
+	*out = NULL;
+	if ((acc = calloc(1, sizeof(*acc))) == NULL)
+		return set_err(err, errlen, "out of memory");
+	if (krb5_init_context(&acc->ctx) != 0) {
+		free(acc);
+		return set_err(err, errlen, "cannot initialise a Kerberos context");
+	}
+	if ((acc->replay = replay_new(replay_entries)) == NULL) {
+		acceptor_free(acc);
+		return set_err(err, errlen, "cannot allocate a replay cache of %zu entries",
+		    replay_entries);
+	}
+	*out = acc;
+	return 0;
+}
+
+void
+acceptor_free(struct kg_acceptor *acc)
+{
+	if (acc == NULL)
+		return;
+	/* Closing the last handle of a MEMORY keytab frees its entries,
+	 * and Heimdal zeroizes each key as it frees it. */
+	if (acc->kt != NULL)
+		krb5_kt_close(acc->ctx, acc->kt);
+	free_principals(acc->ctx, acc->spns, acc->nspns);
+	replay_free(acc->replay);
+	krb5_free_context(acc->ctx);
+	explicit_bzero(acc, sizeof(*acc));
+	free(acc);
+}
+
+/* ---------------------------------------------------------------- keytab */
+
+struct entry_list {
+	krb5_keytab_entry *e;
+	size_t n, cap;
+};
+
+static void
+entry_list_free(krb5_context ctx, struct entry_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		krb5_kt_free_entry(ctx, &l->e[i]);
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Reads every entry of a keytab file; the file is closed on return. */
+static int
+read_keytab_file(krb5_context ctx, const char *path, struct entry_list *l,
+    char *err, size_t errlen)
+{
+	krb5_keytab file = NULL;
+	krb5_kt_cursor cursor;
+	krb5_keytab_entry e;
+	krb5_error_code ret;
+	char name[4096], msg[256];
+
+	if (snprintf(name, sizeof(name), "%s%s", strncmp(path, "FILE:", 5) == 0 ? "" : "FILE:",
+	    path) >= (int)sizeof(name))
+		return set_err(err, errlen, "keytab path too long");
+	if ((ret = krb5_kt_resolve(ctx, name, &file)) != 0)
+		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		    krb5_msg(ctx, ret, msg, sizeof(msg)));
+	if ((ret = krb5_kt_start_seq_get(ctx, file, &cursor)) != 0) {
+		krb5_kt_close(ctx, file);
+		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		    krb5_msg(ctx, ret, msg, sizeof(msg)));
+	}
+	while ((ret = krb5_kt_next_entry(ctx, file, &e, &cursor)) == 0) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 16;
+			krb5_keytab_entry *ne = realloc(l->e, cap * sizeof(*ne));
+
+			if (ne == NULL) {
+				krb5_kt_free_entry(ctx, &e);
+				ret = ENOMEM;
+				break;
+			}
+			l->e = ne;
+			l->cap = cap;
+		}
+		l->e[l->n++] = e;
+	}
+	krb5_kt_end_seq_get(ctx, file, &cursor);
+	krb5_kt_close(ctx, file);
+	if (ret != KRB5_KT_END)
+		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		    krb5_msg(ctx, ret, msg, sizeof(msg)));
+	if (l->n == 0)
+		return set_err(err, errlen, "keytab %s holds no keys", path);
+	return 0;
+}
+
+static bool
+same_slot(const krb5_keytab_entry *a, const krb5_keytab_entry *b)
+{
+	return a->vno == b->vno && a->keyblock.keytype == b->keyblock.keytype;
+}
+
+static bool
+same_key(const krb5_keytab_entry *a, const krb5_keytab_entry *b)
+{
+	return a->keyblock.keyvalue.length == b->keyblock.keyvalue.length &&
+	    memcmp(a->keyblock.keyvalue.data, b->keyblock.keyvalue.data,
+	    a->keyblock.keyvalue.length) == 0;
+}
+
+/* One account, one realm: anything else would put the wrong key under an SPN. */
+static int
+check_one_account(krb5_context ctx, const char *path, const struct entry_list *l,
+    char *err, size_t errlen)
+{
+	const char *realm = krb5_principal_get_realm(ctx, l->e[0].principal);
+	char a[256], b[256], et[40];
+	size_t i, j;
+
+	for (i = 0; i < l->n; i++) {
+		if (strcmp(krb5_principal_get_realm(ctx, l->e[i].principal), realm) != 0)
+			return set_err(err, errlen, "keytab %s holds keys of several realms "
+			    "(%s, %s): export only the ASA account's keys", path, realm,
+			    krb5_principal_get_realm(ctx, l->e[i].principal));
+		for (j = 0; j < i; j++) {
+			if (!same_slot(&l->e[i], &l->e[j]) || same_key(&l->e[i], &l->e[j]))
+				continue;
+			krb5_unparse_name_fixed(ctx, l->e[j].principal, a, sizeof(a));
+			krb5_unparse_name_fixed(ctx, l->e[i].principal, b, sizeof(b));
+			enctype_name(ctx, l->e[i].keyblock.keytype, et, sizeof(et));
+			return set_err(err, errlen, "keytab %s holds two different %s keys for "
+			    "kvno %u (%s and %s): export only the ASA account's keys",
+			    path, et, (unsigned)l->e[i].vno, a, b);
+		}
+	}
+	return 0;
+}
+
+static int
+new_memory_keytab(struct kg_acceptor *acc, krb5_keytab *kt)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "MEMORY:kerbgate-%ld-%p-%u", (long)getpid(),
+	    (void *)acc, ++acc->generation);
+	return krb5_kt_resolve(acc->ctx, name, kt);
+}
+
+/* Adds entry e under its own principal and under each SPN. */
+static krb5_error_code
+add_with_spns(krb5_context ctx, krb5_keytab kt, const krb5_keytab_entry *e,
+    krb5_principal *spns, size_t nspns, bool spns_only)
+{
+	krb5_keytab_entry copy = *e;
+	krb5_error_code ret = 0;
+	size_t i;
+
+	if (!spns_only && (ret = krb5_kt_add_entry(ctx, kt, &copy)) != 0)
+		return ret;
+	for (i = 0; i < nspns && ret == 0; i++) {
+		copy.principal = spns[i];
+		ret = krb5_kt_add_entry(ctx, kt, &copy);
+	}
+	return ret;
+}
+
+int
+acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
+    const char *const *spns, size_t nspns, char *err, size_t errlen)
+{
+	struct entry_list l = { NULL, 0, 0 };
+	krb5_principal *sp = NULL;
+	krb5_keytab kt = NULL;
+	krb5_error_code ret;
+	char msg[256];
+	size_t i, j, keys = 0;
+	int rv = -1;
+
+	if (acc == NULL || path == NULL || (nspns > 0 && spns == NULL))
+		return set_err(err, errlen, "invalid argument");
+	if (read_keytab_file(acc->ctx, path, &l, err, errlen) != 0 ||
+	    check_one_account(acc->ctx, path, &l, err, errlen) != 0)
+		goto out;
+
+	if (nspns > 0 && (sp = calloc(nspns, sizeof(*sp))) == NULL) {
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nspns; i++) {
+		if ((ret = parse_principal(acc->ctx, spns[i],
+		    krb5_principal_get_realm(acc->ctx, l.e[0].principal), &sp[i])) != 0) {
+			set_err(err, errlen, "bad SPN \"%s\": %s", spns[i],
+			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+			goto out;
+		}
+	}
+
+	if ((ret = new_memory_keytab(acc, &kt)) != 0) {
+		set_err(err, errlen, "cannot create a memory keytab: %s",
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		bool first = true;
+
+		for (j = 0; j < i && first; j++)
+			first = !same_slot(&l.e[i], &l.e[j]);
+		/* Every entry as it is; the SPN copies once per (kvno, enctype). */
+		if ((ret = krb5_kt_add_entry(acc->ctx, kt, &l.e[i])) != 0 ||
+		    (first && (ret = add_with_spns(acc->ctx, kt, &l.e[i], sp, nspns, true)) != 0)) {
+			set_err(err, errlen, "cannot fill the memory keytab: %s",
+			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+			goto out;
+		}
+		keys += first;
+	}
+
+	/* Switch only now: a failed reload leaves the old keys serving. */
+	if (acc->kt != NULL)
+		krb5_kt_close(acc->ctx, acc->kt);
+	free_principals(acc->ctx, acc->spns, acc->nspns);
+	acc->kt = kt;
+	acc->spns = sp;
+	acc->nspns = nspns;
+	kt = NULL;
+	sp = NULL;
+	rv = (int)keys;
+out:
+	if (kt != NULL)
+		krb5_kt_close(acc->ctx, kt);
+	free_principals(acc->ctx, sp, nspns);
+	entry_list_free(acc->ctx, &l);
+	return rv;
+}
+
+static const char *
+keytab_realm(const struct kg_acceptor *acc)
+{
+	return acc->nspns > 0 ? krb5_principal_get_realm(acc->ctx, acc->spns[0]) : NULL;
+}
+
+int
+acceptor_add_key(struct kg_acceptor *acc, const char *principal, int kvno,
+    int32_t enctype, const uint8_t *key, size_t keylen, char *err, size_t errlen)
+{
+	krb5_keytab_entry e;
+	krb5_error_code ret;
+	size_t want;
+	char msg[256];
+
+	if (acc == NULL || acc->kt == NULL)
+		return set_err(err, errlen, "no keytab loaded");
+	if (principal == NULL || key == NULL || kvno <= 0)
+		return set_err(err, errlen, "invalid argument");
+	if (krb5_enctype_keysize(acc->ctx, enctype, &want) != 0)
+		return set_err(err, errlen, "enctype %d not supported", (int)enctype);
+	if (keylen != want)
+		return set_err(err, errlen, "key for enctype %d must be %zu bytes, not %zu",
+		    (int)enctype, want, keylen);
+
+	memset(&e, 0, sizeof(e));
+	if ((ret = parse_principal(acc->ctx, principal, keytab_realm(acc), &e.principal)) != 0)
+		return set_err(err, errlen, "bad principal \"%s\": %s", principal,
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+	e.vno = (krb5_kvno)kvno;
+	e.timestamp = (uint32_t)time(NULL);
+	e.keyblock.keytype = enctype;
+	e.keyblock.keyvalue.length = keylen;
+	e.keyblock.keyvalue.data = (void *)(uintptr_t)key;	/* copied by add_entry */
+	ret = add_with_spns(acc->ctx, acc->kt, &e, acc->spns, acc->nspns, false);
+	krb5_free_principal(acc->ctx, e.principal);
+	if (ret != 0)
+		return set_err(err, errlen, "cannot add the key: %s",
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+	return 0;
+}
+
+/* Entries of the keytab with this principal and kvno (0: any kvno). */
+static size_t
+count_entries(struct kg_acceptor *acc, krb5_const_principal p, krb5_kvno kvno)
+{
+	krb5_kt_cursor cursor;
+	krb5_keytab_entry e;
+	size_t n = 0;
+
+	if (krb5_kt_start_seq_get(acc->ctx, acc->kt, &cursor) != 0)
+		return 0;
+	while (krb5_kt_next_entry(acc->ctx, acc->kt, &e, &cursor) == 0) {
+		n += krb5_kt_compare(acc->ctx, &e, p, kvno, 0);
+		krb5_kt_free_entry(acc->ctx, &e);
+	}
+	krb5_kt_end_seq_get(acc->ctx, acc->kt, &cursor);
+	return n;
+}
+
+int
+acceptor_remove_kvno(struct kg_acceptor *acc, const char *principal, int kvno,
+    char *err, size_t errlen)
+{
+	krb5_keytab_entry e;
+	krb5_error_code ret;
+	size_t i, removed = 0;
+	char msg[256];
+
+	if (acc == NULL || acc->kt == NULL)
+		return set_err(err, errlen, "no keytab loaded");
+	if (principal == NULL || kvno <= 0)	/* kvno 0 would match every kvno */
+		return set_err(err, errlen, "invalid argument");
+
+	memset(&e, 0, sizeof(e));
+	if ((ret = parse_principal(acc->ctx, principal, keytab_realm(acc), &e.principal)) != 0)
+		return set_err(err, errlen, "bad principal \"%s\": %s", principal,
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+	e.vno = (krb5_kvno)kvno;
+	e.keyblock.keytype = 0;		/* every enctype */
+	for (i = 0; i <= acc->nspns; i++) {
+		krb5_principal p = i == 0 ? e.principal : acc->spns[i - 1];
+		size_t n = count_entries(acc, p, e.vno);
+		krb5_keytab_entry match = e;
+
+		if (n == 0)
+			continue;
+		match.principal = p;
+		if ((ret = krb5_kt_remove_entry(acc->ctx, acc->kt, &match)) != 0) {
+			krb5_free_principal(acc->ctx, e.principal);
+			return set_err(err, errlen, "cannot remove kvno %d: %s", kvno,
+			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+		}
+		removed += n;
+	}
+	krb5_free_principal(acc->ctx, e.principal);
+	return (int)removed;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Distinct kvnos held for a principal, sorted; enctypes held for `kvno`. */
+static size_t
+held_kvnos(struct kg_acceptor *acc, const PrincipalName *name, const char *realm,
+    int *kvnos, size_t max, krb5_kvno kvno, krb5_enctype *etypes, size_t *netypes,
+    size_t etmax)
+{
+	krb5_kt_cursor cursor;
+	krb5_keytab_entry e;
+	size_t n = 0, i, kept;
+
+	if (netypes != NULL)
+		*netypes = 0;
+	if (acc->kt == NULL || krb5_kt_start_seq_get(acc->ctx, acc->kt, &cursor) != 0)
+		return 0;
+	while (krb5_kt_next_entry(acc->ctx, acc->kt, &e, &cursor) == 0) {
+		if (principal_matches(acc->ctx, e.principal, name, realm)) {
+			bool dup = false;
+
+			for (i = 0; i < n && i < max; i++)
+				dup = dup || kvnos[i] == (int)e.vno;
+			if (!dup) {
+				if (n < max)
+					kvnos[n] = (int)e.vno;
+				n++;
+			}
+			if (netypes != NULL && e.vno == kvno && *netypes < etmax)
+				etypes[(*netypes)++] = e.keyblock.keytype;
+		}
+		krb5_kt_free_entry(acc->ctx, &e);
+	}
+	krb5_kt_end_seq_get(acc->ctx, acc->kt, &cursor);
+	kept = n < max ? n : max;
+	qsort(kvnos, kept, sizeof(*kvnos), cmp_int);
+	return n;
+}
+
+size_t
+acceptor_kvnos(struct kg_acceptor *acc, const char *principal, int *kvnos, size_t max)
+{
+	krb5_principal p = NULL;
+	size_t n;
+
+	if (acc == NULL || acc->kt == NULL || principal == NULL ||
+	    parse_principal(acc->ctx, principal, keytab_realm(acc), &p) != 0)
+		return 0;
+	n = held_kvnos(acc, &p->name, p->realm, kvnos, max, 0, NULL, NULL, 0);
+	krb5_free_principal(acc->ctx, p);
+	return n;
+}
+
+/* ---------------------------------------------------------------- accept */
+
+/* The Ticket's exact bytes inside a DER AP-REQ: [APPLICATION 14] SEQUENCE { ... [3] Ticket ... } */
+static int
+ticket_bytes(const uint8_t *p, size_t len, const uint8_t **tkt, size_t *tlen)
+{
+	const Der_class cls[2] = { ASN1_C_APPL, ASN1_C_UNIV };
+	const unsigned tags[2] = { 14, UT_Sequence };
+	Der_class c;
+	Der_type t;
+	unsigned tag;
+	size_t l, sz, i;
+
+	for (i = 0; i < 2; i++) {
+		Der_type type;
+
+		if (der_match_tag_and_length(p, len, cls[i], &type, tags[i], &l, &sz) != 0 ||
+		    l > len - sz)
+			return -1;
+		p += sz;
+		len = l;
+	}
+	while (len > 0) {
+		if (der_get_tag(p, len, &c, &t, &tag, &sz) != 0)
+			return -1;
+		p += sz;
+		len -= sz;
+		if (der_get_length(p, len, &l, &sz) != 0 || l > len - sz)
+			return -1;
+		p += sz;
+		len -= sz;
+		if (c == ASN1_C_CONTEXT && tag == 3) {
+			*tkt = p;
+			*tlen = l;
+			return 0;
+		}
+		p += l;
+		len -= l;
+	}
+	return -1;
+}
+
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void
+kvno_list(const int *kvnos, size_t n, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%d", i ? "," : "", kvnos[i]);
+
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+}
+
+/* The key for (SPN, kvno, enctype) is not in the keytab: say what is. */
+static int
+explain_missing_key(struct kg_acceptor *acc, const AP_REQ *ap, const char *spn,
+    struct accept_result *res)
+{
+	int kvnos[16];
+	krb5_enctype etypes[16];
+	size_t n, ne, i, off = 0;
+	char held[128], have[256], et[40];
+
+	n = held_kvnos(acc, &ap->ticket.sname, ap->ticket.realm, kvnos, 16,
+	    (krb5_kvno)res->kvno, etypes, &ne, 16);
+	kvno_list(kvnos, n < 16 ? n : 16, held, sizeof(held));
+	if (ne == 0)
+		return set_reason(res, ACCEPT_KVNO_NOT_IN_KEYTAB,
+		    "ticket kvno %d not in keytab (have %s) for %s", res->kvno, held, spn);
+	have[0] = '\0';
+	for (i = 0; i < ne && off < sizeof(have); i++) {
+		int w;
+
+		enctype_name(acc->ctx, etypes[i], et, sizeof(et));
+		w = snprintf(have + off, sizeof(have) - off, "%s%s", i ? ", " : "", et);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return set_reason(res, ACCEPT_NO_KEY, "no %s key for kvno %d in keytab (have %s) for %s",
+	    res->enctype_name, res->kvno, have, spn);
+}
+
+/* Which part failed an integrity check: ticket (wrong key), authenticator, PAC? */
+static int
+explain_integrity(struct kg_acceptor *acc, AP_REQ *ap, krb5_const_principal server,
+    const char *spn, struct accept_result *res)
+{
+	krb5_keytab_entry e;
+	EncTicketPart etp;
+	krb5_crypto crypto;
+	krb5_data plain;
+	krb5_error_code ret;
+
+	if (krb5_kt_get_entry(acc->ctx, acc->kt, server, (krb5_kvno)res->kvno,
+	    ap->ticket.enc_part.etype, &e) != 0)
+		return set_reason(res, ACCEPT_WRONG_KEY, "ticket for %s does not decrypt "
+		    "with the keytab's key for kvno %d", spn, res->kvno);
+	ret = krb5_decrypt_ticket(acc->ctx, &ap->ticket, &e.keyblock, &etp,
+	    KRB5_VERIFY_AP_REQ_IGNORE_INVALID);
+	krb5_kt_free_entry(acc->ctx, &e);
+	if (ret == KRB5KRB_AP_ERR_BAD_INTEGRITY || ret == KRB5KRB_AP_ERR_MODIFIED)
+		return set_reason(res, ACCEPT_WRONG_KEY, "ticket for %s does not decrypt with "
+		    "the keytab's key for kvno %d: the keytab is stale or for another account",
+		    spn, res->kvno);
+	if (ret != 0)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+
+	ret = krb5_crypto_init(acc->ctx, &etp.key, 0, &crypto);
+	if (ret == 0) {
+		ret = krb5_decrypt_EncryptedData(acc->ctx, crypto, KRB5_KU_AP_REQ_AUTH,
+		    &ap->authenticator, &plain);
+		krb5_crypto_destroy(acc->ctx, crypto);
+		if (ret == 0) {
+			explicit_bzero(plain.data, plain.length);
+			krb5_data_free(&plain);
+		}
+	}
+	free_EncTicketPart(&etp);
+	if (ret != 0)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ: authenticator "
+		    "does not decrypt with the ticket's session key");
+	return set_reason(res, ACCEPT_PAC_INVALID, "PAC signature does not verify with "
+	    "the keytab's key for kvno %d", res->kvno);
+}
+
+static int
+map_rd_req_error(struct kg_acceptor *acc, krb5_error_code code, krb5_auth_context ac,
+    AP_REQ *ap, krb5_const_principal server, const char *spn, int skew,
+    struct accept_result *res)
+{
+	krb5_authenticator auth = NULL;
+	krb5_timestamp now;
+	char msg[256];
+
+	switch (code) {
+	case KRB5_KT_NOTFOUND:
+	case KRB5KRB_AP_ERR_BADKEYVER:
+	case KRB5KRB_AP_ERR_NOKEY:
+		return explain_missing_key(acc, ap, spn, res);
+	case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+	case KRB5KRB_AP_ERR_MODIFIED:
+		return explain_integrity(acc, ap, server, spn, res);
+	case KRB5KRB_AP_ERR_SKEW:
+		krb5_timeofday(acc->ctx, &now);
+		if (krb5_auth_con_getauthenticator(acc->ctx, ac, &auth) == 0 && auth != NULL) {
+			long d = labs((long)(auth->ctime - now));
+
+			krb5_free_authenticator(acc->ctx, &auth);
+			return set_reason(res, ACCEPT_CLOCK_SKEW, "clock skew %ld s", d);
+		}
+		return set_reason(res, ACCEPT_CLOCK_SKEW, "clock skew over %d s", skew);
+	case KRB5KRB_AP_ERR_TKT_EXPIRED:
+		return set_reason(res, ACCEPT_TICKET_EXPIRED, "ticket expired");
+	case KRB5KRB_AP_ERR_TKT_NYV:
+		return set_reason(res, ACCEPT_TICKET_NOT_YET_VALID, "ticket not yet valid");
+	case KRB5_PROG_ETYPE_NOSUPP:
+		return set_reason(res, ACCEPT_ENCTYPE_UNSUPPORTED, "enctype %s not supported",
+		    res->enctype_name);
+	case KRB5KRB_AP_ERR_BADMATCH:
+		return set_reason(res, ACCEPT_MALFORMED,
+		    "malformed AP-REQ: authenticator client does not match the ticket");
+	case ENOMEM:
+		return set_reason(res, ACCEPT_INTERNAL, "out of memory");
+	default:
+		if (code >= ASN1_BAD_TIMEFORMAT && code <= ASN1_BAD_TIMEFORMAT + 255)
+			return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+		return set_reason(res, ACCEPT_REFUSED, "AP-REQ refused: %s",
+		    krb5_msg(acc->ctx, code, msg, sizeof(msg)));
+	}
+}
+
+/* GSS checksum: flags and channel bindings against the policy. */
+static int
+check_gss_checksum(const krb5_authenticator auth, const struct accept_params *params,
+    struct accept_result *res)
+{
+	static const uint8_t zero[GSS_CKSUM_BND_LEN];
+	const uint8_t *bnd = NULL;
+	bool sent;
+
+	if (auth->cksum != NULL && auth->cksum->cksumtype == CKSUMTYPE_GSSAPI) {
+		const uint8_t *c = auth->cksum->checksum.data;
+
+		if (auth->cksum->checksum.length < GSS_CKSUM_MIN_LEN ||
+		    le32(c) != GSS_CKSUM_BND_LEN)
+			return set_reason(res, ACCEPT_MALFORMED,
+			    "malformed AP-REQ: bad GSS checksum");
+		bnd = c + 4;
+		res->gss_flags = le32(c + 4 + GSS_CKSUM_BND_LEN);
+	}
+	/* All-zero Bnd: the client sent no bindings (RFC 4121 §4.1.1.2). */
+	sent = bnd != NULL && memcmp(bnd, zero, sizeof(zero)) != 0;
+	if (params->cb_mode == CB_OFF)
+		return 0;
+	if (!sent && params->cb_mode == CB_REQUIRE)
+		return set_reason(res, ACCEPT_CB_MISSING,
+		    "channel bindings required but the client sent none");
+	if (sent && memcmp(bnd, params->cb_expected, GSS_CKSUM_BND_LEN) != 0)
+		return set_reason(res, ACCEPT_CB_MISMATCH,
+		    "channel bindings do not match the VIP certificate");
+	res->channel_bound = sent;
+	return 0;
+}
+
+static int
+copy_out(uint8_t **dst, size_t *dlen, const void *src, size_t len)
+{
+	if ((*dst = malloc(len)) == NULL)
+		return -1;
+	memcpy(*dst, src, len);
+	*dlen = len;
+	return 0;
+}
+
+/* After krb5_rd_req_ctx succeeded: replay, bindings, session key, AP-REP. */
+static int
+finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx out,
+    const AP_REQ *ap, const struct accept_params *params, int skew,
+    struct accept_result *res)
+{
+	krb5_ticket *tkt = NULL;
+	krb5_authenticator auth = NULL;
+	krb5_flags opts = 0;
+	krb5_timestamp now;
+	krb5_data rep;
+	uint8_t digest[REPLAY_DIGEST_LEN];
+	char et[40];
+	int rv = -1;
+
+	if (krb5_rd_req_out_get_ticket(acc->ctx, out, &tkt) != 0 ||
+	    krb5_auth_con_getauthenticator(acc->ctx, ac, &auth) != 0) {
+		set_reason(res, ACCEPT_INTERNAL, "out of memory");
+		goto out;
+	}
+	krb5_rd_req_out_get_ap_req_options(acc->ctx, out, &opts);
+	krb5_unparse_name_fixed(acc->ctx, tkt->client, res->client, sizeof(res->client));
+	res->endtime = tkt->ticket.endtime;
+	res->forwardable = tkt->ticket.flags.forwardable;
+
+	if (is_rc4(tkt->ticket.key.keytype) && !params->allow_rc4) {
+		enctype_name(acc->ctx, tkt->ticket.key.keytype, et, sizeof(et));
+		set_reason(res, ACCEPT_ENCTYPE_DISABLED, "session key enctype %s disabled", et);
+		goto out;
+	}
+
+	krb5_timeofday(acc->ctx, &now);
+	replay_digest(acc->replay, ap->authenticator.cipher.data,
+	    ap->authenticator.cipher.length, digest);
+	if (replay_seen(acc->replay, digest, now)) {
+		set_reason(res, ACCEPT_REPLAY, "replayed authenticator");
+		goto out;
+	}
+	if (check_gss_checksum(auth, params, res) != 0)
+		goto out;
+
+	res->mutual = (opts & AP_OPTS_MUTUAL_REQUIRED) || (res->gss_flags & GSS_FLAG_MUTUAL);
+	if (res->mutual) {
+		/* As a GSS acceptor does: a sequence number, and an acceptor
+		 * subkey for the RFC 4121 enctypes. */
+		krb5_auth_con_addflags(acc->ctx, ac, KRB5_AUTH_CONTEXT_DO_SEQUENCE |
+		    (is_rc4(tkt->ticket.key.keytype) ? 0 : KRB5_AUTH_CONTEXT_USE_SUBKEY), NULL);
+		if (krb5_mk_rep(acc->ctx, ac, &rep) != 0) {
+			set_reason(res, ACCEPT_INTERNAL, "cannot build the AP-REP");
+			goto out;
+		}
+		rv = copy_out(&res->ap_rep, &res->ap_rep_len, rep.data, rep.length);
+		krb5_data_free(&rep);
+		if (rv != 0) {
+			set_reason(res, ACCEPT_INTERNAL, "out of memory");
+			goto out;
+		}
+		rv = -1;
+	}
+	replay_insert(acc->replay, digest, (time_t)auth->ctime + skew, now);
+	res->status = ACCEPT_OK;
+	rv = 0;
+out:
+	if (auth != NULL)
+		krb5_free_authenticator(acc->ctx, &auth);
+	if (tkt != NULL)
+		krb5_free_ticket(acc->ctx, tkt);
+	return rv;
+}
+
+/* Syntax, SPN, enctype: everything that needs no key. */
+static int
+precheck(struct kg_acceptor *acc, const AP_REQ *ap, const struct accept_params *params,
+    const char *spn, krb5_principal *server, struct accept_result *res)
+{
+	size_t i;
+	bool served = false;
+
+	for (i = 0; i < params->nspns && !served; i++)
+		served = params->spns[i] != NULL &&
+		    spn_string_matches(params->spns[i], &ap->ticket.sname, ap->ticket.realm);
+	if (!served)
+		return set_reason(res, ACCEPT_SPN_NOT_SERVED, "SPN %s not served here", spn);
+	if (is_rc4(ap->ticket.enc_part.etype) && !params->allow_rc4)
+		return set_reason(res, ACCEPT_ENCTYPE_DISABLED, "enctype %s disabled",
+		    res->enctype_name);
+	if (krb5_enctype_valid(acc->ctx, ap->ticket.enc_part.etype) != 0)
+		return set_reason(res, ACCEPT_ENCTYPE_UNSUPPORTED, "enctype %s not supported",
+		    res->enctype_name);
+	/* The keytab's own spelling of the SPN: keytab lookups are case-sensitive. */
+	for (i = 0; i < acc->nspns; i++)
+		if (principal_matches(acc->ctx, acc->spns[i], &ap->ticket.sname,
+		    ap->ticket.realm)) {
+			*server = acc->spns[i];
+			return 0;
+		}
+	return set_reason(res, ACCEPT_NO_KEY, "no keys for %s@%s in keytab "
+	    "(not among the SPNs the keytab was loaded for)", spn, ap->ticket.realm);
+}
+
+int
+acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
+    const struct accept_params *params, struct accept_result *res)
+{
+	const uint8_t *body = token, *tkt;
+	size_t body_len = len, tkt_len, sz;
+	krb5_auth_context ac = NULL;
+	krb5_rd_req_in_ctx in = NULL;
+	krb5_rd_req_out_ctx out = NULL;
+	krb5_principal server = NULL;
+	krb5_error_code ret;
+	krb5_data data;
+	AP_REQ ap;
+	char spn[256];
+	int skew, rv = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (acc == NULL || params == NULL)
+		return set_reason(res, ACCEPT_INTERNAL, "invalid argument");
+	if (acc->kt == NULL)
+		return set_reason(res, ACCEPT_INTERNAL, "no keytab loaded");
+	if (token == NULL || len == 0 || len > NEG_MAX_TOKEN_LEN)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+	if (token[0] == 0x60 &&
+	    neg_gss_krb5_unwrap(token, len, NEG_TOK_AP_REQ, NULL, &body, &body_len) != 0)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+
+	memset(&ap, 0, sizeof(ap));
+	if (decode_AP_REQ(body, body_len, &ap, &sz) != 0)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+	if (sz != body_len || ap.pvno != 5 || ap.msg_type != krb_ap_req ||
+	    ap.ticket.tkt_vno != 5 || ticket_bytes(body, body_len, &tkt, &tkt_len) != 0) {
+		set_reason(res, ACCEPT_MALFORMED, "malformed AP-REQ");
+		goto out;
+	}
+
+	/* What the log needs, known before any decryption. */
+	sname_string(&ap.ticket.sname, spn, sizeof(spn));
+	snprintf(res->server, sizeof(res->server), "%s@%s", spn, ap.ticket.realm);
+	res->kvno = ap.ticket.enc_part.kvno != NULL ? (int)*ap.ticket.enc_part.kvno : 0;
+	res->enctype = ap.ticket.enc_part.etype;
+	enctype_name(acc->ctx, ap.ticket.enc_part.etype, res->enctype_name,
+	    sizeof(res->enctype_name));
+	if (precheck(acc, &ap, params, spn, &server, res) != 0)
+		goto out;
+
+	skew = params->clock_skew > 0 ? params->clock_skew : ACCEPTOR_DEFAULT_SKEW;
+	krb5_set_max_time_skew(acc->ctx, skew);
+	if ((ret = krb5_auth_con_init(acc->ctx, &ac)) != 0 ||
+	    (ret = krb5_rd_req_in_ctx_alloc(acc->ctx, &in)) != 0 ||
+	    (ret = krb5_rd_req_in_set_keytab(acc->ctx, in, acc->kt)) != 0) {
+		set_reason(res, ACCEPT_INTERNAL, "out of memory");
+		goto out;
+	}
+	data.data = (void *)(uintptr_t)body;
+	data.length = body_len;
+	/* An explicit server: with NULL, Heimdal would fall back to trying
+	 * every key of the keytab when the exact one is missing. */
+	ret = krb5_rd_req_ctx(acc->ctx, &ac, &data, server, in, &out);
+	if (ret != 0) {
+		map_rd_req_error(acc, ret, ac, &ap, server, spn, skew, res);
+		goto out;
+	}
+	if (finish_accept(acc, ac, out, &ap, params, skew, res) != 0)
+		goto out;
+	if (copy_out(&res->ticket, &res->ticket_len, tkt, tkt_len) != 0) {
+		set_reason(res, ACCEPT_INTERNAL, "out of memory");
+		goto out;
+	}
+	rv = 0;
+out:
+	if (rv != 0) {
+		free(res->ap_rep);
+		res->ap_rep = NULL;
+		res->ap_rep_len = 0;
+	}
+	if (out != NULL)
+		krb5_rd_req_out_ctx_free(acc->ctx, out);
+	if (in != NULL)
+		krb5_rd_req_in_ctx_free(acc->ctx, in);
+	if (ac != NULL)
+		krb5_auth_con_free(acc->ctx, ac);
+	free_AP_REQ(&ap);
+	return rv;
+}
+
+void
+acceptor_result_clear(struct accept_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->ap_rep);
+	free(res->ticket);
+	memset(res, 0, sizeof(*res));
+}
+
+/* ---------------------------------------------------------------- channel bindings */
+
+int
+acceptor_cb_hash_from_cert(const uint8_t *der, size_t len, uint8_t out[ACCEPTOR_CB_LEN])
+{
+	static const char prefix[] = "tls-server-end-point:";
+	const size_t plen = sizeof(prefix) - 1;
+	uint8_t buf[16 + 4 + sizeof(prefix) + MBEDTLS_MD_MAX_SIZE];
+	const mbedtls_md_info_t *md;
+	mbedtls_x509_crt crt;
+	mbedtls_md_type_t type;
+	size_t hlen, app;
+
+	mbedtls_x509_crt_init(&crt);
+	if (der == NULL || mbedtls_x509_crt_parse_der(&crt, der, len) != 0) {
+		mbedtls_x509_crt_free(&crt);
+		return -1;
+	}
+	/* RFC 5929 §4.1: the signature's hash, except MD5 and SHA-1 -> SHA-256. */
+	type = crt.sig_md;
+	mbedtls_x509_crt_free(&crt);
+	if (type != MBEDTLS_MD_SHA224 && type != MBEDTLS_MD_SHA384 && type != MBEDTLS_MD_SHA512)
+		type = MBEDTLS_MD_SHA256;
+	if ((md = mbedtls_md_info_from_type(type)) == NULL)
+		return -1;
+	hlen = mbedtls_md_get_size(md);
+
+	/* gss_channel_bindings_struct, RFC 4121 §4.1.1.2, no addresses. */
+	memset(buf, 0, 16);
+	app = plen + hlen;
+	buf[16] = app & 0xff;
+	buf[17] = (app >> 8) & 0xff;
+	buf[18] = buf[19] = 0;
+	memcpy(buf + 20, prefix, plen);
+	if (mbedtls_md(md, der, len, buf + 20 + plen) != 0)
+		return -1;
+	return mbedtls_md5_ret(buf, 20 + app, out) == 0 ? 0 : -1;
+}
+
+const char *
+acceptor_status_name(enum accept_status status)
+{
+	switch (status) {
+	case ACCEPT_OK:			return "ok";
+	case ACCEPT_MALFORMED:		return "malformed";
+	case ACCEPT_SPN_NOT_SERVED:	return "spn-not-served";
+	case ACCEPT_ENCTYPE_DISABLED:	return "enctype-disabled";
+	case ACCEPT_ENCTYPE_UNSUPPORTED: return "enctype-unsupported";
+	case ACCEPT_KVNO_NOT_IN_KEYTAB:	return "kvno-not-in-keytab";
+	case ACCEPT_NO_KEY:		return "no-key";
+	case ACCEPT_WRONG_KEY:		return "wrong-key";
+	case ACCEPT_PAC_INVALID:	return "pac-invalid";
+	case ACCEPT_CLOCK_SKEW:		return "clock-skew";
+	case ACCEPT_TICKET_EXPIRED:	return "ticket-expired";
+	case ACCEPT_TICKET_NOT_YET_VALID: return "ticket-not-yet-valid";
+	case ACCEPT_REPLAY:		return "replay";
+	case ACCEPT_CB_MISMATCH:	return "cb-mismatch";
+	case ACCEPT_CB_MISSING:		return "cb-missing";
+	case ACCEPT_REFUSED:		return "refused";
+	case ACCEPT_INTERNAL:		return "internal";
+	}
+	return "unknown";
+}

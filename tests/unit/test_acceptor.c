@@ -1,0 +1,1271 @@
+/*
+ * test_acceptor.c: Kerberos acceptance against tickets minted by the
+ * krbmint fixture (real Heimdal encryption, no KDC).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <krb5.h>
+
+#include "acceptor.h"
+#include "negotiate.h"
+#include "krbmint.h"
+
+static const uint8_t cert_p256_sha256[] = {
+	0x30, 0x82, 0x01, 0x94, 0x30, 0x82, 0x01, 0x3b, 0xa0, 0x03, 0x02, 0x01,
+	0x02, 0x02, 0x14, 0x7c, 0x70, 0x12, 0x42, 0x94, 0x1a, 0x1c, 0xae, 0x5f,
+	0xc3, 0xd5, 0x07, 0x13, 0x18, 0x1c, 0x00, 0xd0, 0xe4, 0x43, 0xdf, 0x30,
+	0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x30,
+	0x20, 0x31, 0x1e, 0x30, 0x1c, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x15,
+	0x6d, 0x61, 0x69, 0x6c, 0x2e, 0x63, 0x6f, 0x72, 0x70, 0x2e, 0x63, 0x6f,
+	0x6e, 0x74, 0x6f, 0x73, 0x6f, 0x2e, 0x63, 0x6f, 0x6d, 0x30, 0x1e, 0x17,
+	0x0d, 0x32, 0x36, 0x31, 0x31, 0x32, 0x36, 0x30, 0x38, 0x32, 0x33, 0x32,
+	0x35, 0x5a, 0x17, 0x0d, 0x33, 0x36, 0x31, 0x31, 0x32, 0x33, 0x30, 0x38,
+	0x32, 0x33, 0x32, 0x35, 0x5a, 0x30, 0x20, 0x31, 0x1e, 0x30, 0x1c, 0x06,
+	0x03, 0x55, 0x04, 0x03, 0x0c, 0x15, 0x6d, 0x61, 0x69, 0x6c, 0x2e, 0x63,
+	0x6f, 0x72, 0x70, 0x2e, 0x63, 0x6f, 0x6e, 0x74, 0x6f, 0x73, 0x6f, 0x2e,
+	0x63, 0x6f, 0x6d, 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+	0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03,
+	0x01, 0x07, 0x03, 0x42, 0x00, 0x04, 0x8d, 0xb7, 0x83, 0xb3, 0xf2, 0xc0,
+	0xdd, 0x13, 0xee, 0x7e, 0xd9, 0x68, 0xf4, 0xdb, 0xc8, 0xa5, 0xcf, 0x68,
+	0x1e, 0xf0, 0x36, 0x72, 0xaa, 0x17, 0x7a, 0xe6, 0x51, 0x2a, 0x41, 0xf6,
+	0x19, 0xfd, 0x25, 0x99, 0xda, 0x0d, 0x70, 0x85, 0x9c, 0x00, 0xde, 0x32,
+	0xf8, 0xdc, 0x16, 0x0e, 0xcd, 0x78, 0x60, 0x4e, 0xb0, 0xad, 0x93, 0x37,
+	0xcb, 0x76, 0x79, 0x07, 0x39, 0xa5, 0x38, 0xe6, 0x21, 0xea, 0xa3, 0x53,
+	0x30, 0x51, 0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04, 0x16, 0x04,
+	0x14, 0x80, 0x2c, 0xd1, 0xdf, 0x84, 0xf2, 0x27, 0x0d, 0xfa, 0x6a, 0xbf,
+	0xb3, 0x4b, 0xee, 0xd3, 0x09, 0x37, 0x6e, 0xce, 0xad, 0x30, 0x1f, 0x06,
+	0x03, 0x55, 0x1d, 0x23, 0x04, 0x18, 0x30, 0x16, 0x80, 0x14, 0x80, 0x2c,
+	0xd1, 0xdf, 0x84, 0xf2, 0x27, 0x0d, 0xfa, 0x6a, 0xbf, 0xb3, 0x4b, 0xee,
+	0xd3, 0x09, 0x37, 0x6e, 0xce, 0xad, 0x30, 0x0f, 0x06, 0x03, 0x55, 0x1d,
+	0x13, 0x01, 0x01, 0xff, 0x04, 0x05, 0x30, 0x03, 0x01, 0x01, 0xff, 0x30,
+	0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x03,
+	0x47, 0x00, 0x30, 0x44, 0x02, 0x20, 0x57, 0xb8, 0xc7, 0x6b, 0x7b, 0xfd,
+	0x57, 0xb3, 0x3a, 0x5e, 0x55, 0x6b, 0x6f, 0x95, 0x19, 0xec, 0xcd, 0x19,
+	0x70, 0x6d, 0x94, 0x3d, 0x03, 0x3d, 0x78, 0x4a, 0x6e, 0x8c, 0x3b, 0x02,
+	0xee, 0xe1, 0x02, 0x20, 0x37, 0xb0, 0xf8, 0x52, 0x74, 0xc7, 0x0c, 0x09,
+	0x43, 0x47, 0xed, 0x4e, 0x65, 0xd9, 0xdc, 0x9f, 0x93, 0x8b, 0x76, 0x91,
+	0x63, 0x4f, 0x54, 0xdc, 0xd0, 0xf3, 0xf4, 0x3c, 0xbf, 0x6d, 0xc6, 0x2f,
+};
+/* MD5 of the RFC 4121 bindings struct, computed independently (Python hashlib). */
+static const uint8_t cert_p256_sha256_bnd[16] = { 0xf5, 0xa6, 0x00, 0x3d, 0xd5, 0xbe, 0x33, 0x81, 0xb9, 0x24, 0x8e, 0x02, 0x59, 0x94, 0xcc, 0x57 };
+
+static const uint8_t cert_p384_sha384[] = {
+	0x30, 0x82, 0x01, 0xd3, 0x30, 0x82, 0x01, 0x58, 0xa0, 0x03, 0x02, 0x01,
+	0x02, 0x02, 0x14, 0x1f, 0xd8, 0xb8, 0x24, 0xc6, 0xcf, 0x6f, 0x44, 0x92,
+	0xb8, 0xd8, 0x9b, 0xfa, 0x34, 0x4f, 0x3b, 0x57, 0xac, 0x7b, 0x9f, 0x30,
+	0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03, 0x30,
+	0x20, 0x31, 0x1e, 0x30, 0x1c, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x15,
+	0x6d, 0x61, 0x69, 0x6c, 0x2e, 0x63, 0x6f, 0x72, 0x70, 0x2e, 0x63, 0x6f,
+	0x6e, 0x74, 0x6f, 0x73, 0x6f, 0x2e, 0x63, 0x6f, 0x6d, 0x30, 0x1e, 0x17,
+	0x0d, 0x32, 0x36, 0x31, 0x31, 0x32, 0x36, 0x30, 0x38, 0x32, 0x33, 0x32,
+	0x35, 0x5a, 0x17, 0x0d, 0x33, 0x36, 0x31, 0x31, 0x32, 0x33, 0x30, 0x38,
+	0x32, 0x33, 0x32, 0x35, 0x5a, 0x30, 0x20, 0x31, 0x1e, 0x30, 0x1c, 0x06,
+	0x03, 0x55, 0x04, 0x03, 0x0c, 0x15, 0x6d, 0x61, 0x69, 0x6c, 0x2e, 0x63,
+	0x6f, 0x72, 0x70, 0x2e, 0x63, 0x6f, 0x6e, 0x74, 0x6f, 0x73, 0x6f, 0x2e,
+	0x63, 0x6f, 0x6d, 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48,
+	0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03,
+	0x62, 0x00, 0x04, 0x62, 0x7d, 0x2d, 0x7d, 0xf6, 0x95, 0xff, 0x95, 0xc4,
+	0xa9, 0xea, 0x3e, 0xfd, 0x9c, 0x46, 0x2f, 0xb4, 0x36, 0xac, 0xc1, 0xda,
+	0x9b, 0xaa, 0xa7, 0x15, 0xdf, 0xd2, 0x4d, 0x08, 0x5c, 0x41, 0x47, 0xba,
+	0x9e, 0x8c, 0x22, 0x7b, 0x5d, 0x09, 0x9b, 0x96, 0x7d, 0x6d, 0x10, 0x78,
+	0x3e, 0x5a, 0x6b, 0x6a, 0xfc, 0xd3, 0x35, 0x1b, 0x83, 0xaa, 0x24, 0xdf,
+	0x94, 0xff, 0xe2, 0x9b, 0xcf, 0x28, 0x0e, 0xfe, 0xa5, 0x5c, 0xf1, 0x4f,
+	0xd1, 0x71, 0xdc, 0xed, 0x0e, 0x80, 0x41, 0xa9, 0x79, 0xa0, 0x69, 0x29,
+	0x17, 0x80, 0x1e, 0x9a, 0xc6, 0x3f, 0xd2, 0xc7, 0xfe, 0x13, 0xc1, 0x77,
+	0x23, 0xb8, 0x09, 0xa3, 0x53, 0x30, 0x51, 0x30, 0x1d, 0x06, 0x03, 0x55,
+	0x1d, 0x0e, 0x04, 0x16, 0x04, 0x14, 0x14, 0x1c, 0xbf, 0xf1, 0xc6, 0x70,
+	0x5b, 0x9b, 0xb4, 0xab, 0x88, 0x26, 0xcf, 0x9f, 0x77, 0xcd, 0x52, 0x7f,
+	0xff, 0x74, 0x30, 0x1f, 0x06, 0x03, 0x55, 0x1d, 0x23, 0x04, 0x18, 0x30,
+	0x16, 0x80, 0x14, 0x14, 0x1c, 0xbf, 0xf1, 0xc6, 0x70, 0x5b, 0x9b, 0xb4,
+	0xab, 0x88, 0x26, 0xcf, 0x9f, 0x77, 0xcd, 0x52, 0x7f, 0xff, 0x74, 0x30,
+	0x0f, 0x06, 0x03, 0x55, 0x1d, 0x13, 0x01, 0x01, 0xff, 0x04, 0x05, 0x30,
+	0x03, 0x01, 0x01, 0xff, 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+	0x3d, 0x04, 0x03, 0x03, 0x03, 0x69, 0x00, 0x30, 0x66, 0x02, 0x31, 0x00,
+	0xb8, 0x46, 0x90, 0xe1, 0x2d, 0x81, 0xae, 0x0f, 0x7c, 0x0d, 0x8a, 0x6e,
+	0xcd, 0x1d, 0x7e, 0x2f, 0xa5, 0x23, 0x9c, 0x9a, 0x20, 0x13, 0xa0, 0x86,
+	0x10, 0x0a, 0xb4, 0x63, 0xd9, 0x77, 0x0f, 0x59, 0xdd, 0x86, 0x11, 0x16,
+	0x06, 0x1c, 0xce, 0x9c, 0x90, 0x04, 0x5b, 0x8c, 0x50, 0xe9, 0xcc, 0xe2,
+	0x02, 0x31, 0x00, 0xd6, 0x96, 0x15, 0x2d, 0xae, 0xfc, 0x9c, 0x5f, 0x44,
+	0xe9, 0xed, 0x4a, 0xd2, 0xae, 0x9b, 0xcd, 0xf4, 0x01, 0xb6, 0x69, 0xd0,
+	0xe4, 0xbc, 0x04, 0x37, 0x01, 0xc6, 0x98, 0xa7, 0x68, 0x5b, 0x5d, 0xdb,
+	0x2f, 0x29, 0xd6, 0xe6, 0xcf, 0x2c, 0xaa, 0xb3, 0x58, 0xb4, 0x02, 0x84,
+	0xa9, 0x55, 0x2c,
+};
+/* MD5 of the RFC 4121 bindings struct, computed independently (Python hashlib). */
+static const uint8_t cert_p384_sha384_bnd[16] = { 0x6a, 0x63, 0x47, 0xb6, 0xd0, 0x5e, 0x37, 0x9c, 0xad, 0xf6, 0xae, 0xcf, 0x95, 0xe6, 0x4e, 0xd1 };
+
+/* ---------------------------------------------------------------- fixture */
+
+enum { K5_AES256, K5_AES128, K5_RC4, K6_AES256, K6_AES128, K6_RC4, NKEYS };
+
+static struct mint_key keys[NKEYS];
+static struct mint_key stale_aes256;	/* kvno 5, another password */
+static char keytab_path[512];
+static struct kg_acceptor *acc;
+
+static const char *const served[] = {
+	MINT_SPN_HTTP, MINT_SPN_AUTOD, MINT_SPN_MDB,
+};
+
+static struct accept_params
+params(void)
+{
+	struct accept_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.spns = served;
+	p.nspns = 3;
+	p.allow_rc4 = true;
+	p.cb_mode = CB_OFF;
+	p.clock_skew = 300;
+	return p;
+}
+
+static int
+group_setup(void **state)
+{
+	static const krb5_enctype et[3] = {
+		ETYPE_AES256_CTS_HMAC_SHA1_96, ETYPE_AES128_CTS_HMAC_SHA1_96,
+		ETYPE_ARCFOUR_HMAC_MD5,
+	};
+	char err[256];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (mint_key_from_password(et[i], 5, MINT_PASSWORD, MINT_SALT, &keys[i]) ||
+		    mint_key_from_password(et[i], 6, "Asa-Passw0rd-kvno6", MINT_SALT, &keys[3 + i]))
+			return -1;
+	}
+	if (mint_key_from_password(et[0], 5, "an-older-password", MINT_SALT, &stale_aes256))
+		return -1;
+	if (mint_write_keytab("asa.keytab", MINT_ACCOUNT, keys, NKEYS, keytab_path,
+	    sizeof(keytab_path)) != 0)
+		return -1;
+	if (acceptor_new(&acc, 1024, err, sizeof(err)) != 0)
+		return -1;
+	if (acceptor_load_keytab(acc, keytab_path, served, 3, err, sizeof(err)) != 6) {
+		fprintf(stderr, "load: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	int i;
+
+	acceptor_free(acc);
+	for (i = 0; i < NKEYS; i++)
+		mint_key_free(&keys[i]);
+	mint_key_free(&stale_aes256);
+	return 0;
+}
+
+/* A GSS-framed AP-REQ for MINT_SPN_HTTP (or spec->service). */
+static krb5_data
+token_for(const struct mint_ticket_spec *ts, const struct mint_req_spec *rs, krb5_creds *keep)
+{
+	krb5_creds creds;
+	krb5_data ap, tok;
+
+	assert_int_equal(mint_ticket(ts, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, rs, &ap, NULL), 0);
+	assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+	krb5_data_free(&ap);
+	if (keep != NULL)
+		*keep = creds;
+	else
+		krb5_free_cred_contents(mint_context(), &creds);
+	return tok;
+}
+
+static krb5_data
+simple_token(int key)
+{
+	struct mint_ticket_spec ts = { .key = &keys[key], .forwardable = true };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL | MINT_GSS_INTEG,
+	    .mutual = true };
+
+	return token_for(&ts, &rs, NULL);
+}
+
+static int
+accept_with(const krb5_data *tok, const struct accept_params *p, struct accept_result *res)
+{
+	return acceptor_accept(acc, tok->data, tok->length, p, res);
+}
+
+static void
+assert_refused(const krb5_data *tok, const struct accept_params *p,
+    enum accept_status status, const char *reason)
+{
+	struct accept_result res;
+
+	assert_int_equal(accept_with(tok, p, &res), -1);
+	if (res.status != status || (reason != NULL && strcmp(res.reason, reason) != 0))
+		fprintf(stderr, "got status %s, reason \"%s\"\n",
+		    acceptor_status_name(res.status), res.reason);
+	assert_int_equal(res.status, status);
+	if (reason != NULL)
+		assert_string_equal(res.reason, reason);
+	assert_null(res.ap_rep);
+	assert_null(res.ticket);
+	acceptor_result_clear(&res);
+}
+
+/* ---------------------------------------------------------------- acceptance */
+
+static void
+test_aes256_ticket_is_accepted_and_names_the_client(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .forwardable = true };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL, .mutual = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_creds creds;
+	krb5_data tok = token_for(&ts, &rs, &creds);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_int_equal(res.status, ACCEPT_OK);
+	assert_string_equal(res.reason, "");
+	assert_string_equal(res.client, MINT_CLIENT);
+	assert_string_equal(res.server, MINT_SPN_HTTP "@" MINT_REALM);
+	assert_int_equal(res.enctype, ETYPE_AES256_CTS_HMAC_SHA1_96);
+	assert_string_equal(res.enctype_name, "aes256-cts-hmac-sha1-96");
+	assert_int_equal(res.kvno, 5);
+	assert_int_equal(res.endtime, creds.times.endtime);
+	assert_true(res.forwardable);
+	/* The S4U2Proxy evidence is the Ticket exactly as sent. */
+	assert_int_equal(res.ticket_len, creds.ticket.length);
+	assert_memory_equal(res.ticket, creds.ticket.data, creds.ticket.length);
+	acceptor_result_clear(&res);
+	krb5_free_cred_contents(mint_context(), &creds);
+	krb5_data_free(&tok);
+}
+
+static void
+test_aes128_ticket_is_accepted(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = simple_token(K5_AES128);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_string_equal(res.enctype_name, "aes128-cts-hmac-sha1-96");
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_rc4_ticket_is_accepted_when_allowed_and_reported_as_rc4(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = simple_token(K5_RC4);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_int_equal(res.enctype, ETYPE_ARCFOUR_HMAC_MD5);
+	assert_string_equal(res.enctype_name, "rc4-hmac");
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_newer_kvno_is_accepted_next_to_the_older(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = simple_token(K6_AES256);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_int_equal(res.kvno, 6);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_bare_unframed_ap_req_is_accepted(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { 0 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_creds creds;
+	krb5_data ap;
+
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+	assert_int_equal(accept_with(&ap, &p, &res), 0);
+	assert_false(res.mutual);
+	assert_null(res.ap_rep);
+	assert_false(res.forwardable);
+	acceptor_result_clear(&res);
+	krb5_free_cred_contents(mint_context(), &creds);
+	krb5_data_free(&ap);
+}
+
+static void
+test_ticket_for_another_served_spn_decrypts_with_the_same_account_key(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256],
+	    .service = MINT_SPN_MDB "@" MINT_REALM };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_string_equal(res.server, MINT_SPN_MDB "@" MINT_REALM);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_spn_case_differences_are_ignored_as_in_active_directory(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256],
+	    .service = "HTTP/Mail.Corp.Contoso.com@CORP.CONTOSO.COM" };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_string_equal(res.server, "HTTP/Mail.Corp.Contoso.com@CORP.CONTOSO.COM");
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_ticket_without_kvno_uses_the_newest_key(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K6_AES256], .omit_kvno = true };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_int_equal(res.kvno, 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void
+test_ticket_kvno_not_in_keytab_names_the_kvnos_held(void **state)
+{
+	struct mint_key k7;
+	struct mint_ticket_spec ts = { .key = &k7 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok;
+
+	assert_int_equal(mint_key_from_password(ETYPE_AES256_CTS_HMAC_SHA1_96, 7, "kvno7",
+	    MINT_SALT, &k7), 0);
+	tok = token_for(&ts, &rs, NULL);
+	assert_refused(&tok, &p, ACCEPT_KVNO_NOT_IN_KEYTAB,
+	    "ticket kvno 7 not in keytab (have 5,6) for http/mail.corp.contoso.com");
+	krb5_data_free(&tok);
+	mint_key_free(&k7);
+}
+
+static void
+test_enctype_missing_at_a_held_kvno_names_the_enctypes_held(void **state)
+{
+	struct kg_acceptor *a2;
+	struct accept_params p = params();
+	struct accept_result res;
+	char path[512], err[256];
+	krb5_data tok = simple_token(K5_AES128);
+
+	assert_int_equal(mint_write_keytab("aes256only.keytab", MINT_ACCOUNT, &keys[K5_AES256], 1,
+	    path, sizeof(path)), 0);
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(a2, path, served, 3, err, sizeof(err)), 1);
+	assert_int_equal(acceptor_accept(a2, tok.data, tok.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_NO_KEY);
+	assert_string_equal(res.reason, "no aes128-cts-hmac-sha1-96 key for kvno 5 in keytab "
+	    "(have aes256-cts-hmac-sha1-96) for http/mail.corp.contoso.com");
+	acceptor_result_clear(&res);
+	acceptor_free(a2);
+	krb5_data_free(&tok);
+}
+
+static void
+test_ticket_under_a_stale_key_says_the_keytab_is_stale(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &stale_aes256 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_refused(&tok, &p, ACCEPT_WRONG_KEY,
+	    "ticket for http/mail.corp.contoso.com does not decrypt with the keytab's key "
+	    "for kvno 5: the keytab is stale or for another account");
+	krb5_data_free(&tok);
+}
+
+static void
+test_ticket_for_an_spn_not_served_here_is_refused(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .service = "http/x@" MINT_REALM };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_refused(&tok, &p, ACCEPT_SPN_NOT_SERVED, "SPN http/x not served here");
+	krb5_data_free(&tok);
+}
+
+static void
+test_spn_in_keytab_but_not_served_by_this_virtual_host_is_refused(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256],
+	    .service = MINT_SPN_AUTOD "@" MINT_REALM };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	p.nspns = 1;	/* this virtual host serves http/mail only */
+	assert_refused(&tok, &p, ACCEPT_SPN_NOT_SERVED,
+	    "SPN http/autod.corp.contoso.com not served here");
+	krb5_data_free(&tok);
+}
+
+static void
+test_ticket_from_another_realm_is_not_served(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256],
+	    .service = MINT_SPN_HTTP "@EVIL.EXAMPLE" };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	const char *with_realm[] = { MINT_SPN_HTTP "@" MINT_REALM };
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	p.spns = with_realm;
+	p.nspns = 1;
+	assert_refused(&tok, &p, ACCEPT_SPN_NOT_SERVED,
+	    "SPN http/mail.corp.contoso.com not served here");
+	p = params();	/* without a realm in the config, the keytab's realm decides */
+	assert_refused(&tok, &p, ACCEPT_NO_KEY, NULL);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- enctypes */
+
+static void
+test_rc4_ticket_is_refused_when_rc4_is_disabled(void **state)
+{
+	struct accept_params p = params();
+	krb5_data tok = simple_token(K5_RC4);
+
+	p.allow_rc4 = false;
+	assert_refused(&tok, &p, ACCEPT_ENCTYPE_DISABLED, "enctype rc4-hmac disabled");
+	krb5_data_free(&tok);
+}
+
+static void
+test_aes_ticket_with_an_rc4_session_key_is_refused_when_rc4_is_disabled(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256],
+	    .session_enctype = ETYPE_ARCFOUR_HMAC_MD5 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+	struct accept_result res;
+
+	p.allow_rc4 = false;
+	assert_refused(&tok, &p, ACCEPT_ENCTYPE_DISABLED,
+	    "session key enctype rc4-hmac disabled");
+	/* Refused before the replay cache saw it: with RC4 allowed it passes. */
+	p.allow_rc4 = true;
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- time */
+
+static void
+test_client_clock_far_off_is_refused_with_the_skew_in_seconds(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = true, .clock_offset = 412 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_CLOCK_SKEW);
+	/* The seconds tick between minting and accepting at most once. */
+	assert_true(strcmp(res.reason, "clock skew 412 s") == 0 ||
+	    strcmp(res.reason, "clock skew 411 s") == 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_client_clock_behind_within_the_skew_bound_is_accepted(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = true, .clock_offset = -250 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_skew_bound_comes_from_the_params(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = true, .clock_offset = -100 };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	p.clock_skew = 30;
+	assert_refused(&tok, &p, ACCEPT_CLOCK_SKEW, NULL);
+	krb5_data_free(&tok);
+}
+
+static void
+test_expired_ticket_is_refused(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .authtime_offset = -72000,
+	    .lifetime = 36000 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_refused(&tok, &p, ACCEPT_TICKET_EXPIRED, "ticket expired");
+	krb5_data_free(&tok);
+}
+
+static void
+test_postdated_ticket_not_yet_valid_is_refused(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .starttime_offset = 3600 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_refused(&tok, &p, ACCEPT_TICKET_NOT_YET_VALID, "ticket not yet valid");
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- replay */
+
+static void
+test_same_token_twice_is_refused_as_a_replay(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = simple_token(K5_AES256);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_string_equal(res.client, MINT_CLIENT);
+	acceptor_result_clear(&res);
+	assert_int_equal(accept_with(&tok, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	assert_string_equal(res.reason, "replayed authenticator");
+	assert_string_equal(res.client, MINT_CLIENT);	/* the log can say who */
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_same_ap_req_inside_spnego_after_raw_is_still_a_replay(void **state)
+{
+	static const enum mint_mech windows[] = { MINT_MS_KRB5, MINT_KRB5, MINT_NEGOEX, MINT_NTLM };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct neg_token nt;
+	krb5_data tok = simple_token(K5_AES256), spnego;
+
+	assert_int_equal(mint_spnego_init(windows, 4, &tok, &spnego), 0);
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	acceptor_result_clear(&res);
+	assert_int_equal(neg_classify(spnego.data, spnego.length, &nt), NEG_OK);
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	acceptor_result_clear(&res);
+	krb5_data_free(&spnego);
+	krb5_data_free(&tok);
+}
+
+static void
+test_refused_token_does_not_enter_the_replay_cache(void **state)
+{
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct accept_params p = params();
+	struct accept_result res;
+	uint8_t other[16];
+	krb5_data tok;
+
+	memset(other, 0x42, sizeof(other));
+	rs.bnd = other;
+	tok = token_for(&ts, &rs, NULL);
+	p.cb_mode = CB_ACCEPT;
+	memset(p.cb_expected, 0x17, sizeof(p.cb_expected));
+	assert_refused(&tok, &p, ACCEPT_CB_MISMATCH, NULL);
+	p.cb_mode = CB_OFF;
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- channel bindings */
+
+static krb5_data
+cb_token(const uint8_t *bnd, bool gss_checksum)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = gss_checksum, .bnd = bnd,
+	    .gss_flags = MINT_GSS_MUTUAL };
+
+	return token_for(&ts, &rs, NULL);
+}
+
+static struct accept_params
+cb_params(enum cb_mode mode)
+{
+	struct accept_params p = params();
+
+	p.cb_mode = mode;
+	assert_int_equal(acceptor_cb_hash_from_cert(cert_p256_sha256, sizeof(cert_p256_sha256),
+	    p.cb_expected), 0);
+	return p;
+}
+
+static void
+test_cb_hash_of_a_sha256_certificate_matches_an_independent_computation(void **state)
+{
+	uint8_t h[16];
+
+	assert_int_equal(acceptor_cb_hash_from_cert(cert_p256_sha256, sizeof(cert_p256_sha256), h), 0);
+	assert_memory_equal(h, cert_p256_sha256_bnd, 16);
+}
+
+static void
+test_cb_hash_of_a_sha384_signed_certificate_uses_sha384(void **state)
+{
+	uint8_t h[16];
+
+	assert_int_equal(acceptor_cb_hash_from_cert(cert_p384_sha384, sizeof(cert_p384_sha384), h), 0);
+	assert_memory_equal(h, cert_p384_sha384_bnd, 16);
+}
+
+static void
+test_cb_hash_of_garbage_is_an_error(void **state)
+{
+	uint8_t h[16];
+
+	assert_int_equal(acceptor_cb_hash_from_cert(cert_p256_sha256, 100, h), -1);
+	assert_int_equal(acceptor_cb_hash_from_cert(NULL, 0, h), -1);
+}
+
+static void
+test_matching_bindings_pass_under_require(void **state)
+{
+	struct accept_params p = cb_params(CB_REQUIRE);
+	struct accept_result res;
+	krb5_data tok = cb_token(cert_p256_sha256_bnd, true);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_true(res.channel_bound);
+	assert_int_equal(res.gss_flags, MINT_GSS_MUTUAL);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_matching_bindings_pass_under_accept(void **state)
+{
+	struct accept_params p = cb_params(CB_ACCEPT);
+	struct accept_result res;
+	krb5_data tok = cb_token(cert_p256_sha256_bnd, true);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_true(res.channel_bound);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_mismatching_bindings_are_refused_under_accept(void **state)
+{
+	struct accept_params p = cb_params(CB_ACCEPT);
+	krb5_data tok = cb_token(cert_p384_sha384_bnd, true);
+
+	assert_refused(&tok, &p, ACCEPT_CB_MISMATCH,
+	    "channel bindings do not match the VIP certificate");
+	krb5_data_free(&tok);
+}
+
+static void
+test_mismatching_bindings_are_refused_under_require(void **state)
+{
+	struct accept_params p = cb_params(CB_REQUIRE);
+	krb5_data tok = cb_token(cert_p384_sha384_bnd, true);
+
+	assert_refused(&tok, &p, ACCEPT_CB_MISMATCH,
+	    "channel bindings do not match the VIP certificate");
+	krb5_data_free(&tok);
+}
+
+static void
+test_absent_bindings_are_refused_under_require(void **state)
+{
+	struct accept_params p = cb_params(CB_REQUIRE);
+	krb5_data tok = cb_token(NULL, true);
+
+	assert_refused(&tok, &p, ACCEPT_CB_MISSING,
+	    "channel bindings required but the client sent none");
+	krb5_data_free(&tok);
+}
+
+static void
+test_ap_req_without_a_gss_checksum_has_no_bindings_for_require(void **state)
+{
+	struct accept_params p = cb_params(CB_REQUIRE);
+	krb5_data tok = cb_token(NULL, false);
+
+	assert_refused(&tok, &p, ACCEPT_CB_MISSING,
+	    "channel bindings required but the client sent none");
+	krb5_data_free(&tok);
+}
+
+static void
+test_absent_bindings_pass_under_accept(void **state)
+{
+	struct accept_params p = cb_params(CB_ACCEPT);
+	struct accept_result res;
+	krb5_data tok = cb_token(NULL, true);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_false(res.channel_bound);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_any_bindings_pass_when_channel_binding_is_off(void **state)
+{
+	struct accept_params p = cb_params(CB_OFF);
+	struct accept_result res;
+	krb5_data tok = cb_token(cert_p384_sha384_bnd, true);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- mutual auth */
+
+static void
+check_ap_rep_with_rd_rep(int key, bool subkey)
+{
+	struct mint_ticket_spec ts = { .key = &keys[key] };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+	    .mutual = true, .subkey = subkey };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_auth_context client_ac = NULL;
+	krb5_ap_rep_enc_part *repl = NULL;
+	krb5_creds creds;
+	krb5_data ap, rep;
+
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, &rs, &ap, &client_ac), 0);
+	assert_int_equal(acceptor_accept(acc, ap.data, ap.length, &p, &res), 0);
+	assert_true(res.mutual);
+	assert_non_null(res.ap_rep);
+	rep.data = res.ap_rep;
+	rep.length = res.ap_rep_len;
+	assert_int_equal(krb5_rd_rep(mint_context(), client_ac, &rep, &repl), 0);
+	assert_non_null(repl);
+	assert_non_null(repl->seq_number);
+	krb5_free_ap_rep_enc_part(mint_context(), repl);
+	krb5_auth_con_free(mint_context(), client_ac);
+	acceptor_result_clear(&res);
+	krb5_free_cred_contents(mint_context(), &creds);
+	krb5_data_free(&ap);
+}
+
+static void
+test_mutual_auth_ap_rep_is_accepted_by_krb5_rd_rep_aes(void **state)
+{
+	check_ap_rep_with_rd_rep(K5_AES256, false);
+	check_ap_rep_with_rd_rep(K5_AES128, true);
+}
+
+static void
+test_mutual_auth_ap_rep_is_accepted_by_krb5_rd_rep_rc4(void **state)
+{
+	check_ap_rep_with_rd_rep(K5_RC4, false);
+}
+
+static void
+test_gss_mutual_flag_alone_asks_for_an_ap_rep(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_true(res.mutual);
+	assert_non_null(res.ap_rep);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_ap_rep_wrapped_for_a_raw_krb5_client_is_a_gss_token(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	struct neg_token nt;
+	uint8_t out[4096];
+	const uint8_t *body;
+	size_t n, blen;
+	enum neg_mech mech;
+	krb5_data tok = simple_token(K5_AES256);
+
+	assert_int_equal(neg_classify(tok.data, tok.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_RAW);
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), 0);
+	assert_int_equal(neg_build_answer(&nt, res.ap_rep, res.ap_rep_len, out, sizeof(out), &n),
+	    NEG_OK);
+	assert_int_equal(neg_gss_krb5_unwrap(out, n, NEG_TOK_AP_REP, &mech, &body, &blen), NEG_OK);
+	assert_int_equal(mech, NEG_MECH_KRB5);
+	assert_int_equal(blen, res.ap_rep_len);
+	assert_memory_equal(body, res.ap_rep, blen);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- SPNEGO end to end */
+
+static void
+test_windows_shaped_spnego_is_accepted_with_the_optimistic_token(void **state)
+{
+	static const enum mint_mech windows[] = { MINT_MS_KRB5, MINT_KRB5, MINT_NEGOEX, MINT_NTLM };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct neg_token nt;
+	uint8_t out[4096];
+	size_t n;
+	krb5_data tok = simple_token(K5_AES256), spnego;
+
+	assert_int_equal(mint_spnego_init(windows, 4, &tok, &spnego), 0);
+	assert_int_equal(neg_classify(spnego.data, spnego.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_int_equal(nt.mech, NEG_MECH_MS_KRB5);
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), 0);
+	assert_int_equal(neg_build_answer(&nt, res.ap_rep, res.ap_rep_len, out, sizeof(out), &n),
+	    NEG_OK);
+	/* NegTokenResp [1] SEQUENCE { [0] accept-completed, [1] MS-KRB5 OID, [2] AP-REP } */
+	assert_int_equal(out[0], 0xa1);
+	assert_non_null(memmem(out, n, "\xa0\x03\x0a\x01\x00", 5));
+	assert_non_null(memmem(out, n, "\x06\x09\x2a\x86\x48\x82\xf7\x12\x01\x02\x02", 11));
+	assert_non_null(memmem(out, n, res.ap_rep, res.ap_rep_len));
+	acceptor_result_clear(&res);
+	krb5_data_free(&spnego);
+	krb5_data_free(&tok);
+}
+
+static void
+test_second_leg_after_accept_incomplete_is_accepted(void **state)
+{
+	static const enum mint_mech ntlm_first[] = { MINT_NTLM, MINT_KRB5 };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct neg_token nt;
+	uint8_t out[4096];
+	size_t n;
+	krb5_data tok = simple_token(K5_AES256), leg1, leg2;
+
+	assert_int_equal(mint_spnego_init(ntlm_first, 2, NULL, &leg1), 0);
+	assert_int_equal(neg_classify(leg1.data, leg1.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_NEED_KRB5_LEG);
+	assert_int_equal(neg_build_answer(&nt, NULL, 0, out, sizeof(out), &n), NEG_OK);
+
+	assert_int_equal(mint_spnego_resp(&tok, &leg2), 0);
+	assert_int_equal(neg_classify(leg2.data, leg2.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO_LEG2);
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), 0);
+	assert_string_equal(res.client, MINT_CLIENT);
+	assert_int_equal(neg_build_answer(&nt, res.ap_rep, res.ap_rep_len, out, sizeof(out), &n),
+	    NEG_OK);
+	assert_null(memmem(out, n, "\xa1\x0b\x06\x09", 4));	/* no supportedMech in leg 2 */
+	acceptor_result_clear(&res);
+	krb5_data_free(&leg1);
+	krb5_data_free(&leg2);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- malformed input */
+
+static void
+test_every_truncation_of_a_valid_token_is_a_clean_malformed(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok = simple_token(K5_AES256);
+	size_t n;
+
+	for (n = 0; n < tok.length; n++) {
+		assert_int_equal(acceptor_accept(acc, tok.data, n, &p, &res), -1);
+		assert_int_equal(res.status, ACCEPT_MALFORMED);
+		assert_string_equal(res.reason, "malformed AP-REQ");
+		acceptor_result_clear(&res);
+	}
+	krb5_data_free(&tok);
+}
+
+static void
+test_random_bytes_are_a_clean_malformed(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	uint8_t buf[600];
+	int i;
+
+	srandom(12345);
+	for (i = 0; i < 300; i++) {
+		size_t j, n = 1 + (size_t)random() % sizeof(buf);
+
+		for (j = 0; j < n; j++)
+			buf[j] = (uint8_t)random();
+		if (i % 3 == 0)
+			buf[0] = 0x60;
+		if (i % 3 == 1)
+			buf[0] = 0x6e;
+		assert_int_equal(acceptor_accept(acc, buf, n, &p, &res), -1);
+		assert_true(res.status == ACCEPT_MALFORMED);
+		acceptor_result_clear(&res);
+	}
+}
+
+static void
+test_tampered_authenticator_is_refused_without_blaming_the_keytab(void **state)
+{
+	struct accept_params p = params();
+	krb5_data tok = simple_token(K5_AES256);
+
+	/* The authenticator cipher is the AP-REQ's last bytes. */
+	((uint8_t *)tok.data)[tok.length - 3] ^= 0x01;
+	assert_refused(&tok, &p, ACCEPT_MALFORMED, "malformed AP-REQ: authenticator does not "
+	    "decrypt with the ticket's session key");
+	krb5_data_free(&tok);
+}
+
+static void
+test_token_with_trailing_bytes_is_malformed(void **state)
+{
+	struct accept_params p = params();
+	krb5_data tok = simple_token(K5_AES256);
+	uint8_t *longer = malloc(tok.length + 1);
+	krb5_data t2 = { tok.length + 1, longer };
+
+	memcpy(longer, tok.data, tok.length);
+	longer[tok.length] = 0;
+	assert_refused(&t2, &p, ACCEPT_MALFORMED, "malformed AP-REQ");
+	free(longer);
+	krb5_data_free(&tok);
+}
+
+static void
+test_krb_error_token_is_not_an_ap_req(void **state)
+{
+	static const uint8_t krb_err[] = { 0x60, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	    0x12, 0x01, 0x02, 0x02, 0x03, 0x00, 0x7e, 0x00 };
+	struct accept_params p = params();
+	krb5_data tok = { sizeof(krb_err), (void *)(uintptr_t)krb_err };
+
+	assert_refused(&tok, &p, ACCEPT_MALFORMED, "malformed AP-REQ");
+}
+
+/* ---------------------------------------------------------------- keytab management */
+
+static void
+test_keytab_reload_swaps_the_keys_atomically(void **state)
+{
+	struct kg_acceptor *a2;
+	struct accept_params p = params();
+	struct accept_result res;
+	char only6[512], err[256];
+	krb5_data t5 = simple_token(K5_AES256), t6 = simple_token(K6_AES256);
+
+	assert_int_equal(mint_write_keytab("only6.keytab", MINT_ACCOUNT, &keys[K6_AES256], 3,
+	    only6, sizeof(only6)), 0);
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(a2, keytab_path, served, 3, err, sizeof(err)), 6);
+	assert_int_equal(acceptor_load_keytab(a2, only6, served, 3, err, sizeof(err)), 3);
+	assert_int_equal(acceptor_accept(a2, t5.data, t5.length, &p, &res), -1);
+	assert_string_equal(res.reason,
+	    "ticket kvno 5 not in keytab (have 6) for http/mail.corp.contoso.com");
+	acceptor_result_clear(&res);
+
+	/* A failed reload keeps the keys that serve. */
+	assert_int_equal(acceptor_load_keytab(a2, "/nonexistent/asa.keytab", served, 3,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot read keytab /nonexistent/asa.keytab"));
+	assert_int_equal(acceptor_accept(a2, t6.data, t6.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	acceptor_free(a2);
+	krb5_data_free(&t5);
+	krb5_data_free(&t6);
+}
+
+static void
+test_added_key_is_accepted_and_removed_kvno_is_not(void **state)
+{
+	struct kg_acceptor *a2;
+	struct mint_key k7;
+	struct mint_ticket_spec ts = { .key = &k7 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	int kvnos[8];
+	char err[256];
+	krb5_data t1, t2;
+
+	assert_int_equal(mint_key_from_password(ETYPE_AES256_CTS_HMAC_SHA1_96, 7, "kvno7",
+	    MINT_SALT, &k7), 0);
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_add_key(a2, MINT_ACCOUNT, 7, k7.key.keytype,
+	    k7.key.keyvalue.data, k7.key.keyvalue.length, err, sizeof(err)), -1);
+	assert_string_equal(err, "no keytab loaded");
+	assert_int_equal(acceptor_load_keytab(a2, keytab_path, served, 3, err, sizeof(err)), 6);
+
+	assert_int_equal(acceptor_add_key(a2, MINT_ACCOUNT, 7, k7.key.keytype,
+	    k7.key.keyvalue.data, 5, err, sizeof(err)), -1);	/* wrong length */
+	assert_int_equal(acceptor_add_key(a2, MINT_ACCOUNT, 7, k7.key.keytype,
+	    k7.key.keyvalue.data, k7.key.keyvalue.length, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_kvnos(a2, MINT_SPN_HTTP, kvnos, 8), 3);
+	assert_int_equal(kvnos[0], 5);
+	assert_int_equal(kvnos[2], 7);
+
+	t1 = token_for(&ts, &rs, NULL);
+	assert_int_equal(acceptor_accept(a2, t1.data, t1.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+
+	/* 1 account entry + 3 SPN copies. */
+	assert_int_equal(acceptor_remove_kvno(a2, MINT_ACCOUNT, 7, err, sizeof(err)), 4);
+	assert_int_equal(acceptor_remove_kvno(a2, MINT_ACCOUNT, 7, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_remove_kvno(a2, MINT_ACCOUNT, 0, err, sizeof(err)), -1);
+	t2 = token_for(&ts, &rs, NULL);
+	assert_int_equal(acceptor_accept(a2, t2.data, t2.length, &p, &res), -1);
+	assert_string_equal(res.reason,
+	    "ticket kvno 7 not in keytab (have 5,6) for http/mail.corp.contoso.com");
+	acceptor_result_clear(&res);
+
+	/* Retiring kvno 5 leaves 6. */
+	assert_int_equal(acceptor_remove_kvno(a2, MINT_ACCOUNT, 5, err, sizeof(err)), 12);
+	assert_int_equal(acceptor_kvnos(a2, MINT_ACCOUNT, kvnos, 8), 1);
+	assert_int_equal(kvnos[0], 6);
+	acceptor_free(a2);
+	mint_key_free(&k7);
+	krb5_data_free(&t1);
+	krb5_data_free(&t2);
+}
+
+static void
+test_keytab_with_two_accounts_keys_is_refused(void **state)
+{
+	struct kg_acceptor *a2;
+	krb5_context ctx = mint_context();
+	krb5_keytab kt;
+	krb5_keytab_entry e;
+	char path[512], name[600], err[256];
+
+	/* asa.keytab plus OTHER$ with a different kvno 5 AES256 key. */
+	assert_int_equal(mint_write_keytab("two.keytab", MINT_ACCOUNT, keys, NKEYS, path,
+	    sizeof(path)), 0);
+	snprintf(name, sizeof(name), "FILE:%s", path);
+	assert_int_equal(krb5_kt_resolve(ctx, name, &kt), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(krb5_parse_name(ctx, "OTHER$@" MINT_REALM, &e.principal), 0);
+	e.vno = 5;
+	e.keyblock = stale_aes256.key;
+	assert_int_equal(krb5_kt_add_entry(ctx, kt, &e), 0);
+	krb5_free_principal(ctx, e.principal);
+	krb5_kt_close(ctx, kt);
+
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(a2, path, served, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "holds two different aes256-cts-hmac-sha1-96 keys for kvno 5 "
+	    "(EXCHASA$@CORP.CONTOSO.COM and OTHER$@CORP.CONTOSO.COM)"));
+	acceptor_free(a2);
+}
+
+static void
+test_empty_keytab_is_refused(void **state)
+{
+	struct kg_acceptor *a2;
+	char path[512], err[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/empty.keytab", mint_tmpdir());
+	f = fopen(path, "w");
+	fputc(5, f);
+	fputc(2, f);
+	fclose(f);
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(a2, path, served, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "holds no keys"));
+	acceptor_free(a2);
+}
+
+static void
+test_acceptor_without_keytab_refuses_cleanly(void **state)
+{
+	struct kg_acceptor *a2;
+	struct accept_params p = params();
+	struct accept_result res;
+	char err[256];
+	krb5_data tok = simple_token(K5_AES256);
+
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_accept(a2, tok.data, tok.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_INTERNAL);
+	assert_string_equal(res.reason, "no keytab loaded");
+	acceptor_free(a2);
+	krb5_data_free(&tok);
+}
+
+static void
+test_keytab_file_is_mode_0600_and_not_needed_after_load(void **state)
+{
+	struct kg_acceptor *a2;
+	struct accept_params p = params();
+	struct accept_result res;
+	struct stat st;
+	char path[512], err[256];
+	krb5_data tok = simple_token(K5_AES256);
+
+	assert_int_equal(mint_write_keytab("gone.keytab", MINT_ACCOUNT, keys, 3, path,
+	    sizeof(path)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(acceptor_new(&a2, 64, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(a2, path, served, 3, err, sizeof(err)), 3);
+	assert_int_equal(unlink(path), 0);	/* the keys live in memory only */
+	assert_int_equal(acceptor_accept(a2, tok.data, tok.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	acceptor_free(a2);
+	krb5_data_free(&tok);
+}
+
+/* ---------------------------------------------------------------- cost */
+
+static void
+test_accepting_an_aes256_ticket_is_fast(void **state)
+{
+	enum { N = 300 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data toks[N];
+	struct timespec t0, t1;
+	double us;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .forwardable = true };
+		struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+		    .mutual = true };
+
+		toks[i] = token_for(&ts, &rs, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(accept_with(&toks[i], &p, &res), 0);
+		acceptor_result_clear(&res);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / N;
+	fprintf(stderr, "acceptor_accept, AES256 with mutual auth: %.1f us per AP-REQ\n", us);
+	for (i = 0; i < N; i++)
+		krb5_data_free(&toks[i]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_aes256_ticket_is_accepted_and_names_the_client),
+		cmocka_unit_test(test_aes128_ticket_is_accepted),
+		cmocka_unit_test(test_rc4_ticket_is_accepted_when_allowed_and_reported_as_rc4),
+		cmocka_unit_test(test_newer_kvno_is_accepted_next_to_the_older),
+		cmocka_unit_test(test_bare_unframed_ap_req_is_accepted),
+		cmocka_unit_test(test_ticket_for_another_served_spn_decrypts_with_the_same_account_key),
+		cmocka_unit_test(test_spn_case_differences_are_ignored_as_in_active_directory),
+		cmocka_unit_test(test_ticket_without_kvno_uses_the_newest_key),
+		cmocka_unit_test(test_ticket_kvno_not_in_keytab_names_the_kvnos_held),
+		cmocka_unit_test(test_enctype_missing_at_a_held_kvno_names_the_enctypes_held),
+		cmocka_unit_test(test_ticket_under_a_stale_key_says_the_keytab_is_stale),
+		cmocka_unit_test(test_ticket_for_an_spn_not_served_here_is_refused),
+		cmocka_unit_test(test_spn_in_keytab_but_not_served_by_this_virtual_host_is_refused),
+		cmocka_unit_test(test_ticket_from_another_realm_is_not_served),
+		cmocka_unit_test(test_rc4_ticket_is_refused_when_rc4_is_disabled),
+		cmocka_unit_test(test_aes_ticket_with_an_rc4_session_key_is_refused_when_rc4_is_disabled),
+		cmocka_unit_test(test_client_clock_far_off_is_refused_with_the_skew_in_seconds),
+		cmocka_unit_test(test_client_clock_behind_within_the_skew_bound_is_accepted),
+		cmocka_unit_test(test_skew_bound_comes_from_the_params),
+		cmocka_unit_test(test_expired_ticket_is_refused),
+		cmocka_unit_test(test_postdated_ticket_not_yet_valid_is_refused),
+		cmocka_unit_test(test_same_token_twice_is_refused_as_a_replay),
+		cmocka_unit_test(test_same_ap_req_inside_spnego_after_raw_is_still_a_replay),
+		cmocka_unit_test(test_refused_token_does_not_enter_the_replay_cache),
+		cmocka_unit_test(test_cb_hash_of_a_sha256_certificate_matches_an_independent_computation),
+		cmocka_unit_test(test_cb_hash_of_a_sha384_signed_certificate_uses_sha384),
+		cmocka_unit_test(test_cb_hash_of_garbage_is_an_error),
+		cmocka_unit_test(test_matching_bindings_pass_under_require),
+		cmocka_unit_test(test_matching_bindings_pass_under_accept),
+		cmocka_unit_test(test_mismatching_bindings_are_refused_under_accept),
+		cmocka_unit_test(test_mismatching_bindings_are_refused_under_require),
+		cmocka_unit_test(test_absent_bindings_are_refused_under_require),
+		cmocka_unit_test(test_ap_req_without_a_gss_checksum_has_no_bindings_for_require),
+		cmocka_unit_test(test_absent_bindings_pass_under_accept),
+		cmocka_unit_test(test_any_bindings_pass_when_channel_binding_is_off),
+		cmocka_unit_test(test_mutual_auth_ap_rep_is_accepted_by_krb5_rd_rep_aes),
+		cmocka_unit_test(test_mutual_auth_ap_rep_is_accepted_by_krb5_rd_rep_rc4),
+		cmocka_unit_test(test_gss_mutual_flag_alone_asks_for_an_ap_rep),
+		cmocka_unit_test(test_ap_rep_wrapped_for_a_raw_krb5_client_is_a_gss_token),
+		cmocka_unit_test(test_windows_shaped_spnego_is_accepted_with_the_optimistic_token),
+		cmocka_unit_test(test_second_leg_after_accept_incomplete_is_accepted),
+		cmocka_unit_test(test_every_truncation_of_a_valid_token_is_a_clean_malformed),
+		cmocka_unit_test(test_random_bytes_are_a_clean_malformed),
+		cmocka_unit_test(test_tampered_authenticator_is_refused_without_blaming_the_keytab),
+		cmocka_unit_test(test_token_with_trailing_bytes_is_malformed),
+		cmocka_unit_test(test_krb_error_token_is_not_an_ap_req),
+		cmocka_unit_test(test_keytab_reload_swaps_the_keys_atomically),
+		cmocka_unit_test(test_added_key_is_accepted_and_removed_kvno_is_not),
+		cmocka_unit_test(test_keytab_with_two_accounts_keys_is_refused),
+		cmocka_unit_test(test_empty_keytab_is_refused),
+		cmocka_unit_test(test_acceptor_without_keytab_refuses_cleanly),
+		cmocka_unit_test(test_keytab_file_is_mode_0600_and_not_needed_after_load),
+		cmocka_unit_test(test_accepting_an_aes256_ticket_is_fast),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
