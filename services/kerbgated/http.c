@@ -429,6 +429,25 @@ next_element(const char *v, size_t len, size_t *pos, const char **elem,
 	return 0;
 }
 
+/* Whether a list has an empty element (",chunked", "chunked, ,"). */
+static int
+has_empty_element(const char *v, size_t len)
+{
+	size_t i;
+	int seen = 0;
+
+	for (i = 0; i < len; i++) {
+		if (v[i] == ',') {
+			if (!seen)
+				return 1;
+			seen = 0;
+		} else if (!is_ows((unsigned char)v[i])) {
+			seen = 1;
+		}
+	}
+	return !seen;
+}
+
 static int
 all_tchars(const char *s, size_t len)
 {
@@ -452,6 +471,11 @@ check_transfer_encoding(const struct http_header *te, int is_request,
 	const char *e;
 	size_t pos = 0, elen;
 	int n = 0, nchunked = 0, last_chunked = 0, others = 0;
+
+	/* Empty elements are legal list syntax, but parsers disagree on
+	 * them, and a framing header is no place for disagreement. */
+	if (has_empty_element(te->value, te->value_len))
+		return HTTP_E_BAD_TRANSFER_ENCODING;
 
 	while (next_element(te->value, te->value_len, &pos, &e, &elen)) {
 		size_t tok;

@@ -32,7 +32,8 @@
  *    value is identical (400).
  *  - Transfer-Encoding: one header only; never together with Content-Length
  *    (400, requests and responses alike); never in an HTTP/1.0 message
- *    (400).  In a request the only coding accepted is exactly "chunked";
+ *    (400); no empty list elements (", chunked": 400, parsers disagree on
+ *    them).  In a request the only coding accepted is exactly "chunked";
  *    "chunked" not last (or twice) is 400, any other coding before it
  *    ("gzip, chunked") is 501.  In a response, codings before a final
  *    "chunked" are passed through; a response whose final coding is not

@@ -680,6 +680,13 @@ test_transfer_encoding_other_than_chunked_is_refused(void **state)
 	    "Transfer-Encoding:\r\n")), HTTP_E_BAD_TRANSFER_ENCODING);
 	assert_int_equal(req(request_with("POST",
 	    "Transfer-Encoding: ,\r\n")), HTTP_E_BAD_TRANSFER_ENCODING);
+	/* Found by fuzz_http_diff: libhttp-parser sees no chunked here. */
+	assert_int_equal(req(request_with("POST",
+	    "Transfer-Encoding: chunked   , ,\r\n")),
+	    HTTP_E_BAD_TRANSFER_ENCODING);
+	assert_int_equal(req(request_with("POST",
+	    "Transfer-Encoding: , chunked\r\n")),
+	    HTTP_E_BAD_TRANSFER_ENCODING);
 	/* A coding we do not decode before chunked: 501. */
 	rc = req(request_with("POST", "Transfer-Encoding: gzip, chunked\r\n"));
 	assert_int_equal(rc, HTTP_E_UNSUPPORTED_CODING);
