@@ -71,7 +71,7 @@ savedefconfig: .config
 # The C code sees the configuration through autoconf.h.  silentoldconfig
 # also writes include/config/ dependency stamps, kept under $(BUILD).
 $(AUTOCONF_H): .config Kconfig $(shell find board toolchain services rootfs firmware -name Kconfig)
-	@mkdir -p $(dir $@) $(GENINC)/config
+	@mkdir -p $(dir $@) $(GENINC)/config include/config
 	@KCONFIG_AUTOHEADER=$@ KCONFIG_AUTOCONFIG=$(GENINC)/config/auto.conf \
 	  KCONFIG_TRISTATE=$(GENINC)/config/tristate.conf \
 	  $(KCONFIG_CONF) --silentoldconfig Kconfig

@@ -248,6 +248,7 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
 	env.worker = w + (g->id & 1) * g->nrelays;
+	env.nworkers = g->nrelays;
 	env.kh_fd = kh_fd;
 	env.ctl_fd = ctl_fd;
 	env.listen_fds = listen_fds;

@@ -1736,8 +1736,8 @@ relay_main(struct relay_env *env)
 	r.limits.max_head_bytes = r.conf->max_header_bytes;
 	r.limits.max_headers = r.conf->max_headers;
 	r.limits.max_request_line = 16384;
-	r.max_clients = r.conf->max_connections / (env->metrics->nworkers ?
-	    env->metrics->nworkers : 1) + 1;
+	r.max_clients = r.conf->max_connections / (env->nworkers ?
+	    env->nworkers : 1) + 1;
 	TAILQ_INIT(&r.clients);
 	if (pools_init(r.loop, r.conf, env->metrics, env->worker == 0, &r.pools,
 	    err, sizeof(err)) < 0)

@@ -19,7 +19,8 @@ struct tls_server;
 /** What the parent hands a relay worker when it forks it. */
 struct relay_env {
 	struct conf		*conf;
-	unsigned		 worker;	/**< 0 .. nworkers-1 */
+	unsigned		 worker;	/**< metrics slot */
+	unsigned		 nworkers;	/**< relays in this generation */
 	int			 kh_fd;		/**< socketpair to the keyholder */
 	int			 ctl_fd;	/**< socketpair to the parent */
 	const int		*listen_fds;	/**< parallel to conf->listeners */

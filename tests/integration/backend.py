@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""A header-mode back-end for kerbgated's integration tests.
+
+It runs in a lab back-end namespace and tells the test what reached it:
+which node answered, the X-Kerbgate-* identity and whether its signature
+verifies (docs/backend-verification.md), and, for streaming tests, when the
+bytes of a long request body arrived.  Any method is accepted, including
+Outlook Anywhere's RPC_IN_DATA and RPC_OUT_DATA.
+
+usage: backend.py NODE ADDRESS PORT SECRET_FILE EVENT_LOG
+"""
+import hashlib
+import hmac
+import http.server
+import socketserver
+import sys
+import time
+import urllib.parse
+
+NODE, ADDR, PORT, SECRET_FILE, EVENTS = sys.argv[1:6]
+SECRET = open(SECRET_FILE, "rb").read()
+
+
+def event(line):
+    with open(EVENTS, "a") as f:
+        f.write("%.3f %s %s\n" % (time.time(), NODE, line))
+
+
+def verify(h, method, target):
+    user = h.get("X-Kerbgate-User")
+    ts = h.get("X-Kerbgate-Time")
+    rid = h.get("X-Kerbgate-Request-Id")
+    sig = h.get("X-Kerbgate-Signature")
+    if not (user and ts and rid and sig):
+        return "absent"
+    msg = "\n".join(["kerbgate-v1", user, ts, rid, method, target])
+    good = hmac.new(SECRET, msg.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(good, sig):
+        return "bad"
+    if abs(time.time() - int(ts)) > 30:
+        return "stale"
+    return "valid"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def __getattr__(self, name):
+        if name.startswith("do_"):
+            return self.handle_any
+        raise AttributeError(name)
+
+    def reply(self, status, body, extra=()):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        got = 0
+        first = True
+        while got < n:
+            chunk = self.rfile.read1(min(65536, n - got))
+            if not chunk:
+                break
+            if first:
+                event("first-body-bytes %s %d" % (self.path, len(chunk)))
+                first = False
+            got += len(chunk)
+        return got
+
+    def handle_any(self):
+        url = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(url.query)
+        if url.path == "/health":
+            return self.reply(200, "ok\n")
+        event("request %s %s user=%s" % (self.command, url.path,
+                                         self.headers.get("X-Kerbgate-User")))
+        if url.path.startswith("/wait"):
+            time.sleep(float(q.get("s", ["1"])[0]))
+        if url.path.startswith("/stream-out"):
+            # RPC_OUT_DATA style: a long response streamed over time.
+            n = int(q.get("n", ["5"])[0])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n * 1024))
+            self.end_headers()
+            for i in range(n):
+                self.wfile.write(b"x" * 1024)
+                self.wfile.flush()
+                event("sent-chunk %d" % i)
+                time.sleep(0.2)
+            return
+        got = self.read_body()
+        forged = [k for k in self.headers.keys()
+                  if k.lower().startswith("x-kerbgate-") and
+                  k.lower() not in ("x-kerbgate-user", "x-kerbgate-time",
+                                    "x-kerbgate-request-id",
+                                    "x-kerbgate-signature")]
+        body = "node: %s\nuser: %s\nsignature: %s\nbody-bytes: %d\n" \
+               "extra-kerbgate-headers: %s\nxff: %s\n" % (
+                   NODE, self.headers.get("X-Kerbgate-User", ""),
+                   verify(self.headers, self.command, self.path), got,
+                   ",".join(forged) or "none",
+                   self.headers.get("X-Forwarded-For", ""))
+        users = self.headers.get_all("X-Kerbgate-User") or []
+        if len(users) > 1:
+            body += "duplicate-user-headers: %d\n" % len(users)
+        self.reply(200, body)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+if __name__ == "__main__":
+    Server((ADDR, int(PORT)), Handler).serve_forever()

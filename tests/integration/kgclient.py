@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Client-side helpers for kerbgated's integration tests (MIT GSSAPI).
+
+  kgclient.py token SERVICE@HOST [cb-cert.pem]   print a fresh Negotiate token
+  kgclient.py raw HOST PORT [wait]               send stdin verbatim, print reply
+  kgclient.py slow HOST PORT SECONDS             send half a head, then wait
+  kgclient.py rpcin HOST PORT SERVICE@HOST EVENTS  stream an RPC_IN_DATA body
+  kgclient.py twice HOST PORT SERVICE@HOST PAUSE   two requests on one connection
+"""
+import base64
+import hashlib
+import socket
+import ssl
+import sys
+import time
+
+import gssapi
+
+
+def token(target, cert=None):
+    name = gssapi.Name(target, gssapi.NameType.hostbased_service)
+    cb = None
+    if cert:
+        der = ssl.PEM_cert_to_DER_cert(open(cert).read())
+        cb = gssapi.raw.ChannelBindings(
+            application_data=b"tls-server-end-point:" +
+            hashlib.sha256(der).digest())
+    ctx = gssapi.SecurityContext(name=name, usage="initiate",
+                                 mech=gssapi.MechType.kerberos,
+                                 flags=gssapi.RequirementFlag.mutual_authentication,
+                                 channel_bindings=cb)
+    return base64.b64encode(ctx.step()).decode()
+
+
+def recv_all(s, timeout=10):
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    return out
+
+
+def head(host, port, target, method, host_hdr, extra=""):
+    return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
+        method, target, host_hdr, extra)).encode()
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "token":
+        print(token(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))
+    elif cmd == "raw":
+        s = socket.create_connection((sys.argv[2], int(sys.argv[3])))
+        s.sendall(sys.stdin.buffer.read())
+        sys.stdout.buffer.write(recv_all(s, float(sys.argv[4]) if len(sys.argv) > 4 else 5))
+    elif cmd == "slow":
+        s = socket.create_connection((sys.argv[2], int(sys.argv[3])))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nX-Slow: ")
+        t0 = time.time()
+        for _ in range(int(float(sys.argv[4]) * 2)):
+            try:
+                s.sendall(b"a")
+            except OSError:
+                break
+            time.sleep(0.5)
+        reply = recv_all(s, 2)
+        print("closed-after %.1f" % (time.time() - t0))
+        sys.stdout.write(reply.decode(errors="replace"))
+    elif cmd == "rpcin":
+        host, port, target, events = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+        s = socket.create_connection((host, port))
+        s.sendall(("RPC_IN_DATA /rpc/rpcproxy.dll?cas:6001 HTTP/1.1\r\n"
+                   "Host: mail.corp.contoso.com\r\nContent-Length: 1073741824\r\n"
+                   "Authorization: Negotiate %s\r\n\r\n" % token(target)).encode())
+        sent = 0
+        for i in range(20):
+            s.sendall(b"r" * 4096)
+            sent += 4096
+            time.sleep(0.1)
+        with open(events, "a") as f:
+            f.write("%.3f client still-sending %d\n" % (time.time(), sent))
+        time.sleep(1)
+        s.close()
+    elif cmd == "twice":
+        host, port, target, pause = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+        s = socket.create_connection((host, port))
+        s.sendall(("GET /first HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
+                   "Authorization: Negotiate %s\r\n\r\n" % token(target)).encode())
+        first = s.recv(65536).decode(errors="replace")
+        time.sleep(pause)
+        s.sendall(b"GET /second HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n\r\n")
+        second = s.recv(65536).decode(errors="replace")
+        print(first.split("\r\n")[0])
+        print(second.split("\r\n")[0])
+        print(second)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# kerbgated against the lab: Kerberos terminated at the VIP (10.77.0.100) in
+# the lb namespace, header-mode identity to two back-ends (cas1, cas2), real
+# clients (MIT curl --negotiate, python3-gssapi) in the client namespace.
+# Needs `tests/lab/lab up` first (tests/run.sh does it).  Last line:
+# "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+top=$PWD
+out=${KG_OUT:-output}
+lab=tests/lab/lab
+# shellcheck disable=SC1091
+source "${KGLAB_DIR:-/run/kerbgate-lab}/lab.env"
+
+work=$KGLAB_DIR/kerbgated
+log=$work/kerbgated.log
+events=$work/events.log
+passed=0; failed=0
+
+ok()   { echo "ok - $*"; passed=$((passed + 1)); }
+nok()  { echo "not ok - $*"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+client() { $lab exec client "$@"; }
+lb() { $lab exec lb "$@"; }
+vip_curl() { client curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' --max-time 20 "$@"; }
+log_has() { grep -qF -- "$1" "$log"; }
+body_has() { grep -qF -- "$1" "$work/body"; }
+
+cleanup() {
+	[ -n "${kg_pid:-}" ] && kill "$kg_pid" 2>/dev/null
+	for n in cas1 cas2; do $lab exec $n pkill -f "backend.py $n" 2>/dev/null; done
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+
+setup() {
+	rm -rf "$work"; mkdir -p "$work"; chmod 755 "$work"
+	for u in _kgrelay _kgkeys; do
+		id "$u" >/dev/null 2>&1 || useradd --system --no-create-home \
+			--shell /usr/sbin/nologin "$u"
+	done
+	install -m 0600 "$KGLAB_ASA_KEYTAB" "$work/asa.keytab"
+	head -c 48 /dev/urandom >"$work/pool.secret"
+	chmod 0644 "$work/pool.secret"	# the back-ends (here: python) read it too
+	# A CA and the VIP certificates (ECDSA P-256).
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=Lab CA" -days 2 -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+	for h in mail autod; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=$h.corp.contoso.com" -keyout "$work/$h.key" \
+			-out "$work/$h.csr" 2>/dev/null
+		openssl x509 -req -in "$work/$h.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+			-CAcreateserial -days 2 -out "$work/$h.pem" \
+			-extfile <(printf 'subjectAltName=DNS:%s.corp.contoso.com' "$h") 2>/dev/null
+		chmod 0600 "$work/$h.key"
+	done
+	sed -e "s|@WORK@|$work|g" tests/integration/kerbgated.json.in >"$work/kerbgated.json"
+	for n in cas1 cas2; do
+		ip=$([ $n = cas1 ] && echo "$KGLAB_CAS1_IP" || echo "$KGLAB_CAS2_IP")
+		$lab exec $n /usr/bin/python3 "$top/tests/integration/backend.py" $n "$ip" 8080 \
+			"$work/pool.secret" "$events" >"$work/backend-$n.log" 2>&1 &
+	done
+}
+
+start_kerbgated() {
+	lb "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" >>"$log" 2>&1 &
+	kg_pid=$!
+	for _ in $(seq 50); do
+		[ "$(vip_curl http://mail.corp.contoso.com/public/ping)" = 200 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+kinit_as() {
+	client kinit --password-file="$(eval echo "\$KGLAB_${1^^}_PWFILE")" "$1@$KGLAB_REALM"
+}
+
+# ------------------------------------------------------------------ tests
+
+test_config_check() {
+	"$out/bin/kerbgated" -n -f "$work/kerbgated.json" 2>&1 | grep -q "configuration OK"
+}
+
+test_bad_config_names_the_place() {
+	sed 's/"port": 8080/"port": "eighty"/' "$work/kerbgated.json" >"$work/bad.json"
+	"$out/bin/kerbgated" -n -f "$work/bad.json" 2>&1 | grep -q 'pools\[0\].servers\[0\].port'
+}
+
+test_process_model() {
+	local parent kh relays r
+	parent=$kg_pid
+	kh=$(pgrep -u _kgkeys -f "$out/bin/kerbgated" | head -1)
+	relays=$(pgrep -u _kgrelay -f "$out/bin/kerbgated")
+	[ -n "$kh" ] && [ "$(echo "$relays" | wc -l)" -ge 2 ] || return 1
+	for r in $relays; do
+		# No keytab, no key file open in a relay; not even the keyholder's.
+		ls -l /proc/"$r"/fd 2>/dev/null | grep -q 'keytab' && return 1
+	done
+	ls -l /proc/"$kh"/fd | grep -q 'keytab' && return 1
+	[ -n "$parent" ]
+}
+
+test_no_token_gets_challenge() {
+	[ "$(vip_curl http://mail.corp.contoso.com/x)" = 401 ] &&
+		grep -qi '^WWW-Authenticate: Negotiate' "$work/headers"
+}
+
+test_alice_over_http() {
+	kinit_as alice >/dev/null
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/whoami)" = 200 ] &&
+		body_has "user: alice@CORP.CONTOSO.COM" && body_has "signature: valid" &&
+		grep -qiE '^WWW-Authenticate: Negotiate [A-Za-z0-9+/=]{20,}' "$work/headers"
+}
+
+test_alice_over_https() {
+	[ "$(vip_curl --negotiate -u : --cacert "$work/ca.pem" https://mail.corp.contoso.com/whoami)" = 200 ] &&
+		body_has "user: alice@CORP.CONTOSO.COM" && body_has "signature: valid"
+}
+
+test_both_backends_reached() {
+	local i nodes=""
+	for i in 1 2 3 4; do
+		vip_curl --negotiate -u : http://mail.corp.contoso.com/rr >/dev/null
+		nodes="$nodes $(sed -n 's/^node: //p' "$work/body")"
+	done
+	[[ $nodes == *cas1* && $nodes == *cas2* ]]
+}
+
+test_forged_identity_headers_removed() {
+	[ "$(vip_curl --negotiate -u : -H 'X-Kerbgate-User: mallory@CORP.CONTOSO.COM' \
+		-H 'X-Kerbgate-Signature: 00' -H 'X-Kerbgate-Extra: 1' \
+		http://mail.corp.contoso.com/forge)" = 200 ] &&
+		body_has "user: alice@CORP.CONTOSO.COM" && body_has "extra-kerbgate-headers: none" &&
+		! body_has "duplicate-user-headers" && ! body_has mallory
+}
+
+test_unauthenticated_route_has_no_identity() {
+	[ "$(vip_curl -H 'X-Kerbgate-User: mallory' http://mail.corp.contoso.com/public/x)" = 200 ] &&
+		body_has "signature: absent" && ! body_has mallory
+}
+
+test_garbage_base64_is_400() {
+	[ "$(vip_curl -H 'Authorization: Negotiate !!!not*base64!!!' http://mail.corp.contoso.com/g)" = 400 ] &&
+		log_has "malformed Authorization header"
+}
+
+test_truncated_token_is_401() {
+	local tok
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate ${tok:0:200}" http://mail.corp.contoso.com/t)" = 401 ] &&
+		log_has "is not a valid SPNEGO or Kerberos token"
+}
+
+test_ntlm_is_refused_with_reason() {
+	[ "$(vip_curl -H 'Authorization: Negotiate TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==' \
+		http://mail.corp.contoso.com/n)" = 401 ] &&
+		log_has "client offered NTLM, not Kerberos: is http/mail.corp.contoso.com registered to the ASA account"
+}
+
+test_replayed_token_is_refused() {
+	local tok
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/r1)" = 200 ] &&
+		[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/r2)" = 401 ] &&
+		log_has "replayed authenticator"
+}
+
+test_spn_not_served_is_refused() {
+	local tok
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/s)" = 401 ] &&
+		log_has "not served here"
+}
+
+test_channel_binding_required_on_autod() {
+	local good bad
+	good=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com "$work/autod.pem")
+	bad=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com "$work/mail.pem")
+	none=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com)
+	[ "$(vip_curl --cacert "$work/ca.pem" -H "Authorization: Negotiate $good" https://autod.corp.contoso.com/cb)" = 200 ] &&
+	[ "$(vip_curl --cacert "$work/ca.pem" -H "Authorization: Negotiate $bad" https://autod.corp.contoso.com/cb)" = 401 ] &&
+	log_has "channel bindings do not match" &&
+	[ "$(vip_curl --cacert "$work/ca.pem" -H "Authorization: Negotiate $none" https://autod.corp.contoso.com/cb)" = 401 ] &&
+	log_has "channel bindings required"
+}
+
+test_large_pac_user() {
+	kinit_as bigpac >/dev/null
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/big)" = 200 ] &&
+		body_has "user: bigpac@CORP.CONTOSO.COM"
+	local rc=$?
+	kinit_as alice >/dev/null
+	return $rc
+}
+
+test_smuggling_shapes_are_400() {
+	local r1 r2
+	r1=$(printf 'POST / HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
+		client /usr/bin/python3 "$top/tests/integration/kgclient.py" raw "$KGLAB_VIP" 80 2)
+	r2=$(printf 'POST / HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello' |
+		client /usr/bin/python3 "$top/tests/integration/kgclient.py" raw "$KGLAB_VIP" 80 2)
+	[[ $r1 == "HTTP/1.1 400"* && $r2 == "HTTP/1.1 400"* ]]
+}
+
+test_oversize_header_is_431() {
+	[ "$(vip_curl -H "X-Big: $(head -c 80000 /dev/zero | tr '\0' a)" http://mail.corp.contoso.com/)" = 431 ]
+}
+
+test_slow_header_is_cut() {
+	local r
+	r=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" slow "$KGLAB_VIP" 80 8)
+	# header_timeout is 3 s in the test configuration.
+	[[ $r == *"HTTP/1.1 408"* ]] && log_has "request head not complete"
+}
+
+test_long_poll_route_outlives_first_byte_timeout() {
+	[ "$(vip_curl --negotiate -u : 'http://mail.corp.contoso.com/longpoll/wait?s=4')" = 200 ] &&
+	[ "$(vip_curl --negotiate -u : 'http://mail.corp.contoso.com/wait?s=4')" = 504 ]
+}
+
+test_rpc_in_data_streams() {
+	: >"$events"
+	client /usr/bin/python3 "$top/tests/integration/kgclient.py" rpcin "$KGLAB_VIP" 80 \
+		HTTP@mail.corp.contoso.com "$events" || return 1
+	local first sending
+	first=$(awk '/first-body-bytes \/rpc/ {print $1; exit}' "$events")
+	sending=$(awk '/still-sending/ {print $1; exit}' "$events")
+	[ -n "$first" ] && [ -n "$sending" ] && awk -v a="$first" -v b="$sending" 'BEGIN { exit !(a < b) }'
+}
+
+test_rpc_out_data_streams_back() {
+	: >"$events"
+	vip_curl --negotiate -u : -X RPC_OUT_DATA 'http://mail.corp.contoso.com/stream-out?n=5' >/dev/null
+	[ "$(stat -c %s "$work/body")" = 5120 ] && [ "$(grep -c sent-chunk "$events")" = 5 ]
+}
+
+test_metrics() {
+	lb curl -s http://127.0.0.1:9100/metrics >"$work/metrics"
+	grep -q '^kerbgate_auth_success_total [1-9]' "$work/metrics" &&
+		grep -q 'kerbgate_auth_failures_total{reason="replay"} [1-9]' "$work/metrics" &&
+		grep -q 'kerbgate_backend_up{pool="cas",server="cas1.corp.contoso.com"} 1' "$work/metrics"
+}
+
+test_reload_keeps_connections() {
+	: >"$work/twice"
+	client /usr/bin/python3 "$top/tests/integration/kgclient.py" twice "$KGLAB_VIP" 80 \
+		HTTP@mail.corp.contoso.com 3 >"$work/twice" &
+	local p=$!
+	sleep 1
+	kill -HUP "$kg_pid"
+	wait $p
+	[ "$(grep -c '^HTTP/1.1 200' "$work/twice")" = 2 ] && grep -q "user: alice" "$work/twice" &&
+		log_has "reloaded"
+}
+
+test_backend_killed_is_ejected() {
+	local codes="" i
+	$lab exec cas2 pkill -f "backend.py cas2"
+	sleep 2.5
+	for i in 1 2 3 4; do codes="$codes $(vip_curl --negotiate -u : http://mail.corp.contoso.com/ej)"; done
+	log_has "is down" && [[ $codes != *50* ]] || return 1
+	$lab exec cas2 /usr/bin/python3 "$top/tests/integration/backend.py" cas2 "$KGLAB_CAS2_IP" 8080 \
+		"$work/pool.secret" "$events" >>"$work/backend-cas2.log" 2>&1 &
+	sleep 2.5
+	log_has "cas2.corp.contoso.com in pool cas is up"
+}
+
+test_new_kvno_not_in_keytab_then_reload() {
+	local old=$KGLAB_ASA_KVNO new
+	$lab exec dc samba-tool user setpassword "$KGLAB_ASA_ACCOUNT" \
+		--newpassword="Rotated-$(date +%s)-Aa1!" -s "$KGLAB_SMB_CONF" >/dev/null 2>&1 || return 1
+	new=$((old + 1))
+	client kdestroy >/dev/null 2>&1; kinit_as alice >/dev/null
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/kv)" = 401 ] || return 1
+	log_has "kvno $new not in keytab (have $old)" || return 1
+	# Export the new keys and reload: the same client works without a restart.
+	rm -f "$work/new.keytab"
+	$lab exec dc samba-tool domain exportkeytab "$work/new.keytab" \
+		--principal="$KGLAB_ASA_ACCOUNT" -s "$KGLAB_SMB_CONF" >/dev/null 2>&1 || return 1
+	install -m 0600 "$work/new.keytab" "$work/asa.keytab"
+	kill -HUP "$kg_pid"; sleep 1.5
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/kv2)" = 200 ]
+}
+
+setup
+check "configuration check accepts the test configuration" test_config_check
+check "a configuration mistake names the file and JSON path" test_bad_config_names_the_place
+if ! start_kerbgated; then
+	nok "kerbgated starts and serves the VIP"; tail -30 "$log"
+	echo "$passed passed, $failed failed"; exit 1
+fi
+ok "kerbgated starts and serves the VIP"
+check "relays and keyholder run as separate users; no keytab fd in any child" test_process_model
+check "no token: 401 with a Negotiate challenge" test_no_token_gets_challenge
+check "alice via curl --negotiate over HTTP: signed identity, AP-REP returned" test_alice_over_http
+check "alice over HTTPS (TLS at the VIP)" test_alice_over_https
+check "round-robin reaches cas1 and cas2" test_both_backends_reached
+check "client-sent X-Kerbgate-* headers are removed" test_forged_identity_headers_removed
+check "auth:none route forwards without identity" test_unauthenticated_route_has_no_identity
+check "garbage base64: 400 and log reason" test_garbage_base64_is_400
+check "truncated token: 401 and log reason" test_truncated_token_is_401
+check "NTLM token: 401 with the NTLM reason" test_ntlm_is_refused_with_reason
+check "replayed Authorization on a new connection: 401 replayed authenticator" test_replayed_token_is_refused
+check "ticket for an SPN not served by the vhost: 401" test_spn_not_served_is_refused
+check "Extended Protection require: bound passes, other cert and none refused" test_channel_binding_required_on_autod
+check "user in 1500 groups (large PAC) authenticates" test_large_pac_user
+check "smuggling shapes (CL+TE, two CLs): 400" test_smuggling_shapes_are_400
+check "header block over the limit: 431" test_oversize_header_is_431
+check "slow header sender is cut after header_timeout" test_slow_header_is_cut
+check "long-poll route outlives the first-byte timeout; other path gets 504" test_long_poll_route_outlives_first_byte_timeout
+check "RPC_IN_DATA (1 GiB declared) streams while the client sends" test_rpc_in_data_streams
+check "RPC_OUT_DATA response streams back" test_rpc_out_data_streams_back
+check "/metrics exposes auth, failures by reason, back-end health" test_metrics
+check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
+check "a killed back-end is ejected without client errors, and comes back" test_backend_killed_is_ejected
+check "new kvno: 'kvno N not in keytab (have M)', then reload with new keytab works" test_new_kvno_not_in_keytab_then_reload
+echo "--- kerbgated log (last 15 lines)"; tail -15 "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
