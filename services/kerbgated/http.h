@@ -314,8 +314,9 @@ void http_body_init(struct http_body *body, const struct http_head *head);
  *
  * \return HTTP_BODY_MORE, HTTP_BODY_DONE (bytes after *consumed belong to
  *         the next message; further calls consume nothing and return
- *         HTTP_BODY_DONE), or a negative HTTP_E_* code (the state is then
- *         stuck in error: the connection must be closed).
+ *         HTTP_BODY_DONE), or a negative HTTP_E_* code (*consumed is then
+ *         0, the state stays in error, and the connection must be closed:
+ *         bytes forwarded by earlier calls were valid, the rest is not).
  */
 int http_body_feed(struct http_body *body, const char *in, size_t in_len,
     size_t *consumed, const char **data, size_t *data_len);

@@ -492,6 +492,35 @@ test_http11_keeps_alive_unless_connection_close(void **state)
 	assert_false(h.keep_alive);
 }
 
+/* Found by fuzz_http_diff (libhttp-parser misses these; RFC 9110 5.6.1
+ * says empty list elements are ignored). */
+static void
+test_empty_elements_in_connection_are_ignored(void **state)
+{
+	struct http_head h;
+
+	assert_true(parse_req("GET / HTTP/1.0\r\nConnection: ,Keep-Alive\r\n"
+	    "\r\n", &h) > 0);
+	assert_true(h.keep_alive);
+	assert_true(parse_req(request_with("GET", "Connection: , ,close,\r\n"),
+	    &h) > 0);
+	assert_false(h.keep_alive);
+}
+
+/* Found by fuzz_http_diff: libhttp-parser takes this for Transfer-Encoding. */
+static void
+test_header_named_like_transfer_encoding_is_not_framing(void **state)
+{
+	struct http_head h;
+
+	assert_true(parse_req(request_with("POST", "Transfer-Encodingx: chunked"
+	    "\r\nContent-Length: 6\r\n"), &h) > 0);
+	assert_int_equal(h.body, HTTP_BODY_LENGTH);
+	assert_true(parse_req(request_with("POST", "Content-Length: 3\t\t\r\n"),
+	    &h) > 0);
+	assert_true(h.content_length == 3);
+}
+
 static void
 test_http10_keeps_alive_only_with_connection_keep_alive(void **state)
 {
@@ -1633,6 +1662,8 @@ main(void)
 		cmocka_unit_test(test_long_request_line_is_refused_before_later_garbage),
 		cmocka_unit_test(test_http10_request_without_host_is_accepted),
 		cmocka_unit_test(test_http11_keeps_alive_unless_connection_close),
+		cmocka_unit_test(test_empty_elements_in_connection_are_ignored),
+		cmocka_unit_test(test_header_named_like_transfer_encoding_is_not_framing),
 		cmocka_unit_test(test_http10_keeps_alive_only_with_connection_keep_alive),
 		cmocka_unit_test(test_expect_100_continue_is_detected),
 		cmocka_unit_test(test_other_expectation_is_refused_with_417),
