@@ -314,7 +314,8 @@ tlv(Der_class cls, Der_type type, unsigned tag, const void *content, size_t len,
 
 	if (p == NULL)
 		return ENOMEM;
-	memcpy(p + hdr, content, len);
+	if (len > 0)
+		memcpy(p + hdr, content, len);
 	if (der_put_length_and_tag(p + hdr - 1, hdr, len, cls, type, tag, &sz) != 0 || sz != hdr) {
 		free(p);
 		return EINVAL;

@@ -7,3 +7,4 @@ test_sign_SRCS := services/kerbgated/sign.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
 test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
