@@ -185,8 +185,7 @@ each(const json_t *o, const char *key, int required, size_t *count,
 		rc = fn(json_array_get(arr, i), (char *)*basep + i * elemsz,
 		    c, ctx);
 		kg_cfg_pop(ctx);
-		if (rc >= 0)
-			(*count)++;
+		(*count)++;	/* a half-loaded element is freed (and wiped) too */
 	}
 	kg_cfg_pop(ctx);
 	return rc < 0 ? KG_ERR_CONFIG : 1;
