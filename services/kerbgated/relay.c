@@ -100,10 +100,12 @@ struct client {
 	char			 principal[256];
 	uint32_t		 kh_id;
 	enum neg_kind		 neg_kind;
-	enum neg_mech		 neg_mech;
+	enum neg_mech		 neg_mech;	/* SPNEGO supportedMech to echo */
+	enum neg_mech		 neg_framing;	/* OID the AP-REQ was framed with */
 	char			*mutual;	/* WWW-Authenticate value to send */
 	char			*set_cookie;
 	/* the request in flight */
+	struct http_head	 head;		/* keeps the incremental scan */
 	int			 vhost;
 	const struct conf_route	*route;
 	struct pool		*pool;
@@ -501,10 +503,10 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 {
 	struct relay *r = cl->r;
 	const struct conf_vhost *v = &r->conf->vhosts[cl->vhost];
-	struct neg_token nt;
-	uint8_t ans[8192];
+	uint8_t rep[8192], ans[8192];
 	char b64[NEG_MAX_B64_LEN + 1];
-	size_t alen, blen;
+	size_t rlen, alen, blen;
+	int rc;
 
 	cl->kh_id = 0;
 	if (res->status != KH_OK) {
@@ -525,11 +527,21 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 		    cl->peer, v->name);
 	free(cl->mutual);
 	cl->mutual = NULL;
-	memset(&nt, 0, sizeof(nt));
-	nt.kind = cl->neg_kind;
-	nt.mech = cl->neg_mech;
-	if (neg_build_answer(&nt, res->ap_rep, res->ap_rep_len, ans,
-	    sizeof(ans), &alen) == NEG_OK &&
+	/* The AP-REP goes back framed as the AP-REQ came: raw GSS, or inside
+	 * an accept-completed SPNEGO answer naming the client's mechanism. */
+	rc = NEG_OK;
+	rlen = 0;
+	if (res->ap_rep != NULL)
+		rc = neg_gss_krb5_wrap(cl->neg_framing, NEG_TOK_AP_REP,
+		    res->ap_rep, res->ap_rep_len, rep, sizeof(rep), &rlen);
+	if (rc == NEG_OK && cl->neg_kind == NEG_KRB5_RAW) {
+		memcpy(ans, rep, rlen);
+		alen = rlen;
+	} else if (rc == NEG_OK) {
+		rc = neg_spnego_resp(NEG_STATE_ACCEPT_COMPLETED, cl->neg_mech,
+		    rlen ? rep : NULL, rlen, ans, sizeof(ans), &alen);
+	}
+	if (rc == NEG_OK && alen > 0 &&
 	    neg_base64_encode(ans, alen, b64, sizeof(b64), &blen) == NEG_OK &&
 	    asprintf(&cl->mutual, "Negotiate %.*s", (int)blen, b64) < 0)
 		cl->mutual = NULL;
@@ -722,6 +734,13 @@ authenticate(struct client *cl, const struct http_head *h)
 	}
 	cl->neg_kind = nt.kind;
 	cl->neg_mech = nt.mech;
+	{
+		const uint8_t *body;
+		size_t bl;
+		if (neg_gss_krb5_unwrap(nt.krb5_token, nt.krb5_token_len,
+		    NEG_TOK_AP_REQ, &cl->neg_framing, &body, &bl) != NEG_OK)
+			cl->neg_framing = NEG_MECH_KRB5;
+	}
 	kh_send(cl, nt.krb5_token, nt.krb5_token_len);
 	kg_zero(tok, len);
 }
@@ -735,7 +754,12 @@ handle_request_head(struct client *cl)
 	const struct conf_route *rt;
 	int rc;
 
-	rc = parse_request(cl, &h);
+	/* cl->head carries the end-of-head scan between calls, so a client
+	 * sending one byte at a time costs linear, not quadratic, time. */
+	rc = parse_request(cl, &cl->head);
+	h = cl->head;
+	if (rc > 0)
+		memset(&cl->head, 0, sizeof(cl->head));
 	if (rc == HTTP_NEED_MORE) {
 		if (kg_buf_len(&cl->c.in) >= r->conf->max_header_bytes ||
 		    cl->c.in.cap >= cl->c.in.max)
