@@ -862,13 +862,12 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 			set_reason(res, ACCEPT_INTERNAL, "cannot build the AP-REP");
 			goto out;
 		}
-		rv = copy_out(&res->ap_rep, &res->ap_rep_len, rep.data, rep.length);
-		krb5_data_free(&rep);
-		if (rv != 0) {
+		if (copy_out(&res->ap_rep, &res->ap_rep_len, rep.data, rep.length) != 0) {
+			krb5_data_free(&rep);
 			set_reason(res, ACCEPT_INTERNAL, "out of memory");
 			goto out;
 		}
-		rv = -1;
+		krb5_data_free(&rep);
 	}
 	replay_insert(acc->replay, digest, (time_t)auth->ctime + skew, now);
 	res->status = ACCEPT_OK;
