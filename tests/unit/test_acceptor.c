@@ -14,6 +14,10 @@
 #include <cmocka.h>
 
 #include <krb5.h>
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_krb5.h>
+#include <gssapi/gssapi_spnego.h>
+#include <mbedtls/sha256.h>
 
 #include "acceptor.h"
 #include "negotiate.h"
@@ -1176,6 +1180,103 @@ test_keytab_file_is_mode_0600_and_not_needed_after_load(void **state)
 	krb5_data_free(&tok);
 }
 
+/* ---------------------------------------------------------------- Heimdal's GSS initiator as an oracle */
+
+/*
+ * A real GSS-API initiator (Heimdal's, from a MEMORY ccache holding a
+ * minted ticket) makes the token, with channel bindings of its own
+ * computing, and then checks our answer token.
+ */
+static void
+gss_roundtrip(gss_OID mech, bool bindings)
+{
+	krb5_context ctx = mint_context();
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .forwardable = true };
+	struct accept_params p = cb_params(bindings ? CB_REQUIRE : CB_OFF);
+	struct accept_result res;
+	struct gss_channel_bindings_struct cb;
+	gss_buffer_desc name_buf, in = GSS_C_EMPTY_BUFFER, out = GSS_C_EMPTY_BUFFER;
+	gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+	gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
+	gss_name_t target;
+	OM_uint32 major, minor, ret_flags;
+	krb5_ccache cc;
+	krb5_creds creds;
+	struct neg_token nt;
+	uint8_t app[21 + 32], answer[4096];
+	size_t n;
+
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(krb5_cc_new_unique(ctx, "MEMORY", NULL, &cc), 0);
+	assert_int_equal(krb5_cc_initialize(ctx, cc, creds.client), 0);
+	assert_int_equal(krb5_cc_store_cred(ctx, cc, &creds), 0);
+	if (mech == GSS_SPNEGO_MECHANISM) {
+		/* SPNEGO acquires its own krb5 cred: point the default ccache at ours. */
+		char ccname[256];
+
+		snprintf(ccname, sizeof(ccname), "MEMORY:%s", krb5_cc_get_name(ctx, cc));
+		assert_int_equal(gss_krb5_ccache_name(&minor, ccname, NULL), GSS_S_COMPLETE);
+	} else {
+		assert_int_equal(gss_krb5_import_cred(&minor, cc, NULL, NULL, &cred),
+		    GSS_S_COMPLETE);
+	}
+
+	name_buf.value = (void *)(MINT_SPN_HTTP "@" MINT_REALM);
+	name_buf.length = strlen(name_buf.value);
+	assert_int_equal(gss_import_name(&minor, &name_buf, GSS_KRB5_NT_PRINCIPAL_NAME, &target),
+	    GSS_S_COMPLETE);
+	memset(&cb, 0, sizeof(cb));
+	memcpy(app, "tls-server-end-point:", 21);
+	mbedtls_sha256_ret(cert_p256_sha256, sizeof(cert_p256_sha256), app + 21, 0);
+	cb.application_data.value = app;
+	cb.application_data.length = sizeof(app);
+
+	major = gss_init_sec_context(&minor, cred, &gctx, target, mech,
+	    GSS_C_MUTUAL_FLAG | GSS_C_INTEG_FLAG, 0, bindings ? &cb : GSS_C_NO_CHANNEL_BINDINGS,
+	    GSS_C_NO_BUFFER, NULL, &out, &ret_flags, NULL);
+	assert_int_equal(major, GSS_S_CONTINUE_NEEDED);
+
+	assert_int_equal(neg_classify(out.value, out.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, mech == GSS_SPNEGO_MECHANISM ? NEG_KRB5_SPNEGO : NEG_KRB5_RAW);
+	if (acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	assert_int_equal(res.channel_bound, bindings);
+	assert_true(res.mutual);
+	assert_int_equal(neg_build_answer(&nt, res.ap_rep, res.ap_rep_len, answer, sizeof(answer),
+	    &n), NEG_OK);
+	gss_release_buffer(&minor, &out);
+
+	in.value = answer;
+	in.length = n;
+	major = gss_init_sec_context(&minor, cred, &gctx, target, mech,
+	    GSS_C_MUTUAL_FLAG | GSS_C_INTEG_FLAG, 0, bindings ? &cb : GSS_C_NO_CHANNEL_BINDINGS,
+	    &in, NULL, &out, &ret_flags, NULL);
+	assert_int_equal(major, GSS_S_COMPLETE);
+	assert_int_equal(out.length, 0);
+
+	acceptor_result_clear(&res);
+	gss_release_buffer(&minor, &out);
+	gss_delete_sec_context(&minor, &gctx, GSS_C_NO_BUFFER);
+	gss_release_name(&minor, &target);
+	gss_release_cred(&minor, &cred);
+	krb5_cc_destroy(ctx, cc);
+	krb5_free_cred_contents(ctx, &creds);
+}
+
+static void
+test_heimdal_gss_initiator_token_with_bindings_is_accepted_and_takes_our_ap_rep(void **state)
+{
+	gss_roundtrip(GSS_KRB5_MECHANISM, true);
+}
+
+static void
+test_heimdal_spnego_initiator_completes_on_our_negtokenresp(void **state)
+{
+	gss_roundtrip(GSS_SPNEGO_MECHANISM, false);
+	gss_roundtrip(GSS_SPNEGO_MECHANISM, true);
+}
+
 /* ---------------------------------------------------------------- cost */
 
 static void
@@ -1264,6 +1365,8 @@ main(void)
 		cmocka_unit_test(test_empty_keytab_is_refused),
 		cmocka_unit_test(test_acceptor_without_keytab_refuses_cleanly),
 		cmocka_unit_test(test_keytab_file_is_mode_0600_and_not_needed_after_load),
+		cmocka_unit_test(test_heimdal_gss_initiator_token_with_bindings_is_accepted_and_takes_our_ap_rep),
+		cmocka_unit_test(test_heimdal_spnego_initiator_completes_on_our_negtokenresp),
 		cmocka_unit_test(test_accepting_an_aes256_ticket_is_fast),
 	};
 
