@@ -247,7 +247,8 @@ void acceptor_result_clear(struct accept_result *res);
  *                 Application data is "tls-server-end-point:" followed by
  *                 the certificate hash (RFC 5929 §4.1): SHA-256 of the DER
  *                 certificate, unless its signature uses SHA-384 or SHA-512
- *                 (then that hash; MD5 and SHA-1 map to SHA-256).  The
+ *                 (then that hash; SHA-224 likewise; MD5, SHA-1 and
+ *                 anything else map to SHA-256).  The
  *                 result is MD5 over the gss_channel_bindings_struct as RFC
  *                 4121 §4.1.1.2 lays it out with no addresses: initiator
  *                 addrtype 0, address length 0, acceptor addrtype 0,
