@@ -546,7 +546,7 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 	    asprintf(&cl->mutual, "Negotiate %.*s", (int)blen, b64) < 0)
 		cl->mutual = NULL;
 	if (v->cookie) {
-		char val[SIGN_COOKIE_MAX];
+		char val[SIGN_COOKIE_MAX + 1];
 		uint64_t exp = (uint64_t)time(NULL) + v->cookie_lifetime_s;
 		free(cl->set_cookie);
 		cl->set_cookie = NULL;
