@@ -63,6 +63,15 @@ setup() {
 }
 
 start_kerbgated() {
+	local n ip
+	# The back-ends first: a refused connect would eject them at once.
+	for n in cas1 cas2; do
+		ip=$([ $n = cas1 ] && echo "$KGLAB_CAS1_IP" || echo "$KGLAB_CAS2_IP")
+		for _ in $(seq 50); do
+			lb curl -s -o /dev/null "http://$ip:8080/health" && break
+			sleep 0.2
+		done
+	done
 	lb "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" >>"$log" 2>&1 &
 	for _ in $(seq 50); do
 		if [ "$(vip_curl http://mail.corp.contoso.com/public/ping)" = 200 ]; then
