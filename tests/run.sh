@@ -49,7 +49,7 @@ count_output() {
 
 run_suite_program() {
 	local name=$1; shift
-	local file="$log_dir/$name.log" rc
+	local file="$log_dir/${name//\//_}.log" rc
 	echo "== $name"
 	"$@" >"$file" 2>&1; rc=$?
 	sed 's/^/   /' "$file" | tail -40
