@@ -201,18 +201,30 @@ close_other_generations(struct generation *keep)
 	}
 }
 
+/* Forks; the child starts with default signals and no other generation's
+ * control sockets.  Returns the child's pid in the parent, 0 in the child. */
+static pid_t
+fork_child(void)
+{
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid == 0) {
+		child_signals();
+		close_other_generations(NULL);
+	}
+	return pid;
+}
+
 static pid_t
 fork_keyholder(struct generation *g, int *kh_ends)
 {
 	struct keyholder_env env;
 	pid_t pid;
 
-	if ((pid = fork()) < 0)
-		fatal("fork");
-	if (pid > 0)
+	if ((pid = fork_child()) > 0)
 		return pid;
-	child_signals();
-	close_other_generations(NULL);
 	for (size_t i = 0; i < nlisten; i++)
 		close(listen_fds[i]);
 	if (admin_fd >= 0)
@@ -233,12 +245,8 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	unsigned j;
 	pid_t pid;
 
-	if ((pid = fork()) < 0)
-		fatal("fork");
-	if (pid > 0)
+	if ((pid = fork_child()) > 0)
 		return pid;
-	child_signals();
-	close_other_generations(NULL);
 	/* Only this relay's own ends: a keyholder must see EOF when any
 	 * relay exits, which a copy held by a sibling would prevent. */
 	for (j = w + 1; j < g->nrelays; j++) {
