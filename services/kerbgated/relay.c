@@ -106,6 +106,7 @@ struct client {
 	char			*set_cookie;
 	/* the request in flight */
 	struct http_head	 head;		/* keeps the incremental scan */
+	size_t			 head_unread;	/* parsed head still in c.in */
 	int			 vhost;
 	const struct conf_route	*route;
 	struct pool		*pool;
@@ -387,6 +388,9 @@ client_respond(struct client *cl, int status, const char *www_auth,
 	struct ep *e = &cl->c;
 	size_t blen = strlen(body);
 
+	/* The request is answered here: its head must not be read again. */
+	kg_buf_consume(&e->in, cl->head_unread);
+	cl->head_unread = 0;
 	if (!cl->req_done && cl->req_body.kind != HTTP_BODY_NONE &&
 	    !(cl->req_body.kind == HTTP_BODY_LENGTH &&
 	    cl->req_body.remaining <= MAX_DRAIN_BODY))
@@ -624,6 +628,10 @@ serve_admin(struct client *cl, const struct http_head *h)
 	size_t len;
 
 	cl->req_done = h->body == HTTP_BODY_NONE;
+	if (h->target_len == 8 && memcmp(h->target, "/metrics", 8) == 0) {
+		kg_buf_consume(&cl->c.in, cl->head_unread);
+		cl->head_unread = 0;
+	}
 	if (h->target_len != 8 || memcmp(h->target, "/metrics", 8) != 0) {
 		client_respond(cl, 404, NULL, "only /metrics is served here", 0);
 		return;
@@ -771,6 +779,7 @@ handle_request_head(struct client *cl)
 		return;
 	}
 	r->mw->requests++;
+	cl->head_unread = h.head_len;
 	cl->reqno++;
 	cl->req_start_ms = kg_now_ms();
 	cl->req_keepalive = h.keep_alive;
@@ -1042,6 +1051,7 @@ forward_request_head(struct client *cl)
 	}
 	out_printf(o, "Connection: keep-alive\r\n\r\n");
 	kg_buf_consume(&cl->c.in, h.head_len);
+	cl->head_unread = 0;
 	return o->error ? -1 : 0;
 }
 

@@ -210,6 +210,14 @@ test_large_pac_user() {
 	return $rc
 }
 
+test_pipelined_requests_answered_once_each_in_order() {
+	local r
+	r=$(printf 'GET /a HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n\r\nGET /public/b HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nConnection: close\r\n\r\n' |
+		client /usr/bin/python3 "$top/tests/integration/kgclient.py" raw "$KGLAB_VIP" 80 3)
+	[ "$(grep -c '^HTTP/1.1 ' <<<"$r")" = 2 ] &&
+		[ "$(grep '^HTTP/1.1 ' <<<"$r" | tr -d '\r' | paste -sd,)" = "HTTP/1.1 401 Unauthorized,HTTP/1.1 200 OK" ]
+}
+
 test_smuggling_shapes_are_400() {
 	local r1 r2
 	r1=$(printf 'POST / HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
@@ -321,6 +329,7 @@ check "replayed Authorization on a new connection: 401 replayed authenticator" t
 check "ticket for an SPN not served by the vhost: 401" test_spn_not_served_is_refused
 check "Extended Protection require: bound passes, other cert and none refused" test_channel_binding_required_on_autod
 check "user in 1500 groups (large PAC) authenticates" test_large_pac_user
+check "pipelined requests: one answer each, in order" test_pipelined_requests_answered_once_each_in_order
 check "smuggling shapes (CL+TE, two CLs): 400" test_smuggling_shapes_are_400
 check "header block over the limit: 431" test_oversize_header_is_431
 check "slow header sender is cut after header_timeout" test_slow_header_is_cut
