@@ -535,6 +535,13 @@ check_connection(const struct http_header *hdr, int is_request,
 	size_t pos = 0, elen;
 
 	while (next_element(hdr->value, hdr->value_len, &pos, &e, &elen)) {
+		size_t k;
+
+		/* Connection options are tokens (RFC 9110 7.6.1); anything
+		 * else is refused rather than guessed at. */
+		for (k = 0; is_request && k < elen; k++)
+			if (!is_tchar((unsigned char)e[k]))
+				return HTTP_E_BAD_CONNECTION;
 		if (equals_ci(e, elen, "close"))
 			s->conn_close = 1;
 		else if (equals_ci(e, elen, "keep-alive"))
@@ -782,7 +789,7 @@ static const struct error_info errors[] = {
 	{ HTTP_E_MISSING_HOST, 400, "HTTP/1.1 request without Host" },
 	{ HTTP_E_DUP_HOST, 400, "more than one Host header" },
 	{ HTTP_E_BAD_HOST, 400, "invalid Host header" },
-	{ HTTP_E_BAD_CONNECTION, 400, "Connection header names Content-Length or Host" },
+	{ HTTP_E_BAD_CONNECTION, 400, "Connection header is not a list of tokens, or names Content-Length or Host" },
 	{ HTTP_E_EXPECTATION, 417, "unsupported Expect" },
 	{ HTTP_E_BAD_CHUNK_SIZE, 400, "invalid chunk size" },
 	{ HTTP_E_BAD_CHUNK_EXT, 400, "invalid or too long chunk extension" },

@@ -95,7 +95,7 @@
 #define HTTP_E_MISSING_HOST          -24 /* HTTP/1.1 without Host (400) */
 #define HTTP_E_DUP_HOST              -25 /* more than one Host (400) */
 #define HTTP_E_BAD_HOST              -26 /* invalid Host value (400) */
-#define HTTP_E_BAD_CONNECTION        -27 /* Connection names CL/Host (400) */
+#define HTTP_E_BAD_CONNECTION        -27 /* Connection: non-token, CL or Host (400) */
 #define HTTP_E_EXPECTATION           -28 /* Expect other than 100-continue (417) */
 #define HTTP_E_BAD_CHUNK_SIZE        -29 /* empty/non-hex/overflow (400) */
 #define HTTP_E_BAD_CHUNK_EXT         -30 /* bad or too long extension (400) */

@@ -121,7 +121,7 @@ we_are_stricter(int rc)
 	case HTTP_E_MISSING_HOST:       /* it does not require Host */
 	case HTTP_E_DUP_HOST:
 	case HTTP_E_BAD_HOST:
-	case HTTP_E_BAD_CONNECTION:     /* Connection: content-length */
+	case HTTP_E_BAD_CONNECTION:     /* Connection: content-length, non-token */
 	case HTTP_E_EXPECTATION:        /* it ignores Expect */
 	case HTTP_E_DUP_CONTENT_LENGTH: /* identical repeats */
 	case HTTP_E_BAD_CONTENT_LENGTH: /* > 2^63-1; "1 " ... */

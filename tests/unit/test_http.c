@@ -943,6 +943,18 @@ test_connection_naming_content_length_or_host_is_refused(void **state)
 	    HTTP_E_BAD_CONNECTION);
 }
 
+static void
+test_connection_option_that_is_not_a_token_is_refused(void **state)
+{
+	/* Found by fuzz_http_diff: obs-text in an option beside keep-alive. */
+	assert_int_equal(req("GET / HTTP/1.0\r\nConnection: \x9b/`, "
+	    "keep-alive\r\nHost: a\r\n\r\n"), HTTP_E_BAD_CONNECTION);
+	assert_int_equal(req(request_with("GET", "Connection: a b\r\n")),
+	    HTTP_E_BAD_CONNECTION);
+	assert_true(req(request_with("GET",
+	    "Connection: keep-alive, Upgrade\r\n")) > 0);
+}
+
 /* ------------------------------------------------------------ responses */
 
 static void
@@ -1698,6 +1710,7 @@ main(void)
 		cmocka_unit_test(test_multiple_host_headers_are_refused),
 		cmocka_unit_test(test_invalid_host_value_is_refused),
 		cmocka_unit_test(test_connection_naming_content_length_or_host_is_refused),
+		cmocka_unit_test(test_connection_option_that_is_not_a_token_is_refused),
 		cmocka_unit_test(test_response_status_and_reason_are_parsed),
 		cmocka_unit_test(test_response_without_reason_is_accepted),
 		cmocka_unit_test(test_1xx_response_has_no_body),
