@@ -248,12 +248,12 @@ render_backends(const struct metrics_shm *m, FILE *f)
 	    "Requests forwarded to the back-end server.");
 	for (i = 0; i < n; i++)
 		server_sample(f, "kerbgate_backend_requests_total", &m->s[i],
-		    LOAD(m->s[i].requests));
+		    SUM_AT(m, backend_requests, i));
 	header(f, "kerbgate_backend_connect_failures_total", "counter",
 	    "Failed connection attempts to the back-end server.");
 	for (i = 0; i < n; i++)
 		server_sample(f, "kerbgate_backend_connect_failures_total",
-		    &m->s[i], LOAD(m->s[i].connect_failures));
+		    &m->s[i], SUM_AT(m, backend_connect_failures, i));
 }
 
 int

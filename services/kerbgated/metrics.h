@@ -37,14 +37,15 @@ struct metrics_worker {
 	uint64_t latency_le[METRICS_NBUCKETS];	/**< cumulative at render */
 	uint64_t latency_count;
 	uint64_t latency_sum_us;
+	/* per back-end server, indexed like metrics_shm.s */
+	uint64_t backend_requests[METRICS_MAX_SERVERS];
+	uint64_t backend_connect_failures[METRICS_MAX_SERVERS];
 };
 
 struct metrics_server {
 	char	 pool[64];
 	char	 name[128];
-	uint64_t up;			/**< 1 healthy, 0 not (worker 0's view) */
-	uint64_t requests;
-	uint64_t connect_failures;
+	uint64_t up;			/**< 1 healthy, 0 not (one worker's view) */
 };
 
 struct metrics_shm {

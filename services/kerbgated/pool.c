@@ -365,6 +365,7 @@ pools_init(struct ev_loop *loop, const struct conf *c, struct metrics_shm *m,
 			s->pool = p;
 			s->healthy = 1;
 			TAILQ_INIT(&s->idle);
+			s->idx = (unsigned)ms;
 			if (ms < METRICS_MAX_SERVERS) {
 				s->ms = &m->s[ms];
 				if (report_health) {

@@ -30,7 +30,8 @@ struct pool_server {
 	unsigned		 active;	/**< requests in flight here */
 	struct upstream_q	 idle;		/**< reusable connections */
 	unsigned		 nidle;
-	struct metrics_server	*ms;		/**< shared counters, or NULL */
+	unsigned		 idx;		/**< across all pools: metrics index */
+	struct metrics_server	*ms;		/**< health to publish, or NULL */
 	struct health_check	*hc;
 };
 

@@ -628,14 +628,13 @@ serve_admin(struct client *cl, const struct http_head *h)
 	size_t len;
 
 	cl->req_done = h->body == HTTP_BODY_NONE;
-	if (h->target_len == 8 && memcmp(h->target, "/metrics", 8) == 0) {
-		kg_buf_consume(&cl->c.in, cl->head_unread);
-		cl->head_unread = 0;
-	}
 	if (h->target_len != 8 || memcmp(h->target, "/metrics", 8) != 0) {
 		client_respond(cl, 404, NULL, "only /metrics is served here", 0);
 		return;
 	}
+	/* Consumed bytes are wiped: h's strings are not used after this. */
+	kg_buf_consume(&cl->c.in, cl->head_unread);
+	cl->head_unread = 0;
 	if (metrics_render(cl->r->env->metrics, &text, &len) < 0) {
 		client_respond(cl, 500, NULL, "out of memory", 1);
 		return;
@@ -927,6 +926,17 @@ upstream_new(struct relay *r, struct pool_server *s)
 	return u;
 }
 
+static void
+count_backend(struct relay *r, const struct pool_server *s, int failed)
+{
+	if (s->idx >= METRICS_MAX_SERVERS)
+		return;
+	if (failed)
+		r->mw->backend_connect_failures[s->idx]++;
+	else
+		r->mw->backend_requests[s->idx]++;
+}
+
 static uint64_t
 affinity_for(struct client *cl, int *has)
 {
@@ -974,16 +984,14 @@ start_backend(struct client *cl)
 		}
 		if ((u = upstream_new(r, s)) != NULL)
 			break;
-		if (s->ms)
-			s->ms->connect_failures++;
+		count_backend(r, s, 1);
 		pool_server_failed(s, strerror(errno));
 		cl->tried |= 1ULL << (idx & 63);
 	}
 	u->owner = cl;
 	u->sent_any = 0;
 	s->active++;
-	if (s->ms)
-		s->ms->requests++;
+	count_backend(r, s, 0);
 	cl->up = u;
 	cl->state = CS_CONNECT;
 	cl->deadline_ms = kg_now_ms() + p->cp->connect_timeout_ms;
@@ -1063,8 +1071,7 @@ backend_failed(struct client *cl, const char *why)
 	int idx = (int)(s - cl->pool->servers);
 
 	log_warnx("%s: back-end %s: %s", cl->peer, s->cs->text, why);
-	if (s->ms)
-		s->ms->connect_failures++;
+	count_backend(cl->r, s, 1);
 	if (!u->reused)
 		pool_server_failed(s, why);
 	release_upstream(cl, 0);
@@ -1773,7 +1780,9 @@ relay_main(struct relay_env *env)
 	r.max_clients = r.conf->max_connections / (env->nworkers ?
 	    env->nworkers : 1) + 1;
 	TAILQ_INIT(&r.clients);
-	if (pools_init(r.loop, r.conf, env->metrics, env->worker == 0, &r.pools,
+	/* The generation's first worker publishes back-end health. */
+	if (pools_init(r.loop, r.conf, env->metrics,
+	    env->worker % (env->nworkers ? env->nworkers : 1) == 0, &r.pools,
 	    err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	kg_ipc_reader_init(&r.kh_rd);

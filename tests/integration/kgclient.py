@@ -46,6 +46,28 @@ def recv_all(s, timeout=10):
     return out
 
 
+def read_response(s):
+    """Reads one response with a Content-Length body from socket s."""
+    s.settimeout(20)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = s.recv(65536)
+        if not b:
+            return data.decode(errors="replace")
+        data += b
+    headlen = data.index(b"\r\n\r\n") + 4
+    length = 0
+    for line in data[:headlen].decode(errors="replace").split("\r\n"):
+        if line.lower().startswith("content-length:"):
+            length = int(line.split(":", 1)[1])
+    while len(data) < headlen + length:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    return data.decode(errors="replace")
+
+
 def head(host, port, target, method, host_hdr, extra=""):
     return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
         method, target, host_hdr, extra)).encode()
@@ -92,10 +114,10 @@ def main():
         s = socket.create_connection((host, port))
         s.sendall(("GET /first HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
                    "Authorization: Negotiate %s\r\n\r\n" % token(target)).encode())
-        first = s.recv(65536).decode(errors="replace")
+        first = read_response(s)
         time.sleep(pause)
         s.sendall(b"GET /second HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n\r\n")
-        second = s.recv(65536).decode(errors="replace")
+        second = read_response(s)
         print(first.split("\r\n")[0])
         print(second.split("\r\n")[0])
         print(second)

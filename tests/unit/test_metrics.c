@@ -504,15 +504,16 @@ test_backend_series_name_pool_and_server(void **state)
 	struct metrics_shm *m = *state;
 	char *text;
 
-	m->nworkers = 1;
+	m->nworkers = 2;
 	m->nservers = 2;
 	kg_strlcpy(m->s[0].pool, "cas", sizeof(m->s[0].pool));
 	kg_strlcpy(m->s[0].name, "cas1.corp.contoso.com", sizeof(m->s[0].name));
 	m->s[0].up = 1;
-	m->s[0].requests = 12;
+	m->w[0].backend_requests[0] = 5;	/* summed over workers */
+	m->w[1].backend_requests[0] = 7;
 	kg_strlcpy(m->s[1].pool, "cas", sizeof(m->s[1].pool));
 	kg_strlcpy(m->s[1].name, "cas2.corp.contoso.com", sizeof(m->s[1].name));
-	m->s[1].connect_failures = 3;
+	m->w[1].backend_connect_failures[1] = 3;
 	text = render(m);
 	check_exposition(text);
 	assert_int_equal(value_of(text, "kerbgate_backend_up{pool=\"cas\","
