@@ -56,8 +56,13 @@ test-long: deps
 	@$(MAKE) --no-print-directory test-build fuzz-build
 	@tests/run.sh --out $(O) --fuzz-seconds 300 --long
 
+# The unit tests alone; CI runs them once more with SANITIZE=1.
+test-unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_BINS)
+	@tests/run.sh --out $(O) --only unit
+
 fuzz: fuzz-build
 	@tests/run.sh --out $(O) --fuzz-seconds $(FUZZ_SECONDS) --only fuzz
 
-.PHONY: test test-long test-build fuzz-build fuzz
+.PHONY: test test-long test-unit test-build fuzz-build fuzz
 -include $(shell find $(FUZZ_OBJDIR) -name '*.d' 2>/dev/null)

@@ -289,19 +289,24 @@ load_server(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 static int
 load_secret(struct conf_pool *pl, const char *path, struct kg_cfgctx *ctx)
 {
+	uint8_t probe[sizeof(pl->header_secret) + 1];
 	ssize_t n;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return kg_cfg_error(ctx, "header_secret_file", "%s: %m", path);
-	n = read(fd, pl->header_secret, sizeof(pl->header_secret));
+	/* One byte more than we keep: a longer file would be a different
+	 * key to a back-end that reads all of it. */
+	n = read(fd, probe, sizeof(probe));
 	close(fd);
-	if (n < 32) {
-		kg_zero(pl->header_secret, sizeof(pl->header_secret));
+	if (n < 32 || n > (ssize_t)sizeof(pl->header_secret)) {
+		kg_zero(probe, sizeof(probe));
 		return kg_cfg_error(ctx, "header_secret_file",
-		    "%s holds %zd bytes; it needs at least 32 random bytes",
-		    path, n < 0 ? 0 : n);
+		    "%s holds %zd bytes; it needs 32 to %zu random bytes",
+		    path, n < 0 ? 0 : n, sizeof(pl->header_secret));
 	}
+	memcpy(pl->header_secret, probe, (size_t)n);
+	kg_zero(probe, sizeof(probe));
 	pl->header_secret_len = (size_t)n;
 	return 0;
 }
@@ -476,7 +481,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(get_str(root, "user", 0, c->relay_user, sizeof(c->relay_user), ctx));
 	TRY(get_str(root, "keyholder_user", 0, c->keyholder_user,
 	    sizeof(c->keyholder_user), ctx));
-	TRY(get_uint(root, "workers", 0, 64, &c->workers, ctx));
+	TRY(get_uint(root, "workers", 0, 32, &c->workers, ctx));
 	TRY(get_str(root, "keytab", 1, c->keytab, sizeof(c->keytab), ctx));
 	TRY(get_uint(root, "clock_skew", 1, 3600, &c->clock_skew_s, ctx));
 	TRY(kg_cfg_bool(root, "allow_rc4", 0, &c->allow_rc4, ctx));

@@ -23,6 +23,7 @@
 #define SECRET_TOKEN	"@SECRET@"
 
 static char tmpdir[64], json_path[128], secret_path[128], short_path[128];
+static char long_path[128];
 
 static void
 write_file(const char *path, const char *text, size_t len)
@@ -46,6 +47,9 @@ setup_dir(void **state)
 	/* 32 random-looking bytes, as `head -c 32 /dev/urandom` makes. */
 	write_file(secret_path, "0123456789abcdef0123456789ABCDEF", 32);
 	write_file(short_path, "tooshort\n", 9);
+	snprintf(long_path, sizeof(long_path), "%s/long.secret", tmpdir);
+	write_file(long_path, "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\n", 65);
 	chmod(secret_path, 0600);
 	return 0;
 }
@@ -56,6 +60,7 @@ teardown_dir(void **state)
 	unlink(json_path);
 	unlink(secret_path);
 	unlink(short_path);
+	unlink(long_path);
 	rmdir(tmpdir);
 	return 0;
 }
@@ -405,7 +410,18 @@ test_secret_file_shorter_than_32_bytes_is_refused(void **state)
 	    short_path);
 
 	expect_error(t, ": pools[0].header_secret_file: ");
-	expect_error(t, "holds 9 bytes; it needs at least 32 random bytes");
+	expect_error(t, "holds 9 bytes; it needs 32 to 64 random bytes");
+	free(t);
+}
+
+static void
+test_secret_file_longer_than_64_bytes_is_refused(void **state)
+{
+	/* A back-end reading the whole file would use another key. */
+	char *t = replace_all(MINIMAL("", "", "", "cas"), SECRET_TOKEN,
+	    long_path);
+
+	expect_error(t, "holds 65 bytes; it needs 32 to 64 random bytes");
 	free(t);
 }
 
@@ -533,6 +549,7 @@ main(void)
 		cmocka_unit_test(test_certificate_without_key_is_refused),
 		cmocka_unit_test(test_header_mode_without_secret_file_is_refused),
 		cmocka_unit_test(test_secret_file_shorter_than_32_bytes_is_refused),
+		cmocka_unit_test(test_secret_file_longer_than_64_bytes_is_refused),
 		cmocka_unit_test(test_missing_secret_file_is_refused),
 		cmocka_unit_test(test_route_path_must_start_with_a_slash),
 		cmocka_unit_test(test_missing_keytab_is_refused),
