@@ -104,6 +104,9 @@ struct client {
 	enum neg_mech		 neg_framing;	/* OID the AP-REQ was framed with */
 	char			*mutual;	/* WWW-Authenticate value to send */
 	char			*set_cookie;
+	int			 sticky;	/* server named by the client's
+						   persistence cookie, or -1 */
+	int			 sticky_set;	/* send a persistence cookie */
 	/* the request in flight */
 	struct http_head	 head;		/* keeps the incremental scan */
 	size_t			 head_unread;	/* parsed head still in c.in */
@@ -752,6 +755,42 @@ authenticate(struct client *cl, const struct http_head *h)
 	kg_zero(tok, len);
 }
 
+/* Persistence by cookie: the value names a server by a hash of its name,
+ * so that it survives a reload that reorders the pool. */
+#define STICKY_COOKIE	"kerbgate_server"
+
+static uint64_t
+server_tag(const struct pool_server *s)
+{
+	return pool_hash(s->cs->text, strlen(s->cs->text));
+}
+
+static int
+sticky_from_cookie(const struct pool *p, const struct http_head *h)
+{
+	const char *val;
+	size_t vlen, i;
+	unsigned k;
+	char want[17];
+
+	if (p->cp->persist != CONF_PERSIST_COOKIE)
+		return -1;
+	for (k = 0; k < h->nheaders; k++) {
+		if (!hdr_is(&h->headers[k], "Cookie") ||
+		    !sign_cookie_find(h->headers[k].value,
+		    h->headers[k].value_len, STICKY_COOKIE, &val, &vlen) ||
+		    vlen != 16)
+			continue;
+		for (i = 0; i < p->n; i++) {
+			snprintf(want, sizeof(want), "%016" PRIx64,
+			    server_tag(&p->servers[i]));
+			if (memcmp(want, val, 16) == 0)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
 static void
 handle_request_head(struct client *cl)
 {
@@ -812,6 +851,7 @@ handle_request_head(struct client *cl)
 	}
 	cl->route = rt;
 	cl->pool = &r->pools[rt->pool];
+	cl->sticky = sticky_from_cookie(cl->pool, &h);
 	if (rt->auth == CONF_AUTH_NONE ||
 	    (cl->authed && cl->auth_vhost == cl->vhost) || try_cookie(cl, &h)) {
 		start_backend(cl);
@@ -967,6 +1007,10 @@ start_backend(struct client *cl)
 	for (;;) {
 		aff = affinity_for(cl, &has);
 		idx = pool_select(p, aff, has, cl->tried);
+		if (cl->sticky >= 0 && (size_t)cl->sticky < p->n &&
+		    p->servers[cl->sticky].healthy &&
+		    !(cl->tried & (1ULL << (cl->sticky & 63))))
+			idx = cl->sticky;
 		if (idx < 0) {
 			log_warnx("%s: pool %s has no healthy server for %s",
 			    cl->peer, p->cp->name, cl->method);
@@ -990,6 +1034,8 @@ start_backend(struct client *cl)
 	}
 	u->owner = cl;
 	u->sent_any = 0;
+	cl->sticky_set = p->cp->persist == CONF_PERSIST_COOKIE &&
+	    idx != cl->sticky;
 	s->active++;
 	count_backend(r, s, 0);
 	cl->up = u;
@@ -1196,6 +1242,11 @@ forward_response_head(struct client *cl, const struct http_head *h)
 		out_printf(o, "WWW-Authenticate: %s\r\n", cl->mutual);
 		free(cl->mutual);
 		cl->mutual = NULL;
+	}
+	if (cl->sticky_set && cl->up != NULL) {
+		out_printf(o, "Set-Cookie: " STICKY_COOKIE "=%016" PRIx64
+		    "; Path=/; HttpOnly\r\n", server_tag(cl->up->srv));
+		cl->sticky_set = 0;
 	}
 	if (cl->set_cookie != NULL) {
 		out_printf(o, "Set-Cookie: %s\r\n", cl->set_cookie);
@@ -1679,6 +1730,7 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 	cl->state = CS_READ_HEAD;
 	cl->last_io_ms = kg_now_ms();
 	cl->vhost = -1;
+	cl->sticky = -1;
 	if (l != NULL && l->tls) {
 		if ((cl->c.tls = tls_conn_new_server(r->env->tls, fd)) == NULL) {
 			close(fd);

@@ -7,12 +7,14 @@ verifies (docs/backend-verification.md), and, for streaming tests, when the
 bytes of a long request body arrived.  Any method is accepted, including
 Outlook Anywhere's RPC_IN_DATA and RPC_OUT_DATA.
 
-usage: backend.py NODE ADDRESS PORT SECRET_FILE EVENT_LOG
+usage: backend.py NODE ADDRESS PORT SECRET_FILE EVENT_LOG [CERT KEY]
+With CERT and KEY it speaks TLS ("SSL bridging", as Exchange back-ends do).
 """
 import hashlib
 import hmac
 import http.server
 import socketserver
+import ssl
 import sys
 import time
 import urllib.parse
@@ -123,4 +125,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 if __name__ == "__main__":
-    Server((ADDR, int(PORT)), Handler).serve_forever()
+    srv = Server((ADDR, int(PORT)), Handler)
+    if len(sys.argv) > 7:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[6], sys.argv[7])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()

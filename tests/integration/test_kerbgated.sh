@@ -33,6 +33,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A certificate for NAME.corp.contoso.com signed by the lab CA.
+make_cert() {
+	local h=$1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$h.corp.contoso.com" -keyout "$work/$h.key" \
+		-out "$work/$h.csr" 2>/dev/null
+	openssl x509 -req -in "$work/$h.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+		-CAcreateserial -days 2 -out "$work/$h.pem" \
+		-extfile <(printf 'subjectAltName=DNS:%s.corp.contoso.com' "$h") 2>/dev/null
+	chmod 0600 "$work/$h.key"
+}
+
 setup() {
 	rm -rf "$work"; mkdir -p "$work"; chmod 755 "$work"
 	for u in _kgrelay _kgkeys; do
@@ -45,20 +57,23 @@ setup() {
 	# A CA and the VIP certificates (ECDSA P-256).
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-subj "/CN=Lab CA" -days 2 -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-	for h in mail autod; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-subj "/CN=$h.corp.contoso.com" -keyout "$work/$h.key" \
-			-out "$work/$h.csr" 2>/dev/null
-		openssl x509 -req -in "$work/$h.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-			-CAcreateserial -days 2 -out "$work/$h.pem" \
-			-extfile <(printf 'subjectAltName=DNS:%s.corp.contoso.com' "$h") 2>/dev/null
-		chmod 0600 "$work/$h.key"
-	done
-	sed -e "s|@WORK@|$work|g" tests/integration/kerbgated.json.in >"$work/kerbgated.json"
+	for h in mail autod; do make_cert $h; done
+	# TLS back-ends: cas1's certificate is from the lab CA; cas2's is a
+	# self-signed "rogue" one, acceptable only where it is pinned.
+	make_cert cas1 "$work/ca.pem" "$work/ca.key"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=cas2.corp.contoso.com" -addext "subjectAltName=DNS:cas2.corp.contoso.com" \
+		-keyout "$work/cas2.key" -out "$work/cas2.pem" 2>/dev/null
+	rogue_pin=$(openssl x509 -in "$work/cas2.pem" -outform DER | sha256sum | cut -c1-64)
+	sed -e "s|@WORK@|$work|g" -e "s|@ROGUE_PIN@|$rogue_pin|g" \
+		tests/integration/kerbgated.json.in >"$work/kerbgated.json"
 	for n in cas1 cas2; do
 		ip=$([ $n = cas1 ] && echo "$KGLAB_CAS1_IP" || echo "$KGLAB_CAS2_IP")
 		$lab exec $n /usr/bin/python3 "$top/tests/integration/backend.py" $n "$ip" 8080 \
 			"$work/pool.secret" "$events" >"$work/backend-$n.log" 2>&1 &
+		$lab exec $n /usr/bin/python3 "$top/tests/integration/backend.py" $n "$ip" 8443 \
+			"$work/pool.secret" "$events" "$work/$n.pem" "$work/$n.key" \
+			>"$work/backend-$n-tls.log" 2>&1 &
 	done
 }
 
@@ -68,7 +83,8 @@ start_kerbgated() {
 	for n in cas1 cas2; do
 		ip=$([ $n = cas1 ] && echo "$KGLAB_CAS1_IP" || echo "$KGLAB_CAS2_IP")
 		for _ in $(seq 50); do
-			lb curl -s -o /dev/null "http://$ip:8080/health" && break
+			lb curl -s -o /dev/null "http://$ip:8080/health" &&
+				lb curl -sk -o /dev/null "https://$ip:8443/health" && break
 			sleep 0.2
 		done
 	done
@@ -259,6 +275,48 @@ test_rpc_out_data_streams_back() {
 	[ "$(stat -c %s "$work/body")" = 5120 ] && [ "$(grep -c sent-chunk "$events")" = 5 ]
 }
 
+test_persistence_by_cookie() {
+	local first node cookie i
+	vip_curl --negotiate -u : http://mail.corp.contoso.com/sticky/a >/dev/null
+	first=$(sed -n 's/^node: //p' "$work/body")
+	cookie=$(grep -i '^Set-Cookie: kerbgate_server=' "$work/headers" | sed 's/^[^:]*: //; s/;.*//')
+	[ -n "$cookie" ] || return 1
+	for i in 1 2 3 4; do
+		vip_curl --negotiate -u : -b "$cookie" http://mail.corp.contoso.com/sticky/b >/dev/null
+		[ "$(sed -n 's/^node: //p' "$work/body")" = "$first" ] || return 1
+		grep -qi '^Set-Cookie: kerbgate_server' "$work/headers" && return 1
+	done
+	return 0
+}
+
+test_persistence_by_user_keeps_rpc_on_one_backend() {
+	local nodes="" i
+	for i in 1 2 3 4; do
+		vip_curl --negotiate -u : -X RPC_IN_DATA -H 'Content-Length: 0' \
+			"http://mail.corp.contoso.com/rpc/rpcproxy.dll?cas:6001" >/dev/null
+		nodes="$nodes $(sed -n 's/^node: //p' "$work/body")"
+	done
+	[ "$(tr ' ' '\n' <<<"$nodes" | sort -u | grep -c .)" = 1 ]
+}
+
+test_tls_backend_verified_by_ca() {
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/tls-ca/x)" = 200 ] &&
+		body_has "node: cas1" && body_has "signature: valid"
+}
+
+test_tls_backend_verified_by_pin() {
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/tls-pin/x)" = 200 ] &&
+		body_has "node: cas2"
+}
+
+test_rogue_tls_backend_is_never_sent_a_request() {
+	: >"$events"
+	local code
+	code=$(vip_curl --negotiate -u : http://mail.corp.contoso.com/tls-rogue/secret)
+	[[ $code == 50[23] ]] && log_has "is not signed by the configured CA" &&
+		! grep -q "tls-rogue" "$events"
+}
+
 test_metrics() {
 	lb curl -s http://127.0.0.1:9100/metrics >"$work/metrics"
 	grep -q '^kerbgate_auth_success_total [1-9]' "$work/metrics" &&
@@ -338,6 +396,11 @@ check "slow header sender is cut after header_timeout" test_slow_header_is_cut
 check "long-poll route outlives the first-byte timeout; other path gets 504" test_long_poll_route_outlives_first_byte_timeout
 check "RPC_IN_DATA (1 GiB declared) streams while the client sends" test_rpc_in_data_streams
 check "RPC_OUT_DATA response streams back" test_rpc_out_data_streams_back
+check "persistence by cookie: the same back-end on later connections" test_persistence_by_cookie
+check "persistence by user: a user's RPC_IN_DATA requests reach one back-end" test_persistence_by_user_keeps_rpc_on_one_backend
+check "TLS back-end verified against the configured CA" test_tls_backend_verified_by_ca
+check "TLS back-end verified by its pinned SHA-256" test_tls_backend_verified_by_pin
+check "TLS back-end neither from the CA nor pinned is never sent a request" test_rogue_tls_backend_is_never_sent_a_request
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
 check "a killed back-end is ejected without client errors, and comes back" test_backend_killed_is_ejected
