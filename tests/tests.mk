@@ -21,6 +21,14 @@ $(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $$(call objs,$$(test_$$*_SRCS))
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(SERVICE_LIBS) $(CMOCKA_LIBS)
 
+# Tools the integration tests run in the lab (real clients built on Heimdal).
+TEST_TOOLS := $(TESTDIR)/tools/hgss_get
+
+$(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)
+
 # ---- fuzzing
 FUZZ_CC      := clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -45,7 +53,7 @@ $(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(f
 	  $(fuzz_$*_LIBS)
 
 # ---- running
-test-build: $(SERVICE_BINS) $(UNIT_BINS)
+test-build: $(SERVICE_BINS) $(UNIT_BINS) $(TEST_TOOLS)
 fuzz-build: $(FUZZ_BINS)
 
 test: deps

@@ -145,6 +145,18 @@ test_alice_over_http() {
 		grep -qiE '^WWW-Authenticate: Negotiate [A-Za-z0-9+/=]{20,}' "$work/headers"
 }
 
+# Heimdal's initiator, SPNEGO as Windows sends it, then raw krb5; each
+# checks our AP-REP answer by completing its own context (mutual auth).
+test_heimdal_client_with_mutual_auth() {
+	local mech r
+	for mech in spnego krb5; do
+		r=$(client "$top/$out/tests/tools/hgss_get" "$KGLAB_VIP" 80 \
+			mail.corp.contoso.com /heimdal "$mech") || return 1
+		[[ $r == *"status: 200"* && $r == *"mutual: ok"* &&
+			$r == *"user: alice@CORP.CONTOSO.COM"* ]] || { echo "$r"; return 1; }
+	done
+}
+
 test_alice_over_https() {
 	[ "$(vip_curl --negotiate -u : --cacert "$work/ca.pem" https://mail.corp.contoso.com/whoami)" = 200 ] &&
 		body_has "user: alice@CORP.CONTOSO.COM" && body_has "signature: valid"
@@ -378,6 +390,7 @@ ok "kerbgated starts and serves the VIP"
 check "relays and keyholder run as separate users; no keytab fd in any child" test_process_model
 check "no token: 401 with a Negotiate challenge" test_no_token_gets_challenge
 check "alice via curl --negotiate over HTTP: signed identity, AP-REP returned" test_alice_over_http
+check "Heimdal GSS client (SPNEGO and raw krb5) completes mutual auth" test_heimdal_client_with_mutual_auth
 check "alice over HTTPS (TLS at the VIP)" test_alice_over_https
 check "round-robin reaches cas1 and cas2" test_both_backends_reached
 check "client-sent X-Kerbgate-* headers are removed" test_forged_identity_headers_removed
