@@ -117,6 +117,7 @@ struct client {
 	uint64_t		 tried;		/* servers that failed to connect */
 	char			 method[24];
 	int			 req_keepalive;
+	int			 expect_continue;	/* body waits for a 100 */
 	struct http_body	 req_body;
 	int			 req_done;
 	int			 resp_head_done;
@@ -394,9 +395,12 @@ client_respond(struct client *cl, int status, const char *www_auth,
 	/* The request is answered here: its head must not be read again. */
 	kg_buf_consume(&e->in, cl->head_unread);
 	cl->head_unread = 0;
-	if (!cl->req_done && cl->req_body.kind != HTTP_BODY_NONE &&
+	/* A body we will not forward is drained if small; one the client
+	 * holds back for a 100 Continue never comes, so close instead. */
+	if (!cl->req_done && (cl->expect_continue ||
+	    (cl->req_body.kind != HTTP_BODY_NONE &&
 	    !(cl->req_body.kind == HTTP_BODY_LENGTH &&
-	    cl->req_body.remaining <= MAX_DRAIN_BODY))
+	    cl->req_body.remaining <= MAX_DRAIN_BODY))))
 		close_after = 1;
 	out_printf(e, "HTTP/1.1 %d %s\r\n", status, status_text(status));
 	if (www_auth != NULL)
@@ -821,6 +825,7 @@ handle_request_head(struct client *cl)
 	cl->reqno++;
 	cl->req_start_ms = kg_now_ms();
 	cl->req_keepalive = h.keep_alive;
+	cl->expect_continue = h.expect_continue;
 	cl->req_done = h.body == HTTP_BODY_NONE;
 	cl->resp_head_done = cl->resp_done = cl->resp_close = 0;
 	http_body_init(&cl->req_body, &h);

@@ -66,7 +66,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def read_chunked(self):
+        got = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b""):
+                    pass
+                return got
+            got += len(self.rfile.read(size))
+            self.rfile.readline()
+
     def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+            return self.read_chunked()
         n = int(self.headers.get("Content-Length") or 0)
         got = 0
         first = True

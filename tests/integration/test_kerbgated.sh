@@ -329,6 +329,28 @@ test_rogue_tls_backend_is_never_sent_a_request() {
 		! grep -q "tls-rogue" "$events"
 }
 
+test_session_cookie_authenticates_new_connections() {
+	local cookie bad
+	vip_curl --negotiate -u : http://mail.corp.contoso.com/c1 >/dev/null
+	cookie=$(grep -i '^Set-Cookie: kerbgate_session=' "$work/headers" | sed 's/^[^:]*: //; s/;.*//')
+	[ -n "$cookie" ] || return 1
+	# No Kerberos on these connections: the cookie alone.
+	[ "$(vip_curl -b "$cookie" http://mail.corp.contoso.com/c2)" = 200 ] &&
+		body_has "user: alice@CORP.CONTOSO.COM" || return 1
+	bad="${cookie%?}x"
+	[ "$(vip_curl -b "$bad" http://mail.corp.contoso.com/c3)" = 401 ] || return 1
+	# Bound to the virtual host: not valid for autod.
+	[ "$(vip_curl --cacert "$work/ca.pem" -b "$cookie" https://autod.corp.contoso.com/c4)" = 401 ]
+}
+
+test_request_bodies_chunked_and_expect_continue() {
+	head -c 200000 /dev/urandom >"$work/upload"
+	[ "$(vip_curl --negotiate -u : -H 'Transfer-Encoding: chunked' --data-binary @"$work/upload" \
+		http://mail.corp.contoso.com/upload)" = 200 ] && body_has "body-bytes: 200000" || return 1
+	[ "$(vip_curl --negotiate -u : -H 'Expect: 100-continue' --data-binary @"$work/upload" \
+		http://mail.corp.contoso.com/upload)" = 200 ] && body_has "body-bytes: 200000"
+}
+
 test_metrics() {
 	lb curl -s http://127.0.0.1:9100/metrics >"$work/metrics"
 	grep -q '^kerbgate_auth_success_total [1-9]' "$work/metrics" &&
@@ -414,6 +436,8 @@ check "persistence by user: a user's RPC_IN_DATA requests reach one back-end" te
 check "TLS back-end verified against the configured CA" test_tls_backend_verified_by_ca
 check "TLS back-end verified by its pinned SHA-256" test_tls_backend_verified_by_pin
 check "TLS back-end neither from the CA nor pinned is never sent a request" test_rogue_tls_backend_is_never_sent_a_request
+check "session cookie authenticates new connections; tampered or other vhost refused" test_session_cookie_authenticates_new_connections
+check "chunked and Expect: 100-continue request bodies reach the back-end whole" test_request_bodies_chunked_and_expect_continue
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
 check "a killed back-end is ejected without client errors, and comes back" test_backend_killed_is_ejected
