@@ -190,31 +190,20 @@ print_stats(void)
 			    http_strerror(-i), n_stricter_by_code[i]);
 }
 
-/* Whether a Connection header holds an empty list element (",close"):
- * RFC 9110 5.6.1 says to ignore those; libhttp-parser's token matcher
- * then misses the tokens, so keep-alive is not compared. */
+/* Whether a Connection header holds a list (a comma).  libhttp-parser's
+ * token matcher misreads lists: ",close" and "C,close" (no space) are not
+ * "close" to it, though RFC 9110 5.6.1 says they are.  Our reading of lists
+ * is covered by test_http.c; keep-alive is compared for single options. */
 static int
-connection_has_empty_element(const struct http_head *h)
+connection_is_a_list(const struct http_head *h)
 {
 	unsigned i;
-	size_t k;
 
 	for (i = 0; i < h->nheaders; i++) {
 		const struct http_header *x = &h->headers[i];
-		int seen_token = 0;
 
-		if (x->name_len != 10 || strncasecmp(x->name, "connection", 10))
-			continue;
-		for (k = 0; k < x->value_len; k++) {
-			if (x->value[k] == ',') {
-				if (!seen_token)
-					return 1;
-				seen_token = 0;
-			} else if (x->value[k] != ' ' && x->value[k] != '\t') {
-				seen_token = 1;
-			}
-		}
-		if (!seen_token)
+		if (x->name_len == 10 && strncasecmp(x->name, "connection", 10) == 0 &&
+		    memchr(x->value, ',', x->value_len) != NULL)
 			return 1;
 	}
 	return 0;
@@ -248,7 +237,7 @@ compare_accepted(const struct http_head *h, const struct oracle *o,
 		abort();
 	}
 	if (o->keep_alive != h->keep_alive &&
-	    !connection_has_empty_element(h))
+	    !connection_is_a_list(h))
 		abort();
 }
 
