@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define RBUF	8192
+#define RBUF_MAX (256 * 1024)	/* Apache forwards the Negotiate header */
 #define MAXEV	256
 
 static const char resp_keep[] =
@@ -38,7 +39,8 @@ static const char resp_close[] =
 struct bconn {
 	int	 fd;
 	size_t	 len;		/* bytes in buf */
-	char	 buf[RBUF];
+	size_t	 cap;
+	char	*buf;
 };
 
 static volatile sig_atomic_t stop;
@@ -55,6 +57,7 @@ bconn_close(int ep, struct bconn *c)
 {
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	free(c->buf);
 	free(c);
 }
 
@@ -102,8 +105,14 @@ serve(struct bconn *c)
 		return -1;
 	memmove(c->buf, c->buf + used, c->len - used);
 	c->len -= used;
-	if (c->len == sizeof(c->buf))
-		return -1;	/* a head larger than we care for */
+	if (c->len == c->cap) {
+		char *nb;
+
+		if (c->cap >= RBUF_MAX || (nb = realloc(c->buf, c->cap * 2)) == NULL)
+			return -1;	/* a head larger than we care for */
+		c->buf = nb;
+		c->cap *= 2;
+	}
 	return 0;
 }
 
@@ -115,10 +124,13 @@ accept_all(int ep, int lfd)
 	int fd, one = 1;
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->buf = malloc(RBUF)) == NULL) {
+			free(c);
 			close(fd);
 			continue;
 		}
+		c->cap = RBUF;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
 		ev.events = EPOLLIN;
@@ -185,7 +197,7 @@ main(int argc, char **argv)
 				accept_all(ep, lfd);
 				continue;
 			}
-			r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+			r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
 			if (r <= 0) {

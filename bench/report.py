@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""bench/report.py RESULTS PAC_TYPICAL PAC_LARGE: the results table of bench/run.sh.
+
+RESULTS holds kgbench's RESULT lines (several rounds per phase), the IDLE
+lines of the memory phases and HWM lines, all key=value.  Each phase is
+reported by its median round (by ok requests/s); the range over the rounds
+is shown beside it.
+"""
+import statistics
+import sys
+
+
+def parse(line):
+    kind, _, rest = line.partition(" ")
+    d = {}
+    for tok in rest.split():
+        k, sep, v = tok.partition("=")
+        if sep:
+            d[k] = v
+    return kind, d
+
+
+def main():
+    path, pac_typ, pac_big = sys.argv[1], sys.argv[2], sys.argv[3]
+    phases, idle, hwm = {}, [], {}
+    for line in open(path):
+        kind, d = parse(line.strip())
+        if kind == "RESULT":
+            phases.setdefault(d["label"], []).append(d)
+        elif kind == "IDLE":
+            idle.append(d)
+        elif kind == "HWM":
+            hwm.update(d)
+
+    med = {}
+    print()
+    print(f"{'phase':<22} {'conns':>5} {'ok req/s':>10} {'(min-max over rounds)':>22} "
+          f"{'p50 ms':>7} {'p99 ms':>7}  non-200 / errors")
+    for label, rounds in phases.items():
+        rounds.sort(key=lambda d: float(d["rps"]))
+        m = rounds[len(rounds) // 2]
+        med[label] = float(m["rps"])
+        other = sorted({k for d in rounds for k in d
+                        if (k.startswith("status_") and k != "status_200") or k.startswith("err_")})
+        others = " ".join(f"{k}={sum(int(d.get(k, 0)) for d in rounds)}" for k in other) or "none"
+        rng = f"({float(rounds[0]['rps']):.0f}-{float(rounds[-1]['rps']):.0f})"
+        print(f"{label:<22} {m['conns']:>5} {float(m['rps']):>10.0f} {rng:>22} "
+              f"{float(m['p50_us']) / 1000:>7.2f} {float(m['p99_us']) / 1000:>7.2f}  {others}")
+    print()
+
+    def ratio(a, b):
+        return med[a] / med[b] if a in med and b in med and med[b] > 0 else float("nan")
+
+    r = ratio("kg_newconn", "ap_newconn")
+    print(f"new-connection Negotiate auths/s ({pac_typ} B PAC): kerbgated {med.get('kg_newconn', 0):.0f}, "
+          f"Apache {med.get('ap_newconn', 0):.0f}: {r:.2f}x  (target >= 3x: {'MET' if r >= 3 else 'NOT MET'})")
+    r = ratio("kg_newconn_bigpac", "ap_newconn_bigpac")
+    print(f"new-connection, large PAC ({pac_big} B): kerbgated {med.get('kg_newconn_bigpac', 0):.0f}, "
+          f"Apache {med.get('ap_newconn_bigpac', 0):.0f}: {r:.2f}x")
+    r = ratio("kg_keepalive_auth", "kg_keepalive_noauth")
+    print(f"keep-alive req/s: kerbgated auth {med.get('kg_keepalive_auth', 0):.0f}, auth off "
+          f"{med.get('kg_keepalive_noauth', 0):.0f}: {100 * r:.1f}% of auth off "
+          f"(target >= 90%: {'MET' if r >= 0.9 else 'NOT MET'})")
+    print(f"keep-alive req/s, Apache without auth (reference): {med.get('ap_keepalive_noauth', 0):.0f}")
+    for d in idle:
+        n = int(d["n"])
+        b, a = int(d["rss_before_kb"]), int(d["rss_after_kb"])
+        per = (a - b) / n
+        line = (f"{d['label']}: {d.get('idle_conns', '?')} of {n} held, "
+                f"{d.get('probed_200', '?')} answered 200 after the hold; kerbgated VmRSS sum "
+                f"{a / 1024:.1f} MiB (before {b / 1024:.1f} MiB; PSS {int(d['pss_after_kb']) / 1024:.1f} MiB), "
+                f"{per:.1f} KiB per connection")
+        if "tls" in d["label"]:
+            line += f"  (target < 48 KiB: {'MET' if per < 48 else 'NOT MET'})"
+        else:
+            line += f"  (target < 32 MiB: {'MET' if a < 32 * 1024 else 'NOT MET'})"
+        print(line)
+    if hwm:
+        print(f"kerbgated VmHWM sum (peak RSS, per process, summed): after the load phases "
+              f"{int(hwm.get('after_load_kb', 0)) / 1024:.1f} MiB, at the end "
+              f"{int(hwm.get('all_kb', 0)) / 1024:.1f} MiB; Apache VmRSS sum at the end "
+              f"{int(hwm.get('apache_rss_kb', 0)) / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
