@@ -1109,8 +1109,12 @@ forward_request_head(struct client *cl)
 		    "%s\r\n", cl->principal, now, rid, sig);
 	}
 	out_printf(o, "Connection: keep-alive\r\n\r\n");
-	kg_buf_consume(&cl->c.in, h.head_len);
-	cl->head_unread = 0;
+	/* A body-less request keeps its head until the answer starts, so it
+	 * can be sent again if a reused back-end connection was stale. */
+	if (h.body != HTTP_BODY_NONE) {
+		kg_buf_consume(&cl->c.in, h.head_len);
+		cl->head_unread = 0;
+	}
 	return o->error ? -1 : 0;
 }
 
@@ -1296,6 +1300,8 @@ pump_response(struct client *cl)
 			progress = 1;
 			continue;
 		}
+		kg_buf_consume(&cl->c.in, cl->head_unread);
+		cl->head_unread = 0;
 		forward_response_head(cl, &h);
 		http_body_init(&cl->resp_body, &h);
 		kg_buf_consume(&in->in, h.head_len);
@@ -1373,12 +1379,14 @@ step_proxy(struct client *cl)
 		log_warnx("%s: back-end %s closed the connection %s", cl->peer,
 		    u->srv->cs->text, cl->resp_head_done ? "mid-response" :
 		    "before answering");
-		if (!cl->resp_head_done && u->reused && cl->req_done &&
-		    kg_buf_len(&cl->c.in) == 0 && cl->req_body.kind ==
-		    HTTP_BODY_NONE) {
-			/* A reused idle connection the server had dropped. */
+		if (!cl->resp_head_done && u->reused && cl->head_unread > 0 &&
+		    kg_buf_len(&u->e.in) == 0) {
+			/* A reused idle connection the server had dropped
+			 * (or was dropping): send the request again on a new
+			 * one.  Only body-less requests keep their head for
+			 * this, so nothing is sent twice that carried data. */
 			release_upstream(cl, 0);
-			cl->state = CS_READ_HEAD;
+			start_backend(cl);
 			return 1;
 		}
 		release_upstream(cl, 0);

@@ -6,7 +6,11 @@
   kgclient.py slow HOST PORT SECONDS             send half a head, then wait
   kgclient.py rpcin HOST PORT SERVICE@HOST EVENTS  stream an RPC_IN_DATA body
   kgclient.py twice HOST PORT SERVICE@HOST PAUSE   two requests on one connection
+  kgclient.py load HOST PORT SERVICE@HOST SECONDS CONNS  keep-alive load; prints
+      "requests N errors N": each connection authenticates once and is
+      reopened (with a new token) when the server closes it
 """
+import threading
 import base64
 import hashlib
 import socket
@@ -68,6 +72,52 @@ def read_response(s):
     return data.decode(errors="replace")
 
 
+def load(host, port, target, seconds, conns):
+    stats = {"requests": 0, "errors": 0, "reconnects": 0}
+    lock = threading.Lock()
+    until = time.time() + seconds
+
+    def worker():
+        s = None
+        while time.time() < until:
+            try:
+                if s is None:
+                    s = socket.create_connection((host, port), timeout=10)
+                    auth = "Authorization: Negotiate %s\r\n" % token(target)
+                else:
+                    auth = ""
+                s.sendall(("GET /load HTTP/1.1\r\nHost: mail.corp.contoso.com"
+                           "\r\n%s\r\n" % auth).encode())
+                r = read_response(s)
+                ok = r.startswith("HTTP/1.1 200")
+                closing = "Connection: close" in r
+                with lock:
+                    stats["requests"] += 1
+                    if not ok:
+                        stats["errors"] += 1
+                        sys.stderr.write(r.split("\r\n")[0] + "\n")
+                if closing or not ok:
+                    s.close()
+                    s = None
+                    with lock:
+                        stats["reconnects"] += 1
+            except OSError as e:
+                with lock:
+                    stats["errors"] += 1
+                sys.stderr.write("error: %s\n" % e)
+                s = None
+        if s is not None:
+            s.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("requests %d errors %d reconnects %d" % (
+        stats["requests"], stats["errors"], stats["reconnects"]))
+
+
 def head(host, port, target, method, host_hdr, extra=""):
     return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
         method, target, host_hdr, extra)).encode()
@@ -109,6 +159,9 @@ def main():
             f.write("%.3f client still-sending %d\n" % (time.time(), sent))
         time.sleep(1)
         s.close()
+    elif cmd == "load":
+        load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
+             int(sys.argv[6]))
     elif cmd == "twice":
         host, port, target, pause = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
         s = socket.create_connection((host, port))
