@@ -150,6 +150,22 @@ has_name_prefix(const struct http_head *h, const char *prefix)
 	return 0;
 }
 
+/* Whether HTAB stands in the OWS after the named field's value (which
+ * RFC 9110 5.5 trims); libhttp-parser trims SP only. */
+static int
+tab_after_value(const struct http_head *h, const char *name)
+{
+	const struct http_header *f = http_find(h, name);
+	const char *p;
+
+	if (f == NULL)
+		return 0;
+	for (p = f->value + f->value_len; *p != '\r'; p++)
+		if (*p == '\t')
+			return 1;
+	return 0;
+}
+
 /*
  * Inputs we accept and libhttp-parser refuses where the oracle is wrong
  * (checked against RFC 9110/9112), each narrowed to its exact trigger.
@@ -164,14 +180,9 @@ ours_lenient(const struct http_head *h, enum http_errno err)
 	    has_name_prefix(h, "transfer-encoding"))
 		return 1;
 	/* It allows only SP, not HTAB, as OWS after a Content-Length value. */
-	if (err == HPE_INVALID_CONTENT_LENGTH && h->has_content_length) {
-		const struct http_header *cl = http_find(h, "content-length");
-		const char *p = cl->value + cl->value_len;
-
-		for (; *p != '\r'; p++)
-			if (*p == '\t')
-				return 1;
-	}
+	if (err == HPE_INVALID_CONTENT_LENGTH && h->has_content_length &&
+	    tab_after_value(h, "content-length"))
+		return 1;
 	return 0;
 }
 
@@ -224,7 +235,9 @@ compare_accepted(const struct http_head *h, const struct oracle *o,
 	if (o->nfields != h->nheaders)
 		abort();
 	if (h->body == HTTP_BODY_CHUNKED) {
-		if (!(o->flags & F_CHUNKED))
+		/* "chunked<HTAB>" is chunked; to it, an unknown coding. */
+		if (!(o->flags & F_CHUNKED) &&
+		    !tab_after_value(h, "transfer-encoding"))
 			abort();
 	} else if (o->flags & F_CHUNKED) {
 		abort();
