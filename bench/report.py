@@ -35,7 +35,7 @@ def main():
     med = {}
     print()
     print(f"{'phase':<22} {'conns':>5} {'ok req/s':>10} {'(min-max over rounds)':>22} "
-          f"{'p50 ms':>7} {'p99 ms':>7}  non-200 / errors")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}  non-200 / errors")
     for label, rounds in phases.items():
         rounds.sort(key=lambda d: float(d["rps"]))
         m = rounds[len(rounds) // 2]
@@ -45,7 +45,10 @@ def main():
         others = " ".join(f"{k}={sum(int(d.get(k, 0)) for d in rounds)}" for k in other) or "none"
         rng = f"({float(rounds[0]['rps']):.0f}-{float(rounds[-1]['rps']):.0f})"
         print(f"{label:<22} {m['conns']:>5} {float(m['rps']):>10.0f} {rng:>22} "
-              f"{float(m['p50_us']) / 1000:>7.2f} {float(m['p99_us']) / 1000:>7.2f}  {others}")
+              f"{float(m['p50_us']) / 1000:>7.2f} {float(m['p99_us']) / 1000:>7.2f} "
+              f"{m.get('proxy_cpu_us_per_req', '?'):>10}  {others}")
+    print("(CPU us/req: CPU time of all the proxy's processes during the phase, user+system,\n"
+          " divided by the requests answered 200; the load generator and back-end excluded)")
     print()
 
     def ratio(a, b):

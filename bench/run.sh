@@ -277,6 +277,21 @@ ap_sum() {
 	echo "$s"
 }
 
+# CPU time (clock ticks, user+system) of a set of processes, counting the
+# children they have reaped (Apache retires idle children).
+cpu_ticks() {
+	local s=0 p
+	for p in "$@"; do
+		s=$((s + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$s"
+}
+ap_pids() { pgrep -f "apache2 -f $work/apache/httpd.conf"; }
+proxy_ticks() {	# kg|ap
+	if [ "$1" = kg ]; then cpu_ticks $(kg_pids); else cpu_ticks $(ap_pids); fi
+}
+hz=$(getconf CLK_TCK)
+
 # Sanity: one authenticated request through each proxy.
 for t in "$KG_IP:$KG_PORT" "$AP_IP:$AP_PORT"; do
 	r=$("${pin_cli[@]}" "$kgbench" newconn -a "$t" -c 1 -n 2 -l sanity 2>/dev/null)
@@ -292,9 +307,13 @@ done
 run() {	# label, kgbench arguments...
 	local label=$1; shift
 	say "$label: kgbench $*"
-	local r
+	local r t0 t1 ok
+	t0=$(proxy_ticks "${label%%_*}")
 	r=$("${pin_cli[@]}" "$kgbench" "$@" -l "$label" 2>"$work/$label.err")
-	r="$r load1=$(cut -d' ' -f1 /proc/loadavg)"
+	t1=$(proxy_ticks "${label%%_*}")
+	ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$r")
+	# Proxy CPU per answered request, microseconds (all its processes).
+	r="$r proxy_cpu_us_per_req=$(( ok > 0 ? (t1 - t0) * 1000000 / hz / ok : 0 )) load1=$(cut -d' ' -f1 /proc/loadavg)"
 	echo "$r" >>"$results"
 	echo "$r" >&2
 	cat "$work/$label.err" >&2
