@@ -81,7 +81,12 @@ say "building"
 make --no-print-directory -f Makefile -f bench/bench.mk O="$out" bench-build >&2 || exit 1
 kgbench=$top/$out/bench/kgbench
 kgbackend=$top/$out/bench/kgbackend
-kerbgated=$top/$out/bin/kerbgated
+# A private copy of the daemon: other scripts on this machine find "their"
+# kerbgated with pgrep -f "^.../output/bin/kerbgated -d" and signal it; this
+# one must not be found that way.
+mkdir -p "$work/bin"
+install -m 0755 "$top/$out/bin/kerbgated" "$work/bin/kerbgated"
+kerbgated=$work/bin/kerbgated
 
 for u in _kgrelay _kgkeys; do
 	id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
@@ -207,7 +212,7 @@ EOF
 say "starting the back-end, kerbgated, Apache"
 "${pin_cli[@]}" "$kgbackend" "$BE_IP" "$BE_PORT" 3600 >"$work/backend.log" 2>&1 &
 be_pid=$!
-"${pin_srv[@]}" "$kerbgated" -d -f "$work/kerbgated.json" >"$work/kerbgated.log" 2>&1 &
+"${pin_srv[@]}" "$kerbgated" -f "$work/kerbgated.json" -d >"$work/kerbgated.log" 2>&1 &
 kg_pid=$!
 KRB5RCACHEDIR=$work/apache KRB5_KTNAME=$work/apache/asa.keytab \
 	"${pin_srv[@]}" apache2 -f "$work/apache/httpd.conf" -k start >"$work/apache/start.log" 2>&1 &&
