@@ -989,6 +989,15 @@ run_idle(void)
 	}
 	answered = (int)status_count[200];
 	printf("AFTER_HOLD closed_by_server=%d probed_200=%d\n", closed_during, answered);
+	fflush(stdout);
+
+	/* Idle again after every connection sent a request at once: a second
+	 * memory reading (buffers taken for the burst should be back). */
+	got_usr1 = 0;
+	t0 = now_ns();
+	hold_end = t0 + (uint64_t)(o.hold * 1e9);
+	while (!got_usr1 && now_ns() < hold_end)
+		poll_once(100);
 	for (i = 0; i < o.conns; i++)
 		if (conns[i].state != ST_FREE)
 			conn_close(&conns[i]);
@@ -1032,7 +1041,9 @@ usage(void)
 	    "                default: enough for -d at 20000/s)\n"
 	    "  -N            no Authorization header (an auth:none route)\n"
 	    "  -t            TLS (mbedTLS, certificate NOT verified: bench only)\n"
-	    "  -s SECONDS    idle: hold time, ended early by SIGUSR1 (30)\n"
+	    "  -s SECONDS    idle: hold time, ended early by SIGUSR1 (30); held twice:\n"
+	    "                after set-up (READY), then after one request on every\n"
+	    "                connection at once (AFTER_HOLD)\n"
 	    "  -P BYTES      pad each ticket with a PAC-like authorization-data\n"
 	    "                element of BYTES bytes (large-PAC users)\n"
 	    "  -l LABEL      label printed in the RESULT line\n"

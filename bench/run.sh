@@ -341,27 +341,60 @@ hwm_load=$(kg_sum VmHWM)
 echo "HWM after_load_kb=$hwm_load" >>"$results"
 kg_detail >"$work/after_load.txt"
 
-# Idle connections: settle, take a baseline, open, hold, measure, release.
-idle_phase() {	# label, count, extra kgbench args
+# Idle connections.  kgbench idle opens N connections (64 at a time), one
+# authenticated request each, holds them (reading 1: "idle"), then sends one
+# request on every connection at once and holds them again (reading 2:
+# "idle after a burst": were the buffers given back?).
+wait_line() {	# file, pattern, pid
+	for _ in $(seq 1200); do
+		grep -q "$2" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+idle_phase() {	# label, count, kgbench args
 	local label=$1 n=$2; shift 2
-	local before after hwm out_f=$work/$label.out pid
+	local out_f=$work/$label.out pid before pss_before r1 p1 r2 p2
 	sleep 1
-	before=$(kg_sum VmRSS); pss_before=$(kg_pss); hwm_before=$(kg_sum VmHWM)
+	before=$(kg_sum VmRSS); pss_before=$(kg_pss)
 	say "$label: kgbench idle -c $n $*"
-	"${pin_cli[@]}" "$kgbench" idle -a "$@" -c "$n" -s 120 -l "$label" >"$out_f" 2>"$work/$label.err" &
+	"${pin_cli[@]}" "$kgbench" idle -a "$@" -c "$n" -s 60 -l "$label" >"$out_f" 2>"$work/$label.err" &
 	pid=$!; bench_pids+=("$pid")
-	for _ in $(seq 1200); do grep -q '^READY' "$out_f" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	sleep 2	# let the relays finish releasing buffers
-	after=$(kg_sum VmRSS); pss_after=$(kg_pss); hwm=$(kg_sum VmHWM)
+	wait_line "$out_f" '^READY' "$pid"
+	sleep 2	# let the relays settle
+	r1=$(kg_sum VmRSS); p1=$(kg_pss)
 	kg_detail >"$work/$label.detail"
 	kill -USR1 "$pid" 2>/dev/null
+	wait_line "$out_f" '^AFTER_HOLD' "$pid"
+	sleep 2
+	r2=$(kg_sum VmRSS); p2=$(kg_pss)
+	kg_detail >>"$work/$label.detail"
+	kill -USR1 "$pid" 2>/dev/null
 	wait "$pid"
-	cat "$out_f" >&2; cat "$work/$label.detail" >&2
-	echo "IDLE label=$label n=$n hwm_before_kb=$hwm_before rss_before_kb=$before rss_after_kb=$after hwm_kb=$hwm pss_before_kb=$pss_before pss_after_kb=$pss_after $(grep -h '^READY\|^AFTER_HOLD' "$out_f" | tr '\n' ' ')" >>"$results"
+	cat "$out_f" "$work/$label.detail" >&2
+	echo "IDLE label=$label n=$n rss_before_kb=$before pss_before_kb=$pss_before rss_idle_kb=$r1 pss_idle_kb=$p1 rss_burst_kb=$r2 pss_burst_kb=$p2 hwm_kb=$(kg_sum VmHWM) $(grep -h '^READY\|^AFTER_HOLD' "$out_f" | tr '\n' ' ')" >>"$results"
 	grep "^IDLE label=$label" "$results" >&2
 }
-idle_phase kg_idle_plain "$idle_n" "$KG_IP:$KG_PORT"
-idle_phase kg_idle_tls "$idle_tls" "$KG_IP:$KG_TLS_PORT" -t
+restart_kg() {
+	say "restarting kerbgated (fresh processes for a memory phase)"
+	kill "$kg_pid"
+	for _ in $(seq 100); do kill -0 "$kg_pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$kg_pid" 2>/dev/null
+	"${pin_srv[@]}" "$kerbgated" -f "$work/kerbgated.json" -d >>"$work/kerbgated.log" 2>&1 &
+	kg_pid=$!
+	for _ in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://$KG_IP:$KG_PORT/open/x")" = 200 ] && break
+		sleep 0.1
+	done
+}
+# After the load phases (the daemon has served ~10^6 requests)...
+idle_phase kg_idle_plain_after_load "$idle_n" "$KG_IP:$KG_PORT"
+# ...and on fresh processes, plain and TLS.
+restart_kg
+idle_phase kg_idle_plain_fresh "$idle_n" "$KG_IP:$KG_PORT"
+restart_kg
+idle_phase kg_idle_tls_fresh "$idle_tls" "$KG_IP:$KG_TLS_PORT" -t
 
 # ------------------------------------------------------------------ report
 
