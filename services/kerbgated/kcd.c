@@ -448,7 +448,7 @@ snapshot_keys(struct kcd *k, krb5_context sctx, krb5_keytab src, int kvno,
 	krb5_keytab_entry e;
 	krb5_keytab kt = NULL;
 	krb5_error_code ret;
-	char msg[256];
+	char msg[256], *ktname_p = NULL;
 	int pass, n = 0, best = 0;
 
 	if ((ret = krb5_parse_name(sctx, k->principal, &sasa)) != 0)
@@ -473,7 +473,15 @@ snapshot_keys(struct kcd *k, krb5_context sctx, krb5_keytab src, int kvno,
 			}
 		}
 		if ((ret = krb5_kt_start_seq_get(sctx, src, &cur)) != 0) {
-			set_err(err, errlen, "cannot read the keytab: %s",
+			char ktname[256];
+
+			if (krb5_kt_get_full_name(sctx, src, &ktname_p) == 0) {
+				snprintf(ktname, sizeof(ktname), "%s", ktname_p);
+				free(ktname_p);
+			} else {
+				snprintf(ktname, sizeof(ktname), "(unnamed)");
+			}
+			set_err(err, errlen, "cannot read keytab %s: %s", ktname,
 			    krb5_msg(sctx, ret, msg, sizeof(msg)));
 			goto fail;
 		}

@@ -240,8 +240,18 @@ main(int argc, char **argv)
 		return 2;
 	if (force_nonfwd)
 		ev.forwardable = false;
-	printf("evidence: %s for %s, %zu bytes, %sforwardable\n", ev.user, espn, ev.len,
-	    ev.forwardable ? "" : "not ");
+	{
+		Ticket t;
+		size_t sz;
+		int etype = 0;
+
+		if (decode_Ticket(ev.ticket, ev.len, &t, &sz) == 0) {
+			etype = t.enc_part.etype;
+			free_Ticket(&t);
+		}
+		printf("evidence: %s for %s, %zu bytes, %sforwardable, enctype %d\n", ev.user,
+		    espn, ev.len, ev.forwardable ? "" : "not ", etype);
+	}
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.principal = principal;
