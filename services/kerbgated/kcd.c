@@ -131,7 +131,8 @@ struct worker {
 	bool started;
 	krb5_context ctx;
 	krb5_ccache cc;			/* MEMORY:, the ASA's TGT */
-	unsigned tgt_gen;
+	unsigned tgt_gen;		/* the TGT generation in cc */
+	unsigned tgt_gen_forced;	/* the generation last used (for forced renewal) */
 	krb5_principal asa;		/* in ctx */
 };
 
@@ -153,6 +154,8 @@ struct kcd {
 
 	/* keys and TGT (tgt_mu) */
 	pthread_mutex_t tgt_mu;
+	pthread_cond_t tgt_cv;
+	bool tgt_busy;			/* a worker is in the AS exchange */
 	krb5_keytab kt;			/* the current snapshot, k->ctx */
 	char kt_name[128];
 	unsigned kt_gen;
@@ -565,9 +568,25 @@ count(struct kcd *k, uint64_t *counter)
 	pthread_mutex_unlock(&k->mu);
 }
 
-/* The ASA's TGT in the worker's ccache, obtained again when near its end. */
+/* Whether the shared TGT must be obtained again (tgt_mu held). */
+static bool
+tgt_stale(struct kcd *k, time_t t)
+{
+	time_t left, life, margin;
+
+	if (k->tgt == NULL)
+		return true;
+	left = (time_t)k->tgt->times.endtime - t;
+	life = (time_t)k->tgt->times.endtime - (time_t)k->tgt->times.authtime;
+	/* Short-lived TGTs: renew at half-life rather than every time. */
+	margin = k->cfg.refresh_margin < life / 2 ? k->cfg.refresh_margin : life / 2;
+	return left <= margin;
+}
+
+/* An AS exchange with the key snapshot `name`, without any lock held. */
 static enum kcd_status
-ensure_tgt(struct worker *w, bool force, char *reason, size_t len)
+get_tgt(struct worker *w, const char *name, int kvno, krb5_creds **out, char *reason,
+    size_t len)
 {
 	struct kcd *k = w->k;
 	krb5_get_init_creds_opt *opt = NULL;
@@ -575,46 +594,77 @@ ensure_tgt(struct worker *w, bool force, char *reason, size_t len)
 	krb5_creds creds;
 	krb5_error_code ret;
 	enum kcd_status st = KCD_OK;
-	time_t t = time(NULL), left, life;
 	char msg[256];
 
-	pthread_mutex_lock(&k->tgt_mu);
-	if (k->tgt != NULL) {
-		left = (time_t)k->tgt->times.endtime - t;
-		life = (time_t)k->tgt->times.endtime - (time_t)k->tgt->times.authtime;
-		/* Short-lived TGTs: renew at half-life rather than every time. */
-		if (force || left <= (k->cfg.refresh_margin < life / 2 ?
-		    k->cfg.refresh_margin : life / 2)) {
-			creds_free_zero(w->ctx, k->tgt);
-			k->tgt = NULL;
-		}
+	memset(&creds, 0, sizeof(creds));
+	if ((ret = krb5_kt_resolve(w->ctx, name, &kt)) != 0 ||
+	    (ret = krb5_get_init_creds_opt_alloc(w->ctx, &opt)) != 0) {
+		st = set_reason(reason, len, KCD_INTERNAL, "cannot use the key snapshot: %s",
+		    krb5_msg(w->ctx, ret, msg, sizeof(msg)));
+		goto out;
 	}
-	if (k->tgt == NULL) {
-		memset(&creds, 0, sizeof(creds));
-		if ((ret = krb5_kt_resolve(w->ctx, k->kt_name, &kt)) != 0 ||
-		    (ret = krb5_get_init_creds_opt_alloc(w->ctx, &opt)) != 0) {
-			st = set_reason(reason, len, KCD_INTERNAL, "cannot use the key snapshot: %s",
-			    krb5_msg(w->ctx, ret, msg, sizeof(msg)));
-			goto out;
-		}
-		krb5_get_init_creds_opt_set_forwardable(opt, 1);
-		krb5_get_init_creds_opt_set_proxiable(opt, 0);
-		count(k, &k->st.kdc_as);
-		ret = krb5_get_init_creds_keytab(w->ctx, &creds, w->asa, kt, 0, NULL, opt);
-		if (ret != 0) {
-			struct kcd_error_ctx e = { .step = KCD_STEP_TGT, .asa = k->principal,
-			    .realm = k->realm, .kvno = k->kvno_used,
-			    .kdc_text = krb5_msg(w->ctx, ret, msg, sizeof(msg)) };
+	krb5_get_init_creds_opt_set_forwardable(opt, 1);
+	krb5_get_init_creds_opt_set_proxiable(opt, 0);
+	count(k, &k->st.kdc_as);
+	ret = krb5_get_init_creds_keytab(w->ctx, &creds, w->asa, kt, 0, NULL, opt);
+	if (ret != 0) {
+		struct kcd_error_ctx e = { .step = KCD_STEP_TGT, .asa = k->principal,
+		    .realm = k->realm, .kvno = kvno,
+		    .kdc_text = krb5_msg(w->ctx, ret, msg, sizeof(msg)) };
 
-			st = kcd_explain(ret, &e, reason, len);
+		st = kcd_explain(ret, &e, reason, len);
+		goto out;
+	}
+	if (krb5_copy_creds(w->ctx, &creds, out) != 0)
+		st = set_reason(reason, len, KCD_INTERNAL, "out of memory");
+out:
+	krb5_free_cred_contents(w->ctx, &creds);
+	if (opt != NULL)
+		krb5_get_init_creds_opt_free(w->ctx, opt);
+	if (kt != NULL)
+		krb5_kt_close(w->ctx, kt);
+	return st;
+}
+
+/*
+ * The ASA's TGT in the worker's ccache, obtained again when near its end.
+ * One worker does the AS exchange, outside the lock (kcd_set_keys() on the
+ * caller's thread never waits for the KDC); the others wait for it.
+ */
+static enum kcd_status
+ensure_tgt(struct worker *w, bool force, char *reason, size_t len)
+{
+	struct kcd *k = w->k;
+	krb5_creds *fresh = NULL;
+	krb5_error_code ret;
+	enum kcd_status st = KCD_OK;
+	char name[sizeof(k->kt_name)], msg[256];
+	int kvno;
+
+	pthread_mutex_lock(&k->tgt_mu);
+	while (k->tgt_busy)
+		pthread_cond_wait(&k->tgt_cv, &k->tgt_mu);
+	if (force && k->tgt_gen != w->tgt_gen_forced) {
+		/* Another worker already replaced the TGT this one saw fail. */
+		force = false;
+	}
+	if (force || tgt_stale(k, time(NULL))) {
+		k->tgt_busy = true;
+		snprintf(name, sizeof(name), "%s", k->kt_name);
+		kvno = k->kvno_used;
+		pthread_mutex_unlock(&k->tgt_mu);
+
+		st = get_tgt(w, name, kvno, &fresh, reason, len);
+
+		pthread_mutex_lock(&k->tgt_mu);
+		k->tgt_busy = false;
+		pthread_cond_broadcast(&k->tgt_cv);
+		if (st != KCD_OK)
 			goto out;
-		}
-		ret = krb5_copy_creds(w->ctx, &creds, &k->tgt);
-		krb5_free_cred_contents(w->ctx, &creds);
-		if (ret != 0) {
-			st = set_reason(reason, len, KCD_INTERNAL, "out of memory");
-			goto out;
-		}
+		if (k->tgt != NULL)
+			creds_free_zero(w->ctx, k->tgt);
+		k->tgt = fresh;
+		fresh = NULL;
 		k->tgt_gen++;
 	}
 	if (w->tgt_gen != k->tgt_gen) {
@@ -626,12 +676,10 @@ ensure_tgt(struct worker *w, bool force, char *reason, size_t len)
 		}
 		w->tgt_gen = k->tgt_gen;
 	}
+	w->tgt_gen_forced = k->tgt_gen;
 out:
 	pthread_mutex_unlock(&k->tgt_mu);
-	if (opt != NULL)
-		krb5_get_init_creds_opt_free(w->ctx, opt);
-	if (kt != NULL)
-		krb5_kt_close(w->ctx, kt);
+	creds_free_zero(w->ctx, fresh);
 	return st;
 }
 
@@ -1698,6 +1746,7 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 	k->cfg.nkdcs = cfg->nkdcs;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_mutex_init(&k->tgt_mu, NULL);
+	pthread_cond_init(&k->tgt_cv, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	k->qtail = &k->queue;
 	k->dtail = &k->done;
@@ -1831,6 +1880,7 @@ kcd_free(struct kcd *k)
 	if (k->efd >= 0)
 		close(k->efd);
 	pthread_cond_destroy(&k->cv);
+	pthread_cond_destroy(&k->tgt_cv);
 	pthread_mutex_destroy(&k->mu);
 	pthread_mutex_destroy(&k->tgt_mu);
 	free(k->principal);
