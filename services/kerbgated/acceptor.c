@@ -811,6 +811,58 @@ copy_out(uint8_t **dst, size_t *dlen, const void *src, size_t len)
 	return 0;
 }
 
+/*
+ * The acceptor's first GSS MIC token (RFC 4121 §4.2.6.1) over data: what
+ * SPNEGO's mechListMIC is when Kerberos was not the client's first choice.
+ * Keyed by the acceptor subkey sent in the AP-REP, numbered with the AP-REP's
+ * sequence number, as a GSS acceptor's first per-message token is.  RC4
+ * session keys use RFC 4757's other format: not built (no subkey is sent).
+ */
+static int
+make_mic(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
+    size_t len, struct accept_result *res)
+{
+	krb5_keyblock *key = NULL;
+	krb5_crypto crypto = NULL;
+	Checksum ck;
+	uint32_t seq = 0;
+	uint8_t hdr[16], *buf = NULL;
+	int i, rv = -1;
+
+	memset(&ck, 0, sizeof(ck));
+	if (krb5_auth_con_getlocalsubkey(ctx, ac, &key) != 0 || key == NULL)
+		return 0;		/* RC4: no subkey, no RFC 4121 MIC */
+	krb5_auth_con_getlocalseqnumber(ctx, ac, (int32_t *)&seq);
+	hdr[0] = 0x04;
+	hdr[1] = 0x04;
+	hdr[2] = 0x01 | 0x04;	/* SentByAcceptor | AcceptorSubkey */
+	memset(hdr + 3, 0xff, 5);
+	for (i = 0; i < 8; i++)
+		hdr[8 + i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
+	if ((buf = malloc(len + sizeof(hdr))) == NULL)
+		goto out;
+	memcpy(buf, data, len);
+	memcpy(buf + len, hdr, sizeof(hdr));
+	if (krb5_crypto_init(ctx, key, 0, &crypto) != 0 ||
+	    krb5_create_checksum(ctx, crypto, 23 /* KG_USAGE_ACCEPTOR_SIGN */,
+	    0, buf, len + sizeof(hdr), &ck) != 0)
+		goto out;
+	res->mech_list_mic_len = sizeof(hdr) + ck.checksum.length;
+	if ((res->mech_list_mic = malloc(res->mech_list_mic_len)) == NULL)
+		goto out;
+	memcpy(res->mech_list_mic, hdr, sizeof(hdr));
+	memcpy(res->mech_list_mic + sizeof(hdr), ck.checksum.data,
+	    ck.checksum.length);
+	rv = 0;
+out:
+	free_Checksum(&ck);
+	free(buf);
+	if (crypto != NULL)
+		krb5_crypto_destroy(ctx, crypto);
+	krb5_free_keyblock(ctx, key);
+	return rv;
+}
+
 /* After krb5_rd_req_ctx succeeded: replay, bindings, session key, AP-REP. */
 static int
 finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx out,
@@ -868,6 +920,11 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 			goto out;
 		}
 		krb5_data_free(&rep);
+		if (params->mech_list != NULL && make_mic(acc->ctx, ac,
+		    params->mech_list, params->mech_list_len, res) != 0) {
+			set_reason(res, ACCEPT_INTERNAL, "cannot build the mechListMIC");
+			goto out;
+		}
 	}
 	replay_insert(acc->replay, digest, (time_t)auth->ctime + skew, now);
 	res->status = ACCEPT_OK;
@@ -1003,6 +1060,7 @@ acceptor_result_clear(struct accept_result *res)
 		return;
 	free(res->ap_rep);
 	free(res->ticket);
+	free(res->mech_list_mic);
 	memset(res, 0, sizeof(*res));
 }
 

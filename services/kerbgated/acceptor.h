@@ -68,6 +68,9 @@ struct accept_params {
 	enum cb_mode cb_mode;
 	uint8_t cb_expected[ACCEPTOR_CB_LEN];	/**< from acceptor_cb_hash_from_cert() */
 	int clock_skew;			/**< seconds; <= 0: ACCEPTOR_DEFAULT_SKEW */
+	const uint8_t *mech_list;	/**< SPNEGO MechTypeList DER to sign for a
+					     mechListMIC (RFC 4178 §5), or NULL */
+	size_t mech_list_len;
 };
 
 /** Outcome of acceptor_accept(). */
@@ -111,6 +114,10 @@ struct accept_result {
 					     client sent it (DER): S4U2Proxy evidence */
 	size_t ticket_len;
 	bool forwardable;		/**< the evidence ticket is forwardable */
+	uint8_t *mech_list_mic;		/**< RFC 4121 MIC token over params'
+					     mech_list (AES session keys and
+					     mutual auth only), else NULL */
+	size_t mech_list_mic_len;
 };
 
 struct kg_acceptor;

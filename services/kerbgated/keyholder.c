@@ -104,6 +104,8 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 	/* Channel bindings exist only on TLS connections. */
 	p.cb_mode = req.has_cb ? (enum cb_mode)v->channel_binding : CB_OFF;
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
+	p.mech_list = req.mech_list;
+	p.mech_list_len = req.mech_list_len;
 	acceptor_accept(acc, req.ap_req, req.ap_req_len, &p, &res);
 
 	if (res.status == ACCEPT_OK) {
@@ -113,6 +115,8 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 		out.enctype = res.enctype;
 		out.ap_rep = res.ap_rep;
 		out.ap_rep_len = res.ap_rep_len;
+		out.mic = res.mech_list_mic;
+		out.mic_len = res.mech_list_mic_len;
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL : KH_DENIED;

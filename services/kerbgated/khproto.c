@@ -9,9 +9,9 @@
 #include "util.h"
 
 enum {
-	T_VHOST = 1, T_AP_REQ, T_CB,
+	T_VHOST = 1, T_AP_REQ, T_CB, T_MECH_LIST,
 	T_STATUS = 10, T_REASON_CODE, T_REASON, T_PRINCIPAL, T_ENDTIME,
-	T_ENCTYPE, T_AP_REP,
+	T_ENCTYPE, T_AP_REP, T_MIC,
 };
 
 static const char *const reason_labels[KH_R_MAX] = {
@@ -66,6 +66,7 @@ kh_auth_req_encode(const struct kh_auth_req *req, uint8_t **out,
 	kg_tlv_put_u32(&w, T_VHOST, req->vhost);
 	kg_tlv_put_bytes(&w, T_AP_REQ, req->ap_req, req->ap_req_len);
 	kg_tlv_put_bytes(&w, T_CB, req->cb_hash, req->has_cb ? 16 : 0);
+	kg_tlv_put_bytes(&w, T_MECH_LIST, req->mech_list, req->mech_list_len);
 	return finish(&w, out, outlen);
 }
 
@@ -81,8 +82,12 @@ kh_auth_req_decode(const uint8_t *p, size_t n, struct kh_auth_req *req)
 	if (kg_tlv_get_u32(&r, T_VHOST, &req->vhost) < 0 ||
 	    kg_tlv_get_bytes(&r, T_AP_REQ, &req->ap_req, &req->ap_req_len) < 0 ||
 	    kg_tlv_get_bytes(&r, T_CB, &cb, &cblen) < 0 ||
+	    kg_tlv_get_bytes(&r, T_MECH_LIST, &req->mech_list,
+	    &req->mech_list_len) < 0 ||
 	    kg_tlv_end(&r) < 0 || (cblen != 0 && cblen != 16))
 		return KG_ERR_PROTO;
+	if (req->mech_list_len == 0)
+		req->mech_list = NULL;
 	if (cblen == 16) {
 		req->has_cb = 1;
 		memcpy(req->cb_hash, cb, 16);
@@ -104,6 +109,7 @@ kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
 	kg_tlv_put_u64(&w, T_ENDTIME, res->endtime);
 	kg_tlv_put_u32(&w, T_ENCTYPE, (uint32_t)res->enctype);
 	kg_tlv_put_bytes(&w, T_AP_REP, res->ap_rep, res->ap_rep_len);
+	kg_tlv_put_bytes(&w, T_MIC, res->mic, res->mic_len);
 	return finish(&w, out, outlen);
 }
 
@@ -124,6 +130,7 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	    kg_tlv_get_u64(&r, T_ENDTIME, &res->endtime) < 0 ||
 	    kg_tlv_get_u32(&r, T_ENCTYPE, &enctype) < 0 ||
 	    kg_tlv_get_bytes(&r, T_AP_REP, &res->ap_rep, &res->ap_rep_len) < 0 ||
+	    kg_tlv_get_bytes(&r, T_MIC, &res->mic, &res->mic_len) < 0 ||
 	    kg_tlv_end(&r) < 0)
 		return KG_ERR_PROTO;
 	if (status > KH_INTERNAL || code >= KH_R_MAX)
@@ -133,5 +140,7 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	res->enctype = (int32_t)enctype;
 	if (res->ap_rep_len == 0)
 		res->ap_rep = NULL;
+	if (res->mic_len == 0)
+		res->mic = NULL;
 	return 0;
 }

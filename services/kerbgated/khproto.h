@@ -50,6 +50,8 @@ struct kh_auth_req {
 	size_t		 ap_req_len;
 	int		 has_cb;	/**< a VIP certificate binding is known */
 	uint8_t		 cb_hash[16];	/**< expected Bnd (RFC 4121 §4.1.1.2) */
+	const uint8_t	*mech_list;	/**< SPNEGO MechTypeList to MIC, or NULL */
+	size_t		 mech_list_len;
 };
 
 struct kh_auth_result {
@@ -61,6 +63,8 @@ struct kh_auth_result {
 	int32_t		 enctype;
 	const uint8_t	*ap_rep;	/**< raw AP-REP (mutual auth) or NULL */
 	size_t		 ap_rep_len;
+	const uint8_t	*mic;		/**< mechListMIC token, or NULL */
+	size_t		 mic_len;
 };
 
 /**

@@ -189,8 +189,11 @@ classify_neg_init(struct der_cursor *c, struct neg_token *out)
 	    der_take(&init, ASN1_C_UNIV, CONS, UT_Sequence, &seq) != 0 || init.len != 0)
 		return NEG_ERR_MALFORMED;
 
-	if (der_take(&seq, ASN1_C_CONTEXT, CONS, 0, &e) != 0 ||
-	    der_take(&e, ASN1_C_UNIV, CONS, UT_Sequence, &types) != 0 || e.len != 0)
+	if (der_take(&seq, ASN1_C_CONTEXT, CONS, 0, &e) != 0)
+		return NEG_ERR_MALFORMED;
+	out->mech_types = e.p;		/* the MechTypeList TLV, for a MIC */
+	out->mech_types_len = e.len;
+	if (der_take(&e, ASN1_C_UNIV, CONS, UT_Sequence, &types) != 0 || e.len != 0)
 		return NEG_ERR_MALFORMED;
 	while (types.len > 0) {
 		if (der_take_oid(&types, &id) != 0)
@@ -239,6 +242,7 @@ classify_neg_init(struct der_cursor *c, struct neg_token *out)
 		/* The optimistic token, if any, is for another mech: ignore it. */
 		out->kind = NEG_NEED_KRB5_LEG;
 		out->mech = mech_of(first_krb5);
+		out->mic_needed = 1;
 		return NEG_OK;
 	}
 	out->kind = ntlm ? NEG_NTLM : NEG_UNSUPPORTED;
@@ -526,12 +530,28 @@ int
 neg_spnego_resp(enum neg_state state, enum neg_mech mech, const uint8_t *resp,
     size_t resp_len, uint8_t *out, size_t outsize, size_t *outlen)
 {
+	return neg_spnego_resp_mic(state, mech, resp, resp_len, NULL, 0, out,
+	    outsize, outlen);
+}
+
+int
+neg_spnego_resp_mic(enum neg_state state, enum neg_mech mech,
+    const uint8_t *resp, size_t resp_len, const uint8_t *mic, size_t mic_len,
+    uint8_t *out, size_t outsize, size_t *outlen)
+{
 	struct der_writer w = { out, outsize, 0 };
 	size_t mark;
 
 	*outlen = 0;
 	if (mech != NEG_MECH_NONE && oid_of(mech) == NULL)
 		return NEG_ERR_INVALID;
+	/* Written back to front: [3] first, [0] last. */
+	if (mic != NULL) {
+		mark = w.pos;
+		w_bytes(&w, mic, mic_len);
+		w_header(&w, mark, ASN1_C_UNIV, PRIM, UT_OctetString);
+		w_header(&w, mark, ASN1_C_CONTEXT, CONS, 3);
+	}
 	if (resp != NULL) {
 		mark = w.pos;
 		w_bytes(&w, resp, resp_len);

@@ -119,6 +119,15 @@ struct neg_token {
 	enum neg_mech mech;
 	const uint8_t *krb5_token;	/**< GSS-framed AP-REQ, for acceptor_accept() */
 	size_t krb5_token_len;
+	/**
+	 * NegTokenInit only: the DER MechTypeList exactly as the client sent
+	 * it, and whether Kerberos was not its first choice.  Then RFC 4178 §5
+	 * wants a mechListMIC over these bytes in the final answer, so the
+	 * relay keeps them until the Kerberos leg arrives.
+	 */
+	const uint8_t *mech_types;
+	size_t mech_types_len;
+	int mic_needed;
 };
 
 /**
@@ -230,6 +239,14 @@ int neg_gss_krb5_wrap(enum neg_mech mech, uint16_t tok_id, const uint8_t *body,
  *
  * \return         NEG_OK, NEG_ERR_BUFFER, or NEG_ERR_INVALID.
  */
+/**
+ * \brief Like neg_spnego_resp(), with a mechListMIC ([3]) when mic is not
+ *        NULL: the acceptor's GSS MIC over the client's MechTypeList.
+ */
+int neg_spnego_resp_mic(enum neg_state state, enum neg_mech mech,
+                        const uint8_t *resp, size_t resp_len, const uint8_t *mic,
+                        size_t mic_len, uint8_t *out, size_t outsize, size_t *outlen);
+
 int neg_spnego_resp(enum neg_state state, enum neg_mech mech, const uint8_t *resp,
                     size_t resp_len, uint8_t *out, size_t outsize, size_t *outlen);
 

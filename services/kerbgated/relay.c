@@ -102,6 +102,9 @@ struct client {
 	enum neg_kind		 neg_kind;
 	enum neg_mech		 neg_mech;	/* SPNEGO supportedMech to echo */
 	enum neg_mech		 neg_framing;	/* OID the AP-REQ was framed with */
+	uint8_t			*mech_list;	/* first leg's MechTypeList, kept
+						   for the mechListMIC */
+	size_t			 mech_list_len;
 	char			*mutual;	/* WWW-Authenticate value to send */
 	char			*set_cookie;
 	int			 sticky;	/* server named by the client's
@@ -482,6 +485,10 @@ kh_send(struct client *cl, const uint8_t *tok, size_t len)
 	req.ap_req_len = len;
 	req.has_cb = cl->has_cb;
 	memcpy(req.cb_hash, cl->cb_hash, sizeof(req.cb_hash));
+	if (cl->neg_kind == NEG_KRB5_SPNEGO_LEG2 && cl->mech_list != NULL) {
+		req.mech_list = cl->mech_list;
+		req.mech_list_len = cl->mech_list_len;
+	}
 	if (kh_auth_req_encode(&req, &payload, &plen) < 0) {
 		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
 		client_respond(cl, 503, NULL, "authentication unavailable", 1);
@@ -549,9 +556,12 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 		memcpy(ans, rep, rlen);
 		alen = rlen;
 	} else if (rc == NEG_OK) {
-		rc = neg_spnego_resp(NEG_STATE_ACCEPT_COMPLETED, cl->neg_mech,
-		    rlen ? rep : NULL, rlen, ans, sizeof(ans), &alen);
+		rc = neg_spnego_resp_mic(NEG_STATE_ACCEPT_COMPLETED, cl->neg_mech,
+		    rlen ? rep : NULL, rlen, res->mic, res->mic_len, ans,
+		    sizeof(ans), &alen);
 	}
+	free(cl->mech_list);
+	cl->mech_list = NULL;
 	if (rc == NEG_OK && alen > 0 &&
 	    neg_base64_encode(ans, alen, b64, sizeof(b64), &blen) == NEG_OK &&
 	    asprintf(&cl->mutual, "Negotiate %.*s", (int)blen, b64) < 0)
@@ -732,7 +742,7 @@ authenticate(struct client *cl, const struct http_head *h)
 		return;
 	case NEG_NEED_KRB5_LEG:
 		/* RFC 4178: ask for the Kerberos token in a second leg. */
-		if (neg_spnego_resp(NEG_STATE_ACCEPT_INCOMPLETE, NEG_MECH_KRB5,
+		if (neg_spnego_resp(NEG_STATE_ACCEPT_INCOMPLETE, nt.mech,
 		    NULL, 0, resp, sizeof(resp), &rlen) != NEG_OK ||
 		    neg_base64_encode(resp, rlen, b64, sizeof(b64), &blen) !=
 		    NEG_OK) {
@@ -741,6 +751,13 @@ authenticate(struct client *cl, const struct http_head *h)
 		}
 		log_debug("%s: client prefers another mechanism; asking for "
 		    "Kerberos in a second leg", cl->peer);
+		free(cl->mech_list);
+		cl->mech_list = NULL;
+		if (nt.mic_needed && (cl->mech_list = malloc(
+		    nt.mech_types_len)) != NULL) {
+			memcpy(cl->mech_list, nt.mech_types, nt.mech_types_len);
+			cl->mech_list_len = nt.mech_types_len;
+		}
 		challenge(cl, b64, "continue with Kerberos");
 		return;
 	default:
@@ -1684,6 +1701,7 @@ client_free(struct client *cl)
 	r->mw->conns_open--;
 	free(cl->mutual);
 	free(cl->set_cookie);
+	free(cl->mech_list);
 	kg_zero(cl->principal, sizeof(cl->principal));
 	free(cl);
 	if (!r->accepting && !r->draining && r->nclients < r->max_clients) {

@@ -6,6 +6,9 @@
   kgclient.py slow HOST PORT SECONDS             send half a head, then wait
   kgclient.py rpcin HOST PORT SERVICE@HOST EVENTS  stream an RPC_IN_DATA body
   kgclient.py twice HOST PORT SERVICE@HOST PAUSE   two requests on one connection
+  kgclient.py leg2 HOST PORT SERVICE@HOST       SPNEGO listing NTLM first: the
+      Kerberos token goes in a second leg; checks mutual auth and the
+      acceptor's mechListMIC with MIT's krb5 mechanism
   kgclient.py load HOST PORT SERVICE@HOST SECONDS CONNS  keep-alive load; prints
       "requests N errors N": each connection authenticates once and is
       reopened (with a new token) when the server closes it
@@ -118,6 +121,90 @@ def load(host, port, target, seconds, conns):
         stats["requests"], stats["errors"], stats["reconnects"]))
 
 
+def der(tag, body):
+    n = len(body)
+    if n < 128:
+        ln = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        ln = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + ln + body
+
+
+def der_parse(buf):
+    """Yields (tag, body) for each TLV in buf."""
+    i = 0
+    while i < len(buf):
+        tag = buf[i]
+        n = buf[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(buf[i:i + k], "big")
+            i += k
+        yield tag, buf[i:i + n]
+        i += n
+
+
+OID_SPNEGO = bytes.fromhex("06062b0601050502")
+OID_NTLM = bytes.fromhex("060a2b06010401823702020a")
+OID_KRB5 = bytes.fromhex("06092a864886f712010202")
+
+
+def negotiate_header(resp):
+    for line in resp.split("\r\n"):
+        if line.lower().startswith("www-authenticate: negotiate "):
+            return base64.b64decode(line.split(" ", 2)[2])
+    return None
+
+
+def neg_token_resp_fields(tok):
+    """{context tag number: body} of a NegTokenResp ([1] SEQUENCE)."""
+    (t1, seq), = der_parse(tok)
+    (t2, fields), = der_parse(seq)
+    return {t & 0x1f: body for t, body in der_parse(fields)}
+
+
+def leg2(host, port, target):
+    mech_types = der(0x30, OID_NTLM + OID_KRB5)
+    init = der(0x60, OID_SPNEGO + der(0xa0, der(0x30, der(0xa0, mech_types))))
+    s = socket.create_connection((host, port))
+    s.sendall(("GET /leg2 HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
+               "Authorization: Negotiate %s\r\n\r\n" %
+               base64.b64encode(init).decode()).encode())
+    first = read_response(s)
+    print("leg1: " + first.split("\r\n")[0])
+    f = neg_token_resp_fields(negotiate_header(first))
+    state = f[0][-1]
+    print("leg1 state: %d supportedMech-krb5: %s" % (state, f.get(1) == OID_KRB5))
+    name = gssapi.Name(target, gssapi.NameType.hostbased_service)
+    ctx = gssapi.SecurityContext(name=name, usage="initiate",
+                                 mech=gssapi.MechType.kerberos,
+                                 flags=gssapi.RequirementFlag.mutual_authentication)
+    ap_req = ctx.step()
+    resp = der(0xa1, der(0x30, der(0xa2, der(0x04, ap_req))))
+    s.sendall(("GET /leg2 HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
+               "Authorization: Negotiate %s\r\n\r\n" %
+               base64.b64encode(resp).decode()).encode())
+    second = read_response(s)
+    print("leg2: " + second.split("\r\n")[0])
+    f = neg_token_resp_fields(negotiate_header(second))
+    print("leg2 state: %d" % f[0][-1])
+    (_, ap_rep), = der_parse(f[2])
+    ctx.step(ap_rep)
+    print("mutual: %s" % ("ok" if ctx.complete else "incomplete"))
+    (_, mic), = der_parse(f[3]) if 3 in f else ((None, None),)
+    if mic is None:
+        print("mic: missing")
+    else:
+        try:
+            ctx.verify_signature(mech_types, mic)
+            print("mic: ok")
+        except gssapi.exceptions.GSSError as e:
+            print("mic: bad (%s)" % e)
+    print(second.split("\r\n\r\n", 1)[1])
+
+
 def head(host, port, target, method, host_hdr, extra=""):
     return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
         method, target, host_hdr, extra)).encode()
@@ -159,6 +246,8 @@ def main():
             f.write("%.3f client still-sending %d\n" % (time.time(), sent))
         time.sleep(1)
         s.close()
+    elif cmd == "leg2":
+        leg2(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "load":
         load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
              int(sys.argv[6]))
@@ -168,6 +257,8 @@ def main():
         s.sendall(("GET /first HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
                    "Authorization: Negotiate %s\r\n\r\n" % token(target)).encode())
         first = read_response(s)
+        sys.stdout.write("first-done\n")
+        sys.stdout.flush()
         time.sleep(pause)
         s.sendall(b"GET /second HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n\r\n")
         second = read_response(s)
