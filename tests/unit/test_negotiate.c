@@ -243,7 +243,37 @@ test_spnego_with_ntlm_first_but_krb5_listed_asks_for_a_krb5_leg(void **state)
 	assert_int_equal(nt.kind, NEG_NEED_KRB5_LEG);
 	assert_int_equal(nt.mech, NEG_MECH_MS_KRB5);
 	assert_null(nt.krb5_token);
+	/* The MechTypeList is kept, byte for byte, for the mechListMIC. */
+	assert_true(nt.mic_needed);
+	assert_non_null(nt.mech_types);
+	assert_int_equal(nt.mech_types[0], 0x30);
+	assert_int_equal(nt.mech_types_len, 2 + nt.mech_types[1]);
+	assert_true(nt.mech_types >= (const uint8_t *)s.data &&
+	    nt.mech_types + nt.mech_types_len <= (const uint8_t *)s.data + s.length);
 	krb5_data_free(&s);
+}
+
+static void
+test_final_answer_carries_the_mech_list_mic(void **state)
+{
+	static const uint8_t rep[] = { 0x60, 0x01, 0x00 }, mic[] = { 1, 2, 3, 4 };
+	uint8_t out[64];
+	size_t n, i;
+	int found = 0;
+
+	assert_int_equal(neg_spnego_resp_mic(NEG_STATE_ACCEPT_COMPLETED,
+	    NEG_MECH_NONE, rep, sizeof(rep), mic, sizeof(mic), out, sizeof(out),
+	    &n), NEG_OK);
+	/* ... [2] { OCTET STRING rep } [3] { OCTET STRING mic }, last. */
+	for (i = 0; i + 8 <= n; i++)
+		if (out[i] == 0xa3 && out[i + 1] == 6 && out[i + 2] == 0x04 &&
+		    out[i + 3] == 4 && memcmp(out + i + 4, mic, 4) == 0 &&
+		    i + 8 == n)
+			found = 1;
+	assert_true(found);
+	assert_int_equal(neg_spnego_resp(NEG_STATE_ACCEPT_COMPLETED,
+	    NEG_MECH_NONE, rep, sizeof(rep), out, sizeof(out), &n), NEG_OK);
+	assert_int_not_equal(out[n - 8], 0xa3);
 }
 
 static void
@@ -256,6 +286,7 @@ test_spnego_with_krb5_first_but_no_token_asks_for_a_krb5_leg(void **state)
 	assert_int_equal(classify(&s, &nt), NEG_OK);
 	assert_int_equal(nt.kind, NEG_NEED_KRB5_LEG);
 	assert_int_equal(nt.mech, NEG_MECH_KRB5);
+	assert_false(nt.mic_needed);	/* krb5 was the first choice */
 	krb5_data_free(&s);
 }
 
@@ -550,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_windows_spnego_with_ms_krb5_first_uses_the_optimistic_token),
 		cmocka_unit_test(test_spnego_with_krb5_first_echoes_the_krb5_oid),
 		cmocka_unit_test(test_spnego_with_ntlm_first_but_krb5_listed_asks_for_a_krb5_leg),
+		cmocka_unit_test(test_final_answer_carries_the_mech_list_mic),
 		cmocka_unit_test(test_spnego_with_krb5_first_but_no_token_asks_for_a_krb5_leg),
 		cmocka_unit_test(test_spnego_offering_only_ntlm_is_ntlm),
 		cmocka_unit_test(test_spnego_offering_neither_krb5_nor_ntlm_is_unsupported),
