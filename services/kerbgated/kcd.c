@@ -366,8 +366,8 @@ kcd_explain(krb5_error_code code, const struct kcd_error_ctx *e, char *reason, s
 		if (e->asa_has_pt)
 			return set_reason(reason, len, KCD_USER_SENSITIVE, "%s is marked "
 			    "\"sensitive and cannot be delegated\": the KDC's S4U2Self ticket "
-			    "for the user is not forwardable, so %s for %s was refused%s",
-			    user, name, spn, detail);
+			    "for the user is not forwardable, so S4U2Proxy to %s was refused "
+			    "(%s)%s", user, spn, name, detail);
 		return set_reason(reason, len, KCD_NO_PROTOCOL_TRANSITION, "%s for %s: the "
 		    "KDC's S4U2Self ticket for %s is not forwardable: %s is not trusted for "
 		    "protocol transition (\"use any authentication protocol\", "
