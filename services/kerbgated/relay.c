@@ -1073,14 +1073,17 @@ forward_request_head(struct client *cl)
 	struct ep *o = &cl->up->e;
 	struct http_head h;
 	const struct conf_pool *cp = cl->pool->cp;
-	const char *xff = NULL;
-	size_t xfflen = 0;
+	const char *xff = NULL, *fwd = NULL;
+	size_t xfflen = 0, fwdlen = 0;
+	const struct http_header *host;
 	unsigned i;
 	int rc;
 
 	if ((rc = parse_request(cl, &h)) <= 0)
 		return -1;	/* it parsed before; cannot happen */
-	out_printf(o, "%.*s ", (int)h.method_len, h.method);
+	host = http_find(&h, "Host");
+	out_append(o, h.method, h.method_len);
+	out_append(o, " ", 1);
 	out_append(o, h.target, h.target_len);
 	out_printf(o, " HTTP/1.1\r\n");
 	for (i = 0; i < h.nheaders; i++) {
@@ -1096,9 +1099,15 @@ forward_request_head(struct client *cl)
 		    CONF_AUTH_NEGOTIATE && hd->value_len >= 9 &&
 		    strncasecmp(hd->value, "Negotiate", 9) == 0)
 			continue;	/* ours; the back-end gets an identity */
+		/* Our hop is appended to the client's (last one kept). */
 		if (hdr_is(hd, "X-Forwarded-For")) {
 			xff = hd->value;
 			xfflen = hd->value_len;
+			continue;
+		}
+		if (hdr_is(hd, "Forwarded")) {
+			fwd = hd->value;
+			fwdlen = hd->value_len;
 			continue;
 		}
 		out_append(o, hd->name, hd->name_len);
@@ -1106,12 +1115,29 @@ forward_request_head(struct client *cl)
 		out_append(o, hd->value, hd->value_len);
 		out_append(o, "\r\n", 2);
 	}
-	if (xff != NULL)
-		out_printf(o, "X-Forwarded-For: %.*s, %s\r\n", (int)xfflen, xff,
-		    cl->peer);
-	else
-		out_printf(o, "X-Forwarded-For: %s\r\n", cl->peer);
+	/* Client-sent values can be long: appended, not formatted. */
+	out_append(o, "X-Forwarded-For: ", 17);
+	if (xff != NULL) {
+		out_append(o, xff, xfflen);
+		out_append(o, ", ", 2);
+	}
+	out_printf(o, "%s\r\n", cl->peer);
 	out_printf(o, "X-Forwarded-Proto: %s\r\n", cl->c.tls ? "https" : "http");
+	/* RFC 7239: an IPv6 node is quoted and bracketed. */
+	out_append(o, "Forwarded: ", 11);
+	if (fwd != NULL) {
+		out_append(o, fwd, fwdlen);
+		out_append(o, ", ", 2);
+	}
+	out_printf(o, "for=%s%s%s;proto=%s", strchr(cl->peer, ':') ? "\"[" : "",
+	    cl->peer, strchr(cl->peer, ':') ? "]\"" : "",
+	    cl->c.tls ? "https" : "http");
+	if (host != NULL) {
+		out_append(o, ";host=\"", 7);
+		out_append(o, host->value, host->value_len);
+		out_append(o, "\"", 1);
+	}
+	out_append(o, "\r\n", 2);
 	if (cl->authed && cp->mode == CONF_MODE_HEADER) {
 		char sig[SIGN_HEX_LEN + 1], rid[40];
 		uint64_t now = (uint64_t)time(NULL);
@@ -1252,8 +1278,9 @@ forward_response_head(struct client *cl, const struct http_head *h)
 	keep = cl->req_keepalive && h->body != HTTP_BODY_UNTIL_CLOSE &&
 	    !cl->r->draining;
 	cl->resp_close = !keep;
-	out_printf(o, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason_len,
-	    h->reason);
+	out_printf(o, "HTTP/1.1 %d ", h->status);
+	out_append(o, h->reason, h->reason_len);
+	out_append(o, "\r\n", 2);
 	for (i = 0; i < h->nheaders; i++) {
 		const struct http_header *hd = &h->headers[i];
 		if (!hdr_is(hd, "Transfer-Encoding") &&

@@ -121,11 +121,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     "x-kerbgate-request-id",
                                     "x-kerbgate-signature")]
         body = "node: %s\nuser: %s\nsignature: %s\nbody-bytes: %d\n" \
-               "extra-kerbgate-headers: %s\nxff: %s\n" % (
+               "extra-kerbgate-headers: %s\nxff: %s\nforwarded: %s\n" % (
                    NODE, self.headers.get("X-Kerbgate-User", ""),
                    verify(self.headers, self.command, self.path), got,
                    ",".join(forged) or "none",
-                   self.headers.get("X-Forwarded-For", ""))
+                   self.headers.get("X-Forwarded-For", ""),
+                   self.headers.get("Forwarded", ""))
         users = self.headers.get_all("X-Kerbgate-User") or []
         if len(users) > 1:
             body += "duplicate-user-headers: %d\n" % len(users)

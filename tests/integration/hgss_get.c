@@ -1,14 +1,18 @@
 /*
  * hgss_get: a Heimdal GSS-API HTTP client for the integration tests.
  *
- *   hgss_get ADDRESS PORT HOST PATH [krb5|spnego]
+ *   hgss_get ADDRESS PORT HOST PATH [krb5|spnego] [CA.pem]
  *
  * Sends one GET with `Authorization: Negotiate` built by Heimdal's
  * gss_init_sec_context (SPNEGO by default, as Windows sends it), then feeds
  * the server's `WWW-Authenticate: Negotiate` answer back into the same
  * context, so that mutual authentication is checked by a real initiator.
  * Prints "status: N", "mutual: ok|missing|failed", then the body.
- * Plain HTTP only; the ccache and krb5.conf come from the environment.
+ * With CA.pem it speaks TLS (mbedTLS, the server verified against the CA)
+ * and binds the token to the server's certificate (RFC 5929
+ * tls-server-end-point), as Windows does under Extended Protection.
+ * HGSS_TIME_OFFSET=N moves the client's clock N seconds (skew tests).
+ * The ccache and krb5.conf come from the environment.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,6 +27,74 @@
 #include <gssapi/gssapi_krb5.h>
 #include <gssapi/gssapi_spnego.h>
 #include <mbedtls/base64.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+
+/* One connection, plain or TLS. */
+struct conn {
+	int			 fd;
+	int			 tls;
+	mbedtls_ssl_context	 ssl;
+	mbedtls_ssl_config	 conf;
+	mbedtls_x509_crt	 ca;
+	mbedtls_entropy_context	 entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_net_context	 net;
+};
+
+static int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	return c->tls ? mbedtls_ssl_write(&c->ssl, p, n) :
+	    (int)write(c->fd, p, n);
+}
+
+static ssize_t
+conn_read(struct conn *c, void *p, size_t n)
+{
+	int r;
+
+	if (!c->tls)
+		return read(c->fd, p, n);
+	r = mbedtls_ssl_read(&c->ssl, p, n);
+	return r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? 0 : r;
+}
+
+/* TLS to host, verified against ca; the leaf's SHA-256 for the binding
+ * (the lab's certificates are ECDSA with SHA-256). */
+static int
+conn_tls(struct conn *c, const char *host, const char *ca, uint8_t hash[32])
+{
+	const mbedtls_x509_crt *peer;
+
+	c->tls = 1;
+	c->net.fd = c->fd;
+	mbedtls_ssl_init(&c->ssl);
+	mbedtls_ssl_config_init(&c->conf);
+	mbedtls_x509_crt_init(&c->ca);
+	mbedtls_entropy_init(&c->entropy);
+	mbedtls_ctr_drbg_init(&c->drbg);
+	if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
+	    NULL, 0) != 0 || mbedtls_x509_crt_parse_file(&c->ca, ca) != 0 ||
+	    mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		return -1;
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+	if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 ||
+	    mbedtls_ssl_set_hostname(&c->ssl, host) != 0)
+		return -1;
+	mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send,
+	    mbedtls_net_recv, NULL);
+	if (mbedtls_ssl_handshake(&c->ssl) != 0 ||
+	    (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
+		return -1;
+	return mbedtls_sha256_ret(peer->raw.p, peer->raw.len, hash, 0);
+}
 
 static void
 die(const char *what, OM_uint32 maj, OM_uint32 min)
@@ -33,13 +105,13 @@ die(const char *what, OM_uint32 maj, OM_uint32 min)
 }
 
 static size_t
-read_response(int fd, char *buf, size_t max)
+read_response(struct conn *c, char *buf, size_t max)
 {
 	size_t len = 0;
 	ssize_t n;
 
 	/* The server answers "Connection: close" or we stop at EOF/timeout. */
-	while (len < max - 1 && (n = read(fd, buf + len, max - 1 - len)) > 0) {
+	while (len < max - 1 && (n = conn_read(c, buf + len, max - 1 - len)) > 0) {
 		len += (size_t)n;
 		buf[len] = '\0';
 		char *end = strstr(buf, "\r\n\r\n");
@@ -63,9 +135,13 @@ main(int argc, char **argv)
 	gss_buffer_desc name, out = GSS_C_EMPTY_BUFFER, in;
 	gss_OID mech;
 	struct sockaddr_in sa;
+	struct conn c;
+	struct gss_channel_bindings_struct cb;
+	gss_channel_bindings_t bindings = GSS_C_NO_CHANNEL_BINDINGS;
+	uint8_t app[64], hash[32];
 	char req[70000], spn[300], *p, *e;
 	size_t blen, rlen;
-	int fd, status = 0;
+	int status = 0;
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: hgss_get ADDRESS PORT HOST PATH "
@@ -74,6 +150,32 @@ main(int argc, char **argv)
 	}
 	mech = (argc > 5 && strcmp(argv[5], "krb5") == 0) ?
 	    GSS_KRB5_MECHANISM : GSS_SPNEGO_MECHANISM;
+	if (getenv("HGSS_TIME_OFFSET") != NULL)
+		gsskrb5_set_time_offset(atoi(getenv("HGSS_TIME_OFFSET")));
+
+	/* Connect first: a TLS server's certificate goes into the token. */
+	memset(&c, 0, sizeof(c));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)atoi(argv[2]));
+	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 ||
+	    (c.fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("hgss_get: connect");
+		return 2;
+	}
+	if (argc > 6) {
+		if (conn_tls(&c, argv[3], argv[6], hash) != 0) {
+			fprintf(stderr, "hgss_get: TLS to %s failed\n", argv[3]);
+			return 2;
+		}
+		memcpy(app, "tls-server-end-point:", 21);
+		memcpy(app + 21, hash, 32);
+		memset(&cb, 0, sizeof(cb));
+		cb.application_data.value = app;
+		cb.application_data.length = 21 + 32;
+		bindings = &cb;
+	}
 	snprintf(spn, sizeof(spn), "HTTP@%s", argv[3]);
 	name.value = spn;
 	name.length = strlen(spn);
@@ -82,7 +184,7 @@ main(int argc, char **argv)
 		die("gss_import_name", maj, min);
 	maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &ctx, target, mech,
 	    GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG, 0,
-	    GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &out, &flags, NULL);
+	    bindings, GSS_C_NO_BUFFER, NULL, &out, &flags, NULL);
 	if (GSS_ERROR(maj))
 		die("gss_init_sec_context", maj, min);
 	if (mbedtls_base64_encode(b64, sizeof(b64), &blen, out.value,
@@ -93,18 +195,12 @@ main(int argc, char **argv)
 	    "Authorization: Negotiate %s\r\nConnection: close\r\n\r\n",
 	    argv[4], argv[3], b64);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)atoi(argv[2]));
-	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 ||
-	    (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		perror("hgss_get: connect/send");
+	if (conn_write(&c, req, strlen(req)) != (int)strlen(req)) {
+		perror("hgss_get: send");
 		return 2;
 	}
-	rlen = read_response(fd, resp, sizeof(resp));
-	close(fd);
+	rlen = read_response(&c, resp, sizeof(resp));
+	close(c.fd);
 	if (rlen < 12 || sscanf(resp, "HTTP/1.1 %d", &status) != 1) {
 		fprintf(stderr, "hgss_get: no HTTP response\n");
 		return 2;
@@ -125,7 +221,7 @@ main(int argc, char **argv)
 			in.length = blen;
 			maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &ctx,
 			    target, mech, GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG |
-			    GSS_C_SEQUENCE_FLAG, 0, GSS_C_NO_CHANNEL_BINDINGS, &in,
+			    GSS_C_SEQUENCE_FLAG, 0, bindings, &in,
 			    NULL, &out, &flags, NULL);
 			gss_release_buffer(&min, &out);
 			printf("mutual: %s\n", maj == GSS_S_COMPLETE ? "ok" :

@@ -73,6 +73,22 @@ test_spnego_second_leg_with_mech_list_mic() {
 		$r == *"mutual: ok"* && $r == *"mic: ok"* && $r == *"user: alice@"* ]] || { echo "$r"; return 1; }
 }
 
+test_heimdal_client_over_https_bound_to_the_vip_certificate() {
+	local r
+	# autod requires Extended Protection: the binding is to autod's cert.
+	r=$(client "$top/$out/tests/tools/hgss_get" "$KGLAB_VIP" 443 \
+		autod.corp.contoso.com /hb spnego "$work/ca.pem") || { echo "$r"; return 1; }
+	[[ $r == *"status: 200"* && $r == *"mutual: ok"* && $r == *"user: alice@"* ]] ||
+		{ echo "$r"; return 1; }
+}
+
+test_clock_skew_is_refused_with_the_skew() {
+	local r
+	r=$(client env HGSS_TIME_OFFSET=900 "$top/$out/tests/tools/hgss_get" "$KGLAB_VIP" 80 \
+		mail.corp.contoso.com /skew krb5)
+	[[ $r == *"status: 401"* ]] && grep -qE 'clock skew (89[0-9]|90[0-9]) s' "$log"
+}
+
 test_alice_over_https() {
 	[ "$(vip_curl --negotiate -u : --cacert "$work/ca.pem" https://mail.corp.contoso.com/whoami)" = 200 ] &&
 		body_has "user: alice@CORP.CONTOSO.COM" && body_has "signature: valid"
@@ -93,6 +109,13 @@ test_forged_identity_headers_removed() {
 		http://mail.corp.contoso.com/forge)" = 200 ] &&
 		body_has "user: alice@CORP.CONTOSO.COM" && body_has "extra-kerbgate-headers: none" &&
 		! body_has "duplicate-user-headers" && ! body_has mallory
+}
+
+test_forwarding_headers_append_our_hop() {
+	[ "$(vip_curl -H 'X-Forwarded-For: 198.51.100.7' -H 'Forwarded: for=198.51.100.7' \
+		http://mail.corp.contoso.com/public/fwd)" = 200 ] &&
+		body_has "xff: 198.51.100.7, $KGLAB_CLIENT_IP" &&
+		body_has "forwarded: for=198.51.100.7, for=$KGLAB_CLIENT_IP;proto=http;host=\"mail.corp.contoso.com\""
 }
 
 test_unauthenticated_route_has_no_identity() {
@@ -303,6 +326,38 @@ load_clean() {
 	grep -q '^requests [1-9][0-9]* errors 0 ' "$work/load"
 }
 
+# The lab's ASA account has no msDS-SupportedEncryptionTypes unless the lab
+# was brought up with KGLAB_ASA_ENCTYPES, so its tickets are RC4.
+test_rc4_disabled_by_reload() {
+	local want=200 code
+	log_has "uses rc4-hmac" && want=401
+	sed 's/"allow_rc4": true/"allow_rc4": false/' "$work/kerbgated.json" >"$work/norc4.json"
+	cp "$work/kerbgated.json" "$work/rc4.json"
+	cp "$work/norc4.json" "$work/kerbgated.json"
+	kill -HUP "$kg_pid"
+	for _ in $(seq 20); do
+		sleep 0.5
+		code=$(vip_curl --negotiate -u : http://mail.corp.contoso.com/rc4)
+		[ "$code" = "$want" ] && break
+	done
+	cp "$work/rc4.json" "$work/kerbgated.json"
+	kill -HUP "$kg_pid"
+	[ "$code" = "$want" ] || return 1
+	[ $want = 200 ] || log_has "enctype rc4-hmac disabled"
+}
+
+# Tokens, keys and passwords never reach a log line.
+test_no_secret_in_the_log() {
+	local tok
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/s1 >/dev/null
+	vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/s2 >/dev/null
+	vip_curl -H "Authorization: Negotiate ${tok:0:300}" http://mail.corp.contoso.com/s3 >/dev/null
+	! grep -qF -e "${tok:20:40}" -e "$KGLAB_ASA_PASSWORD" -e "$KGLAB_ALICE_PASSWORD" \
+		-e "$(head -c 16 "$work/pool.secret" | od -An -tx1 | tr -d ' \n')" "$log" &&
+		! grep -qF -e "${tok:20:40}" "$work/body"
+}
+
 test_reload_under_load_drops_nothing() {
 	start_load 5
 	kill -HUP "$kg_pid"; sleep 1; kill -HUP "$kg_pid"
@@ -355,10 +410,13 @@ check "no token: 401 with a Negotiate challenge" test_no_token_gets_challenge
 check "alice via curl --negotiate over HTTP: signed identity, AP-REP returned" test_alice_over_http
 check "Heimdal GSS client (SPNEGO and raw krb5) completes mutual auth" test_heimdal_client_with_mutual_auth
 check "SPNEGO second leg (NTLM listed first): AP-REP and a valid mechListMIC" test_spnego_second_leg_with_mech_list_mic
+check "Heimdal client over HTTPS, bound to the VIP certificate (require)" test_heimdal_client_over_https_bound_to_the_vip_certificate
+check "client clock 900 s off: 401 and 'clock skew' in the log" test_clock_skew_is_refused_with_the_skew
 check "alice over HTTPS (TLS at the VIP)" test_alice_over_https
 check "round-robin reaches cas1 and cas2" test_both_backends_reached
 check "client-sent X-Kerbgate-* headers are removed" test_forged_identity_headers_removed
 check "auth:none route forwards without identity" test_unauthenticated_route_has_no_identity
+check "X-Forwarded-For and Forwarded get our hop appended" test_forwarding_headers_append_our_hop
 check "garbage base64: 400 and log reason" test_garbage_base64_is_400
 check "truncated token: 401 and log reason" test_truncated_token_is_401
 check "NTLM token: 401 with the NTLM reason" test_ntlm_is_refused_with_reason
@@ -382,6 +440,8 @@ check "session cookie authenticates new connections; tampered or other vhost ref
 check "chunked and Expect: 100-continue request bodies reach the back-end whole" test_request_bodies_chunked_and_expect_continue
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
+check "allow_rc4 false (by reload): RC4 tickets refused with the reason" test_rc4_disabled_by_reload
+check "no token, key or password in the log or a response" test_no_secret_in_the_log
 check "two reloads under keep-alive load: no request fails" test_reload_under_load_drops_nothing
 check "a back-end killed under load is ejected without client errors, and comes back" test_backend_killed_is_ejected
 check "new kvno: 'kvno N not in keytab (have M)', then reload with new keytab works" test_new_kvno_not_in_keytab_then_reload
