@@ -145,13 +145,14 @@ test_carol_with_protocol_transition_is_sensitive() {
 
 test_protocol_transition_only_when_allowed() {
 	local m tok body
-	evidence alice n --no-forwardable || return 1	# krb5.conf says forwardable
+	evidence alice n --no-forwardable || { echo "no evidence"; return 1; }	# krb5.conf says forwardable
 	run_probe n --spn http/cas1.corp.contoso.com >/dev/null
 	grep -q '^evidence: alice@CORP.CONTOSO.COM .* not forwardable' "$work/probe.out" &&
-		[ "$(field status)" = not-forwardable ] || return 1
+		[ "$(field status)" = not-forwardable ] || { cat "$work/probe.out"; return 1; }
 	m=$(kdc_mark)
-	run_probe n --spn http/cas1.corp.contoso.com --allow-pt || return 1
-	[ "$(field status)" = ok ] && [ "$(field protocol-transition)" = yes ] || return 1
+	run_probe n --spn http/cas1.corp.contoso.com --allow-pt || { cat "$work/probe.out"; return 1; }
+	[ "$(field status)" = ok ] && [ "$(field protocol-transition)" = yes ] ||
+		{ cat "$work/probe.out"; return 1; }
 	tok=$(field token)
 	body=$(whoami_with "$tok")
 	echo "$body"
