@@ -92,6 +92,7 @@ $(LIBDIR)/%.a:
 include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include tests/tests.mk
+-include bench/bench.mk
 
 all: $(SERVICE_BINS)
 	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"

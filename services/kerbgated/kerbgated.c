@@ -472,12 +472,13 @@ shutdown_all(void)
 	unsigned j;
 	time_t until = time(NULL) + 10;
 
+	/* Relays first: they finish their connections (and may still need
+	 * the keyholder for them); a keyholder exits once its relays are gone. */
 	for (i = 0; i < MAX_GENERATIONS; i++) {
 		if (gens[i].id == 0)
 			continue;
 		for (j = 0; j < gens[i].nrelays; j++)
 			kill(gens[i].relays[j], SIGTERM);
-		kill(gens[i].keyholder, SIGTERM);
 	}
 	while (time(NULL) < until && waitpid(-1, NULL, WNOHANG) >= 0)
 		usleep(50000);

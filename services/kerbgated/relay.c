@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <malloc.h>
 #include <mbedtls/md5.h>
 
 #include "http.h"
@@ -146,6 +147,7 @@ struct relay {
 	ev_io			 kh_io;
 	ev_io			 ctl_io;
 	ev_signal		 sigterm;
+	ev_timer		 trim;
 	struct kg_ipc_reader	 kh_rd;
 	struct kg_ipc_writer	 kh_wr;
 	uint32_t		 next_id;
@@ -1862,6 +1864,16 @@ ctl_cb(struct ev_loop *loop, ev_io *w, int events)
 		start_drain(r);
 }
 
+/*
+ * Idle connections give their buffers back (kg_buf_release), but glibc keeps
+ * freed memory in the process; after a burst, hand it back to the system.
+ */
+static void
+trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	malloc_trim(0);
+}
+
 static void
 sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -1908,6 +1920,8 @@ relay_main(struct relay_env *env)
 	ev_signal_init(&r.sigterm, sigterm_cb, SIGTERM);
 	r.sigterm.data = &r;
 	ev_signal_start(r.loop, &r.sigterm);
+	ev_timer_init(&r.trim, trim_cb, 5., 5.);
+	ev_timer_start(r.loop, &r.trim);
 	if ((r.lst_io = calloc(r.conf->nlisteners, sizeof(ev_io))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < r.conf->nlisteners; i++) {

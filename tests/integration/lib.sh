@@ -91,7 +91,7 @@ start_kerbgated() {
 	for _ in $(seq 50); do
 		if [ "$(vip_curl http://mail.corp.contoso.com/public/ping)" = 200 ]; then
 			# The daemon itself, not the `lab exec` wrapper around it.
-			kg_pid=$(pgrep -o -u root -f "^$top/$out/bin/kerbgated -d")
+			kg_pid=$(pgrep -o -u root -f "^$top/$out/bin/kerbgated -d -v -v -f $work/kerbgated.json")
 			return 0
 		fi
 		sleep 0.2
