@@ -21,7 +21,9 @@
 
 static const char *const top_keys[] = { "user", "keyholder_user", "workers",
 	"keytab", "clock_skew", "allow_rc4", "replay_cache_entries", "limits",
-	"admin", "listeners", "vhosts", "pools", NULL };
+	"admin", "listeners", "vhosts", "pools", "kcd", NULL };
+static const char *const kcd_keys[] = { "principal", "kdcs", "kdc_timeout",
+	"cache_entries", "sessions", NULL };
 static const char *const limit_keys[] = { "max_header_bytes", "max_headers",
 	"max_connections", "header_timeout", "idle_timeout", NULL };
 static const char *const listener_keys[] = { "address", "port", "tls", NULL };
@@ -32,7 +34,8 @@ static const char *const route_keys[] = { "path", "auth", "pool",
 	"idle_timeout", "first_byte_timeout", NULL };
 static const char *const pool_keys[] = { "name", "mode", "balance",
 	"persistence", "header_secret_file", "tls", "connect_timeout",
-	"first_byte_timeout", "health", "servers", NULL };
+	"first_byte_timeout", "health", "servers", "protocol_transition",
+	"mutual", NULL };
 static const char *const pool_tls_keys[] = { "ca", "pin_sha256", NULL };
 static const char *const health_keys[] = { "path", "expect", "interval",
 	"timeout", "rise", "fall", NULL };
@@ -425,9 +428,36 @@ load_pool(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(get_secs(o, "connect_timeout", 300, &pl->connect_timeout_ms, ctx));
 	TRY(get_secs(o, "first_byte_timeout", 86400,
 	    &pl->first_byte_timeout_ms, ctx));
+	pl->mutual = 1;
+	TRY(kg_cfg_bool(o, "protocol_transition", 0, &pl->protocol_transition,
+	    ctx));
+	TRY(kg_cfg_bool(o, "mutual", 0, &pl->mutual, ctx));
+	if (pl->mode == CONF_MODE_KCD)
+		c->kcd_enabled = 1;
 	TRY(load_health(o, &pl->health, ctx));
 	TRY(each(o, "servers", 1, &pl->nservers, &pl->servers,
 	    sizeof(*pl->servers), load_server, c, ctx));
+	if (pl->mode == CONF_MODE_KCD) {
+		size_t i;
+		/* A back-end's own SPN: http/<its name> unless given. */
+		for (i = 0; i < pl->nservers; i++) {
+			struct conf_server *s = &pl->servers[i];
+			if (s->spn[0] != '\0')
+				continue;
+			if (s->name[0] == '\0') {
+				kg_cfg_push_key(ctx, "servers");
+				kg_cfg_push_index(ctx, i);
+				kg_cfg_error(ctx, "spn", "kcd mode needs the "
+				    "server's \"spn\" or \"name\"");
+				kg_cfg_pop(ctx);
+				kg_cfg_pop(ctx);
+				return KG_ERR_CONFIG;
+			}
+			if (snprintf(s->spn, sizeof(s->spn), "http/%.*s",
+			    (int)sizeof(s->spn) - 6, s->name) >= (int)sizeof(s->spn))
+				return kg_cfg_error(ctx, "servers", "name too long");
+		}
+	}
 	return 0;
 }
 
@@ -460,6 +490,41 @@ load_limits(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 		    ctx);
 	if (rc >= 0)
 		rc = get_secs(l, "idle_timeout", 86400, &c->idle_timeout_ms, ctx);
+	kg_cfg_pop(ctx);
+	return rc < 0 ? KG_ERR_CONFIG : 1;
+}
+
+static int
+load_kcd(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
+{
+	const json_t *k;
+	int rc;
+
+	c->kcd_timeout_s = 5;
+	c->kcd_cache_entries = 4096;
+	c->kcd_sessions = 16384;
+	if ((rc = kg_cfg_object(root, "kcd", 0, &k, ctx)) < 0)
+		return rc;
+	if (rc == 0)
+		return c->kcd_enabled ? kg_cfg_error(ctx, "kcd", "a pool is in "
+		    "kcd mode: give \"kcd\": { \"principal\": \"EXCHASA$@REALM\" }") : 0;
+	kg_cfg_push_key(ctx, "kcd");
+	rc = kg_cfg_check_keys(k, kcd_keys, ctx);
+	if (rc >= 0)
+		rc = get_str(k, "principal", 1, c->kcd_principal,
+		    sizeof(c->kcd_principal), ctx);
+	if (rc >= 0 && strchr(c->kcd_principal, '@') == NULL)
+		rc = kg_cfg_error(ctx, "principal", "\"%s\" needs its realm, "
+		    "e.g. EXCHASA$@CORP.CONTOSO.COM", c->kcd_principal);
+	if (rc >= 0)
+		rc = get_names(k, "kdcs", 0, &c->kcd_kdcs, &c->kcd_nkdcs, ctx);
+	if (rc >= 0)
+		rc = get_uint(k, "kdc_timeout", 1, 60, &c->kcd_timeout_s, ctx);
+	if (rc >= 0)
+		rc = get_uint(k, "cache_entries", 16, 1000000,
+		    &c->kcd_cache_entries, ctx);
+	if (rc >= 0)
+		rc = get_uint(k, "sessions", 16, 1000000, &c->kcd_sessions, ctx);
 	kg_cfg_pop(ctx);
 	return rc < 0 ? KG_ERR_CONFIG : 1;
 }
@@ -504,6 +569,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	    load_pool, c, ctx));
 	TRY(each(root, "vhosts", 1, &c->nvhosts, &c->vhosts, sizeof(*c->vhosts),
 	    load_vhost, c, ctx));
+	TRY(load_kcd(root, c, ctx));
 	for (i = 0; i < c->nlisteners; i++) {
 		size_t j;
 		if (!c->listeners[i].tls)
@@ -559,6 +625,7 @@ conf_free(struct conf *c)
 	if (c->pools != NULL)
 		kg_zero(c->pools, c->npools * sizeof(*c->pools));
 	free(c->pools);
+	free(c->kcd_kdcs);
 	free(c->vhosts);
 	free(c->listeners);
 	memset(c, 0, sizeof(*c));

@@ -107,6 +107,11 @@ struct conf_pool {
 	int			 tls_has_pin;
 	unsigned		 connect_timeout_ms;
 	unsigned		 first_byte_timeout_ms;
+	int			 protocol_transition;	/**< kcd: S4U2Self when
+							     the evidence is not
+							     forwardable */
+	int			 mutual;		/**< kcd: verify the
+							     back-end's AP-REP */
 	struct conf_health	 health;
 	struct conf_server	*servers;
 	size_t			 nservers;
@@ -136,6 +141,14 @@ struct conf {
 	size_t			 nvhosts;
 	struct conf_pool	*pools;
 	size_t			 npools;
+	/* constrained delegation (pools in kcd mode) */
+	int			 kcd_enabled;	/**< some pool is in kcd mode */
+	char			 kcd_principal[CONF_MAX_NAME];	/**< the ASA */
+	char			 (*kcd_kdcs)[CONF_MAX_NAME];	/**< or krb5.conf's */
+	size_t			 kcd_nkdcs;
+	unsigned		 kcd_timeout_s;
+	unsigned		 kcd_cache_entries;
+	unsigned		 kcd_sessions;	/**< evidence tickets kept */
 };
 
 /**

@@ -13,6 +13,10 @@
 /* Frame types. */
 #define KH_MSG_AUTH		1	/**< relay -> keyholder */
 #define KH_MSG_AUTH_RESULT	2	/**< keyholder -> relay */
+#define KH_MSG_BACKEND		3	/**< relay -> keyholder: a delegated token */
+#define KH_MSG_BACKEND_RESULT	4	/**< keyholder -> relay */
+#define KH_MSG_VERIFY		5	/**< relay -> keyholder: a back-end's AP-REP */
+#define KH_MSG_VERIFY_RESULT	6	/**< keyholder -> relay */
 
 /** The keyholder's verdict on one AP-REQ. */
 enum kh_status {
@@ -65,7 +69,70 @@ struct kh_auth_result {
 	size_t		 ap_rep_len;
 	const uint8_t	*mic;		/**< mechListMIC token, or NULL */
 	size_t		 mic_len;
+	uint64_t	 session;	/**< the keyholder's handle on this
+					     authentication's evidence ticket, for
+					     KH_MSG_BACKEND; 0 when none is kept */
 };
+
+/** The keyholder's verdict on a request for a delegated back-end token. */
+enum kh_backend_status {
+	KH_B_OK = 0,		/**< token follows */
+	KH_B_REFUSED,		/**< the KDC refused (policy): answer 502 */
+	KH_B_UNAVAILABLE,	/**< KDC unreachable, timed out, session gone,
+				     keyholder busy: answer 503 */
+};
+
+/**
+ * KH_MSG_BACKEND: "a fresh AP-REQ for this user to this back-end".  The
+ * keyholder finds the user's evidence by session, gets (or reuses) a ticket
+ * for spn by S4U2Proxy, and builds the token bound to cb when given.
+ */
+struct kh_backend_req {
+	uint64_t	 session;	/**< from kh_auth_result.session */
+	uint32_t	 pool;		/**< conf.pools index: its policy */
+	char		 spn[256];	/**< http/cas1.corp.contoso.com */
+	const uint8_t	*cb;		/**< "tls-server-end-point:" + hash of the
+					     back-end's certificate, or NULL */
+	size_t		 cb_len;
+};
+
+struct kh_backend_result {
+	enum kh_backend_status status;
+	char		 reason[512];	/**< for the log; never secret */
+	const uint8_t	*token;		/**< GSS krb5 AP-REQ for Negotiate */
+	size_t		 token_len;
+	uint64_t	 verify;	/**< handle for KH_MSG_VERIFY when the pool
+					     checks mutual auth, else 0 */
+};
+
+/** KH_MSG_VERIFY: the back-end's Negotiate answer, for a KH_MSG_BACKEND. */
+struct kh_verify_req {
+	uint64_t	 verify;
+	const uint8_t	*token;		/**< decoded WWW-Authenticate token */
+	size_t		 token_len;
+};
+
+struct kh_verify_result {
+	uint32_t	 ok;		/**< 1: the back-end proved it has its key */
+	char		 reason[256];
+};
+
+/* Codecs for the frames above; same conventions as the auth ones. */
+int kh_backend_req_encode(const struct kh_backend_req *req, uint8_t **out,
+    size_t *outlen);
+int kh_backend_req_decode(const uint8_t *p, size_t n,
+    struct kh_backend_req *req);
+int kh_backend_result_encode(const struct kh_backend_result *res,
+    uint8_t **out, size_t *outlen);
+int kh_backend_result_decode(const uint8_t *p, size_t n,
+    struct kh_backend_result *res);
+int kh_verify_req_encode(const struct kh_verify_req *req, uint8_t **out,
+    size_t *outlen);
+int kh_verify_req_decode(const uint8_t *p, size_t n, struct kh_verify_req *req);
+int kh_verify_result_encode(const struct kh_verify_result *res,
+    uint8_t **out, size_t *outlen);
+int kh_verify_result_decode(const uint8_t *p, size_t n,
+    struct kh_verify_result *res);
 
 /**
  * Encodes a request payload into a freshly allocated buffer.
