@@ -11,8 +11,21 @@
 enum {
 	T_VHOST = 1, T_AP_REQ, T_CB, T_MECH_LIST,
 	T_STATUS = 10, T_REASON_CODE, T_REASON, T_PRINCIPAL, T_ENDTIME,
-	T_ENCTYPE, T_AP_REP, T_MIC,
+	T_ENCTYPE, T_AP_REP, T_MIC, T_SESSION,
+	/* KH_MSG_BACKEND, KH_MSG_BACKEND_RESULT */
+	T_B_SESSION = 30, T_B_POOL, T_B_SPN, T_B_CB,
+	T_B_STATUS = 40, T_B_REASON, T_B_TOKEN, T_B_VERIFY,
+	/* KH_MSG_VERIFY, KH_MSG_VERIFY_RESULT */
+	T_V_HANDLE = 50, T_V_TOKEN,
+	T_V_OK = 60, T_V_REASON,
 };
+
+/*
+ * Channel-binding application data is "tls-server-end-point:" and a
+ * certificate hash (RFC 5929): under 100 bytes.  Anything far longer is
+ * not bindings.
+ */
+#define KH_MAX_CB_LEN	256
 
 static const char *const reason_labels[KH_R_MAX] = {
 	[KH_R_NONE] = "none",
@@ -110,6 +123,7 @@ kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
 	kg_tlv_put_u32(&w, T_ENCTYPE, (uint32_t)res->enctype);
 	kg_tlv_put_bytes(&w, T_AP_REP, res->ap_rep, res->ap_rep_len);
 	kg_tlv_put_bytes(&w, T_MIC, res->mic, res->mic_len);
+	kg_tlv_put_u64(&w, T_SESSION, res->session);
 	return finish(&w, out, outlen);
 }
 
@@ -131,6 +145,7 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	    kg_tlv_get_u32(&r, T_ENCTYPE, &enctype) < 0 ||
 	    kg_tlv_get_bytes(&r, T_AP_REP, &res->ap_rep, &res->ap_rep_len) < 0 ||
 	    kg_tlv_get_bytes(&r, T_MIC, &res->mic, &res->mic_len) < 0 ||
+	    kg_tlv_get_u64(&r, T_SESSION, &res->session) < 0 ||
 	    kg_tlv_end(&r) < 0)
 		return KG_ERR_PROTO;
 	if (status > KH_INTERNAL || code >= KH_R_MAX)
@@ -142,5 +157,150 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 		res->ap_rep = NULL;
 	if (res->mic_len == 0)
 		res->mic = NULL;
+	return 0;
+}
+
+int
+kh_backend_req_encode(const struct kh_backend_req *req, uint8_t **out,
+    size_t *outlen)
+{
+	struct kg_tlv_writer w;
+
+	if (memchr(req->spn, '\0', sizeof(req->spn)) == NULL ||
+	    req->cb_len > KH_MAX_CB_LEN)
+		return KG_ERR_TOOBIG;
+	kg_tlv_writer_init(&w);
+	kg_tlv_put_u64(&w, T_B_SESSION, req->session);
+	kg_tlv_put_u32(&w, T_B_POOL, req->pool);
+	kg_tlv_put_string(&w, T_B_SPN, req->spn);
+	kg_tlv_put_bytes(&w, T_B_CB, req->cb, req->cb_len);
+	return finish(&w, out, outlen);
+}
+
+int
+kh_backend_req_decode(const uint8_t *p, size_t n, struct kh_backend_req *req)
+{
+	struct kg_tlv_reader r;
+
+	memset(req, 0, sizeof(*req));
+	kg_tlv_reader_init(&r, p, n);
+	if (kg_tlv_get_u64(&r, T_B_SESSION, &req->session) < 0 ||
+	    kg_tlv_get_u32(&r, T_B_POOL, &req->pool) < 0 ||
+	    kg_tlv_get_string(&r, T_B_SPN, req->spn, sizeof(req->spn)) < 0 ||
+	    kg_tlv_get_bytes(&r, T_B_CB, &req->cb, &req->cb_len) < 0 ||
+	    kg_tlv_end(&r) < 0 || req->cb_len > KH_MAX_CB_LEN) {
+		memset(req, 0, sizeof(*req));
+		return KG_ERR_PROTO;
+	}
+	if (req->cb_len == 0)
+		req->cb = NULL;
+	return 0;
+}
+
+int
+kh_backend_result_encode(const struct kh_backend_result *res, uint8_t **out,
+    size_t *outlen)
+{
+	struct kg_tlv_writer w;
+
+	if (memchr(res->reason, '\0', sizeof(res->reason)) == NULL)
+		return KG_ERR_TOOBIG;
+	kg_tlv_writer_init(&w);
+	kg_tlv_put_u32(&w, T_B_STATUS, (uint32_t)res->status);
+	kg_tlv_put_string(&w, T_B_REASON, res->reason);
+	kg_tlv_put_bytes(&w, T_B_TOKEN, res->token, res->token_len);
+	kg_tlv_put_u64(&w, T_B_VERIFY, res->verify);
+	return finish(&w, out, outlen);
+}
+
+/*
+ * Besides the syntax: a token comes with KH_B_OK and only with it, and a
+ * verification handle only with a token.
+ */
+int
+kh_backend_result_decode(const uint8_t *p, size_t n,
+    struct kh_backend_result *res)
+{
+	struct kg_tlv_reader r;
+	uint32_t status;
+
+	memset(res, 0, sizeof(*res));
+	kg_tlv_reader_init(&r, p, n);
+	if (kg_tlv_get_u32(&r, T_B_STATUS, &status) < 0 ||
+	    kg_tlv_get_string(&r, T_B_REASON, res->reason,
+	    sizeof(res->reason)) < 0 ||
+	    kg_tlv_get_bytes(&r, T_B_TOKEN, &res->token, &res->token_len) < 0 ||
+	    kg_tlv_get_u64(&r, T_B_VERIFY, &res->verify) < 0 ||
+	    kg_tlv_end(&r) < 0 || status > KH_B_UNAVAILABLE ||
+	    (status == KH_B_OK) != (res->token_len > 0) ||
+	    (status != KH_B_OK && res->verify != 0)) {
+		memset(res, 0, sizeof(*res));
+		return KG_ERR_PROTO;
+	}
+	res->status = (enum kh_backend_status)status;
+	if (res->token_len == 0)
+		res->token = NULL;
+	return 0;
+}
+
+int
+kh_verify_req_encode(const struct kh_verify_req *req, uint8_t **out,
+    size_t *outlen)
+{
+	struct kg_tlv_writer w;
+
+	kg_tlv_writer_init(&w);
+	kg_tlv_put_u64(&w, T_V_HANDLE, req->verify);
+	kg_tlv_put_bytes(&w, T_V_TOKEN, req->token, req->token_len);
+	return finish(&w, out, outlen);
+}
+
+int
+kh_verify_req_decode(const uint8_t *p, size_t n, struct kh_verify_req *req)
+{
+	struct kg_tlv_reader r;
+
+	memset(req, 0, sizeof(*req));
+	kg_tlv_reader_init(&r, p, n);
+	if (kg_tlv_get_u64(&r, T_V_HANDLE, &req->verify) < 0 ||
+	    kg_tlv_get_bytes(&r, T_V_TOKEN, &req->token, &req->token_len) < 0 ||
+	    kg_tlv_end(&r) < 0) {
+		memset(req, 0, sizeof(*req));
+		return KG_ERR_PROTO;
+	}
+	if (req->token_len == 0)
+		req->token = NULL;
+	return 0;
+}
+
+int
+kh_verify_result_encode(const struct kh_verify_result *res, uint8_t **out,
+    size_t *outlen)
+{
+	struct kg_tlv_writer w;
+
+	if (memchr(res->reason, '\0', sizeof(res->reason)) == NULL)
+		return KG_ERR_TOOBIG;
+	kg_tlv_writer_init(&w);
+	kg_tlv_put_u32(&w, T_V_OK, res->ok);
+	kg_tlv_put_string(&w, T_V_REASON, res->reason);
+	return finish(&w, out, outlen);
+}
+
+int
+kh_verify_result_decode(const uint8_t *p, size_t n,
+    struct kh_verify_result *res)
+{
+	struct kg_tlv_reader r;
+
+	memset(res, 0, sizeof(*res));
+	kg_tlv_reader_init(&r, p, n);
+	if (kg_tlv_get_u32(&r, T_V_OK, &res->ok) < 0 ||
+	    kg_tlv_get_string(&r, T_V_REASON, res->reason,
+	    sizeof(res->reason)) < 0 ||
+	    kg_tlv_end(&r) < 0 || res->ok > 1) {
+		memset(res, 0, sizeof(*res));
+		return KG_ERR_PROTO;
+	}
 	return 0;
 }
