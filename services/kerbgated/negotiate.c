@@ -343,49 +343,63 @@ neg_classify(const uint8_t *tok, size_t len, struct neg_token *out)
 
 /* ---------------------------------------------------------------- base64 */
 
-static bool
-is_b64_char(char ch)
+static int
+b64_value(unsigned char c)
 {
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 int
 neg_base64_decode(const char *b64, size_t len, uint8_t *out, size_t outsize, size_t *outlen)
 {
-	size_t i, n, pad = 0, last;
-	unsigned char requant[5];
+	size_t i, o = 0, n, pad = 0;
+	int v[4], k;
 
 	*outlen = 0;
 	if (b64 == NULL || len == 0 || len % 4 != 0)
 		return NEG_ERR_BASE64;
 	if (len > NEG_MAX_B64_LEN)
 		return NEG_ERR_TOO_LARGE;
-	/* mbedTLS tolerates spaces and line breaks; the header must not. */
-	for (i = 0; i < len; i++) {
-		if (b64[i] == '=' && i >= len - 2 && (i == len - 1 || b64[len - 1] == '='))
-			pad++;
-		else if (!is_b64_char(b64[i]))
-			return NEG_ERR_BASE64;
-	}
-	switch (mbedtls_base64_decode(out, outsize, &n, (const unsigned char *)b64, len)) {
-	case 0:
-		break;
-	case MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL:
+	if (b64[len - 1] == '=')
+		pad = b64[len - 2] == '=' ? 2 : 1;
+	n = len / 4 * 3 - pad;
+	if (n > outsize)
 		return n > NEG_MAX_TOKEN_LEN ? NEG_ERR_TOO_LARGE : NEG_ERR_BUFFER;
-	default:
-		return NEG_ERR_BASE64;
-	}
-	/* Canonical: the unused bits of the last quantum are zero, i.e. it
-	 * re-encodes to the same four characters. */
-	last = 3 - pad;
-	if (n < last || mbedtls_base64_encode(requant, sizeof(requant), &i,
-	    out + n - last, last) != 0 || memcmp(requant, b64 + len - 4, 4) != 0) {
-		explicit_bzero(out, n);
-		return NEG_ERR_BASE64;
+	/*
+	 * One pass, strict: only the alphabet (no spaces or line breaks, which
+	 * a header must not hold), '=' only as padding, and canonical (the
+	 * unused bits of the last quantum are zero).  A plain table decoder:
+	 * this runs on every authentication, and the token is not a key.
+	 */
+	for (i = 0; i < len; i += 4) {
+		for (k = 0; k < 4; k++) {
+			if ((v[k] = b64_value((unsigned char)b64[i + k])) >= 0)
+				continue;
+			if (i + 4 == len && b64[i + k] == '=' && k >= 4 - (int)pad)
+				v[k] = 0;
+			else
+				goto bad;
+		}
+		if (i + 4 == len && ((pad == 1 && (v[2] & 0x03) != 0) ||
+		    (pad == 2 && (v[1] & 0x0f) != 0)))
+			goto bad;
+		out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+		if (o < n)
+			out[o++] = (uint8_t)((v[1] & 0x0f) << 4 | v[2] >> 2);
+		if (o < n)
+			out[o++] = (uint8_t)((v[2] & 0x03) << 6 | v[3]);
 	}
 	*outlen = n;
 	return NEG_OK;
+bad:
+	explicit_bzero(out, o);
+	return NEG_ERR_BASE64;
 }
 
 int
