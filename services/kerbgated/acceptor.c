@@ -469,6 +469,16 @@ acceptor_add_key(struct kg_acceptor *acc, const char *principal, int kvno,
 	return 0;
 }
 
+int
+acceptor_keytab(struct kg_acceptor *acc, krb5_context *ctx, krb5_keytab *kt)
+{
+	if (acc == NULL || acc->kt == NULL)
+		return -1;
+	*ctx = acc->ctx;
+	*kt = acc->kt;
+	return 0;
+}
+
 /* Entries of the keytab with this principal and kvno (0: any kvno). */
 static size_t
 count_entries(struct kg_acceptor *acc, krb5_const_principal p, krb5_kvno kvno)

@@ -45,6 +45,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <krb5.h>
+
 /** Default clock-skew bound, seconds (Kerberos' and AD's default). */
 #define ACCEPTOR_DEFAULT_SKEW 300
 
@@ -216,6 +218,24 @@ int acceptor_remove_kvno(struct kg_acceptor *acc, const char *principal, int kvn
  * \return         The number of distinct kvnos (may exceed \p max).
  */
 size_t acceptor_kvnos(struct kg_acceptor *acc, const char *principal, int *kvnos, size_t max);
+
+/**
+ * \brief          The Kerberos context and MEMORY: keytab the keys live in,
+ *                 so that another module of the keyholder can copy the
+ *                 account's keys from memory (kcd_new(), kcd_set_keys())
+ *                 instead of opening the keytab file again.
+ *
+ *                 Both remain the acceptor's: never close or free them.
+ *                 They are valid until the next acceptor_load_keytab() or
+ *                 acceptor_free(); use them on the acceptor's thread only.
+ *
+ * \param acc      The acceptor.
+ * \param ctx      Receives the context.
+ * \param kt       Receives the keytab.
+ *
+ * \return         0, or -1 if no keytab is loaded.
+ */
+int acceptor_keytab(struct kg_acceptor *acc, krb5_context *ctx, krb5_keytab *kt);
 
 /**
  * \brief          Accept one AP-REQ.

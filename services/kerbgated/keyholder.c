@@ -1,22 +1,329 @@
 /*
- * Keyholder process: the acceptor (acceptor.c) behind a framed IPC loop.
+ * Keyholder process: the acceptor (acceptor.c) and, when a pool is in kcd
+ * mode, constrained delegation (kcd.c) behind a framed IPC loop.
+ *
+ * One thread answers every relay; KDC round trips run on kcd's worker
+ * threads and come back through kcd_fd(), so the loop never waits for a
+ * KDC.  Three tables hold what outlives one frame:
+ *
+ *   sessions   an authentication's evidence ticket, by an unguessable
+ *              handle returned in AUTH_RESULT (LRU, bounded by
+ *              conf->kcd_sessions, dropped at the ticket's end time);
+ *   pending    KH_MSG_BACKEND frames waiting for the KDC, by kcd cookie;
+ *   verifies   initiator contexts waiting for a back-end's AP-REP, by an
+ *              unguessable handle (one use, KH_VERIFY_TTL_MS).
  */
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acceptor.h"
 #include "ipc.h"
+#include "kcd.h"
 #include "keyholder.h"
 #include "khproto.h"
 #include "log.h"
 #include "util.h"
+
+#define KH_TICK_MS		1000		/* housekeeping period */
+#define KH_SESSION_SWEEP_MS	(30 * 1000)	/* full scan of the sessions */
+#define KH_VERIFY_TTL_MS	(120 * 1000)
+#define KH_MAX_VERIFY		8192
+#define KH_MAX_PENDING		4096		/* waiting frames, all relays */
+#define KH_KCD_WORKERS		2
+
+/* The relay re-challenges the client on KH_B_UNAVAILABLE with a reason
+ * starting "session"; no other reason may start so (see backend_reason). */
+#define KH_SESSION_GONE	"session expired: the client must authenticate again"
+
+/* ---------------------------------------------------------------- tables */
+
+/*
+ * An entry of a table, embedded first in each record.  The order list runs
+ * from the oldest (or least recently used) entry to the newest.
+ */
+struct kh_entry {
+	uint64_t	 id;
+	uint64_t	 expires_ms;	/* kg_now_ms() clock */
+	struct kh_entry	*hnext;
+	struct kh_entry	*prev, *next;
+};
+
+struct kh_table {
+	struct kh_entry	**buckets;
+	size_t		  nbuckets;	/* a power of two */
+	size_t		  n, max;
+	struct kh_entry	 *head, *tail;
+	void		(*destroy)(struct kh_entry *);
+};
+
+static void
+table_init(struct kh_table *t, size_t max, void (*destroy)(struct kh_entry *))
+{
+	memset(t, 0, sizeof(*t));
+	for (t->nbuckets = 64; t->nbuckets < max / 2; t->nbuckets <<= 1)
+		;
+	if ((t->buckets = calloc(t->nbuckets, sizeof(*t->buckets))) == NULL)
+		fatal("calloc");
+	t->max = max;
+	t->destroy = destroy;
+}
+
+static size_t
+bucket(const struct kh_table *t, uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (t->nbuckets - 1);
+}
+
+static struct kh_entry *
+table_find(const struct kh_table *t, uint64_t id)
+{
+	struct kh_entry *e;
+
+	for (e = t->buckets[bucket(t, id)]; e != NULL; e = e->hnext)
+		if (e->id == id)
+			return e;
+	return NULL;
+}
+
+/* Unlinks an entry without destroying it. */
+static void
+table_remove(struct kh_table *t, struct kh_entry *e)
+{
+	struct kh_entry **pp;
+
+	for (pp = &t->buckets[bucket(t, e->id)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		t->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		t->tail = e->prev;
+	e->prev = e->next = e->hnext = NULL;
+	t->n--;
+}
+
+static void
+append(struct kh_table *t, struct kh_entry *e)
+{
+	e->next = NULL;
+	e->prev = t->tail;
+	if (t->tail != NULL)
+		t->tail->next = e;
+	else
+		t->head = e;
+	t->tail = e;
+}
+
+/* Makes room by destroying the oldest entry; \return whether one went. */
+static bool
+table_insert(struct kh_table *t, struct kh_entry *e)
+{
+	struct kh_entry *old = NULL;
+	size_t b = bucket(t, e->id);
+
+	if (t->n >= t->max && (old = t->head) != NULL) {
+		table_remove(t, old);
+		t->destroy(old);
+	}
+	e->hnext = t->buckets[b];
+	t->buckets[b] = e;
+	append(t, e);
+	t->n++;
+	return old != NULL;
+}
+
+/* Marks an entry most recently used. */
+static void
+table_touch(struct kh_table *t, struct kh_entry *e)
+{
+	if (t->tail == e)
+		return;
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		t->head = e->next;
+	e->next->prev = e->prev;
+	append(t, e);
+}
+
+/*
+ * Removes the entries expired at now, calling on_expire (if any) before
+ * each is destroyed.  ordered: entries expire in list order (a constant
+ * lifetime and no touching), so the scan stops at the first live one.
+ */
+static size_t
+table_expire(struct kh_table *t, uint64_t now, bool ordered,
+    void (*on_expire)(void *, struct kh_entry *), void *arg)
+{
+	struct kh_entry *e, *next;
+	size_t n = 0;
+
+	for (e = t->head; e != NULL; e = next) {
+		next = e->next;
+		if (e->expires_ms > now) {
+			if (ordered)
+				break;
+			continue;
+		}
+		table_remove(t, e);
+		if (on_expire != NULL)
+			on_expire(arg, e);
+		t->destroy(e);
+		n++;
+	}
+	return n;
+}
+
+static void
+table_free(struct kh_table *t)
+{
+	struct kh_entry *e;
+
+	while ((e = t->head) != NULL) {
+		table_remove(t, e);
+		t->destroy(e);
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+/* A fresh unguessable id, never 0 and not in t. */
+static uint64_t
+fresh_id(const struct kh_table *t)
+{
+	uint64_t id;
+	ssize_t n;
+
+	for (;;) {
+		n = getrandom(&id, sizeof(id), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(id))
+			fatal("getrandom");
+		if (id != 0 && table_find(t, id) == NULL)
+			return id;
+	}
+}
+
+/* ---------------------------------------------------------------- records */
+
+/* What an authentication leaves for later KH_MSG_BACKEND frames. */
+struct kh_session {
+	struct kh_entry	 e;
+	char		 principal[512];
+	uint8_t		*evidence;	/* DER Ticket as the client sent it */
+	size_t		 evidence_len;
+	bool		 forwardable;
+};
+
+/* A KH_MSG_BACKEND frame waiting for kcd_next(); id is the kcd cookie. */
+struct kh_pending {
+	struct kh_entry	 e;
+	size_t		 relay;
+	uint32_t	 frame_id;
+	uint32_t	 pool;
+	char		 user[512];
+	char		 spn[256];
+	uint8_t		*cb;
+	size_t		 cb_len;
+};
+
+/* A delegated AP-REQ whose back-end's AP-REP is still to be checked. */
+struct kh_verify {
+	struct kh_entry	 e;
+	size_t		 relay;		/* only the relay that got it may ask */
+	char		 spn[256];
+	struct kcd_apctx *ac;
+};
+
+static void
+session_destroy(struct kh_entry *e)
+{
+	struct kh_session *s = (struct kh_session *)e;
+
+	kg_freezero(s->evidence, s->evidence_len);
+	kg_freezero(s, sizeof(*s));
+}
+
+static void
+pending_destroy(struct kh_entry *e)
+{
+	struct kh_pending *p = (struct kh_pending *)e;
+
+	kg_freezero(p->cb, p->cb_len);
+	kg_freezero(p, sizeof(*p));
+}
+
+static void
+verify_destroy(struct kh_entry *e)
+{
+	struct kh_verify *v = (struct kh_verify *)e;
+
+	kcd_apctx_free(v->ac);
+	kg_freezero(v, sizeof(*v));
+}
+
+/* ---------------------------------------------------------------- state */
+
+struct keyholder {
+	const struct conf	*conf;
+	struct kg_acceptor	*acc;
+	struct kcd		*kcd;		/* NULL: no pool in kcd mode */
+	struct pollfd		*pfd;		/* relays, then kcd_fd() */
+	size_t			 nrelays;
+	bool			*vhost_kcd;	/* a route of the vhost goes to
+						   a kcd pool: keep sessions */
+	struct kh_table		 sessions, pending, verifies;
+	uint64_t		 next_cookie;
+	uint64_t		 next_tick_ms;
+	uint64_t		 next_sweep_ms;
+	unsigned		 pending_ttl_s;
+};
+
+/* A reason into a frame's field, cut at a UTF-8 character boundary. */
+static void
+copy_reason(char *dst, size_t dstsz, const char *src)
+{
+	size_t n;
+
+	if (kg_strlcpy(dst, src, dstsz) < dstsz)
+		return;
+	for (n = dstsz - 1; n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80;
+	    n--)
+		;
+	dst[n] = '\0';
+}
+
+static void
+send_answer(struct keyholder *k, size_t relay, uint16_t type, uint32_t id,
+    uint8_t *payload, size_t plen)
+{
+	int fd = k->pfd[relay].fd;
+
+	if (fd < 0 || kg_ipc_send(fd, type, id, payload, plen) < 0)
+		log_debug("a relay went away before its answer");
+	kg_freezero(payload, plen);
+}
+
+/* ---------------------------------------------------------------- auth */
 
 void
 drop_privileges(const char *user)
@@ -74,10 +381,46 @@ reason_code(enum accept_status st)
 	}
 }
 
-static void
-answer(struct kg_acceptor *acc, const struct conf *c, int fd,
-    const struct kg_ipc_frame *f)
+/*
+ * Keeps an accepted ticket as evidence for constrained delegation.
+ * \return the session's handle, or 0 (no memory).
+ */
+static uint64_t
+session_new(struct keyholder *k, const struct accept_result *res)
 {
+	struct kh_session *s;
+	time_t left = res->endtime - time(NULL);
+	char who[KG_LOG_SANITIZE_BUFSZ];
+
+	/* Accepted within the clock skew but already over: the KDC will say
+	 * so with a reason, rather than the relay re-challenging forever. */
+	if (left < 60)
+		left = 60;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (res->ticket_len > 0 && (s->evidence = malloc(res->ticket_len)) ==
+	    NULL)) {
+		free(s);
+		log_warnx("out of memory keeping the ticket of %s for delegation",
+		    log_sanitize(res->client, who, sizeof(who)));
+		return 0;
+	}
+	kg_strlcpy(s->principal, res->client, sizeof(s->principal));
+	if (res->ticket_len > 0)
+		memcpy(s->evidence, res->ticket, res->ticket_len);
+	s->evidence_len = res->ticket_len;
+	s->forwardable = res->forwardable;
+	s->e.id = fresh_id(&k->sessions);
+	s->e.expires_ms = kg_now_ms() + (uint64_t)left * 1000;
+	if (table_insert(&k->sessions, &s->e))
+		log_debug("session table full (%zu): the least recently used "
+		    "login's ticket was dropped", k->sessions.max);
+	return s->e.id;
+}
+
+static void
+auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
+{
+	const struct conf *c = k->conf;
 	struct kh_auth_req req;
 	struct kh_auth_result out;
 	struct accept_params p;
@@ -89,8 +432,7 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 
 	memset(&out, 0, sizeof(out));
 	memset(&res, 0, sizeof(res));
-	if (f->type != KH_MSG_AUTH ||
-	    kh_auth_req_decode(f->payload, f->len, &req) < 0 ||
+	if (kh_auth_req_decode(f->payload, f->len, &req) < 0 ||
 	    req.vhost >= c->nvhosts)
 		fatalx("a relay sent a malformed request");
 	v = &c->vhosts[req.vhost];
@@ -106,7 +448,7 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
 	p.mech_list = req.mech_list;
 	p.mech_list_len = req.mech_list_len;
-	acceptor_accept(acc, req.ap_req, req.ap_req_len, &p, &res);
+	acceptor_accept(k->acc, req.ap_req, req.ap_req_len, &p, &res);
 
 	if (res.status == ACCEPT_OK) {
 		out.status = KH_OK;
@@ -117,6 +459,8 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 		out.ap_rep_len = res.ap_rep_len;
 		out.mic = res.mech_list_mic;
 		out.mic_len = res.mech_list_mic_len;
+		if (k->kcd != NULL && k->vhost_kcd[req.vhost])
+			out.session = session_new(k, &res);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL : KH_DENIED;
@@ -126,9 +470,375 @@ answer(struct kg_acceptor *acc, const struct conf *c, int fd,
 	if (kh_auth_result_encode(&out, &payload, &plen) < 0)
 		fatalx("out of memory encoding an answer");
 	acceptor_result_clear(&res);
-	if (kg_ipc_send(fd, KH_MSG_AUTH_RESULT, f->id, payload, plen) < 0)
-		log_debug("a relay went away before its answer");
-	kg_freezero(payload, plen);
+	send_answer(k, relay, KH_MSG_AUTH_RESULT, f->id, payload, plen);
+}
+
+/* ---------------------------------------------------------------- backend */
+
+static enum kh_backend_status
+backend_status(enum kcd_status st)
+{
+	switch (st) {
+	case KCD_OK:
+		return KH_B_OK;
+	case KCD_NOT_FORWARDABLE:
+	case KCD_USER_SENSITIVE:
+	case KCD_NOT_ALLOWED:
+	case KCD_NO_PROTOCOL_TRANSITION:
+	case KCD_UNKNOWN_SPN:
+	case KCD_UNKNOWN_USER:
+	case KCD_EVIDENCE_INVALID:
+	case KCD_KDC_ERROR:
+		return KH_B_REFUSED;
+	/* Not this user's or this back-end's policy: the appliance cannot
+	 * delegate at all just now (its own credentials, its clock, the
+	 * KDC's reachability, its load). */
+	case KCD_ASA_CREDENTIALS:
+	case KCD_KDC_UNREACHABLE:
+	case KCD_CLOCK_SKEW:
+	case KCD_BUSY:
+	case KCD_INTERNAL:
+	case KCD_PENDING:
+	case KCD_STATUS_MAX:
+		break;
+	}
+	return KH_B_UNAVAILABLE;
+}
+
+/* kcd's reason into the answer; never one the relay takes for KH_SESSION_GONE. */
+static void
+backend_reason(char *dst, size_t dstsz, const struct kcd_result *r)
+{
+	char buf[sizeof(r->reason) + 16];
+
+	snprintf(buf, sizeof(buf), "%s%s",
+	    strncmp(r->reason, "session", 7) == 0 ? "delegation: " : "",
+	    r->reason[0] != '\0' ? r->reason : kcd_status_name(r->status));
+	copy_reason(dst, dstsz, buf);
+}
+
+static void
+send_backend(struct keyholder *k, size_t relay, uint32_t id,
+    const struct kh_backend_result *out)
+{
+	uint8_t *payload;
+	size_t plen;
+
+	if (kh_backend_result_encode(out, &payload, &plen) < 0)
+		fatalx("out of memory encoding an answer");
+	send_answer(k, relay, KH_MSG_BACKEND_RESULT, id, payload, plen);
+}
+
+static void
+send_backend_failure(struct keyholder *k, size_t relay, uint32_t id,
+    enum kh_backend_status st, const char *reason)
+{
+	struct kh_backend_result out;
+
+	memset(&out, 0, sizeof(out));
+	out.status = st;
+	copy_reason(out.reason, sizeof(out.reason), reason);
+	send_backend(k, relay, id, &out);
+}
+
+/* A handle for kcd_verify_ap_rep() on this context, or 0. */
+static uint64_t
+verify_new(struct keyholder *k, size_t relay, const char *spn,
+    struct kcd_apctx *ac)
+{
+	struct kh_verify *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		kcd_apctx_free(ac);
+		return 0;
+	}
+	v->relay = relay;
+	kg_strlcpy(v->spn, spn, sizeof(v->spn));
+	v->ac = ac;
+	v->e.id = fresh_id(&k->verifies);
+	v->e.expires_ms = kg_now_ms() + KH_VERIFY_TTL_MS;
+	if (table_insert(&k->verifies, &v->e))
+		log_warnx("%zu back-end answers await mutual authentication: "
+		    "the oldest can no longer be checked", k->verifies.max);
+	return v->e.id;
+}
+
+/*
+ * Answers a KH_MSG_BACKEND frame with kcd's verdict: on KCD_OK a fresh
+ * AP-REQ (and a verification handle when the pool checks mutual auth).
+ */
+static void
+finish_backend(struct keyholder *k, size_t relay, uint32_t id, uint32_t pool,
+    const uint8_t *cb, size_t cb_len, const char *user, const char *spn,
+    const struct kcd_result *r)
+{
+	const struct conf_pool *pl = &k->conf->pools[pool];
+	struct kh_backend_result out;
+	struct kcd_apctx *ac = NULL;
+	uint8_t *token = NULL;
+	size_t tlen = 0;
+	char err[512], who[KG_LOG_SANITIZE_BUFSZ], to[KG_LOG_SANITIZE_BUFSZ];
+
+	if (k->pfd[relay].fd < 0)
+		return;		/* the relay has gone: nobody to build for */
+	memset(&out, 0, sizeof(out));
+	log_sanitize(user, who, sizeof(who));
+	log_sanitize(spn, to, sizeof(to));
+	if (r->status != KCD_OK) {
+		out.status = backend_status(r->status);
+		backend_reason(out.reason, sizeof(out.reason), r);
+		if (!r->coalesced)	/* one line per KDC answer */
+			log_warnx("delegation of %s to %s %s (%s): %s", who, to,
+			    out.status == KH_B_REFUSED ? "refused" :
+			    "unavailable", kcd_status_name(r->status),
+			    out.reason);
+		send_backend(k, relay, id, &out);
+		return;
+	}
+	if (kcd_make_ap_req(k->kcd, r->ticket, cb, cb_len, pl->mutual != 0,
+	    &token, &tlen, pl->mutual ? &ac : NULL, err, sizeof(err)) < 0) {
+		log_warnx("cannot build an AP-REQ for %s to %s: %s", who, to,
+		    err);
+		snprintf(out.reason, sizeof(out.reason), "cannot build the "
+		    "AP-REQ: %.400s", err);
+		send_backend_failure(k, relay, id, KH_B_UNAVAILABLE,
+		    out.reason);
+		return;
+	}
+	if (ac != NULL && (out.verify = verify_new(k, relay, spn, ac)) == 0) {
+		kg_freezero(token, tlen);
+		send_backend_failure(k, relay, id, KH_B_UNAVAILABLE,
+		    "keyholder out of memory");
+		return;
+	}
+	log_debug("delegated AP-REQ for %s to %s (%s%s)", who, to,
+	    r->cached ? "cached ticket" : "from the KDC",
+	    r->protocol_transition ? ", protocol transition" : "");
+	out.status = KH_B_OK;
+	out.token = token;
+	out.token_len = tlen;
+	send_backend(k, relay, id, &out);
+	kg_freezero(token, tlen);
+}
+
+static bool
+pool_serves_spn(const struct conf_pool *pl, const char *spn)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nservers; i++)
+		if (strcasecmp(pl->servers[i].spn, spn) == 0)
+			return true;
+	return false;
+}
+
+static struct kh_session *
+session_find(struct keyholder *k, uint64_t id)
+{
+	struct kh_entry *e;
+
+	if (id == 0 || (e = table_find(&k->sessions, id)) == NULL)
+		return NULL;
+	if (e->expires_ms <= kg_now_ms()) {
+		table_remove(&k->sessions, e);
+		session_destroy(e);
+		return NULL;
+	}
+	table_touch(&k->sessions, e);
+	return (struct kh_session *)e;
+}
+
+static void
+backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
+{
+	const struct conf *c = k->conf;
+	const struct conf_pool *pl;
+	struct kh_backend_req req;
+	struct kh_session *s;
+	struct kh_pending *p;
+	struct kcd_request kr;
+	struct kcd_result r;
+	char reason[512], to[KG_LOG_SANITIZE_BUFSZ];
+
+	if (kh_backend_req_decode(f->payload, f->len, &req) < 0 ||
+	    req.pool >= c->npools)
+		fatalx("a relay sent a malformed request");
+	pl = &c->pools[req.pool];
+	if (k->kcd == NULL || pl->mode != CONF_MODE_KCD ||
+	    !pool_serves_spn(pl, req.spn)) {
+		snprintf(reason, sizeof(reason), "%s %s", k->kcd == NULL ?
+		    "constrained delegation is not configured: no delegated "
+		    "token for" : pl->mode != CONF_MODE_KCD ? "pool is not in "
+		    "kcd mode: no delegated token for" : "not a server of its "
+		    "pool: no delegated token for",
+		    log_sanitize(req.spn, to, sizeof(to)));
+		log_warnx("%s", reason);
+		send_backend_failure(k, relay, f->id, KH_B_REFUSED, reason);
+		return;
+	}
+	if ((s = session_find(k, req.session)) == NULL) {
+		log_debug("delegation to %s: no session %016llx",
+		    log_sanitize(req.spn, to, sizeof(to)),
+		    (unsigned long long)req.session);
+		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE,
+		    KH_SESSION_GONE);
+		return;
+	}
+	if (k->pending.n >= k->pending.max) {
+		snprintf(reason, sizeof(reason), "keyholder busy: %zu "
+		    "delegation requests wait for the KDC", k->pending.n);
+		log_warnx("%s", reason);
+		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE, reason);
+		return;
+	}
+	/* Filled before submitting: a KCD_PENDING must always be answerable. */
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (req.cb_len > 0 && (p->cb = malloc(req.cb_len)) == NULL)) {
+		free(p);
+		log_warnx("out of memory for a delegation request");
+		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE,
+		    "keyholder out of memory");
+		return;
+	}
+	p->e.id = ++k->next_cookie;
+	p->relay = relay;
+	p->frame_id = f->id;
+	p->pool = req.pool;
+	kg_strlcpy(p->user, s->principal, sizeof(p->user));
+	kg_strlcpy(p->spn, req.spn, sizeof(p->spn));
+	if (req.cb_len > 0)
+		memcpy(p->cb, req.cb, req.cb_len);
+	p->cb_len = req.cb_len;
+
+	memset(&kr, 0, sizeof(kr));
+	kr.user = s->principal;
+	kr.evidence = s->evidence;
+	kr.evidence_len = s->evidence_len;
+	kr.forwardable = s->forwardable;
+	kr.spn = req.spn;
+	kr.allow_protocol_transition = pl->protocol_transition != 0;
+	if (kcd_submit(k->kcd, &kr, p->e.id, &r) == KCD_PENDING) {
+		p->e.expires_ms = kg_now_ms() + (uint64_t)k->pending_ttl_s * 1000;
+		table_insert(&k->pending, &p->e);
+		return;
+	}
+	finish_backend(k, relay, f->id, req.pool, req.cb, req.cb_len,
+	    s->principal, req.spn, &r);
+	kcd_result_clear(&r);
+	pending_destroy(&p->e);
+}
+
+/* kcd_fd() is readable: answer the frames whose KDC work is done. */
+static void
+kcd_answers(struct keyholder *k)
+{
+	struct kcd_result r;
+	struct kh_entry *e;
+	struct kh_pending *p;
+
+	while (kcd_next(k->kcd, &r) == 1) {
+		if ((e = table_find(&k->pending, r.cookie)) != NULL) {
+			p = (struct kh_pending *)e;
+			table_remove(&k->pending, e);
+			finish_backend(k, p->relay, p->frame_id, p->pool, p->cb,
+			    p->cb_len, p->user, p->spn, &r);
+			pending_destroy(e);
+		}
+		/* else: answered already, when it timed out */
+		kcd_result_clear(&r);
+	}
+}
+
+static void
+pending_timed_out(void *arg, struct kh_entry *e)
+{
+	struct keyholder *k = arg;
+	struct kh_pending *p = (struct kh_pending *)e;
+	char reason[128], to[KG_LOG_SANITIZE_BUFSZ];
+
+	snprintf(reason, sizeof(reason), "no answer from the KDC within %u s",
+	    k->pending_ttl_s);
+	log_warnx("delegation to %s: %s", log_sanitize(p->spn, to, sizeof(to)),
+	    reason);
+	send_backend_failure(k, p->relay, p->frame_id, KH_B_UNAVAILABLE,
+	    reason);
+}
+
+/* ---------------------------------------------------------------- verify */
+
+static void
+verify(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
+{
+	struct kh_verify_req req;
+	struct kh_verify_result out;
+	struct kh_verify *v = NULL;
+	struct kh_entry *e;
+	uint8_t *payload;
+	size_t plen;
+	char err[512], to[KG_LOG_SANITIZE_BUFSZ];
+
+	if (kh_verify_req_decode(f->payload, f->len, &req) < 0)
+		fatalx("a relay sent a malformed request");
+	memset(&out, 0, sizeof(out));
+	if (req.verify != 0 && (e = table_find(&k->verifies, req.verify)) !=
+	    NULL && e->expires_ms > kg_now_ms() &&
+	    ((struct kh_verify *)e)->relay == relay) {
+		v = (struct kh_verify *)e;
+		table_remove(&k->verifies, e);	/* one use */
+	}
+	if (v == NULL) {
+		kg_strlcpy(out.reason, "unknown or expired verification handle",
+		    sizeof(out.reason));
+	} else if (kcd_verify_ap_rep(v->ac, req.token, req.token_len, err,
+	    sizeof(err)) == 0) {
+		out.ok = 1;
+	} else {
+		copy_reason(out.reason, sizeof(out.reason), err);
+		log_warnx("back-end %s failed mutual authentication: %s",
+		    log_sanitize(v->spn, to, sizeof(to)), err);
+	}
+	if (v != NULL)
+		verify_destroy(&v->e);
+	if (kh_verify_result_encode(&out, &payload, &plen) < 0)
+		fatalx("out of memory encoding an answer");
+	send_answer(k, relay, KH_MSG_VERIFY_RESULT, f->id, payload, plen);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void
+dispatch(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
+{
+	switch (f->type) {
+	case KH_MSG_AUTH:
+		auth(k, relay, f);
+		break;
+	case KH_MSG_BACKEND:
+		backend(k, relay, f);
+		break;
+	case KH_MSG_VERIFY:
+		verify(k, relay, f);
+		break;
+	default:
+		fatalx("a relay sent a frame of unknown type %u",
+		    (unsigned)f->type);
+	}
+}
+
+static void
+housekeeping(struct keyholder *k)
+{
+	uint64_t now = kg_now_ms();
+
+	if (now < k->next_tick_ms)
+		return;
+	k->next_tick_ms = now + KH_TICK_MS;
+	table_expire(&k->pending, now, true, pending_timed_out, k);
+	table_expire(&k->verifies, now, true, NULL, NULL);
+	if (now >= k->next_sweep_ms) {
+		k->next_sweep_ms = now + KH_SESSION_SWEEP_MS;
+		table_expire(&k->sessions, now, false, NULL, NULL);
+	}
 }
 
 static void
@@ -146,60 +856,161 @@ all_spns(const struct conf *c, const char ***out, size_t *n)
 	*n = k;
 }
 
+/* Which virtual hosts authenticate users for a kcd pool. */
+static bool *
+vhosts_with_kcd(const struct conf *c)
+{
+	const struct conf_route *r;
+	bool *out;
+	size_t i, j;
+
+	if ((out = calloc(c->nvhosts ? c->nvhosts : 1, sizeof(*out))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < c->nvhosts; i++)
+		for (j = 0; j < c->vhosts[i].nroutes; j++) {
+			r = &c->vhosts[i].routes[j];
+			if (r->auth == CONF_AUTH_NEGOTIATE && r->pool >= 0 &&
+			    (size_t)r->pool < c->npools &&
+			    c->pools[r->pool].mode == CONF_MODE_KCD)
+				out[i] = true;
+		}
+	return out;
+}
+
+/*
+ * Starts constrained delegation with the keys the acceptor already holds
+ * in memory: this runs after the privilege drop, so the keytab file is
+ * never opened again and kcd's threads are born unprivileged.
+ */
+static struct kcd *
+start_kcd(const struct conf *c, struct kg_acceptor *acc)
+{
+	struct kcd_config kc;
+	struct kcd *kcd;
+	const char **kdcs = NULL;
+	char err[512];
+	size_t i;
+
+	memset(&kc, 0, sizeof(kc));
+	kc.principal = c->kcd_principal;
+	if (acceptor_keytab(acc, &kc.keytab_ctx, &kc.keytab) < 0)
+		fatalx("kcd: no keytab loaded");
+	/*
+	 * kvno 0: the highest kvno the account holds.  Credential rotation
+	 * must change this: a staged kvno (acceptor_add_key() before AD
+	 * knows the password) would be the highest, and the ASA's AS-REQ
+	 * would fail with it.  Rotation calls kcd_set_keys() with the kvno
+	 * it activates, from this same acceptor keytab.
+	 */
+	kc.kvno = 0;
+	if (c->kcd_nkdcs > 0) {
+		if ((kdcs = calloc(c->kcd_nkdcs, sizeof(*kdcs))) == NULL)
+			fatal("calloc");
+		for (i = 0; i < c->kcd_nkdcs; i++)
+			kdcs[i] = c->kcd_kdcs[i];
+		kc.kdcs = kdcs;
+		kc.nkdcs = c->kcd_nkdcs;
+	}
+	kc.kdc_timeout = (int)c->kcd_timeout_s;
+	kc.cache_entries = c->kcd_cache_entries;
+	kc.workers = KH_KCD_WORKERS;
+	kcd = kcd_new(&kc, err, sizeof(err));
+	free(kdcs);
+	if (kcd == NULL)
+		fatalx("constrained delegation as %s: %s", c->kcd_principal,
+		    err);
+	if (kcd_prefetch_tgt(kcd) < 0)
+		log_warnx("kcd: cannot queue the TGT prefetch");
+	log_info("constrained delegation as %s via %s", c->kcd_principal,
+	    c->kcd_nkdcs > 0 ? c->kcd_kdcs[0] : "krb5.conf's KDCs");
+	return kcd;
+}
+
 void
 keyholder_main(struct keyholder_env *env)
 {
-	struct kg_acceptor *acc;
+	const struct conf *c = env->conf;
+	struct keyholder k;
 	struct kg_ipc_reader *rd;
 	struct kg_ipc_frame f;
-	struct pollfd *pfd;
 	const char **spns;
 	char err[512];
-	size_t i, nspns, open;
+	size_t i, nspns, nfds, open;
 	int rc;
 
 	log_procname("keyholder");
-	if (acceptor_new(&acc, env->conf->replay_entries, err, sizeof(err)) < 0)
+	memset(&k, 0, sizeof(k));
+	k.conf = c;
+	k.nrelays = env->nrelays;
+	if (acceptor_new(&k.acc, c->replay_entries, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	all_spns(env->conf, &spns, &nspns);
-	if (acceptor_load_keytab(acc, env->conf->keytab, spns, nspns, err,
+	all_spns(c, &spns, &nspns);
+	if (acceptor_load_keytab(k.acc, c->keytab, spns, nspns, err,
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
 	free(spns);
 	drop_privileges(env->user);
 	prctl(PR_SET_DUMPABLE, 0);	/* no core with keys in it */
 
-	pfd = calloc(env->nrelays, sizeof(*pfd));
+	if (c->kcd_enabled) {
+		k.kcd = start_kcd(c, k.acc);
+		k.vhost_kcd = vhosts_with_kcd(c);
+		/* Each of up to three KDC exchanges may try every KDC. */
+		k.pending_ttl_s = 3 * c->kcd_timeout_s *
+		    (unsigned)(c->kcd_nkdcs > 0 ? c->kcd_nkdcs : 1) + 5;
+	}
+	table_init(&k.sessions, c->kcd_sessions > 0 ? c->kcd_sessions : 16,
+	    session_destroy);
+	table_init(&k.pending, KH_MAX_PENDING, pending_destroy);
+	table_init(&k.verifies, KH_MAX_VERIFY, verify_destroy);
+
+	nfds = env->nrelays + (k.kcd != NULL);
+	k.pfd = calloc(nfds, sizeof(*k.pfd));
 	rd = calloc(env->nrelays, sizeof(*rd));
-	if (pfd == NULL || rd == NULL)
+	if (k.pfd == NULL || rd == NULL)
 		fatal("calloc");
 	for (i = 0; i < env->nrelays; i++) {
-		pfd[i].fd = env->relay_fds[i];
-		pfd[i].events = POLLIN;
+		k.pfd[i].fd = env->relay_fds[i];
+		k.pfd[i].events = POLLIN;
 		kg_ipc_reader_init(&rd[i]);
+	}
+	if (k.kcd != NULL) {
+		k.pfd[env->nrelays].fd = kcd_fd(k.kcd);
+		k.pfd[env->nrelays].events = POLLIN;
 	}
 	log_debug("ready: serving %zu relay(s)", env->nrelays);
 	for (open = env->nrelays; open > 0;) {
-		if (poll(pfd, env->nrelays, -1) < 0) {
+		if (poll(k.pfd, nfds, KH_TICK_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		for (i = 0; i < env->nrelays; i++) {
-			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+			if (k.pfd[i].fd < 0 || k.pfd[i].revents == 0)
 				continue;
-			rc = kg_ipc_read(&rd[i], pfd[i].fd);
+			rc = kg_ipc_read(&rd[i], k.pfd[i].fd);
 			while (kg_ipc_next(&rd[i], &f) == 1)
-				answer(acc, env->conf, pfd[i].fd, &f);
+				dispatch(&k, i, &f);
 			if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN)) {
-				close(pfd[i].fd);
-				pfd[i].fd = -1;
+				close(k.pfd[i].fd);
+				k.pfd[i].fd = -1;
 				kg_ipc_reader_free(&rd[i]);
 				open--;
 			}
 		}
+		if (k.kcd != NULL && (k.pfd[env->nrelays].revents & POLLIN))
+			kcd_answers(&k);
+		housekeeping(&k);
 	}
-	acceptor_free(acc);
+	/* kcd_free() wants every ticket reference back first. */
+	table_free(&k.verifies);
+	table_free(&k.pending);
+	table_free(&k.sessions);
+	kcd_free(k.kcd);
+	free(k.vhost_kcd);
+	acceptor_free(k.acc);
+	free(rd);
+	free(k.pfd);
 	log_debug("every relay has gone; exiting");
 	exit(0);
 }
