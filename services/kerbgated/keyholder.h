@@ -2,7 +2,14 @@
  * The keyholder: the one process that holds the ASA account's keys.  It
  * reads the keytab into memory while still root, drops to its own user, and
  * then only answers relays' questions: "is this AP-REQ good for this virtual
- * host?"  It never touches the network.
+ * host?" and, for pools in kcd mode, "a fresh AP-REQ for this user to this
+ * back-end" and "is this the back-end's genuine AP-REP?" (khproto.h).
+ *
+ * Its only network traffic is kcd's (kcd.h): S4U exchanges with the KDCs,
+ * on kcd's worker threads, started after the privilege drop from the keys
+ * already in memory, so the keytab file is opened once, as root, and every
+ * thread runs as the keyholder's user.  The IPC loop itself never waits for
+ * a KDC.
  */
 #ifndef KG_KEYHOLDER_H
 #define KG_KEYHOLDER_H
@@ -19,9 +26,11 @@ struct keyholder_env {
 };
 
 /**
- * Loads the keys, drops privileges and serves relays until every relay has
- * closed its socket.  Never returns; exits non-zero when the keytab cannot
- * be loaded (the message names the file and what is wrong with it).
+ * Loads the keys, drops privileges, starts constrained delegation when
+ * conf->kcd_enabled, and serves relays until every relay has closed its
+ * socket.  Never returns; exits non-zero when the keytab cannot be loaded
+ * (the message names the file and what is wrong with it) or holds no key
+ * of conf->kcd_principal, and when a relay sends a malformed frame.
  */
 void keyholder_main(struct keyholder_env *env) __attribute__((noreturn));
 
