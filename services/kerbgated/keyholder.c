@@ -577,7 +577,8 @@ finish_backend(struct keyholder *k, size_t relay, uint32_t id, uint32_t pool,
 	struct kcd_apctx *ac = NULL;
 	uint8_t *token = NULL;
 	size_t tlen = 0;
-	char err[512], who[KG_LOG_SANITIZE_BUFSZ], to[KG_LOG_SANITIZE_BUFSZ];
+	char err[512], msg[sizeof(err) + 32];
+	char who[KG_LOG_SANITIZE_BUFSZ], to[KG_LOG_SANITIZE_BUFSZ];
 
 	if (k->pfd[relay].fd < 0)
 		return;		/* the relay has gone: nobody to build for */
@@ -599,10 +600,8 @@ finish_backend(struct keyholder *k, size_t relay, uint32_t id, uint32_t pool,
 	    &token, &tlen, pl->mutual ? &ac : NULL, err, sizeof(err)) < 0) {
 		log_warnx("cannot build an AP-REQ for %s to %s: %s", who, to,
 		    err);
-		snprintf(out.reason, sizeof(out.reason), "cannot build the "
-		    "AP-REQ: %.400s", err);
-		send_backend_failure(k, relay, id, KH_B_UNAVAILABLE,
-		    out.reason);
+		snprintf(msg, sizeof(msg), "cannot build the AP-REQ: %s", err);
+		send_backend_failure(k, relay, id, KH_B_UNAVAILABLE, msg);
 		return;
 	}
 	if (ac != NULL && (out.verify = verify_new(k, relay, spn, ac)) == 0) {
