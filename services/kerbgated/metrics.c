@@ -254,6 +254,18 @@ render_backends(const struct metrics_shm *m, FILE *f)
 	for (i = 0; i < n; i++)
 		server_sample(f, "kerbgate_backend_connect_failures_total",
 		    &m->s[i], SUM_AT(m, backend_connect_failures, i));
+	header(f, "kerbgate_backend_delegation_ok", "gauge",
+	    "kcd pools: 0 when the last constrained delegation to the "
+	    "back-end failed.");
+	for (i = 0; i < n; i++)
+		server_sample(f, "kerbgate_backend_delegation_ok", &m->s[i],
+		    LOAD(m->s[i].delegation_ok) ? 1 : 0);
+	header(f, "kerbgate_backend_delegation_failures_total", "counter",
+	    "kcd pools: delegations to the back-end that failed (KDC refusal, "
+	    "KDC unreachable, back-end refused the ticket or its answer).");
+	for (i = 0; i < n; i++)
+		server_sample(f, "kerbgate_backend_delegation_failures_total",
+		    &m->s[i], SUM_AT(m, backend_delegation_failures, i));
 }
 
 int

@@ -40,12 +40,15 @@ struct metrics_worker {
 	/* per back-end server, indexed like metrics_shm.s */
 	uint64_t backend_requests[METRICS_MAX_SERVERS];
 	uint64_t backend_connect_failures[METRICS_MAX_SERVERS];
+	uint64_t backend_delegation_failures[METRICS_MAX_SERVERS];
 };
 
 struct metrics_server {
 	char	 pool[64];
 	char	 name[128];
 	uint64_t up;			/**< 1 healthy, 0 not (one worker's view) */
+	uint64_t delegation_ok;		/**< kcd: 1 unless the last delegation
+					     to it failed (any worker) */
 };
 
 struct metrics_shm {

@@ -374,6 +374,7 @@ pools_init(struct ev_loop *loop, const struct conf *c, struct metrics_shm *m,
 					kg_strlcpy(s->ms->name, s->cs->text,
 					    sizeof(s->ms->name));
 					s->ms->up = 1;
+					s->ms->delegation_ok = 1;
 					m->nservers = (uint32_t)(ms + 1);
 				} else {
 					s->ms = NULL;	/* one worker reports */

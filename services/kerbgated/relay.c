@@ -53,6 +53,7 @@ enum cstate {
 	CS_READ_HEAD,		/* waiting for a request head */
 	CS_AUTH,		/* waiting for the keyholder */
 	CS_CONNECT,		/* waiting for a back-end connection */
+	CS_BACKEND_AUTH,	/* kcd: waiting for the keyholder's token */
 	CS_PROXY,		/* request forwarded; streaming */
 	CS_LOCAL,		/* sending our own response */
 	CS_CLOSING,		/* flushing, then close */
@@ -78,6 +79,8 @@ struct upstream {
 	int			 connected;	/* TCP connect finished */
 	int			 sent_any;	/* a request byte went out */
 	int			 reused;
+	char			 user[256];	/* kcd: whom the back-end knows
+						   this connection as; "" none */
 	TAILQ_ENTRY(upstream)	 entry;
 };
 
@@ -100,6 +103,11 @@ struct client {
 	int			 auth_vhost;
 	char			 principal[256];
 	uint32_t		 kh_id;
+	uint64_t		 session;	/* keyholder's evidence handle */
+	char			*backend_auth;	/* kcd: Authorization value */
+	uint64_t		 verify;	/* kcd: AP-REP check handle */
+	int			 verify_wait;	/* response held for the check */
+	int			 verified;	/* the check passed */
 	enum neg_kind		 neg_kind;
 	enum neg_mech		 neg_mech;	/* SPNEGO supportedMech to echo */
 	enum neg_mech		 neg_framing;	/* OID the AP-REQ was framed with */
@@ -165,6 +173,7 @@ static void client_pump(struct client *);
 static void client_free(struct client *);
 static void upstream_free(struct upstream *);
 static void start_backend(struct client *);
+static void release_upstream(struct client *, int);
 
 /* ------------------------------------------------------------ endpoints */
 
@@ -397,9 +406,12 @@ client_respond(struct client *cl, int status, const char *www_auth,
 	struct ep *e = &cl->c;
 	size_t blen = strlen(body);
 
-	/* The request is answered here: its head must not be read again. */
+	/* The request is answered here: its head must not be read again,
+	 * and a keyholder answer still on its way no longer matters. */
 	kg_buf_consume(&e->in, cl->head_unread);
 	cl->head_unread = 0;
+	cl->kh_id = 0;
+	cl->verify_wait = 0;
 	/* A body we will not forward is drained if small; one the client
 	 * holds back for a 100 Continue never comes, so close instead. */
 	if (!cl->req_done && (cl->expect_continue ||
@@ -473,6 +485,38 @@ compute_channel_binding(struct client *cl)
 
 /* ------------------------------------------------------------ keyholder */
 
+/*
+ * Queues one request frame to the keyholder for this client (payload is
+ * consumed).  Returns 0, or -1 with the client already answered 503.
+ */
+static int
+kh_queue(struct client *cl, uint16_t type, uint8_t *payload, size_t plen)
+{
+	struct relay *r = cl->r;
+
+	cl->kh_id = ++r->next_id;
+	if (cl->kh_id == 0)
+		cl->kh_id = ++r->next_id;
+	if (kg_ipc_queue(&r->kh_wr, type, cl->kh_id, payload, plen) < 0) {
+		kg_freezero(payload, plen);
+		cl->kh_id = 0;
+		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
+		log_warnx("keyholder queue full: refusing %s", cl->peer);
+		release_upstream(cl, 0);
+		client_respond(cl, 503, NULL, "authentication busy", 1);
+		return -1;
+	}
+	kg_freezero(payload, plen);
+	kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
+	if (kg_ipc_queued(&r->kh_wr) > 0) {
+		ev_io_stop(r->loop, &r->kh_io);
+		ev_io_set(&r->kh_io, r->env->kh_fd, EV_READ | EV_WRITE);
+		ev_io_start(r->loop, &r->kh_io);
+	}
+	cl->deadline_ms = kg_now_ms() + KH_TIMEOUT_MS;
+	return 0;
+}
+
 static void
 kh_send(struct client *cl, const uint8_t *tok, size_t len)
 {
@@ -496,26 +540,8 @@ kh_send(struct client *cl, const uint8_t *tok, size_t len)
 		client_respond(cl, 503, NULL, "authentication unavailable", 1);
 		return;
 	}
-	cl->kh_id = ++r->next_id;
-	if (cl->kh_id == 0)
-		cl->kh_id = ++r->next_id;
-	if (kg_ipc_queue(&r->kh_wr, KH_MSG_AUTH, cl->kh_id, payload, plen) < 0) {
-		kg_freezero(payload, plen);
-		cl->kh_id = 0;
-		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
-		log_warnx("keyholder queue full: refusing %s", cl->peer);
-		client_respond(cl, 503, NULL, "authentication busy", 1);
-		return;
-	}
-	kg_freezero(payload, plen);
-	kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
-	if (kg_ipc_queued(&r->kh_wr) > 0) {
-		ev_io_stop(r->loop, &r->kh_io);
-		ev_io_set(&r->kh_io, r->env->kh_fd, EV_READ | EV_WRITE);
-		ev_io_start(r->loop, &r->kh_io);
-	}
-	cl->state = CS_AUTH;
-	cl->deadline_ms = kg_now_ms() + KH_TIMEOUT_MS;
+	if (kh_queue(cl, KH_MSG_AUTH, payload, plen) == 0)
+		cl->state = CS_AUTH;
 }
 
 static void
@@ -538,6 +564,7 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 	}
 	r->mw->auth_ok++;
 	cl->authed = 1;
+	cl->session = res->session;
 	cl->auth_vhost = cl->vhost;
 	kg_strlcpy(cl->principal, res->principal, sizeof(cl->principal));
 	log_info("%s: %s authenticated for %s", cl->peer, cl->principal, v->name);
@@ -583,13 +610,199 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 	start_backend(cl);
 }
 
+/* ---- constrained delegation (kcd pools) */
+
+static int
+kcd_pool(const struct client *cl)
+{
+	return cl->pool != NULL && cl->pool->cp->mode == CONF_MODE_KCD;
+}
+
+/* A request to a kcd pool on behalf of an authenticated user needs a
+ * delegated token before its head can go to the back-end. */
+static int
+needs_backend_token(const struct client *cl)
+{
+	return kcd_pool(cl) && cl->authed && cl->route != NULL &&
+	    cl->route->auth == CONF_AUTH_NEGOTIATE && cl->backend_auth == NULL;
+}
+
+static void
+request_backend_token(struct client *cl)
+{
+	static const char prefix[] = "tls-server-end-point:";
+	struct upstream *u = cl->up;
+	struct kh_backend_req req;
+	uint8_t cb[sizeof(prefix) - 1 + TLS_END_POINT_HASH_MAX], *payload;
+	const uint8_t *der;
+	size_t derlen, hlen, plen;
+
+	if (cl->session == 0) {
+		/* Authenticated by cookie: no ticket to delegate from. */
+		release_upstream(cl, 0);
+		cl->authed = 0;
+		challenge(cl, NULL, "Kerberos authentication required");
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.session = cl->session;
+	req.pool = (uint32_t)(cl->pool - cl->r->pools);
+	kg_strlcpy(req.spn, u->srv->cs->spn, sizeof(req.spn));
+	/* Extended Protection at the back-end: bind to its certificate. */
+	if (u->e.tls != NULL &&
+	    (der = tls_conn_peer_cert_der(u->e.tls, &derlen)) != NULL &&
+	    tls_end_point_hash(der, derlen, cb + sizeof(prefix) - 1, &hlen) == 0) {
+		memcpy(cb, prefix, sizeof(prefix) - 1);
+		req.cb = cb;
+		req.cb_len = sizeof(prefix) - 1 + hlen;
+	}
+	if (kh_backend_req_encode(&req, &payload, &plen) < 0) {
+		release_upstream(cl, 0);
+		client_respond(cl, 503, NULL, "delegation unavailable", 1);
+		return;
+	}
+	if (kh_queue(cl, KH_MSG_BACKEND, payload, plen) == 0)
+		cl->state = CS_BACKEND_AUTH;
+}
+
+static void
+count_delegation(struct client *cl, int ok)
+{
+	const struct pool_server *s = cl->up != NULL ? cl->up->srv : NULL;
+
+	if (s == NULL || s->idx >= METRICS_MAX_SERVERS)
+		return;
+	if (!ok)
+		cl->r->mw->backend_delegation_failures[s->idx]++;
+	cl->r->env->metrics->s[s->idx].delegation_ok = (uint64_t)ok;
+}
+
+static void
+backend_result(struct client *cl, const struct kh_backend_result *res)
+{
+	uint8_t *b64;
+	size_t blen, cap;
+
+	if (res->status == KH_B_OK) {
+		cap = ((res->token_len + 2) / 3) * 4 + 1;
+		if ((b64 = malloc(cap)) == NULL ||
+		    neg_base64_encode(res->token, res->token_len, (char *)b64,
+		    cap, &blen) != NEG_OK ||
+		    asprintf(&cl->backend_auth, "Negotiate %.*s", (int)blen,
+		    (char *)b64) < 0) {
+			free(b64);
+			cl->backend_auth = NULL;
+			release_upstream(cl, 0);
+			client_respond(cl, 503, NULL, "out of memory", 1);
+			return;
+		}
+		free(b64);
+		cl->verify = res->verify;
+		cl->verified = 0;
+		count_delegation(cl, 1);
+		cl->state = CS_CONNECT;	/* step_connect sends the head */
+		return;
+	}
+	log_warnx("%s: delegation for %s to %s failed: %s", cl->peer,
+	    cl->principal, cl->up ? cl->up->srv->cs->spn : "?", res->reason);
+	if (res->status == KH_B_UNAVAILABLE &&
+	    strncmp(res->reason, "session", 7) == 0) {
+		/* The keyholder no longer holds this login's ticket. */
+		release_upstream(cl, 0);
+		cl->authed = 0;
+		cl->session = 0;
+		challenge(cl, NULL, "Kerberos authentication required");
+		return;
+	}
+	count_delegation(cl, 0);
+	release_upstream(cl, 0);
+	if (res->status == KH_B_REFUSED)
+		client_respond(cl, 502, NULL, "the appliance may not act for "
+		    "this user at this back-end (see the appliance log)", 0);
+	else
+		client_respond(cl, 503, NULL, "the domain controller cannot be "
+		    "reached (see the appliance log)", 0);
+}
+
+static void
+verify_result(struct client *cl, const struct kh_verify_result *res)
+{
+	cl->verify_wait = 0;
+	if (res->ok) {
+		cl->verified = 1;
+		return;
+	}
+	log_warnx("%s: back-end %s failed mutual authentication: %s", cl->peer,
+	    cl->up ? cl->up->srv->cs->text : "?", res->reason);
+	count_delegation(cl, 0);
+	release_upstream(cl, 0);
+	cl->req_done = 1;
+	client_respond(cl, 502, NULL, "back-end failed mutual authentication", 1);
+}
+
+/* Sends the back-end's Negotiate answer to the keyholder for checking. */
+static int
+request_verify(struct client *cl, const struct http_head *h)
+{
+	const struct http_header *wa = http_find(h, "WWW-Authenticate");
+	struct kh_verify_req req;
+	uint8_t tok[NEG_MAX_TOKEN_LEN], *payload;
+	size_t len, plen;
+
+	if (wa == NULL || neg_parse_authorization(wa->value, wa->value_len,
+	    tok, sizeof(tok), &len) != NEG_OK)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.verify = cl->verify;
+	req.token = tok;
+	req.token_len = len;
+	if (kh_verify_req_encode(&req, &payload, &plen) < 0)
+		return -1;
+	if (kh_queue(cl, KH_MSG_VERIFY, payload, plen) < 0)
+		return 0;	/* answered 503 */
+	cl->verify_wait = 1;
+	return 0;
+}
+
+static int
+kh_dispatch(struct client *cl, const struct kg_ipc_frame *f)
+{
+	union {
+		struct kh_auth_result a;
+		struct kh_backend_result b;
+		struct kh_verify_result v;
+	} u;
+
+	switch (f->type) {
+	case KH_MSG_AUTH_RESULT:
+		if (kh_auth_result_decode(f->payload, f->len, &u.a) < 0)
+			return -1;
+		if (cl->state == CS_AUTH)
+			auth_result(cl, &u.a);
+		return 0;
+	case KH_MSG_BACKEND_RESULT:
+		if (kh_backend_result_decode(f->payload, f->len, &u.b) < 0)
+			return -1;
+		if (cl->state == CS_BACKEND_AUTH)
+			backend_result(cl, &u.b);
+		return 0;
+	case KH_MSG_VERIFY_RESULT:
+		if (kh_verify_result_decode(f->payload, f->len, &u.v) < 0)
+			return -1;
+		if (cl->verify_wait)
+			verify_result(cl, &u.v);
+		return 0;
+	}
+	return -1;
+}
+
 static struct client *
 kh_find(struct relay *r, uint32_t id)
 {
 	struct client *cl;
 
 	TAILQ_FOREACH(cl, &r->clients, entry)
-		if (cl->state == CS_AUTH && cl->kh_id == id)
+		if (cl->kh_id != 0 && cl->kh_id == id)
 			return cl;
 	return NULL;
 }
@@ -599,7 +812,6 @@ kh_cb(struct ev_loop *loop, ev_io *w, int events)
 {
 	struct relay *r = w->data;
 	struct kg_ipc_frame f;
-	struct kh_auth_result res;
 	struct client *cl;
 	int rc;
 
@@ -617,12 +829,11 @@ kh_cb(struct ev_loop *loop, ev_io *w, int events)
 	if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN))
 		fatalx("keyholder went away: %s", kg_strerror(rc));
 	while ((rc = kg_ipc_next(&r->kh_rd, &f)) == 1) {
-		if (f.type != KH_MSG_AUTH_RESULT ||
-		    kh_auth_result_decode(f.payload, f.len, &res) < 0)
-			fatalx("keyholder sent a malformed frame");
 		if ((cl = kh_find(r, f.id)) == NULL)
 			continue;	/* the client left meanwhile */
-		auth_result(cl, &res);
+		cl->kh_id = 0;
+		if (kh_dispatch(cl, &f) < 0)
+			fatalx("keyholder sent a malformed frame");
 		client_pump(cl);
 	}
 	if (rc < 0)
@@ -1042,7 +1253,13 @@ start_backend(struct client *cl)
 			return;
 		}
 		s = &p->servers[idx];
-		if ((u = TAILQ_FIRST(&s->idle)) != NULL) {
+		/* Negotiate binds a back-end connection to one user: in kcd
+		 * mode only that user's idle connections are reused. */
+		TAILQ_FOREACH(u, &s->idle, entry)
+			if (strcmp(u->user, kcd_pool(cl) && cl->authed ?
+			    cl->principal : "") == 0)
+				break;
+		if (u != NULL) {
 			TAILQ_REMOVE(&s->idle, u, entry);
 			u->entry.tqe_prev = NULL;
 			s->nidle--;
@@ -1140,6 +1357,15 @@ forward_request_head(struct client *cl)
 		out_append(o, "\"", 1);
 	}
 	out_append(o, "\r\n", 2);
+	if (cl->backend_auth != NULL) {
+		/* kcd: the back-end's own ticket for this user, fresh. */
+		out_append(o, "Authorization: ", 15);
+		out_append(o, cl->backend_auth, strlen(cl->backend_auth));
+		out_append(o, "\r\n", 2);
+		kg_strlcpy(cl->up->user, cl->principal, sizeof(cl->up->user));
+		free(cl->backend_auth);
+		cl->backend_auth = NULL;
+	}
 	if (cl->authed && cp->mode == CONF_MODE_HEADER) {
 		char sig[SIGN_HEX_LEN + 1], rid[40];
 		uint64_t now = (uint64_t)time(NULL);
@@ -1220,9 +1446,13 @@ step_connect(struct client *cl)
 			return 1;
 		}
 	}
+	if (needs_backend_token(cl)) {
+		request_backend_token(cl);
+		return 1;
+	}
 	if (forward_request_head(cl) < 0) {
-		client_respond(cl, 502, NULL, "could not forward the request", 1);
 		release_upstream(cl, 0);
+		client_respond(cl, 502, NULL, "could not forward the request", 1);
 		return 1;
 	}
 	u->sent_any = 1;
@@ -1288,6 +1518,9 @@ forward_response_head(struct client *cl, const struct http_head *h)
 		if (!hdr_is(hd, "Transfer-Encoding") &&
 		    http_is_hop_by_hop(hd->name, hd->name_len, h))
 			continue;
+		/* The back-end's AP-REP is for the appliance, not the client. */
+		if (kcd_pool(cl) && hdr_is(hd, "WWW-Authenticate"))
+			continue;
 		out_append(o, hd->name, hd->name_len);
 		out_append(o, ": ", 2);
 		out_append(o, hd->value, hd->value_len);
@@ -1346,6 +1579,34 @@ pump_response(struct client *cl)
 			progress = 1;
 			continue;
 		}
+		if (kcd_pool(cl) && cl->up->user[0] != '\0' && h.status == 401) {
+			log_warnx("%s: back-end %s refused the delegated ticket "
+			    "for %s: is %s the back-end's SPN, and its keytab "
+			    "current?", cl->peer, cl->up->srv->cs->text,
+			    cl->principal, cl->up->srv->cs->spn);
+			count_delegation(cl, 0);
+			release_upstream(cl, 0);
+			cl->req_done = 1;
+			client_respond(cl, 502, NULL, "back-end refused the "
+			    "delegated ticket", 1);
+			return 1;
+		}
+		if (kcd_pool(cl) && cl->verify != 0 && !cl->verified) {
+			if (cl->verify_wait)
+				return progress;
+			if (request_verify(cl, &h) < 0) {
+				log_warnx("%s: back-end %s sent no Negotiate "
+				    "answer: it did not prove its identity",
+				    cl->peer, cl->up->srv->cs->text);
+				release_upstream(cl, 0);
+				cl->req_done = 1;
+				client_respond(cl, 502, NULL, "back-end did not "
+				    "authenticate itself", 1);
+			}
+			return 1;
+		}
+		cl->verify = 0;
+		cl->verified = 0;
 		kg_buf_consume(&cl->c.in, cl->head_unread);
 		cl->head_unread = 0;
 		forward_response_head(cl, &h);
@@ -1528,6 +1789,7 @@ step(struct client *cl)
 			cl->state = CS_CLOSING;
 		return cl->state != CS_READ_HEAD;
 	case CS_AUTH:
+	case CS_BACKEND_AUTH:
 		return 0;
 	case CS_CONNECT:
 		return step_connect(cl);
@@ -1560,6 +1822,7 @@ client_deadline(struct client *cl)
 		    c->header_timeout_ms;
 	case CS_AUTH:
 	case CS_CONNECT:
+	case CS_BACKEND_AUTH:
 		return cl->deadline_ms;
 	case CS_PROXY:
 		if (cl->route != NULL && cl->route->idle_timeout_ms)
@@ -1601,6 +1864,12 @@ client_timeout(struct client *cl)
 		return;
 	case CS_CONNECT:
 		backend_failed(cl, "connect timed out");
+		return;
+	case CS_BACKEND_AUTH:
+		log_warnx("%s: the keyholder did not deliver a delegated ticket "
+		    "in time", cl->peer);
+		release_upstream(cl, 0);
+		client_respond(cl, 503, NULL, "delegation timed out", 1);
 		return;
 	case CS_PROXY:
 		if (!cl->resp_head_done && cl->req_done) {
@@ -1731,6 +2000,7 @@ client_free(struct client *cl)
 	free(cl->mutual);
 	free(cl->set_cookie);
 	free(cl->mech_list);
+	free(cl->backend_auth);
 	kg_zero(cl->principal, sizeof(cl->principal));
 	free(cl);
 	if (!r->accepting && !r->draining && r->nclients < r->max_clients) {

@@ -9,6 +9,10 @@
   kgclient.py leg2 HOST PORT SERVICE@HOST       SPNEGO listing NTLM first: the
       Kerberos token goes in a second leg; checks mutual auth and the
       acceptor's mechListMIC with MIT's krb5 mechanism
+  kgclient.py many HOST PORT SERVICE@HOST PATH CONNS PER_CONN USER
+      CONNS parallel keep-alive connections, PER_CONN requests each (the
+      first with a token); prints "requests N ok N wrong-user N errors N",
+      where ok means 200 naming USER and wrong-user a 200 naming another
   kgclient.py load HOST PORT SERVICE@HOST SECONDS CONNS  keep-alive load; prints
       "requests N errors N": each connection authenticates once and is
       reopened (with a new token) when the server closes it
@@ -64,9 +68,28 @@ def read_response(s):
         data += b
     headlen = data.index(b"\r\n\r\n") + 4
     length = 0
+    chunked = False
     for line in data[:headlen].decode(errors="replace").split("\r\n"):
         if line.lower().startswith("content-length:"):
             length = int(line.split(":", 1)[1])
+        if line.lower().startswith("transfer-encoding:") and "chunked" in line.lower():
+            chunked = True
+    if chunked:
+        # Read to the last chunk and return the body de-chunked.
+        while not data.endswith(b"\r\n0\r\n\r\n") and b"\r\n0\r\n\r\n" not in data[headlen - 2:]:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        body, rest = b"", data[headlen:]
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            n = int(size_line.split(b";")[0] or b"0", 16)
+            if n == 0:
+                break
+            body += rest[:n]
+            rest = rest[n + 2:]
+        return (data[:headlen] + body).decode(errors="replace")
     while len(data) < headlen + length:
         b = s.recv(65536)
         if not b:
@@ -205,6 +228,48 @@ def leg2(host, port, target):
     print(second.split("\r\n\r\n", 1)[1])
 
 
+def many(host, port, target, path, conns, per_conn, user):
+    stats = {"requests": 0, "ok": 0, "wrong-user": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            s = socket.create_connection((host, port), timeout=20)
+        except OSError:
+            with lock:
+                stats["errors"] += per_conn
+            return
+        for i in range(per_conn):
+            auth = "Authorization: Negotiate %s\r\n" % token(target) if i == 0 else ""
+            try:
+                s.sendall(("GET %s HTTP/1.1\r\nHost: mail.corp.contoso.com\r\n"
+                           "%s\r\n" % (path, auth)).encode())
+                r = read_response(s)
+            except OSError:
+                r = ""
+            key = "errors"
+            if r.startswith("HTTP/1.1 200"):
+                key = "ok" if ("user: %s\n" % user) in r else "wrong-user"
+                if key == "wrong-user":
+                    sys.stderr.write("wrong user: %r\n" % r[-200:])
+            elif r:
+                sys.stderr.write(r.split("\r\n")[0] + "\n")
+            with lock:
+                stats["requests"] += 1
+                stats[key] += 1
+            if not r or "Connection: close" in r:
+                break
+        s.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("requests %(requests)d ok %(ok)d wrong-user %(wrong-user)d "
+          "errors %(errors)d" % stats)
+
+
 def head(host, port, target, method, host_hdr, extra=""):
     return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
         method, target, host_hdr, extra)).encode()
@@ -248,6 +313,9 @@ def main():
         s.close()
     elif cmd == "leg2":
         leg2(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif cmd == "many":
+        many(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5],
+             int(sys.argv[6]), int(sys.argv[7]), sys.argv[8])
     elif cmd == "load":
         load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
              int(sys.argv[6]))
