@@ -13,8 +13,10 @@ say "Bringing up the lab: Samba AD DC for CORP.CONTOSO.COM, client, lb, cas1, ca
 $lab up
 say "Lab self-test (real kinit, curl --negotiate, S4U2Self/S4U2Proxy against the DC)"
 $lab selftest
-say "kerbgated in the lb namespace: Kerberos terminated at the VIP 10.77.0.100"
-say "(clients: MIT curl --negotiate and python3-gssapi in the client namespace)"
+say "kerbgated, kcd mode: Kerberos terminated at the VIP 10.77.0.100 with the ASA keys;"
+say "Apache on cas1/cas2 authenticates alice with a delegated ticket and its own keytab"
+KG_OUT=$out tests/integration/test_kcd.sh
+say "kerbgated, header mode: TLS, SPNEGO, Extended Protection, streaming, refusals"
 KG_OUT=$out tests/integration/test_kerbgated.sh
-say "Not built yet: constrained delegation to back-ends, credential rotation, the appliance image."
+say "Not built yet: credential rotation, the appliance image, web management."
 say "Tearing the lab down"
