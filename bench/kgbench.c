@@ -368,6 +368,42 @@ mint_tokens(size_t n, int close_conn)
 	    (double)(now_ns() - t0) / 1e9, n ? (double)(now_ns() - t0) / 1e3 / (double)n : 0);
 }
 
+/*
+ * Tokens from a file, one base64 token a line: tickets a real KDC issued
+ * (the constrained-delegation benchmark needs those: the KDC checks the
+ * evidence's PAC signature, which a minted ticket cannot carry).
+ */
+static size_t
+load_tokens(const char *path, int close_conn)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0, alloc = 0;
+	ssize_t len;
+
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	while ((len = getline(&line, &cap, f)) > 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			if ((reqs = realloc(reqs, alloc * sizeof(*reqs))) == NULL ||
+			    (reqlens = realloc(reqlens, alloc * sizeof(*reqlens))) == NULL)
+				die("out of memory");
+		}
+		reqs[n] = build_request(line, close_conn, &reqlens[n]);
+		n++;
+	}
+	free(line);
+	fclose(f);
+	nreqs = n;
+	fprintf(stderr, "kgbench: %zu tokens from %s\n", n, path);
+	return n;
+}
+
 /* ------------------------------------------------------------ TLS */
 
 static int
@@ -1047,6 +1083,8 @@ usage(void)
 	    "  -P BYTES      pad each ticket with a PAC-like authorization-data\n"
 	    "                element of BYTES bytes (large-PAC users)\n"
 	    "  -l LABEL      label printed in the RESULT line\n"
+	    "  -T FILE       tokens from FILE (one base64 token a line) instead of\n"
+	    "                minting them\n"
 	    "Prints one RESULT line (key=value); idle prints READY and AFTER_HOLD.\n");
 	exit(2);
 }
@@ -1074,6 +1112,7 @@ main(int argc, char **argv)
 {
 	struct rlimit rl;
 	size_t ntok;
+	const char *token_file = NULL;
 	int ch, i;
 
 	if (argc < 2)
@@ -1094,7 +1133,7 @@ main(int argc, char **argv)
 	else
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:T:")) != -1) {
 		switch (ch) {
 		case 'a': parse_target(optarg); break;
 		case 'H': o.host = optarg; break;
@@ -1107,6 +1146,7 @@ main(int argc, char **argv)
 		case 's': o.hold = atof(optarg); break;
 		case 'P': o.pad = (size_t)atol(optarg); break;
 		case 'l': o.label = optarg; break;
+		case 'T': token_file = optarg; break;
 		default: usage();
 		}
 	}
@@ -1132,7 +1172,9 @@ main(int argc, char **argv)
 		ntok = (size_t)o.conns;
 		break;
 	}
-	if (o.auth)
+	if (o.auth && token_file != NULL)
+		load_tokens(token_file, o.mode == M_NEWCONN);
+	else if (o.auth)
 		mint_tokens(ntok, o.mode == M_NEWCONN);
 	plain_req = build_request(NULL, o.mode == M_NEWCONN, &plain_len);
 

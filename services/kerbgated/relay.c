@@ -136,6 +136,7 @@ struct client {
 	struct http_body	 resp_body;
 	int			 resp_done;
 	int			 resp_close;
+	int			 backend_close;	/* the back-end will close after */
 	uint64_t		 req_start_ms;
 	uint64_t		 req_done_ms;
 	uint64_t		 reqno;
@@ -1058,6 +1059,7 @@ handle_request_head(struct client *cl)
 	cl->expect_continue = h.expect_continue;
 	cl->req_done = h.body == HTTP_BODY_NONE;
 	cl->resp_head_done = cl->resp_done = cl->resp_close = 0;
+	cl->backend_close = 0;
 	http_body_init(&cl->req_body, &h);
 	snprintf(cl->method, sizeof(cl->method), "%.*s",
 	    (int)(h.method_len < sizeof(cl->method) ? h.method_len :
@@ -1609,6 +1611,9 @@ pump_response(struct client *cl)
 		cl->verified = 0;
 		kg_buf_consume(&cl->c.in, cl->head_unread);
 		cl->head_unread = 0;
+		/* Apache closes after MaxKeepAliveRequests: such a connection
+		 * must not go back to the idle pool. */
+		cl->backend_close = !h.keep_alive;
 		forward_response_head(cl, &h);
 		http_body_init(&cl->resp_body, &h);
 		kg_buf_consume(&in->in, h.head_len);
@@ -1646,7 +1651,7 @@ static void
 finish_exchange(struct client *cl)
 {
 	int reusable = cl->req_done && cl->resp_done && cl->up != NULL &&
-	    cl->resp_body.kind != HTTP_BODY_UNTIL_CLOSE;
+	    cl->resp_body.kind != HTTP_BODY_UNTIL_CLOSE && !cl->backend_close;
 
 	release_upstream(cl, reusable);
 	if (cl->resp_close || !cl->req_done) {
@@ -1675,6 +1680,10 @@ step_proxy(struct client *cl)
 		finish_exchange(cl);
 		return 1;
 	}
+	/* A response held for its AP-REP check is complete in the buffer
+	 * even if the back-end has closed since (MaxKeepAliveRequests). */
+	if (cl->verify_wait)
+		return progress;
 	if (u->e.eof || u->e.error) {
 		if (cl->resp_head_done && cl->resp_body.kind ==
 		    HTTP_BODY_UNTIL_CLOSE && !u->e.error) {

@@ -2,6 +2,7 @@
 """Client-side helpers for kerbgated's integration tests (MIT GSSAPI).
 
   kgclient.py token SERVICE@HOST [cb-cert.pem]   print a fresh Negotiate token
+  kgclient.py tokens SERVICE@HOST N              print N fresh tokens, one a line
   kgclient.py raw HOST PORT [wait]               send stdin verbatim, print reply
   kgclient.py slow HOST PORT SECONDS             send half a head, then wait
   kgclient.py rpcin HOST PORT SERVICE@HOST EVENTS  stream an RPC_IN_DATA body
@@ -277,7 +278,10 @@ def head(host, port, target, method, host_hdr, extra=""):
 
 def main():
     cmd = sys.argv[1]
-    if cmd == "token":
+    if cmd == "tokens":
+        for _ in range(int(sys.argv[3])):
+            print(token(sys.argv[2]))
+    elif cmd == "token":
         print(token(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))
     elif cmd == "raw":
         s = socket.create_connection((sys.argv[2], int(sys.argv[3])))
