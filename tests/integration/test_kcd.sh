@@ -25,6 +25,10 @@ start_ep_backend() {
 	return 1
 }
 
+# The configuration lists a dead KDC first (lb's own address: nothing
+# listens on port 88 there), so every delegation below also shows failover
+# to the second KDC.
+
 # ------------------------------------------------------------------ tests
 
 test_alice_seen_by_apache_on_both_backends() {
