@@ -24,10 +24,11 @@ $(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $$(call objs,$$(test_$$*_SRCS))
 # Tools the integration tests run in the lab (real clients built on Heimdal).
 TEST_TOOLS := $(TESTDIR)/tools/hgss_get
 TEST_TOOLS += $(TESTDIR)/tools/kcd_probe
-# Sources a tool links besides its own file: tool_<name>_SRCS := ...
+# Sources a tool links besides its own file and libkgcommon:
+#   tool_<name>_SRCS := ...
 tool_kcd_probe_SRCS := services/kerbgated/kcd.c
 
-$(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o $$(call objs,$$(tool_$$*_SRCS))
+$(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o $$(call objs,$$(tool_$$*_SRCS)) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)

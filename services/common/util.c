@@ -1,3 +1,5 @@
+#include <stdarg.h>
+#include <stdio.h>
 /*
  * util.c - error codes, secret wiping, strlcpy, monotonic time.
  */
@@ -63,4 +65,17 @@ kg_now_ms(void)
 	/* CLOCK_MONOTONIC cannot fail on Linux with a valid pointer. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int
+kg_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
 }

@@ -69,6 +69,19 @@ void kg_freezero(void *p, size_t n);
 size_t kg_strlcpy(char *dst, const char *src, size_t dstsize);
 
 /**
+ * \brief          Formats an error message into a caller's buffer, the
+ *                 shape of the `char *err, size_t errlen` arguments many
+ *                 constructors take.
+ *
+ * \param err      the buffer, or NULL (then nothing is written).
+ * \param errlen   its size.
+ *
+ * \return         -1, for "return kg_seterr(err, errlen, ...);".
+ */
+int kg_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
  * \brief          Milliseconds from CLOCK_MONOTONIC: for timeouts and
  *                 durations, never for wall-clock time.
  *

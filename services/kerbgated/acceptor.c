@@ -18,6 +18,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "acceptor.h"
+#include "util.h"
 #include "negotiate.h"
 #include "replay.h"
 
@@ -35,22 +36,6 @@ struct kg_acceptor {
 	unsigned generation;
 };
 
-static int
-set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int
 set_reason(struct accept_result *res, enum accept_status status, const char *fmt, ...)
@@ -193,14 +178,14 @@ acceptor_new(struct kg_acceptor **out, size_t replay_entries, char *err, size_t 
 
 	*out = NULL;
 	if ((acc = calloc(1, sizeof(*acc))) == NULL)
-		return set_err(err, errlen, "out of memory");
+		return kg_seterr(err, errlen, "out of memory");
 	if (krb5_init_context(&acc->ctx) != 0) {
 		free(acc);
-		return set_err(err, errlen, "cannot initialise a Kerberos context");
+		return kg_seterr(err, errlen, "cannot initialise a Kerberos context");
 	}
 	if ((acc->replay = replay_new(replay_entries)) == NULL) {
 		acceptor_free(acc);
-		return set_err(err, errlen, "cannot allocate a replay cache of %zu entries",
+		return kg_seterr(err, errlen, "cannot allocate a replay cache of %zu entries",
 		    replay_entries);
 	}
 	*out = acc;
@@ -254,13 +239,13 @@ read_keytab_file(krb5_context ctx, const char *path, struct entry_list *l,
 
 	if (snprintf(name, sizeof(name), "%s%s", strncmp(path, "FILE:", 5) == 0 ? "" : "FILE:",
 	    path) >= (int)sizeof(name))
-		return set_err(err, errlen, "keytab path too long");
+		return kg_seterr(err, errlen, "keytab path too long");
 	if ((ret = krb5_kt_resolve(ctx, name, &file)) != 0)
-		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		return kg_seterr(err, errlen, "cannot read keytab %s: %s", path,
 		    krb5_msg(ctx, ret, msg, sizeof(msg)));
 	if ((ret = krb5_kt_start_seq_get(ctx, file, &cursor)) != 0) {
 		krb5_kt_close(ctx, file);
-		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		return kg_seterr(err, errlen, "cannot read keytab %s: %s", path,
 		    krb5_msg(ctx, ret, msg, sizeof(msg)));
 	}
 	while ((ret = krb5_kt_next_entry(ctx, file, &e, &cursor)) == 0) {
@@ -281,10 +266,10 @@ read_keytab_file(krb5_context ctx, const char *path, struct entry_list *l,
 	krb5_kt_end_seq_get(ctx, file, &cursor);
 	krb5_kt_close(ctx, file);
 	if (ret != KRB5_KT_END)
-		return set_err(err, errlen, "cannot read keytab %s: %s", path,
+		return kg_seterr(err, errlen, "cannot read keytab %s: %s", path,
 		    krb5_msg(ctx, ret, msg, sizeof(msg)));
 	if (l->n == 0)
-		return set_err(err, errlen, "keytab %s holds no keys", path);
+		return kg_seterr(err, errlen, "keytab %s holds no keys", path);
 	return 0;
 }
 
@@ -313,7 +298,7 @@ check_one_account(krb5_context ctx, const char *path, const struct entry_list *l
 
 	for (i = 0; i < l->n; i++) {
 		if (strcmp(krb5_principal_get_realm(ctx, l->e[i].principal), realm) != 0)
-			return set_err(err, errlen, "keytab %s holds keys of several realms "
+			return kg_seterr(err, errlen, "keytab %s holds keys of several realms "
 			    "(%s, %s): export only the ASA account's keys", path, realm,
 			    krb5_principal_get_realm(ctx, l->e[i].principal));
 		for (j = 0; j < i; j++) {
@@ -322,7 +307,7 @@ check_one_account(krb5_context ctx, const char *path, const struct entry_list *l
 			krb5_unparse_name_fixed(ctx, l->e[j].principal, a, sizeof(a));
 			krb5_unparse_name_fixed(ctx, l->e[i].principal, b, sizeof(b));
 			enctype_name(ctx, l->e[i].keyblock.keytype, et, sizeof(et));
-			return set_err(err, errlen, "keytab %s holds two different %s keys for "
+			return kg_seterr(err, errlen, "keytab %s holds two different %s keys for "
 			    "kvno %u (%s and %s): export only the ASA account's keys",
 			    path, et, (unsigned)l->e[i].vno, a, b);
 		}
@@ -371,26 +356,26 @@ acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
 	int rv = -1;
 
 	if (acc == NULL || path == NULL || (nspns > 0 && spns == NULL))
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 	if (read_keytab_file(acc->ctx, path, &l, err, errlen) != 0 ||
 	    check_one_account(acc->ctx, path, &l, err, errlen) != 0)
 		goto out;
 
 	if (nspns > 0 && (sp = calloc(nspns, sizeof(*sp))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < nspns; i++) {
 		if ((ret = parse_principal(acc->ctx, spns[i],
 		    krb5_principal_get_realm(acc->ctx, l.e[0].principal), &sp[i])) != 0) {
-			set_err(err, errlen, "bad SPN \"%s\": %s", spns[i],
+			kg_seterr(err, errlen, "bad SPN \"%s\": %s", spns[i],
 			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 			goto out;
 		}
 	}
 
 	if ((ret = new_memory_keytab(acc, &kt)) != 0) {
-		set_err(err, errlen, "cannot create a memory keytab: %s",
+		kg_seterr(err, errlen, "cannot create a memory keytab: %s",
 		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 		goto out;
 	}
@@ -402,7 +387,7 @@ acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
 		/* Every entry as it is; the SPN copies once per (kvno, enctype). */
 		if ((ret = krb5_kt_add_entry(acc->ctx, kt, &l.e[i])) != 0 ||
 		    (first && (ret = add_with_spns(acc->ctx, kt, &l.e[i], sp, nspns, true)) != 0)) {
-			set_err(err, errlen, "cannot fill the memory keytab: %s",
+			kg_seterr(err, errlen, "cannot fill the memory keytab: %s",
 			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 			goto out;
 		}
@@ -443,18 +428,18 @@ acceptor_add_key(struct kg_acceptor *acc, const char *principal, int kvno,
 	char msg[256];
 
 	if (acc == NULL || acc->kt == NULL)
-		return set_err(err, errlen, "no keytab loaded");
+		return kg_seterr(err, errlen, "no keytab loaded");
 	if (principal == NULL || key == NULL || kvno <= 0)
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 	if (krb5_enctype_keysize(acc->ctx, enctype, &want) != 0)
-		return set_err(err, errlen, "enctype %d not supported", (int)enctype);
+		return kg_seterr(err, errlen, "enctype %d not supported", (int)enctype);
 	if (keylen != want)
-		return set_err(err, errlen, "key for enctype %d must be %zu bytes, not %zu",
+		return kg_seterr(err, errlen, "key for enctype %d must be %zu bytes, not %zu",
 		    (int)enctype, want, keylen);
 
 	memset(&e, 0, sizeof(e));
 	if ((ret = parse_principal(acc->ctx, principal, keytab_realm(acc), &e.principal)) != 0)
-		return set_err(err, errlen, "bad principal \"%s\": %s", principal,
+		return kg_seterr(err, errlen, "bad principal \"%s\": %s", principal,
 		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 	e.vno = (krb5_kvno)kvno;
 	e.timestamp = (uint32_t)time(NULL);
@@ -464,7 +449,7 @@ acceptor_add_key(struct kg_acceptor *acc, const char *principal, int kvno,
 	ret = add_with_spns(acc->ctx, acc->kt, &e, acc->spns, acc->nspns, false);
 	krb5_free_principal(acc->ctx, e.principal);
 	if (ret != 0)
-		return set_err(err, errlen, "cannot add the key: %s",
+		return kg_seterr(err, errlen, "cannot add the key: %s",
 		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 	return 0;
 }
@@ -507,13 +492,13 @@ acceptor_remove_kvno(struct kg_acceptor *acc, const char *principal, int kvno,
 	char msg[256];
 
 	if (acc == NULL || acc->kt == NULL)
-		return set_err(err, errlen, "no keytab loaded");
+		return kg_seterr(err, errlen, "no keytab loaded");
 	if (principal == NULL || kvno <= 0)	/* kvno 0 would match every kvno */
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 
 	memset(&e, 0, sizeof(e));
 	if ((ret = parse_principal(acc->ctx, principal, keytab_realm(acc), &e.principal)) != 0)
-		return set_err(err, errlen, "bad principal \"%s\": %s", principal,
+		return kg_seterr(err, errlen, "bad principal \"%s\": %s", principal,
 		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 	e.vno = (krb5_kvno)kvno;
 	e.keyblock.keytype = 0;		/* every enctype */
@@ -527,7 +512,7 @@ acceptor_remove_kvno(struct kg_acceptor *acc, const char *principal, int kvno,
 		match.principal = p;
 		if ((ret = krb5_kt_remove_entry(acc->ctx, acc->kt, &match)) != 0) {
 			krb5_free_principal(acc->ctx, e.principal);
-			return set_err(err, errlen, "cannot remove kvno %d: %s", kvno,
+			return kg_seterr(err, errlen, "cannot remove kvno %d: %s", kvno,
 			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 		}
 		removed += n;

@@ -61,6 +61,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "kcd.h"
+#include "util.h"
 
 /* ---------------------------------------------------------------- types */
 
@@ -177,22 +178,6 @@ struct kcd {
 
 /* ---------------------------------------------------------------- helpers */
 
-static int
-set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static enum kcd_status
 set_reason(char *reason, size_t len, enum kcd_status st, const char *fmt, ...)
@@ -455,23 +440,23 @@ snapshot_keys(struct kcd *k, krb5_context sctx, krb5_keytab src, int kvno,
 	int pass, n = 0, best = 0;
 
 	if ((ret = krb5_parse_name(sctx, k->principal, &sasa)) != 0)
-		return set_err(err, errlen, "bad principal \"%s\": %s", k->principal,
+		return kg_seterr(err, errlen, "bad principal \"%s\": %s", k->principal,
 		    krb5_msg(sctx, ret, msg, sizeof(msg)));
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 1) {
 			if (best == 0) {
 				krb5_free_principal(sctx, sasa);
 				return kvno > 0 ?
-				    set_err(err, errlen, "no key of %s with kvno %d in the "
+				    kg_seterr(err, errlen, "no key of %s with kvno %d in the "
 				    "keytab", k->principal, kvno) :
-				    set_err(err, errlen, "no key of %s in the keytab",
+				    kg_seterr(err, errlen, "no key of %s in the keytab",
 				    k->principal);
 			}
 			snprintf(name, namelen, "MEMORY:kcd-%ld-%p-%u", (long)getpid(),
 			    (void *)k, ++k->kt_gen);
 			if ((ret = krb5_kt_resolve(k->ctx, name, &kt)) != 0) {
 				krb5_free_principal(sctx, sasa);
-				return set_err(err, errlen, "cannot create a memory keytab: %s",
+				return kg_seterr(err, errlen, "cannot create a memory keytab: %s",
 				    krb5_msg(k->ctx, ret, msg, sizeof(msg)));
 			}
 		}
@@ -484,7 +469,7 @@ snapshot_keys(struct kcd *k, krb5_context sctx, krb5_keytab src, int kvno,
 			} else {
 				snprintf(ktname, sizeof(ktname), "(unnamed)");
 			}
-			set_err(err, errlen, "cannot read keytab %s: %s", ktname,
+			kg_seterr(err, errlen, "cannot read keytab %s: %s", ktname,
 			    krb5_msg(sctx, ret, msg, sizeof(msg)));
 			goto fail;
 		}
@@ -501,7 +486,7 @@ snapshot_keys(struct kcd *k, krb5_context sctx, krb5_keytab src, int kvno,
 				if ((ret = krb5_kt_add_entry(k->ctx, kt, &copy)) != 0) {
 					krb5_kt_free_entry(sctx, &e);
 					krb5_kt_end_seq_get(sctx, src, &cur);
-					set_err(err, errlen, "cannot fill the memory keytab: %s",
+					kg_seterr(err, errlen, "cannot fill the memory keytab: %s",
 					    krb5_msg(k->ctx, ret, msg, sizeof(msg)));
 					goto fail;
 				}
@@ -554,7 +539,7 @@ kcd_set_keys(struct kcd *k, krb5_context ctx, krb5_keytab kt, int kvno, char *er
     size_t errlen)
 {
 	if (k == NULL || ctx == NULL || kt == NULL || kvno < 0)
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 	return install_keys(k, ctx, kt, kvno, err, errlen);
 }
 
@@ -1448,7 +1433,7 @@ gss_err(char *err, size_t errlen, const char *what, OM_uint32 maj, OM_uint32 min
 	ctx = 0;
 	if (min != 0)
 		gss_display_status(&m, min, GSS_C_MECH_CODE, GSS_KRB5_MECHANISM, &ctx, &b2);
-	set_err(err, errlen, "%s: %.*s%s%.*s", what, (int)b.length, (char *)b.value,
+	kg_seterr(err, errlen, "%s: %.*s%s%.*s", what, (int)b.length, (char *)b.value,
 	    b2.length ? ": " : "", (int)b2.length, (char *)b2.value);
 	gss_release_buffer(&m, &b);
 	gss_release_buffer(&m, &b2);
@@ -1467,13 +1452,13 @@ ticket_gss_cred(struct kcd *k, struct kcd_ticket *t, char *err, size_t errlen)
 		return 0;
 	if (t->cc == NULL) {
 		if ((ret = krb5_cc_new_unique(k->ctx, "MEMORY", NULL, &t->cc)) != 0)
-			return set_err(err, errlen, "cannot create a memory ccache: %s",
+			return kg_seterr(err, errlen, "cannot create a memory ccache: %s",
 			    krb5_msg(k->ctx, ret, msg, sizeof(msg)));
 		if ((ret = krb5_cc_initialize(k->ctx, t->cc, t->creds->client)) != 0 ||
 		    (ret = krb5_cc_store_cred(k->ctx, t->cc, t->creds)) != 0) {
 			krb5_cc_destroy(k->ctx, t->cc);
 			t->cc = NULL;
-			return set_err(err, errlen, "cannot fill a memory ccache: %s",
+			return kg_seterr(err, errlen, "cannot fill a memory ccache: %s",
 			    krb5_msg(k->ctx, ret, msg, sizeof(msg)));
 		}
 	}
@@ -1505,9 +1490,9 @@ kcd_make_ap_req(struct kcd *k, const struct kcd_ticket *ct, const uint8_t *cb_ap
 		*state = NULL;
 	if (k == NULL || t == NULL || token == NULL || token_len == NULL ||
 	    (mutual && state == NULL) || (cb_app_data == NULL && cb_len > 0))
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 	if (t->endtime <= time(NULL))
-		return set_err(err, errlen, "the ticket for %s expired", t->server);
+		return kg_seterr(err, errlen, "the ticket for %s expired", t->server);
 	if (ticket_gss_cred(k, t, err, errlen) != 0)
 		return -1;
 
@@ -1532,7 +1517,7 @@ kcd_make_ap_req(struct kcd *k, const struct kcd_ticket *ct, const uint8_t *cb_ap
 		goto out;
 	}
 	if ((*token = malloc(out.length)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	memcpy(*token, out.value, out.length);
@@ -1541,7 +1526,7 @@ kcd_make_ap_req(struct kcd *k, const struct kcd_ticket *ct, const uint8_t *cb_ap
 		if ((ac = calloc(1, sizeof(*ac))) == NULL) {
 			free(*token);
 			*token = NULL;
-			set_err(err, errlen, "out of memory");
+			kg_seterr(err, errlen, "out of memory");
 			goto out;
 		}
 		ac->t = kcd_ticket_ref(t);
@@ -1570,9 +1555,9 @@ kcd_verify_ap_rep(struct kcd_apctx *ac, const uint8_t *token, size_t len, char *
 	OM_uint32 maj, min;
 
 	if (ac == NULL || token == NULL || len == 0)
-		return set_err(err, errlen, "invalid argument");
+		return kg_seterr(err, errlen, "invalid argument");
 	if (ac->used)
-		return set_err(err, errlen, "this AP-REQ's answer was already checked");
+		return kg_seterr(err, errlen, "this AP-REQ's answer was already checked");
 	ac->used = true;
 	in.value = (void *)(uintptr_t)token;
 	in.length = len;
@@ -1625,7 +1610,7 @@ config_fd(struct kcd *k, char *err, size_t errlen)
 			const char *s = k->cfg.kdcs[i];
 
 			if (s == NULL || s[0] == '\0' || strpbrk(s, " \t\r\n{}=") != NULL)
-				return set_err(err, errlen, "bad KDC name \"%s\"", s ? s : "");
+				return kg_seterr(err, errlen, "bad KDC name \"%s\"", s ? s : "");
 			n = snprintf(buf + off, sizeof(buf) - off, "\t\tkdc = %s\n", s);
 			off += (size_t)n;
 		}
@@ -1635,12 +1620,12 @@ config_fd(struct kcd *k, char *err, size_t errlen)
 		}
 	}
 	if (off >= sizeof(buf))
-		return set_err(err, errlen, "too many KDCs");
+		return kg_seterr(err, errlen, "too many KDCs");
 	if ((fd = memfd_create("kcd-krb5.conf", MFD_CLOEXEC)) < 0)
-		return set_err(err, errlen, "memfd_create: %s", strerror(errno));
+		return kg_seterr(err, errlen, "memfd_create: %s", strerror(errno));
 	if (write(fd, buf, off) != (ssize_t)off) {
 		close(fd);
-		return set_err(err, errlen, "cannot write the KDC configuration");
+		return kg_seterr(err, errlen, "cannot write the KDC configuration");
 	}
 	return fd;
 }
@@ -1656,7 +1641,7 @@ worker_init(struct kcd *k, struct worker *w, int cfd, char *err, size_t errlen)
 	w->k = k;
 	if ((ret = krb5_init_context(&w->ctx)) != 0) {
 		w->ctx = NULL;
-		return set_err(err, errlen, "cannot initialise a Kerberos context");
+		return kg_seterr(err, errlen, "cannot initialise a Kerberos context");
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfd);
 	files[n++] = path;
@@ -1668,11 +1653,11 @@ worker_init(struct kcd *k, struct worker *w, int cfd, char *err, size_t errlen)
 	if (defaults != NULL)
 		krb5_free_config_files(defaults);
 	if (ret != 0)
-		return set_err(err, errlen, "cannot read the KDC configuration: %s",
+		return kg_seterr(err, errlen, "cannot read the KDC configuration: %s",
 		    krb5_msg(w->ctx, ret, msg, sizeof(msg)));
 	if ((ret = krb5_parse_name(w->ctx, k->principal, &w->asa)) != 0 ||
 	    (ret = krb5_cc_new_unique(w->ctx, "MEMORY", NULL, &w->cc)) != 0)
-		return set_err(err, errlen, "cannot set up a worker: %s",
+		return kg_seterr(err, errlen, "cannot set up a worker: %s",
 		    krb5_msg(w->ctx, ret, msg, sizeof(msg)));
 	return 0;
 }
@@ -1715,12 +1700,12 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 	    (cfg->keytab == NULL && cfg->keytab_name == NULL) ||
 	    (cfg->keytab != NULL && cfg->keytab_ctx == NULL) || cfg->kvno < 0 ||
 	    (cfg->nkdcs > 0 && cfg->kdcs == NULL)) {
-		set_err(err, errlen, "invalid configuration: the ASA principal (with its "
+		kg_seterr(err, errlen, "invalid configuration: the ASA principal (with its "
 		    "realm) and a keytab are required");
 		return NULL;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	k->efd = -1;
@@ -1755,22 +1740,22 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 
 	if ((k->principal = strdup(cfg->principal)) == NULL ||
 	    (k->buckets = calloc(k->nbuckets, sizeof(*k->buckets))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	if ((ret = krb5_init_context(&k->ctx)) != 0) {
 		k->ctx = NULL;
-		set_err(err, errlen, "cannot initialise a Kerberos context");
+		kg_seterr(err, errlen, "cannot initialise a Kerberos context");
 		goto fail;
 	}
 	if ((ret = krb5_parse_name(k->ctx, k->principal, &k->asa)) != 0) {
-		set_err(err, errlen, "bad principal \"%s\": %s", k->principal,
+		kg_seterr(err, errlen, "bad principal \"%s\": %s", k->principal,
 		    krb5_msg(k->ctx, ret, msg, sizeof(msg)));
 		goto fail;
 	}
 	if ((k->realm = strdup(cfg->realm != NULL ? cfg->realm :
 	    krb5_principal_get_realm(k->ctx, k->asa))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 
@@ -1784,7 +1769,7 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 		snprintf(name, sizeof(name), "%s%s", p[0] == '/' ? "FILE:" : "", p);
 		sctx = k->ctx;
 		if ((ret = krb5_kt_resolve(sctx, name, &src)) != 0) {
-			set_err(err, errlen, "cannot read keytab %s: %s", p,
+			kg_seterr(err, errlen, "cannot read keytab %s: %s", p,
 			    krb5_msg(sctx, ret, msg, sizeof(msg)));
 			goto fail;
 		}
@@ -1801,7 +1786,7 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 	if (cfd < 0)
 		goto fail;
 	if ((k->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-		set_err(err, errlen, "eventfd: %s", strerror(errno));
+		kg_seterr(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	for (i = 0; i < k->cfg.workers; i++) {
@@ -1816,7 +1801,7 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 	for (i = 0; i < k->nworkers; i++) {
 		if ((errno = pthread_create(&k->workers[i].thread, NULL, worker_main,
 		    &k->workers[i])) != 0) {
-			set_err(err, errlen, "cannot start a KDC thread: %s", strerror(errno));
+			kg_seterr(err, errlen, "cannot start a KDC thread: %s", strerror(errno));
 			goto fail;
 		}
 		k->workers[i].started = true;

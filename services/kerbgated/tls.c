@@ -31,6 +31,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "tls.h"
+#include "util.h"
 
 #define TLS_ERRMAX        240
 #define TICKET_SECRET_LEN 32
@@ -179,20 +180,6 @@ ticket_secret_ready(void)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *
 mbedtls_reason(int ret, char *buf, size_t len)
@@ -677,57 +664,57 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 	else
 		snprintf(label, sizeof(label), "vhost #%zu", idx + 1);
 	if (vc->cert_file == NULL || vc->cert_file[0] == '\0') {
-		seterr(err, errlen, "%s: no certificate file configured", label);
+		kg_seterr(err, errlen, "%s: no certificate file configured", label);
 		return -1;
 	}
 	if (vc->key_file == NULL || vc->key_file[0] == '\0') {
-		seterr(err, errlen, "%s: no private key file configured", label);
+		kg_seterr(err, errlen, "%s: no private key file configured", label);
 		return -1;
 	}
 	if ((e = file_unreadable(vc->cert_file)) != 0) {
-		seterr(err, errlen, "%s: cannot read certificate file %s: %s",
+		kg_seterr(err, errlen, "%s: cannot read certificate file %s: %s",
 		    label, vc->cert_file, strerror(e));
 		return -1;
 	}
 	ret = mbedtls_x509_crt_parse_file(&vh->chain, vc->cert_file);
 	if (ret < 0) {
-		seterr(err, errlen, "%s: certificate file %s holds no valid PEM "
+		kg_seterr(err, errlen, "%s: certificate file %s holds no valid PEM "
 		    "certificate (%s)", label, vc->cert_file,
 		    mbedtls_reason(ret, reason, sizeof(reason)));
 		return -1;
 	}
 	if (ret > 0) {
-		seterr(err, errlen, "%s: %d certificate(s) in %s do not parse",
+		kg_seterr(err, errlen, "%s: %d certificate(s) in %s do not parse",
 		    label, ret, vc->cert_file);
 		return -1;
 	}
 	if ((e = file_unreadable(vc->key_file)) == 0 && stat(vc->key_file, &st) != 0)
 		e = errno;
 	if (e != 0) {
-		seterr(err, errlen, "%s: cannot read private key file %s: %s",
+		kg_seterr(err, errlen, "%s: cannot read private key file %s: %s",
 		    label, vc->key_file, strerror(e));
 		return -1;
 	}
 	if (st.st_mode & S_IRWXO) {
-		seterr(err, errlen, "%s: private key file %s is accessible to "
+		kg_seterr(err, errlen, "%s: private key file %s is accessible to "
 		    "other users (mode %04o); make it 0600", label, vc->key_file,
 		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	ret = mbedtls_pk_parse_keyfile(&vh->key, vc->key_file, NULL);
 	if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
-		seterr(err, errlen, "%s: private key file %s is encrypted; "
+		kg_seterr(err, errlen, "%s: private key file %s is encrypted; "
 		    "kerbgate needs it unencrypted (mode 0600)", label, vc->key_file);
 		return -1;
 	}
 	if (ret != 0) {
-		seterr(err, errlen, "%s: private key file %s holds no valid "
+		kg_seterr(err, errlen, "%s: private key file %s holds no valid "
 		    "private key (%s)", label, vc->key_file,
 		    mbedtls_reason(ret, reason, sizeof(reason)));
 		return -1;
 	}
 	if (mbedtls_pk_check_pair(&vh->chain.pk, &vh->key) != 0) {
-		seterr(err, errlen, "%s: private key %s does not match "
+		kg_seterr(err, errlen, "%s: private key %s does not match "
 		    "certificate %s (its first certificate must be the server's "
 		    "own)", label, vc->key_file, vc->cert_file);
 		return -1;
@@ -735,24 +722,24 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 	if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_ECKEY) {
 		mbedtls_ecp_group_id grp = mbedtls_pk_ec(vh->chain.pk)->grp.id;
 		if (grp != MBEDTLS_ECP_DP_SECP256R1 && grp != MBEDTLS_ECP_DP_SECP384R1) {
-			seterr(err, errlen, "%s: certificate %s has an ECDSA key on a "
+			kg_seterr(err, errlen, "%s: certificate %s has an ECDSA key on a "
 			    "curve other than P-256 or P-384", label, vc->cert_file);
 			return -1;
 		}
 	} else if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_RSA) {
 		if (mbedtls_pk_get_bitlen(&vh->chain.pk) < 2048) {
-			seterr(err, errlen, "%s: certificate %s has an RSA key shorter "
+			kg_seterr(err, errlen, "%s: certificate %s has an RSA key shorter "
 			    "than 2048 bits", label, vc->cert_file);
 			return -1;
 		}
 	} else {
-		seterr(err, errlen, "%s: certificate %s has neither an ECDSA nor "
+		kg_seterr(err, errlen, "%s: certificate %s has neither an ECDSA nor "
 		    "an RSA key", label, vc->cert_file);
 		return -1;
 	}
 	if (vc->name != NULL &&
 	    (vh->name = lowercase_dup(vc->name, strlen(vc->name))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -803,24 +790,24 @@ tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
 	int ret;
 
 	if (cfg == NULL || cfg->nvhosts == 0 || cfg->vhosts == NULL) {
-		seterr(err, errlen, "no vhost certificate configured");
+		kg_seterr(err, errlen, "no vhost certificate configured");
 		return NULL;
 	}
 	if (cfg->ticket_lifetime > TLS_TICKET_LIFETIME_MAX) {
-		seterr(err, errlen, "session ticket lifetime %u s is longer than "
+		kg_seterr(err, errlen, "session ticket lifetime %u s is longer than "
 		    "the maximum of %d s", cfg->ticket_lifetime,
 		    TLS_TICKET_LIFETIME_MAX);
 		return NULL;
 	}
 	if (rng_ready() != 0 || (!cfg->no_session_tickets && ticket_secret_ready() != 0)) {
-		seterr(err, errlen, "cannot seed the random generator from the "
+		kg_seterr(err, errlen, "cannot seed the random generator from the "
 		    "system entropy source");
 		return NULL;
 	}
 	if ((srv = calloc(1, sizeof(*srv))) == NULL ||
 	    (srv->vhosts = calloc(cfg->nvhosts, sizeof(*srv->vhosts))) == NULL) {
 		free(srv);
-		seterr(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	srv->refs = 1;
@@ -838,7 +825,7 @@ tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
 	if ((ret = conf_common(&srv->conf, MBEDTLS_SSL_IS_SERVER)) != 0 ||
 	    (ret = mbedtls_ssl_conf_own_cert(&srv->conf, &srv->vhosts[0].chain,
 	    &srv->vhosts[0].key)) != 0) {
-		seterr(err, errlen, "cannot set up the TLS server: %s",
+		kg_seterr(err, errlen, "cannot set up the TLS server: %s",
 		    mbedtls_reason(ret, reason, sizeof(reason)));
 		goto fail;
 	}
@@ -927,21 +914,21 @@ parse_pins(struct tls_client *cli, const char *spec, char *err, size_t errlen)
 		if (n != sizeof(pin))
 			goto bad;
 		if (cli->npins == TLS_MAX_PINS) {
-			seterr(err, errlen, "more than %d certificate pins "
+			kg_seterr(err, errlen, "more than %d certificate pins "
 			    "configured", TLS_MAX_PINS);
 			return -1;
 		}
 		memcpy(cli->pins[cli->npins++], pin, sizeof(pin));
 		continue;
 bad:
-		seterr(err, errlen, "certificate pin \"%.*s\" is not a SHA-256 "
+		kg_seterr(err, errlen, "certificate pin \"%.*s\" is not a SHA-256 "
 		    "fingerprint (64 hex digits, colons allowed)",
 		    (int)(strcspn(start, " \t,") > 100 ? 100 : strcspn(start, " \t,")),
 		    start);
 		return -1;
 	}
 	if (cli->npins == 0) {
-		seterr(err, errlen, "certificate pin setting holds no fingerprint");
+		kg_seterr(err, errlen, "certificate pin setting holds no fingerprint");
 		return -1;
 	}
 	return 0;
@@ -980,18 +967,18 @@ tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
 	who = cfg->server_name != NULL ? cfg->server_name : "(no server name)";
 	if ((cfg->ca_file == NULL || cfg->ca_file[0] == '\0') &&
 	    cfg->pin_sha256 == NULL) {
-		seterr(err, errlen, "back-end %s: neither a CA bundle nor a "
+		kg_seterr(err, errlen, "back-end %s: neither a CA bundle nor a "
 		    "certificate pin is configured; refusing to talk to an "
 		    "unverified back-end", who);
 		return NULL;
 	}
 	if (rng_ready() != 0) {
-		seterr(err, errlen, "cannot seed the random generator from the "
+		kg_seterr(err, errlen, "cannot seed the random generator from the "
 		    "system entropy source");
 		return NULL;
 	}
 	if ((cli = calloc(1, sizeof(*cli))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	cli->refs = 1;
@@ -1003,7 +990,7 @@ tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (cfg->ca_file != NULL && cfg->ca_file[0] != '\0') {
 		if ((e = file_unreadable(cfg->ca_file)) != 0) {
-			seterr(err, errlen, "back-end %s: cannot read CA bundle %s: %s",
+			kg_seterr(err, errlen, "back-end %s: cannot read CA bundle %s: %s",
 			    who, cfg->ca_file, strerror(e));
 			goto fail;
 		}
@@ -1011,7 +998,7 @@ tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
 		 * hold a few mbedTLS does not support, the rest still count. */
 		if ((ret = mbedtls_x509_crt_parse_file(&cli->ca, cfg->ca_file)) < 0 ||
 		    cli->ca.raw.p == NULL) {
-			seterr(err, errlen, "back-end %s: CA bundle %s holds no valid "
+			kg_seterr(err, errlen, "back-end %s: CA bundle %s holds no valid "
 			    "PEM certificate (%s)", who, cfg->ca_file,
 			    mbedtls_reason(ret, reason, sizeof(reason)));
 			goto fail;
@@ -1020,11 +1007,11 @@ tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->server_name != NULL &&
 	    (cli->server_name = strdup(cfg->server_name)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		kg_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	if ((ret = conf_common(&cli->conf, MBEDTLS_SSL_IS_CLIENT)) != 0) {
-		seterr(err, errlen, "cannot set up the TLS client: %s",
+		kg_seterr(err, errlen, "cannot set up the TLS client: %s",
 		    mbedtls_reason(ret, reason, sizeof(reason)));
 		goto fail;
 	}
