@@ -10,3 +10,4 @@ test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/negotiate
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
 test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
+test_kcrypto_SRCS := services/kerbgated/kcrypto.c
