@@ -159,7 +159,8 @@ bench_mint_ticket_pac(const struct mint_ticket_spec *spec, size_t logon_info_len
 	if ((ret = krb5_decrypt_ticket(ctx, &t, (krb5_keyblock *)&spec->key->key, &et, 0)) ||
 	    (ret = krb5_unparse_name_fixed_flags(ctx, creds->client,
 	    KRB5_PRINCIPAL_UNPARSE_NO_REALM, user, sizeof(user))) ||
-	    (ret = build_pac(ctx, &spec->key->key, user, et.authtime, logon_info_len, &pac)) ||
+	    (ret = build_pac(ctx, spec->pac_signing_key != NULL ? spec->pac_signing_key :
+	    &spec->key->key, user, et.authtime, logon_info_len, &pac)) ||
 	    (ret = wrap_pac(&pac, &ad)))
 		goto out;
 	et.authorization_data = &ad;

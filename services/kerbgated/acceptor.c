@@ -18,6 +18,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "acceptor.h"
+#include "kcrypto.h"
 #include "util.h"
 #include "negotiate.h"
 #include "replay.h"
@@ -27,6 +28,19 @@
 #define GSS_CKSUM_BND_LEN	16
 #define GSS_FLAG_MUTUAL		2
 
+/*
+ * A keytab key with its ticket-decryption keys derived once (see kcrypto.h):
+ * the fast path's cache, emptied whenever the keytab changes.
+ */
+struct fast_key {
+	krb5_const_principal server;	/* one of kg_acceptor.spns */
+	krb5_kvno kvno;
+	krb5_keyblock key;		/* for the PAC signature */
+	struct kc_usage ticket;		/* usage 2, decrypt */
+	bool used;
+};
+#define FAST_KEYS	16
+
 struct kg_acceptor {
 	krb5_context ctx;
 	krb5_keytab kt;			/* MEMORY:, NULL until a keytab is loaded */
@@ -34,7 +48,12 @@ struct kg_acceptor {
 	size_t nspns;
 	struct kg_replay *replay;
 	unsigned generation;
+	struct fast_key fast[FAST_KEYS];
+	unsigned fast_next;		/* the slot to replace next when full */
+	uint64_t fast_accepts, slow_accepts;
 };
+
+static void fast_keys_clear(struct kg_acceptor *acc);
 
 
 static int
@@ -199,6 +218,7 @@ acceptor_free(struct kg_acceptor *acc)
 		return;
 	/* Closing the last handle of a MEMORY keytab frees its entries,
 	 * and Heimdal zeroizes each key as it frees it. */
+	fast_keys_clear(acc);
 	if (acc->kt != NULL)
 		krb5_kt_close(acc->ctx, acc->kt);
 	free_principals(acc->ctx, acc->spns, acc->nspns);
@@ -395,6 +415,7 @@ acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
 	}
 
 	/* Switch only now: a failed reload leaves the old keys serving. */
+	fast_keys_clear(acc);
 	if (acc->kt != NULL)
 		krb5_kt_close(acc->ctx, acc->kt);
 	free_principals(acc->ctx, acc->spns, acc->nspns);
@@ -446,6 +467,7 @@ acceptor_add_key(struct kg_acceptor *acc, const char *principal, int kvno,
 	e.keyblock.keytype = enctype;
 	e.keyblock.keyvalue.length = keylen;
 	e.keyblock.keyvalue.data = (void *)(uintptr_t)key;	/* copied by add_entry */
+	fast_keys_clear(acc);
 	ret = add_with_spns(acc->ctx, acc->kt, &e, acc->spns, acc->nspns, false);
 	krb5_free_principal(acc->ctx, e.principal);
 	if (ret != 0)
@@ -502,6 +524,7 @@ acceptor_remove_kvno(struct kg_acceptor *acc, const char *principal, int kvno,
 		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
 	e.vno = (krb5_kvno)kvno;
 	e.keyblock.keytype = 0;		/* every enctype */
+	fast_keys_clear(acc);
 	for (i = 0; i <= acc->nspns; i++) {
 		krb5_principal p = i == 0 ? e.principal : acc->spns[i - 1];
 		size_t n = count_entries(acc, p, e.vno);
@@ -814,20 +837,15 @@ copy_out(uint8_t **dst, size_t *dlen, const void *src, size_t len)
  * session keys use RFC 4757's other format: not built (no subkey is sent).
  */
 static int
-make_mic(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
+make_mic(krb5_context ctx, const krb5_keyblock *key, uint32_t seq, const uint8_t *data,
     size_t len, struct accept_result *res)
 {
-	krb5_keyblock *key = NULL;
 	krb5_crypto crypto = NULL;
 	Checksum ck;
-	uint32_t seq = 0;
 	uint8_t hdr[16], *buf = NULL;
 	int i, rv = -1;
 
 	memset(&ck, 0, sizeof(ck));
-	if (krb5_auth_con_getlocalsubkey(ctx, ac, &key) != 0 || key == NULL)
-		return 0;		/* RC4: no subkey, no RFC 4121 MIC */
-	krb5_auth_con_getlocalseqnumber(ctx, ac, (int32_t *)&seq);
 	hdr[0] = 0x04;
 	hdr[1] = 0x04;
 	hdr[2] = 0x01 | 0x04;	/* SentByAcceptor | AcceptorSubkey */
@@ -854,7 +872,331 @@ out:
 	free(buf);
 	if (crypto != NULL)
 		krb5_crypto_destroy(ctx, crypto);
+	return rv;
+}
+
+/* make_mic() with the acceptor subkey and sequence number of an auth context. */
+static int
+make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
+    size_t len, struct accept_result *res)
+{
+	krb5_keyblock *key = NULL;
+	uint32_t seq = 0;
+	int rv;
+
+	if (krb5_auth_con_getlocalsubkey(ctx, ac, &key) != 0 || key == NULL)
+		return 0;		/* RC4: no subkey, no RFC 4121 MIC */
+	krb5_auth_con_getlocalseqnumber(ctx, ac, (int32_t *)&seq);
+	rv = make_mic(ctx, key, seq, data, len, res);
 	krb5_free_keyblock(ctx, key);
+	return rv;
+}
+
+/* Both paths, once the AP-REQ is known to be genuine: replay, GSS checksum. */
+static int
+check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticator *auth,
+    const struct accept_params *params, krb5_timestamp now,
+    uint8_t digest[REPLAY_DIGEST_LEN], struct accept_result *res)
+{
+	replay_digest(acc->replay, ap->authenticator.cipher.data,
+	    ap->authenticator.cipher.length, digest);
+	if (replay_seen(acc->replay, digest, now))
+		return set_reason(res, ACCEPT_REPLAY, "replayed authenticator");
+	return check_gss_checksum((krb5_authenticator)(uintptr_t)auth, params, res);
+}
+
+/* ---------------------------------------------------------------- fast path */
+
+/*
+ * The common case, AES tickets with AES session keys, checked with
+ * kcrypto.c and keys derived once per keytab key.  It only ever accepts:
+ * whenever something does not check out it answers FAST_NO and the AP-REQ
+ * goes through krb5_rd_req_ctx(), which has the final word on refusals and
+ * the words for them.  Once the ticket and authenticator are known genuine,
+ * the checks both paths share (replay, bindings) are final.
+ */
+enum fast_outcome { FAST_OK, FAST_NO, FAST_REFUSED };
+
+static void
+fast_keys_clear(struct kg_acceptor *acc)
+{
+	size_t i;
+
+	for (i = 0; i < FAST_KEYS; i++) {
+		struct fast_key *f = &acc->fast[i];
+
+		if (!f->used)
+			continue;
+		kc_usage_free(&f->ticket);
+		krb5_free_keyblock_contents(acc->ctx, &f->key);	/* zeroizes */
+		memset(f, 0, sizeof(*f));
+	}
+	acc->fast_next = 0;
+}
+
+static struct fast_key *
+fast_key_get(struct kg_acceptor *acc, krb5_const_principal server, krb5_kvno kvno,
+    krb5_enctype etype)
+{
+	krb5_keytab_entry e;
+	struct fast_key *f;
+	size_t i;
+
+	for (i = 0; i < FAST_KEYS; i++) {
+		f = &acc->fast[i];
+		if (f->used && f->server == server && f->kvno == kvno &&
+		    f->key.keytype == etype)
+			return f;
+	}
+	if (krb5_kt_get_entry(acc->ctx, acc->kt, server, kvno, etype, &e) != 0)
+		return NULL;
+	f = &acc->fast[acc->fast_next++ % FAST_KEYS];
+	if (f->used) {
+		kc_usage_free(&f->ticket);
+		krb5_free_keyblock_contents(acc->ctx, &f->key);
+		memset(f, 0, sizeof(*f));
+	}
+	if (kc_derive(etype, e.keyblock.keyvalue.data, e.keyblock.keyvalue.length,
+	    KC_KU_TICKET, KC_WANT_DECRYPT, &f->ticket) != KC_OK ||
+	    krb5_copy_keyblock_contents(acc->ctx, &e.keyblock, &f->key) != 0) {
+		kc_usage_free(&f->ticket);
+		krb5_kt_free_entry(acc->ctx, &e);
+		return NULL;
+	}
+	krb5_kt_free_entry(acc->ctx, &e);
+	f->server = server;
+	f->kvno = kvno;
+	f->used = true;
+	return f;
+}
+
+/* Decrypt with derived keys and decode; 0 on success. */
+static int
+fast_decrypt(struct kc_usage *u, const EncryptedData *ed, void *out,
+    int (*decode)(const unsigned char *, size_t, void *, size_t *))
+{
+	uint8_t *plain;
+	size_t len, sz;
+	int rv = -1;
+
+	if (ed->cipher.length < KC_OVERHEAD ||
+	    (plain = malloc(ed->cipher.length)) == NULL)
+		return -1;
+	if (kc_decrypt(u, ed->cipher.data, ed->cipher.length, plain, &len) == KC_OK &&
+	    decode(plain, len, out, &sz) == 0)
+		rv = 0;
+	kg_freezero(plain, ed->cipher.length);
+	return rv;
+}
+
+static int
+decode_etp(const unsigned char *p, size_t len, void *out, size_t *sz)
+{
+	return decode_EncTicketPart(p, len, out, sz);
+}
+
+static int
+decode_auth(const unsigned char *p, size_t len, void *out, size_t *sz)
+{
+	return decode_Authenticator(p, len, out, sz);
+}
+
+static bool
+same_principal_name(const PrincipalName *a, const char *arealm, const PrincipalName *b,
+    const char *brealm)
+{
+	size_t i;
+
+	if (a->name_string.len != b->name_string.len || strcmp(arealm, brealm) != 0)
+		return false;
+	for (i = 0; i < a->name_string.len; i++)
+		if (strcmp(a->name_string.val[i], b->name_string.val[i]) != 0)
+			return false;
+	return true;
+}
+
+/* As krb5_decrypt_ticket() and krb5_verify_ap_req2() judge a ticket and
+ * authenticator, for what the fast path takes: anything else is FAST_NO. */
+static bool
+fast_times_and_names_ok(const EncTicketPart *t, const Authenticator *a, krb5_timestamp now,
+    int skew)
+{
+	time_t start = t->starttime != NULL ? *t->starttime : t->authtime;
+
+	if (t->flags.invalid || start - now > skew || now - t->endtime > skew)
+		return false;
+	if (!t->flags.transited_policy_checked && t->transited.contents.length != 0)
+		return false;
+	if (a->authenticator_vno != 5 || labs((long)(a->ctime - now)) > skew)
+		return false;
+	return same_principal_name(&t->cname, t->crealm, &a->cname, a->crealm);
+}
+
+/* The PAC's server signature, as krb5_rd_req_ctx() checks it. */
+static bool
+fast_pac_ok(struct kg_acceptor *acc, krb5_ticket *tk, const krb5_keyblock *key)
+{
+	krb5_data data;
+	krb5_pac pac;
+	krb5_error_code ret;
+
+	ret = krb5_ticket_get_authorization_data_type(acc->ctx, tk, KRB5_AUTHDATA_WIN2K_PAC,
+	    &data);
+	if (ret == ENOENT)
+		return true;		/* no PAC: nothing to check */
+	if (ret != 0)
+		return false;
+	ret = krb5_pac_parse(acc->ctx, data.data, data.length, &pac);
+	krb5_data_free(&data);
+	if (ret != 0)
+		return false;
+	ret = krb5_pac_verify(acc->ctx, pac, tk->ticket.authtime, tk->client, key, NULL);
+	krb5_pac_free(acc->ctx, pac);
+	return ret == 0;
+}
+
+/* AP-REP (RFC 4120 §5.5.2) with a new acceptor subkey and sequence number, as
+ * a GSS acceptor sends; the MIC, if asked for, under that subkey. */
+static int
+fast_ap_rep(struct kg_acceptor *acc, const EncTicketPart *t, const Authenticator *a,
+    const struct accept_params *params, struct accept_result *res)
+{
+	struct kc_usage u;
+	EncAPRepPart body;
+	EncryptionKey subkey;
+	AP_REP rep;
+	krb5uint32 seq;
+	uint8_t keybytes[KC_MAX_KEY], *plain = NULL, *enc = NULL, *der = NULL;
+	size_t plain_len = 0, der_len = 0, sz, keylen = t->key.keyvalue.length;
+	int ret, rv = -1;
+
+	memset(&u, 0, sizeof(u));
+	if (keylen > sizeof(keybytes) || kc_random(keybytes, keylen) != KC_OK ||
+	    kc_random((uint8_t *)&seq, sizeof(seq)) != KC_OK)
+		goto out;
+	seq &= 0x3fffffff;		/* room to count up, as Heimdal leaves */
+	if (seq == 0)
+		seq = 1;
+	memset(&body, 0, sizeof(body));
+	body.ctime = a->ctime;
+	body.cusec = a->cusec;
+	subkey.keytype = t->key.keytype;	/* AES: random-to-key is the identity */
+	subkey.keyvalue.data = keybytes;
+	subkey.keyvalue.length = keylen;
+	body.subkey = &subkey;
+	body.seq_number = &seq;
+	ASN1_MALLOC_ENCODE(EncAPRepPart, plain, plain_len, &body, &sz, ret);
+	if (ret != 0 || sz != plain_len)
+		goto out;
+	if (kc_derive(t->key.keytype, t->key.keyvalue.data, keylen, KC_KU_AP_REP,
+	    KC_WANT_ENCRYPT, &u) != KC_OK ||
+	    (enc = malloc(plain_len + KC_OVERHEAD)) == NULL ||
+	    kc_encrypt(&u, plain, plain_len, enc) != KC_OK)
+		goto out;
+	memset(&rep, 0, sizeof(rep));
+	rep.pvno = 5;
+	rep.msg_type = krb_ap_rep;
+	rep.enc_part.etype = t->key.keytype;
+	rep.enc_part.cipher.data = enc;
+	rep.enc_part.cipher.length = plain_len + KC_OVERHEAD;
+	ASN1_MALLOC_ENCODE(AP_REP, der, der_len, &rep, &sz, ret);
+	if (ret != 0 || sz != der_len)
+		goto out;
+	res->ap_rep = der;
+	res->ap_rep_len = der_len;
+	der = NULL;
+	if (params->mech_list != NULL) {
+		krb5_keyblock kb;
+
+		kb.keytype = t->key.keytype;
+		kb.keyvalue.data = keybytes;
+		kb.keyvalue.length = keylen;
+		if (make_mic(acc->ctx, &kb, seq, params->mech_list, params->mech_list_len,
+		    res) != 0)
+			goto out;
+	}
+	rv = 0;
+out:
+	kc_usage_free(&u);
+	kg_zero(keybytes, sizeof(keybytes));
+	if (plain != NULL)
+		kg_freezero(plain, plain_len);
+	free(enc);
+	free(der);
+	return rv;
+}
+
+static enum fast_outcome
+fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal server,
+    const struct accept_params *params, int skew, struct accept_result *res)
+{
+	struct fast_key *f;
+	struct kc_usage sess;
+	EncTicketPart etp;
+	Authenticator auth;
+	Principal client;
+	krb5_ticket tk;
+	krb5_timestamp now;
+	uint8_t digest[REPLAY_DIGEST_LEN];
+	enum fast_outcome rv = FAST_NO;
+	bool have_etp = false, have_auth = false;
+
+	memset(&sess, 0, sizeof(sess));
+	if (!kc_enctype_supported(ap->ticket.enc_part.etype) ||
+	    ap->ticket.enc_part.kvno == NULL || ap->ap_options.use_session_key ||
+	    !kc_enctype_supported(ap->authenticator.etype) ||
+	    (f = fast_key_get(acc, server, *ap->ticket.enc_part.kvno,
+	    ap->ticket.enc_part.etype)) == NULL)
+		return FAST_NO;
+	memset(&etp, 0, sizeof(etp));
+	memset(&auth, 0, sizeof(auth));
+	if (fast_decrypt(&f->ticket, &ap->ticket.enc_part, &etp, decode_etp) != 0)
+		goto out;
+	have_etp = true;
+	if (etp.key.keytype != ap->authenticator.etype ||
+	    kc_derive(etp.key.keytype, etp.key.keyvalue.data, etp.key.keyvalue.length,
+	    KC_KU_AP_REQ_AUTH, KC_WANT_DECRYPT, &sess) != KC_OK ||
+	    fast_decrypt(&sess, &ap->authenticator, &auth, decode_auth) != 0)
+		goto out;
+	have_auth = true;
+	krb5_timeofday(acc->ctx, &now);
+	if (!fast_times_and_names_ok(&etp, &auth, now, skew))
+		goto out;
+	client.name = etp.cname;
+	client.realm = etp.crealm;
+	tk.ticket = etp;
+	tk.client = &client;
+	tk.server = (krb5_principal)(uintptr_t)server;
+	if (!fast_pac_ok(acc, &tk, &f->key))
+		goto out;
+
+	/* Genuine: from here on, refusals are final. */
+	rv = FAST_REFUSED;
+	krb5_unparse_name_fixed(acc->ctx, &client, res->client, sizeof(res->client));
+	res->endtime = etp.endtime;
+	res->forwardable = etp.flags.forwardable;
+	if (check_authenticator(acc, ap, &auth, params, now, digest, res) != 0)
+		goto out;
+	res->mutual = ap->ap_options.mutual_required || (res->gss_flags & GSS_FLAG_MUTUAL);
+	if (res->mutual && fast_ap_rep(acc, &etp, &auth, params, res) != 0) {
+		set_reason(res, ACCEPT_INTERNAL, "cannot build the AP-REP");
+		goto out;
+	}
+	replay_insert(acc->replay, digest, (time_t)auth.ctime + skew, now);
+	res->status = ACCEPT_OK;
+	rv = FAST_OK;
+out:
+	kc_usage_free(&sess);
+	/* Heimdal's ASN.1 free does not wipe: the keys first. */
+	if (have_auth) {
+		if (auth.subkey != NULL)
+			kg_zero(auth.subkey->keyvalue.data, auth.subkey->keyvalue.length);
+		free_Authenticator(&auth);
+	}
+	if (have_etp) {
+		kg_zero(etp.key.keyvalue.data, etp.key.keyvalue.length);
+		free_EncTicketPart(&etp);
+	}
 	return rv;
 }
 
@@ -890,13 +1232,7 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 	}
 
 	krb5_timeofday(acc->ctx, &now);
-	replay_digest(acc->replay, ap->authenticator.cipher.data,
-	    ap->authenticator.cipher.length, digest);
-	if (replay_seen(acc->replay, digest, now)) {
-		set_reason(res, ACCEPT_REPLAY, "replayed authenticator");
-		goto out;
-	}
-	if (check_gss_checksum(auth, params, res) != 0)
+	if (check_authenticator(acc, ap, auth, params, now, digest, res) != 0)
 		goto out;
 
 	res->mutual = (opts & AP_OPTS_MUTUAL_REQUIRED) || (res->gss_flags & GSS_FLAG_MUTUAL);
@@ -915,7 +1251,7 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 			goto out;
 		}
 		krb5_data_free(&rep);
-		if (params->mech_list != NULL && make_mic(acc->ctx, ac,
+		if (params->mech_list != NULL && make_mic_ac(acc->ctx, ac,
 		    params->mech_list, params->mech_list_len, res) != 0) {
 			set_reason(res, ACCEPT_INTERNAL, "cannot build the mechListMIC");
 			goto out;
@@ -1009,6 +1345,16 @@ acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
 		goto out;
 
 	skew = params->clock_skew > 0 ? params->clock_skew : ACCEPTOR_DEFAULT_SKEW;
+	switch (fast_accept(acc, &ap, server, params, skew, res)) {
+	case FAST_OK:
+		acc->fast_accepts++;
+		goto copy_ticket;
+	case FAST_REFUSED:
+		goto out;
+	case FAST_NO:
+		break;
+	}
+	acc->slow_accepts++;
 	krb5_set_max_time_skew(acc->ctx, skew);
 	if ((ret = krb5_auth_con_init(acc->ctx, &ac)) != 0 ||
 	    (ret = krb5_rd_req_in_ctx_alloc(acc->ctx, &in)) != 0 ||
@@ -1027,6 +1373,7 @@ acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
 	}
 	if (finish_accept(acc, ac, out, &ap, params, skew, res) != 0)
 		goto out;
+copy_ticket:
 	if (copy_out(&res->ticket, &res->ticket_len, tkt, tkt_len) != 0) {
 		set_reason(res, ACCEPT_INTERNAL, "out of memory");
 		goto out;
@@ -1046,6 +1393,13 @@ out:
 		krb5_auth_con_free(acc->ctx, ac);
 	free_AP_REQ(&ap);
 	return rv;
+}
+
+void
+acceptor_path_counts(const struct kg_acceptor *acc, uint64_t *fast, uint64_t *slow)
+{
+	*fast = acc != NULL ? acc->fast_accepts : 0;
+	*slow = acc != NULL ? acc->slow_accepts : 0;
 }
 
 void

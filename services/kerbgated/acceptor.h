@@ -268,6 +268,15 @@ int acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
 void acceptor_result_clear(struct accept_result *res);
 
 /**
+ * \brief          How many AP-REQs were accepted on the fast path (AES
+ *                 tickets and session keys, see kcrypto.h), and how many
+ *                 went through Heimdal's krb5_rd_req_ctx() (other enctypes,
+ *                 and every AP-REQ the fast path did not accept, refusals
+ *                 included).
+ */
+void acceptor_path_counts(const struct kg_acceptor *acc, uint64_t *fast, uint64_t *slow);
+
+/**
  * \brief          The channel-bindings hash a client computes for the VIP's
  *                 certificate (Extended Protection).
  *

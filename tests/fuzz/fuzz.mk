@@ -7,6 +7,6 @@ fuzz_http_body_SRCS := services/kerbgated/http.c
 fuzz_http_diff_SRCS := services/kerbgated/http.c
 fuzz_http_diff_LIBS := -lhttp_parser
 fuzz_cookie_SRCS := services/kerbgated/sign.c
-fuzz_negotiate_SRCS := services/kerbgated/negotiate.c services/kerbgated/acceptor.c services/kerbgated/replay.c tests/unit/krbmint.c
+fuzz_negotiate_SRCS := services/kerbgated/negotiate.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/replay.c tests/unit/krbmint.c
 fuzz_http_headers_SRCS := services/kerbgated/http.c services/kerbgated/conf.c services/kerbgated/sign.c services/kerbgated/negotiate.c
 fuzz_khproto_SRCS := services/kerbgated/khproto.c

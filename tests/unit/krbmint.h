@@ -44,6 +44,9 @@ struct mint_ticket_spec {
 	long lifetime;			/* 0: 10 hours */
 	long starttime_offset;		/* non-zero: starttime = now + this */
 	bool forwardable;
+	const krb5_keyblock *pac_signing_key;	/* bench_mint_ticket_pac(): sign the
+						   PAC with this key instead of the
+						   service key (a forged PAC) */
 };
 
 /** What the "client" puts in the authenticator and AP-REQ. */

@@ -22,6 +22,7 @@
 #include "acceptor.h"
 #include "negotiate.h"
 #include "krbmint.h"
+#include "kgbench_pac.h"
 
 static const uint8_t cert_p256_sha256[] = {
 	0x30, 0x82, 0x01, 0x94, 0x30, 0x82, 0x01, 0x3b, 0xa0, 0x03, 0x02, 0x01,
@@ -1277,6 +1278,106 @@ test_heimdal_spnego_initiator_completes_on_our_negtokenresp(void **state)
 	gss_roundtrip(GSS_SPNEGO_MECHANISM, true);
 }
 
+/* ---------------------------------------------------------------- fast path */
+
+/* A GSS-framed AP-REQ whose ticket carries a PAC ([MS-PAC]) of pac_len bytes. */
+static krb5_data
+pac_token(const krb5_keyblock *pac_signer, size_t pac_len)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .forwardable = true,
+	    .pac_signing_key = pac_signer };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+	    .mutual = true };
+	krb5_creds creds;
+	krb5_data ap, tok;
+
+	assert_int_equal(bench_mint_ticket_pac(&ts, pac_len, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+	assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+	krb5_data_free(&ap);
+	krb5_free_cred_contents(mint_context(), &creds);
+	return tok;
+}
+
+static void
+test_aes_tickets_take_the_fast_path_and_rc4_goes_through_heimdal(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	uint64_t f0, s0, f1, s1;
+	krb5_data aes = simple_token(K5_AES256), rc4 = simple_token(K5_RC4);
+
+	(void)state;
+	p.allow_rc4 = true;
+	acceptor_path_counts(acc, &f0, &s0);
+	assert_int_equal(accept_with(&aes, &p, &res), 0);
+	acceptor_result_clear(&res);
+	acceptor_path_counts(acc, &f1, &s1);
+	assert_int_equal(f1, f0 + 1);
+	assert_int_equal(s1, s0);
+	assert_int_equal(accept_with(&rc4, &p, &res), 0);
+	acceptor_result_clear(&res);
+	acceptor_path_counts(acc, &f0, &s0);
+	assert_int_equal(f0, f1);
+	assert_int_equal(s0, s1 + 1);
+	krb5_data_free(&aes);
+	krb5_data_free(&rc4);
+}
+
+static void
+test_refusals_are_judged_by_heimdal_not_the_fast_path(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .authtime_offset = -72000,
+	    .lifetime = 36000 };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct accept_params p = params();
+	uint64_t f0, s0, f1, s1;
+	krb5_data tok = token_for(&ts, &rs, NULL);
+
+	(void)state;
+	acceptor_path_counts(acc, &f0, &s0);
+	assert_refused(&tok, &p, ACCEPT_TICKET_EXPIRED, "ticket expired");
+	acceptor_path_counts(acc, &f1, &s1);
+	assert_int_equal(f1, f0);
+	assert_int_equal(s1, s0 + 1);
+	krb5_data_free(&tok);
+}
+
+static void
+test_ticket_with_a_pac_is_accepted_on_the_fast_path(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	uint64_t f0, s0, f1, s1;
+	krb5_data tok = pac_token(NULL, 800), big = pac_token(NULL, 16000);
+
+	(void)state;
+	acceptor_path_counts(acc, &f0, &s0);
+	assert_int_equal(accept_with(&tok, &p, &res), 0);
+	assert_string_equal(res.client, MINT_CLIENT);
+	assert_non_null(res.ap_rep);
+	acceptor_result_clear(&res);
+	assert_int_equal(accept_with(&big, &p, &res), 0);
+	acceptor_result_clear(&res);
+	acceptor_path_counts(acc, &f1, &s1);
+	assert_int_equal(f1, f0 + 2);
+	assert_int_equal(s1, s0);
+	krb5_data_free(&tok);
+	krb5_data_free(&big);
+}
+
+static void
+test_pac_signed_with_another_key_is_refused(void **state)
+{
+	struct accept_params p = params();
+	krb5_data tok = pac_token(&stale_aes256.key, 800);
+
+	(void)state;
+	assert_refused(&tok, &p, ACCEPT_PAC_INVALID,
+	    "PAC signature does not verify with the keytab's key for kvno 5");
+	krb5_data_free(&tok);
+}
+
 /* ---------------------------------------------------------------- cost */
 
 static void
@@ -1314,6 +1415,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aes256_ticket_is_accepted_and_names_the_client),
+		cmocka_unit_test(test_aes_tickets_take_the_fast_path_and_rc4_goes_through_heimdal),
+		cmocka_unit_test(test_refusals_are_judged_by_heimdal_not_the_fast_path),
+		cmocka_unit_test(test_ticket_with_a_pac_is_accepted_on_the_fast_path),
+		cmocka_unit_test(test_pac_signed_with_another_key_is_refused),
 		cmocka_unit_test(test_aes128_ticket_is_accepted),
 		cmocka_unit_test(test_rc4_ticket_is_accepted_when_allowed_and_reported_as_rc4),
 		cmocka_unit_test(test_newer_kvno_is_accepted_next_to_the_older),

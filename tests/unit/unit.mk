@@ -6,8 +6,12 @@ test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
 test_sign_SRCS := services/kerbgated/sign.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
-test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c bench/kgbench_pac.c
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
-test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
+test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
 test_kcrypto_SRCS := services/kerbgated/kcrypto.c
+
+# test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
+$(OBJDIR)/tests/unit/test_acceptor.o: INCLUDES += -Ibench -Itests/unit
+$(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
