@@ -160,7 +160,8 @@ bench_mint_ticket_pac(const struct mint_ticket_spec *spec, size_t logon_info_len
 	    (ret = krb5_unparse_name_fixed_flags(ctx, creds->client,
 	    KRB5_PRINCIPAL_UNPARSE_NO_REALM, user, sizeof(user))) ||
 	    (ret = build_pac(ctx, spec->pac_signing_key != NULL ? spec->pac_signing_key :
-	    &spec->key->key, user, et.authtime, logon_info_len, &pac)) ||
+	    &spec->key->key, spec->pac_user != NULL ? spec->pac_user : user, et.authtime,
+	    logon_info_len, &pac)) ||
 	    (ret = wrap_pac(&pac, &ad)))
 		goto out;
 	et.authorization_data = &ad;

@@ -13,6 +13,7 @@
 #include <asn1_err.h>
 #include <der.h>
 
+#include <mbedtls/constant_time.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
 #include <mbedtls/x509_crt.h>
@@ -35,8 +36,9 @@
 struct fast_key {
 	krb5_const_principal server;	/* one of kg_acceptor.spns */
 	krb5_kvno kvno;
-	krb5_keyblock key;		/* for the PAC signature */
+	krb5_keyblock key;
 	struct kc_usage ticket;		/* usage 2, decrypt */
+	struct kc_usage pac;		/* usage 17, the PAC's server signature */
 	bool used;
 };
 #define FAST_KEYS	16
@@ -928,6 +930,7 @@ fast_keys_clear(struct kg_acceptor *acc)
 		if (!f->used)
 			continue;
 		kc_usage_free(&f->ticket);
+		kc_usage_free(&f->pac);
 		krb5_free_keyblock_contents(acc->ctx, &f->key);	/* zeroizes */
 		memset(f, 0, sizeof(*f));
 	}
@@ -953,13 +956,17 @@ fast_key_get(struct kg_acceptor *acc, krb5_const_principal server, krb5_kvno kvn
 	f = &acc->fast[acc->fast_next++ % FAST_KEYS];
 	if (f->used) {
 		kc_usage_free(&f->ticket);
+		kc_usage_free(&f->pac);
 		krb5_free_keyblock_contents(acc->ctx, &f->key);
 		memset(f, 0, sizeof(*f));
 	}
 	if (kc_derive(etype, e.keyblock.keyvalue.data, e.keyblock.keyvalue.length,
 	    KC_KU_TICKET, KC_WANT_DECRYPT, &f->ticket) != KC_OK ||
+	    kc_derive(etype, e.keyblock.keyvalue.data, e.keyblock.keyvalue.length,
+	    KC_KU_PAC_CKSUM, KC_WANT_CHECKSUM, &f->pac) != KC_OK ||
 	    krb5_copy_keyblock_contents(acc->ctx, &e.keyblock, &f->key) != 0) {
 		kc_usage_free(&f->ticket);
+		kc_usage_free(&f->pac);
 		krb5_kt_free_entry(acc->ctx, &e);
 		return NULL;
 	}
@@ -1032,27 +1039,127 @@ fast_times_and_names_ok(const EncTicketPart *t, const Authenticator *a, krb5_tim
 	return same_principal_name(&t->cname, t->crealm, &a->cname, a->crealm);
 }
 
-/* The PAC's server signature, as krb5_rd_req_ctx() checks it. */
+/*
+ * The PAC ([MS-PAC] §2.4, §2.7, §2.8) as krb5_pac_parse() and
+ * krb5_pac_verify() judge it inside krb5_rd_req_ctx(): buffers in bounds and
+ * aligned, one each of the server and KDC signatures and the client info;
+ * the client info names the ticket's client at its authtime; the server
+ * signature verifies under the service key.  Only the shapes the fast path
+ * is sure of (ASCII single-component names, AES signatures): the rest, and
+ * every failure, go to Heimdal.
+ */
+#define PAC_SERVER_CHECKSUM	6
+#define PAC_PRIVSVR_CHECKSUM	7
+#define PAC_CLIENT_INFO		10
+#define PAC_ALIGN		8
+#define NT_EPOCH_OFFSET		11644473600LL	/* 1601-01-01 to 1970-01-01, s */
+
+struct pac_buf {
+	size_t off, len;
+	bool seen;
+};
+
 static bool
-fast_pac_ok(struct kg_acceptor *acc, krb5_ticket *tk, const krb5_keyblock *key)
+pac_find(const uint8_t *p, size_t len, struct pac_buf *server, struct pac_buf *privsvr,
+    struct pac_buf *client)
 {
+	uint32_t n, i;
+	size_t hdr_end;
+
+	if (len < 8 || (n = le32(p)) < 1 || le32(p + 4) != 0 || n > (len - 8) / 16)
+		return false;
+	hdr_end = 8 + (size_t)n * 16;
+	for (i = 0; i < n; i++) {
+		const uint8_t *e = p + 8 + (size_t)i * 16;
+		uint32_t type = le32(e), size = le32(e + 4), off = le32(e + 8);
+		struct pac_buf *b = type == PAC_SERVER_CHECKSUM ? server :
+		    type == PAC_PRIVSVR_CHECKSUM ? privsvr :
+		    type == PAC_CLIENT_INFO ? client : NULL;
+
+		if (le32(e + 12) != 0 || off % PAC_ALIGN != 0 || off < hdr_end ||
+		    off > len || size > len - off)
+			return false;
+		if (b == NULL)
+			continue;
+		if (b->seen)
+			return false;	/* two of a kind */
+		b->off = off;
+		b->len = size;
+		b->seen = true;
+	}
+	return server->seen && privsvr->seen && client->seen;
+}
+
+/* CLIENT_INFO: authtime as a FILETIME, then the name in UTF-16LE. */
+static bool
+pac_client_ok(const uint8_t *p, const struct pac_buf *ci, time_t authtime,
+    const PrincipalName *cname)
+{
+	const uint8_t *c = p + ci->off;
+	const char *want;
+	uint64_t ft;
+	size_t nlen, i;
+
+	if (ci->len < 10 || cname->name_string.len != 1)
+		return false;
+	ft = (uint64_t)le32(c) | (uint64_t)le32(c + 4) << 32;
+	if ((long long)(ft / 10000000ULL) - NT_EPOCH_OFFSET != (long long)authtime)
+		return false;
+	nlen = (size_t)c[8] | (size_t)c[9] << 8;
+	want = cname->name_string.val[0];
+	if (nlen % 2 != 0 || nlen > ci->len - 10 || nlen / 2 != strlen(want))
+		return false;
+	for (i = 0; i < nlen / 2; i++) {
+		unsigned u = (unsigned)c[10 + 2 * i] | (unsigned)c[11 + 2 * i] << 8;
+
+		if (u == 0 || u >= 0x80 || u == '/' || u == '@' || u == '\\' ||
+		    u != (unsigned char)want[i])
+			return false;
+	}
+	return true;
+}
+
+static bool
+pac_signature_ok(struct kc_usage *kc, int32_t key_etype, const uint8_t *p, size_t len,
+    const struct pac_buf *server, const struct pac_buf *privsvr)
+{
+	uint32_t want_type = key_etype == KC_ETYPE_AES256 ? CKSUMTYPE_HMAC_SHA1_96_AES_256 :
+	    CKSUMTYPE_HMAC_SHA1_96_AES_128;
+	uint8_t *copy, mac[KC_MAC_LEN];
+	bool ok = false;
+
+	if (server->len != 4 + KC_MAC_LEN || privsvr->len < 4 ||
+	    le32(p + server->off) != want_type || (copy = malloc(len)) == NULL)
+		return false;
+	memcpy(copy, p, len);
+	memset(copy + server->off + 4, 0, server->len - 4);
+	memset(copy + privsvr->off + 4, 0, privsvr->len - 4);
+	if (kc_checksum(kc, copy, len, mac) == KC_OK)
+		ok = mbedtls_ct_memcmp(mac, p + server->off + 4, KC_MAC_LEN) == 0;
+	free(copy);
+	return ok;
+}
+
+static bool
+fast_pac_ok(struct kg_acceptor *acc, krb5_ticket *tk, struct fast_key *f)
+{
+	struct pac_buf server = { 0, 0, false }, privsvr = server, client = server;
 	krb5_data data;
-	krb5_pac pac;
 	krb5_error_code ret;
+	bool ok;
 
 	ret = krb5_ticket_get_authorization_data_type(acc->ctx, tk, KRB5_AUTHDATA_WIN2K_PAC,
 	    &data);
 	if (ret == ENOENT)
-		return true;		/* no PAC: nothing to check */
+		return true;		/* no PAC: nothing to check, as in Heimdal */
 	if (ret != 0)
 		return false;
-	ret = krb5_pac_parse(acc->ctx, data.data, data.length, &pac);
+	ok = pac_find(data.data, data.length, &server, &privsvr, &client) &&
+	    pac_client_ok(data.data, &client, tk->ticket.authtime, &tk->ticket.cname) &&
+	    pac_signature_ok(&f->pac, f->key.keytype, data.data, data.length, &server,
+	    &privsvr);
 	krb5_data_free(&data);
-	if (ret != 0)
-		return false;
-	ret = krb5_pac_verify(acc->ctx, pac, tk->ticket.authtime, tk->client, key, NULL);
-	krb5_pac_free(acc->ctx, pac);
-	return ret == 0;
+	return ok;
 }
 
 /* AP-REP (RFC 4120 §5.5.2) with a new acceptor subkey and sequence number, as
@@ -1167,7 +1274,7 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 	tk.ticket = etp;
 	tk.client = &client;
 	tk.server = (krb5_principal)(uintptr_t)server;
-	if (!fast_pac_ok(acc, &tk, &f->key))
+	if (!fast_pac_ok(acc, &tk, f))
 		goto out;
 
 	/* Genuine: from here on, refusals are final. */

@@ -30,11 +30,16 @@ gcd(size_t a, size_t b)
 	return a;
 }
 
-/* Bit b (0 = the most significant bit of byte 0) of a len-byte string. */
-static unsigned
-bit_at(const uint8_t *s, size_t b)
+/* Byte k of s (len bytes) rotated right by rot bits (rot < 8 * len). */
+static uint8_t
+rotated_byte(const uint8_t *s, size_t len, size_t rot, size_t k)
 {
-	return (s[b / 8] >> (7 - b % 8)) & 1;
+	size_t nbits = 8 * len, start = (8 * k + nbits - rot) % nbits;
+	size_t b = start / 8, shift = start % 8;
+
+	if (shift == 0)
+		return s[b];
+	return (uint8_t)((s[b] << shift) | (s[(b + 1) % len] >> (8 - shift)));
 }
 
 /*
@@ -46,23 +51,21 @@ int
 kc_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
 {
 	uint8_t rep[64 * 64];
-	size_t lcm, nbits, i, j;
+	size_t lcm, i, k;
 
 	if (inlen == 0 || outlen == 0 || inlen > 64 || outlen > 64)
 		return KC_ERR_LENGTH;
 	lcm = inlen / gcd(inlen, outlen) * outlen;
-	nbits = inlen * 8;
-	memset(rep, 0, lcm);
 	for (i = 0; i < lcm / inlen; i++) {
-		size_t rot = (13 * i) % nbits;
+		size_t rot = (13 * i) % (8 * inlen);
 
-		for (j = 0; j < nbits; j++)
-			if (bit_at(in, (j + nbits - rot) % nbits))
-				rep[i * inlen + j / 8] |= (uint8_t)(0x80 >> (j % 8));
+		for (k = 0; k < inlen; k++)
+			rep[i * inlen + k] = rotated_byte(in, inlen, rot, k);
 	}
 	memset(out, 0, outlen);
 	for (i = 0; i < lcm; i += outlen) {
 		unsigned carry = 0;
+		size_t j;
 
 		for (j = outlen; j-- > 0;) {
 			carry += (unsigned)out[j] + rep[i + j];

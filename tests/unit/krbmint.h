@@ -47,6 +47,9 @@ struct mint_ticket_spec {
 	const krb5_keyblock *pac_signing_key;	/* bench_mint_ticket_pac(): sign the
 						   PAC with this key instead of the
 						   service key (a forged PAC) */
+	const char *pac_user;			/* bench_mint_ticket_pac(): the
+						   PAC's client name (default:
+						   the ticket's client) */
 };
 
 /** What the "client" puts in the authenticator and AP-REQ. */

@@ -1282,10 +1282,10 @@ test_heimdal_spnego_initiator_completes_on_our_negtokenresp(void **state)
 
 /* A GSS-framed AP-REQ whose ticket carries a PAC ([MS-PAC]) of pac_len bytes. */
 static krb5_data
-pac_token(const krb5_keyblock *pac_signer, size_t pac_len)
+pac_token_for(const krb5_keyblock *pac_signer, const char *pac_user, size_t pac_len)
 {
 	struct mint_ticket_spec ts = { .key = &keys[K5_AES256], .forwardable = true,
-	    .pac_signing_key = pac_signer };
+	    .pac_signing_key = pac_signer, .pac_user = pac_user };
 	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
 	    .mutual = true };
 	krb5_creds creds;
@@ -1297,6 +1297,12 @@ pac_token(const krb5_keyblock *pac_signer, size_t pac_len)
 	krb5_data_free(&ap);
 	krb5_free_cred_contents(mint_context(), &creds);
 	return tok;
+}
+
+static krb5_data
+pac_token(const krb5_keyblock *pac_signer, size_t pac_len)
+{
+	return pac_token_for(pac_signer, NULL, pac_len);
 }
 
 static void
@@ -1378,6 +1384,19 @@ test_pac_signed_with_another_key_is_refused(void **state)
 	krb5_data_free(&tok);
 }
 
+/* A PAC for someone else than the ticket's client (a KDC bug or a splice). */
+static void
+test_pac_naming_another_user_is_refused(void **state)
+{
+	struct accept_params p = params();
+	krb5_data tok = pac_token_for(NULL, "mallory", 800);
+
+	(void)state;
+	assert_refused(&tok, &p, ACCEPT_REFUSED,
+	    "AP-REQ refused: PAC logon name [mallory] mismatch principal name [alice]");
+	krb5_data_free(&tok);
+}
+
 /* ---------------------------------------------------------------- cost */
 
 static void
@@ -1419,6 +1438,7 @@ main(void)
 		cmocka_unit_test(test_refusals_are_judged_by_heimdal_not_the_fast_path),
 		cmocka_unit_test(test_ticket_with_a_pac_is_accepted_on_the_fast_path),
 		cmocka_unit_test(test_pac_signed_with_another_key_is_refused),
+		cmocka_unit_test(test_pac_naming_another_user_is_refused),
 		cmocka_unit_test(test_aes128_ticket_is_accepted),
 		cmocka_unit_test(test_rc4_ticket_is_accepted_when_allowed_and_reported_as_rc4),
 		cmocka_unit_test(test_newer_kvno_is_accepted_next_to_the_older),
