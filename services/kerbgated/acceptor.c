@@ -1173,14 +1173,17 @@ fast_ap_rep(struct kg_acceptor *acc, const EncTicketPart *t, const Authenticator
 	EncryptionKey subkey;
 	AP_REP rep;
 	krb5uint32 seq;
-	uint8_t keybytes[KC_MAX_KEY], *plain = NULL, *enc = NULL, *der = NULL;
+	/* One draw from the kernel: subkey, confounder, sequence number. */
+	uint8_t rnd[KC_MAX_KEY + KC_CONF_LEN + sizeof(seq)];
+	uint8_t *keybytes = rnd, *conf = rnd + KC_MAX_KEY;
+	uint8_t *plain = NULL, *enc = NULL, *der = NULL;
 	size_t plain_len = 0, der_len = 0, sz, keylen = t->key.keyvalue.length;
 	int ret, rv = -1;
 
 	memset(&u, 0, sizeof(u));
-	if (keylen > sizeof(keybytes) || kc_random(keybytes, keylen) != KC_OK ||
-	    kc_random((uint8_t *)&seq, sizeof(seq)) != KC_OK)
+	if (keylen > KC_MAX_KEY || kc_random(rnd, sizeof(rnd)) != KC_OK)
 		goto out;
+	memcpy(&seq, conf + KC_CONF_LEN, sizeof(seq));
 	seq &= 0x3fffffff;		/* room to count up, as Heimdal leaves */
 	if (seq == 0)
 		seq = 1;
@@ -1198,7 +1201,7 @@ fast_ap_rep(struct kg_acceptor *acc, const EncTicketPart *t, const Authenticator
 	if (kc_derive(t->key.keytype, t->key.keyvalue.data, keylen, KC_KU_AP_REP,
 	    KC_WANT_ENCRYPT, &u) != KC_OK ||
 	    (enc = malloc(plain_len + KC_OVERHEAD)) == NULL ||
-	    kc_encrypt(&u, plain, plain_len, enc) != KC_OK)
+	    kc_encrypt_conf(&u, conf, plain, plain_len, enc) != KC_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
 	rep.pvno = 5;
@@ -1225,7 +1228,7 @@ fast_ap_rep(struct kg_acceptor *acc, const EncTicketPart *t, const Authenticator
 	rv = 0;
 out:
 	kc_usage_free(&u);
-	kg_zero(keybytes, sizeof(keybytes));
+	kg_zero(rnd, sizeof(rnd));
 	if (plain != NULL)
 		kg_freezero(plain, plain_len);
 	free(enc);

@@ -82,22 +82,50 @@ kc_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
 	return KC_OK;
 }
 
+/*
+ * n-fold(usage | kind) to one block.  The few usages in use repeat for every
+ * key, so the last ones are kept (per thread: nothing shared).
+ */
+static void
+constant_block(uint32_t usage, uint8_t kind, uint8_t block[KC_BLOCK])
+{
+	static __thread struct {
+		uint32_t usage;
+		uint8_t kind;		/* 0: empty slot */
+		uint8_t block[KC_BLOCK];
+	} seen[16];
+	static __thread unsigned next;
+	uint8_t constant[5];
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		if (seen[i].kind == kind && seen[i].usage == usage) {
+			memcpy(block, seen[i].block, KC_BLOCK);
+			return;
+		}
+	constant[0] = (uint8_t)(usage >> 24);
+	constant[1] = (uint8_t)(usage >> 16);
+	constant[2] = (uint8_t)(usage >> 8);
+	constant[3] = (uint8_t)usage;
+	constant[4] = kind;
+	kc_nfold(constant, sizeof(constant), block, KC_BLOCK);
+	i = next++ % 16;
+	seen[i].usage = usage;
+	seen[i].kind = kind;
+	memcpy(seen[i].block, block, KC_BLOCK);
+}
+
 /* DK(base, constant) = E(base, n-fold(constant)), chained to the key length. */
 static int
 derive_key(const uint8_t *key, size_t keylen, uint32_t usage, uint8_t kind,
     uint8_t *dk)
 {
 	mbedtls_aes_context aes;
-	uint8_t constant[5], block[KC_BLOCK];
+	uint8_t block[KC_BLOCK];
 	size_t off;
 	int rc = KC_OK;
 
-	constant[0] = (uint8_t)(usage >> 24);
-	constant[1] = (uint8_t)(usage >> 16);
-	constant[2] = (uint8_t)(usage >> 8);
-	constant[3] = (uint8_t)usage;
-	constant[4] = kind;
-	kc_nfold(constant, sizeof(constant), block, sizeof(block));
+	constant_block(usage, kind, block);
 	mbedtls_aes_init(&aes);
 	if (mbedtls_aes_setkey_enc(&aes, key, (unsigned)keylen * 8) != 0)
 		rc = KC_ERR_CRYPTO;
