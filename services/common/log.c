@@ -2,6 +2,7 @@
  * log.c - stderr or syslog logging, fatal exits, sanitising untrusted text.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,13 @@ static char log_prog[32] = "kerbgate";
 static char log_proc[32];
 static int log_stderr = 1;
 static int log_verbosity;
+static pid_t log_pid;		/* 0: ask the kernel (reset in every fork child) */
+
+static void
+log_forget_pid(void)
+{
+	log_pid = 0;
+}
 
 void
 log_init(const char *progname, int debug_to_stderr, int verbosity)
@@ -24,6 +32,7 @@ log_init(const char *progname, int debug_to_stderr, int verbosity)
 	kg_strlcpy(log_prog, progname, sizeof(log_prog));
 	log_stderr = debug_to_stderr;
 	log_verbosity = verbosity;
+	pthread_atfork(NULL, NULL, log_forget_pid);
 	if (!log_stderr)
 		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
@@ -59,16 +68,24 @@ log_flatten(char *s)
 static void
 log_to_stderr(const char *level, const char *msg)
 {
-	char line[KG_LOG_MSG_MAX + 128], ts[32];
+	/* The date changes once a second; one line per request is common. */
+	static __thread time_t ts_sec = -1;
+	static __thread char ts[32];
+	char line[KG_LOG_MSG_MAX + 128];
 	struct timespec now;
 	struct tm tm;
 	int n;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (now.tv_sec != ts_sec) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		ts_sec = now.tv_sec;
+	}
+	if (log_pid == 0)
+		log_pid = getpid();
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld]%s%s: %s: %s\n", ts,
-	    now.tv_nsec / 1000000, log_prog, (long)getpid(),
+	    now.tv_nsec / 1000000, log_prog, (long)log_pid,
 	    log_proc[0] != '\0' ? " " : "", log_proc, level, msg);
 	if (n < 0)
 		return;

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -46,8 +49,14 @@ struct generation {
 static volatile sig_atomic_t got_hup, got_term, got_chld;
 static struct generation gens[MAX_GENERATIONS];
 static unsigned next_gen = 1;
+/*
+ * Each listener is bound once per relay worker with SO_REUSEPORT: the kernel
+ * spreads new connections over the workers' own accept queues, so a
+ * connection wakes one worker, not all of them.  listen_fds[i * nsock + k]
+ * is listener i's socket for worker k.
+ */
 static int *listen_fds;
-static size_t nlisten;
+static size_t nlisten, nsock;
 static struct conf_listener *bound;	/* what listen_fds are bound to */
 static int admin_fd = -1;
 static struct metrics_shm *metrics;
@@ -89,7 +98,7 @@ usage(void)
 }
 
 static int
-bind_listener(const struct conf_listener *l)
+bind_listener(const struct conf_listener *l, int reuseport)
 {
 	int fd, one = 1;
 
@@ -98,6 +107,10 @@ bind_listener(const struct conf_listener *l)
 	if (fd < 0)
 		fatal("socket for %s", l->text);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		fatal("SO_REUSEPORT for %s", l->text);
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
 		fatal("cannot listen on %s", l->text);
 	if (listen(fd, 1024) < 0)
@@ -106,31 +119,39 @@ bind_listener(const struct conf_listener *l)
 }
 
 /*
- * Binds what a configuration asks for, keeping sockets already bound to the
- * same address (so a reload does not refuse connections for a moment).
+ * Binds what a configuration asks for, n sockets per listener, keeping
+ * sockets already bound to the same address (so a reload does not refuse
+ * connections for a moment).  Sockets no longer wanted are closed here;
+ * draining relays close their copies, so the kernel stops sending them
+ * connections.
  */
 static void
-bind_listeners(const struct conf *c)
+bind_listeners(const struct conf *c, size_t n)
 {
-	int *fds = calloc(c->nlisteners, sizeof(int));
+	int *fds = calloc(c->nlisteners * n, sizeof(int));
 	struct conf_listener *nb = calloc(c->nlisteners, sizeof(*nb));
-	size_t i, j;
+	size_t i, j, k;
 
 	if (fds == NULL || nb == NULL)
 		fatal("calloc");
 	for (i = 0; i < c->nlisteners; i++) {
-		fds[i] = -1;
-		for (j = 0; j < nlisten; j++)
-			if (listen_fds[j] >= 0 &&
-			    strcmp(bound[j].text, c->listeners[i].text) == 0) {
-				fds[i] = listen_fds[j];
-				listen_fds[j] = -1;
+		for (k = 0; k < n; k++)
+			fds[i * n + k] = -1;
+		for (j = 0; j < nlisten; j++) {
+			if (strcmp(bound[j].text, c->listeners[i].text) != 0)
+				continue;
+			for (k = 0; k < n && k < nsock; k++) {
+				fds[i * n + k] = listen_fds[j * nsock + k];
+				listen_fds[j * nsock + k] = -1;
 			}
-		if (fds[i] < 0)
-			fds[i] = bind_listener(&c->listeners[i]);
+			break;
+		}
+		for (k = 0; k < n; k++)
+			if (fds[i * n + k] < 0)
+				fds[i * n + k] = bind_listener(&c->listeners[i], 1);
 		nb[i] = c->listeners[i];
 	}
-	for (j = 0; j < nlisten; j++)
+	for (j = 0; j < nlisten * nsock; j++)
 		if (listen_fds[j] >= 0)
 			close(listen_fds[j]);
 	free(listen_fds);
@@ -138,8 +159,19 @@ bind_listeners(const struct conf *c)
 	listen_fds = fds;
 	bound = nb;
 	nlisten = c->nlisteners;
+	nsock = n;
 	if (c->admin_enabled && admin_fd < 0)
-		admin_fd = bind_listener(&c->admin);
+		admin_fd = bind_listener(&c->admin, 0);
+}
+
+static void
+close_listeners(size_t except_worker)
+{
+	size_t j;
+
+	for (j = 0; j < nlisten * nsock; j++)
+		if (j % nsock != except_worker)
+			close(listen_fds[j]);
 }
 
 static struct tls_server *
@@ -182,9 +214,12 @@ worker_count(const struct conf *c)
 	long n;
 
 	if (c->workers > 0)
-		return c->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+		n = c->workers;
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	n = n < 1 ? 1 : n > 16 ? 16 : n;
+	/* Two generations' workers share the metrics segment. */
+	return (unsigned)n > METRICS_MAX_WORKERS / 2 ? METRICS_MAX_WORKERS / 2 : (unsigned)n;
 }
 
 static void
@@ -225,8 +260,7 @@ fork_keyholder(struct generation *g, int *kh_ends)
 
 	if ((pid = fork_child()) > 0)
 		return pid;
-	for (size_t i = 0; i < nlisten; i++)
-		close(listen_fds[i]);
+	close_listeners(SIZE_MAX);
 	if (admin_fd >= 0)
 		close(admin_fd);
 	memset(&env, 0, sizeof(env));
@@ -241,7 +275,7 @@ static pid_t
 fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 {
 	struct relay_env env;
-	int kh_fd = kh[w][0], ctl_fd = ctl[w][1];
+	int kh_fd = kh[w][0], ctl_fd = ctl[w][1], *own;
 	unsigned j;
 	pid_t pid;
 
@@ -259,7 +293,14 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	env.nworkers = g->nrelays;
 	env.kh_fd = kh_fd;
 	env.ctl_fd = ctl_fd;
-	env.listen_fds = listen_fds;
+	/* This worker's own sockets only: a copy of another worker's
+	 * would keep it open after a reload closed it. */
+	close_listeners(w);
+	if ((own = calloc(nlisten ? nlisten : 1, sizeof(int))) == NULL)
+		fatal("calloc");
+	for (j = 0; j < nlisten; j++)
+		own[j] = listen_fds[j * nsock + w];
+	env.listen_fds = own;
 	env.admin_fd = admin_fd;
 	env.tls = g->tls;
 	env.metrics = metrics;
@@ -311,8 +352,6 @@ start_generation(struct conf *c)
 		log_warnx("too many generations still draining; try again later");
 		return -1;
 	}
-	if (2 * n > METRICS_MAX_WORKERS)
-		n = METRICS_MAX_WORKERS / 2;
 	memset(g, 0, sizeof(*g));
 	g->id = next_gen++;
 	g->conf = c;
@@ -434,7 +473,7 @@ reload(void)
 		free(c);
 		return;
 	}
-	bind_listeners(c);
+	bind_listeners(c, worker_count(c));
 	if (start_generation(c) < 0) {
 		log_warnx("reload failed; keeping the running configuration");
 		conf_free(c);
@@ -529,7 +568,7 @@ main(int argc, char **argv)
 	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
 	    (ssize_t)sizeof(cookie_key))
 		fatal("getrandom");
-	bind_listeners(c);
+	bind_listeners(c, worker_count(c));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGHUP, &sa, NULL);

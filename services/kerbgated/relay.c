@@ -2044,8 +2044,9 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct client *cl;
-	int fd, one = 1;
+	int fd;
 
+	/* TCP_NODELAY comes from the listening socket. */
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC);
 	if (fd < 0)
@@ -2054,7 +2055,6 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 		close(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cl->r = r;
 	cl->lst = l;
 	cl->admin = admin;
@@ -2118,8 +2118,12 @@ start_drain(struct relay *r)
 	if (r->draining)
 		return;
 	r->draining = 1;
-	for (i = 0; i < r->conf->nlisteners; i++)
+	/* Close, not just stop: a socket the parent let go of (fewer workers
+	 * after a reload) must leave the kernel's SO_REUSEPORT group now. */
+	for (i = 0; i < r->conf->nlisteners; i++) {
 		ev_io_stop(r->loop, &r->lst_io[i]);
+		close(r->lst_io[i].fd);
+	}
 	ev_io_stop(r->loop, &r->admin_io);
 	log_info("draining: %u connection(s) left", r->nclients);
 	if (r->nclients == 0)
