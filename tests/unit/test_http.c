@@ -490,6 +490,10 @@ test_http11_keeps_alive_unless_connection_close(void **state)
 	assert_true(parse_req(request_with("GET",
 	    "Connection: keep-alive\r\nConnection: close\r\n"), &h) > 0);
 	assert_false(h.keep_alive);
+	/* HTAB is OWS too (libhttp-parser trims SP only; fuzz_http_diff). */
+	assert_true(parse_req(request_with("GET", "Connection: close\t\r\n"),
+	    &h) > 0);
+	assert_false(h.keep_alive);
 }
 
 /* Found by fuzz_http_diff (libhttp-parser misses these; RFC 9110 5.6.1
@@ -953,6 +957,249 @@ test_connection_option_that_is_not_a_token_is_refused(void **state)
 	    HTTP_E_BAD_CONNECTION);
 	assert_true(req(request_with("GET",
 	    "Connection: keep-alive, Upgrade\r\n")) > 0);
+}
+
+/* ------------------------------------------------- every byte, every class */
+
+/*
+ * The character classes as the RFCs define them, written out here
+ * independently of http.c's tables: the tests below put every byte value
+ * in every place a class governs and check the verdict against these.
+ */
+static int
+spec_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+static int
+spec_tchar(int c)	/* RFC 9110 5.6.2 */
+{
+	return spec_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int
+spec_vchar(int c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+static int
+spec_field_char(int c)	/* field-vchar, SP, HTAB; obs-text included */
+{
+	return c == ' ' || c == '\t' || spec_vchar(c) || c >= 0x80;
+}
+
+static int
+spec_host_char(int c)	/* uri-host [":" port] */
+{
+	return spec_alnum(c) || (c != 0 && strchr("-._~%!$&'()*+,;=:[]", c));
+}
+
+/* What the end-of-head scan says about byte c inside a line, 0 if fine. */
+static int
+scan_verdict(int c)
+{
+	if (c == '\r')
+		return HTTP_E_BARE_CR;
+	if (c == '\n')
+		return HTTP_E_BARE_LF;
+	return spec_field_char(c) ? 0 : HTTP_E_CONTROL_CHAR;
+}
+
+#define ANY_ERROR 1	/* a parsed() verdict: refused, code not checked */
+
+/*
+ * Puts each byte value c between pre and post and parses the result.  The
+ * verdict must be the scan's (scan_verdict()) where the scan refuses c,
+ * else parsed(c): 0 for accepted, an HTTP_E_* code, or ANY_ERROR.
+ *
+ * With recheck, the head is parsed once more as if an earlier call had
+ * scanned all but its final CRLF (a stale scan state, which struct
+ * http_head says is never unsafe): only the full parse sees c then, and
+ * must give parsed(c) alone (LF aside: it ends the line there).
+ */
+static void
+every_byte(int is_request, const char *pre, const char *post,
+    int (*parsed)(int), int recheck)
+{
+	struct http_head h;
+	char buf[256];
+	size_t a = strlen(pre), b = strlen(post), len = a + 1 + b, pass;
+	int c, rc, want;
+
+	assert_true(len <= sizeof(buf));
+	memcpy(buf, pre, a);
+	memcpy(buf + a + 1, post, b);
+	for (c = 0; c < 256; c++) {
+		buf[a] = (char)c;
+		for (pass = 0; pass < (recheck && c != '\n' ? 2u : 1u); pass++) {
+			memset(&h, 0, sizeof(h));
+			if (pass == 1)
+				h.scan_pos = len - 2;
+			if (is_request)
+				rc = http_parse_request(buf, len, NULL, hdrs,
+				    MAX_HDRS, &h);
+			else
+				rc = http_parse_response(buf, len, NULL, "GET",
+				    3, hdrs, MAX_HDRS, &h);
+			want = pass == 0 ? scan_verdict(c) : 0;
+			if (want == 0)
+				want = parsed(c);
+			if (want == ANY_ERROR)
+				assert_true(rc < 0);
+			else
+				assert_int_equal(rc, want ? want : (int)len);
+		}
+	}
+}
+
+static int
+method_verdict(int c)
+{
+	if (c == ' ')
+		return ANY_ERROR;	/* a second SP: which error varies */
+	return spec_tchar(c) ? 0 : HTTP_E_BAD_METHOD;
+}
+
+static int
+target_verdict(int c)
+{
+	return spec_vchar(c) ? 0 : HTTP_E_BAD_TARGET;
+}
+
+static int
+name_verdict(int c)
+{
+	if (spec_tchar(c) || c == ':')
+		return 0;
+	return c == ' ' || c == '\t' ? HTTP_E_SPACE_BEFORE_COLON :
+	    HTTP_E_BAD_HEADER_NAME;
+}
+
+static int
+value_verdict(int c)
+{
+	return spec_field_char(c) ? 0 : HTTP_E_BAD_HEADER_VALUE;
+}
+
+static int
+host_verdict(int c)
+{
+	return spec_host_char(c) ? 0 : HTTP_E_BAD_HOST;
+}
+
+static int
+reason_verdict(int c)
+{
+	return spec_field_char(c) ? 0 : HTTP_E_BAD_STATUS_LINE;
+}
+
+static void
+test_every_byte_in_a_method_is_judged_as_tchar(void **state)
+{
+	every_byte(1, "G", "T / HTTP/1.1\r\nHost: a\r\n\r\n", method_verdict,
+	    1);
+}
+
+static void
+test_every_byte_in_a_target_is_judged_as_vchar(void **state)
+{
+	every_byte(1, "GET /a", "b HTTP/1.1\r\nHost: a\r\n\r\n",
+	    target_verdict, 1);
+}
+
+static void
+test_every_byte_in_a_header_name_is_judged_as_tchar(void **state)
+{
+	every_byte(1, "GET / HTTP/1.1\r\nHost: a\r\nX", "Y: v\r\n\r\n",
+	    name_verdict, 1);
+}
+
+/* Every byte at every offset of values of 1 to 40 bytes: the value check
+ * works on words of 8, so this covers each place in a word and the tail. */
+static void
+test_every_byte_at_every_offset_of_a_header_value_is_judged(void **state)
+{
+	char pre[128], post[64];
+	int k, m;
+
+	for (k = 0; k < 20; k++) {
+		for (m = 0; m < 20; m++) {
+			snprintf(pre, sizeof(pre), "GET / HTTP/1.1\r\nHost: a\r\n"
+			    "X-V: %.*s", k, "aaaaaaaaaaaaaaaaaaaa");
+			snprintf(post, sizeof(post), "%.*s\r\n\r\n", m,
+			    "bbbbbbbbbbbbbbbbbbbb");
+			every_byte(1, pre, post, value_verdict, 1);
+		}
+	}
+}
+
+/* No recheck: a control character there is a bad value before a bad Host. */
+static void
+test_every_byte_in_a_host_value_is_judged(void **state)
+{
+	every_byte(1, "GET / HTTP/1.1\r\nHost: a", "b\r\n\r\n", host_verdict,
+	    0);
+}
+
+static void
+test_every_byte_at_every_offset_of_a_reason_phrase_is_judged(void **state)
+{
+	char pre[64];
+	int k;
+
+	for (k = 0; k < 20; k++) {
+		snprintf(pre, sizeof(pre), "HTTP/1.1 200 %.*s", k,
+		    "OOOOOOOOOOOOOOOOOOOO");
+		every_byte(0, pre, "K\r\nContent-Length: 0\r\n\r\n",
+		    reason_verdict, 1);
+	}
+}
+
+/* The scan skips runs of ordinary bytes: the line limit still bites at
+ * exactly the same byte, whatever the limit and wherever the run starts. */
+static void
+test_request_line_limit_is_exact_for_every_limit_and_length(void **state)
+{
+	struct http_limits lim = { 0 };
+	struct http_head h;
+	char buf[256];
+	size_t max, l, cut;
+	int n, rc;
+
+	for (max = 14; max <= 60; max++) {
+		lim.max_request_line = max;
+		for (l = 14; l <= 70; l++) {
+			n = snprintf(buf, sizeof(buf), "GET /%.*s HTTP/1.1\r\n"
+			    "Host: a\r\n\r\n", (int)(l - 14),
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+			memset(&h, 0, sizeof(h));
+			rc = http_parse_request(buf, (size_t)n, &lim, hdrs,
+			    MAX_HDRS, &h);
+			assert_int_equal(rc, l <= max ? n :
+			    HTTP_E_LINE_TOO_LONG);
+			/* Fed in two parts, one struct: the same, and the
+			 * refusal comes as soon as byte max + 1 is seen. */
+			for (cut = 0; cut < (size_t)n; cut += 5) {
+				memset(&h, 0, sizeof(h));
+				rc = http_parse_request(buf, cut, &lim, hdrs,
+				    MAX_HDRS, &h);
+				assert_int_equal(rc, l > max && cut > max + 1 ?
+				    HTTP_E_LINE_TOO_LONG : HTTP_NEED_MORE);
+				rc = http_parse_request(buf, (size_t)n, &lim,
+				    hdrs, MAX_HDRS, &h);
+				assert_int_equal(rc, l <= max ? n :
+				    HTTP_E_LINE_TOO_LONG);
+			}
+		}
+	}
+	lim.max_request_line = SIZE_MAX;
+	assert_true(parse_req_n("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27, &h) > 0);
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(http_parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	    27, &lim, hdrs, MAX_HDRS, &h), 27);
 }
 
 /* ------------------------------------------------------------ responses */
@@ -1709,6 +1956,13 @@ main(void)
 		cmocka_unit_test(test_missing_host_in_http11_is_refused),
 		cmocka_unit_test(test_multiple_host_headers_are_refused),
 		cmocka_unit_test(test_invalid_host_value_is_refused),
+		cmocka_unit_test(test_every_byte_in_a_method_is_judged_as_tchar),
+		cmocka_unit_test(test_every_byte_in_a_target_is_judged_as_vchar),
+		cmocka_unit_test(test_every_byte_in_a_header_name_is_judged_as_tchar),
+		cmocka_unit_test(test_every_byte_at_every_offset_of_a_header_value_is_judged),
+		cmocka_unit_test(test_every_byte_in_a_host_value_is_judged),
+		cmocka_unit_test(test_every_byte_at_every_offset_of_a_reason_phrase_is_judged),
+		cmocka_unit_test(test_request_line_limit_is_exact_for_every_limit_and_length),
 		cmocka_unit_test(test_connection_naming_content_length_or_host_is_refused),
 		cmocka_unit_test(test_connection_option_that_is_not_a_token_is_refused),
 		cmocka_unit_test(test_response_status_and_reason_are_parsed),
