@@ -569,15 +569,31 @@ test_ntlm_hint_names_the_spn_and_the_two_usual_causes(void **state)
 /*
  * The decoder is ours (a table, for speed); mbedTLS's decoder plus a
  * re-encoding check is the reference: we accept exactly the canonical
- * encodings, and decode them to the same bytes.
+ * encodings, and decode them to the same bytes.  mbedTLS skips spaces and
+ * line breaks, which a strict decoder refuses.  Returns whether enc is
+ * canonical, with its bytes in ref.
  */
+static int
+canonical_reference(const unsigned char *enc, size_t len, unsigned char *ref,
+    size_t refsize, size_t *rn)
+{
+	unsigned char re[128];
+	size_t en;
+
+	return len > 0 && memchr(enc, ' ', len) == NULL &&
+	    memchr(enc, '\n', len) == NULL && memchr(enc, '\r', len) == NULL &&
+	    mbedtls_base64_decode(ref, refsize, rn, enc, len) == 0 &&
+	    mbedtls_base64_encode(re, sizeof(re), &en, ref, *rn) == 0 &&
+	    en == len && memcmp(re, enc, len) == 0;
+}
+
 static void
 test_base64_decoder_agrees_with_the_canonical_reference(void **state)
 {
 	static const char alphabet[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n*";
-	unsigned char raw[64], enc[100], ref[100], re[100], ours[100];
-	size_t n, rn, en, on, i, trial, len;
+	unsigned char raw[64], enc[100], ref[100], ours[100];
+	size_t n, rn, on, i, trial, len;
 	int rc, want;
 
 	srand(7);
@@ -590,11 +606,7 @@ test_base64_decoder_agrees_with_the_canonical_reference(void **state)
 		if (trial % 2 && len > 0)	/* tamper with one character */
 			enc[(size_t)rand() % len] =
 			    (unsigned char)alphabet[rand() % (sizeof(alphabet) - 1)];
-		want = len > 0 && memchr(enc, ' ', len) == NULL &&
-		    memchr(enc, '\n', len) == NULL &&
-		    mbedtls_base64_decode(ref, sizeof(ref), &rn, enc, len) == 0 &&
-		    mbedtls_base64_encode(re, sizeof(re), &en, ref, rn) == 0 &&
-		    en == len && memcmp(re, enc, len) == 0;
+		want = canonical_reference(enc, len, ref, sizeof(ref), &rn);
 		rc = neg_base64_decode((const char *)enc, len, ours, sizeof(ours),
 		    &on);
 		assert_int_equal(rc == NEG_OK, want);
@@ -605,11 +617,73 @@ test_base64_decoder_agrees_with_the_canonical_reference(void **state)
 	}
 }
 
+/*
+ * Every byte value at every position of texts with no, one and two
+ * padding characters, the padded quantum last or not: the decoder reads
+ * whole quanta through a table and the last one on its own, so each place
+ * of a quantum and each quantum kind is tried with all 256 bytes.
+ */
+static void
+test_base64_every_byte_at_every_position_is_judged_as_the_reference(void **state)
+{
+	static const char *const texts[] = {
+		"YWJj", "YWI=", "YQ==", "YWJjZGVm", "YWJjZGU=", "YWJjZA==",
+		"YWJjZGVmZ2hp", "YWJjZGVmZ2g=", "YWJjZGVmZw==",
+	};
+	unsigned char enc[16], ref[16], ours[16];
+	size_t t, pos, len, rn, on;
+	int c, rc, want;
+
+	for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		len = strlen(texts[t]);
+		for (pos = 0; pos < len; pos++) {
+			for (c = 0; c < 256; c++) {
+				memcpy(enc, texts[t], len);
+				enc[pos] = (unsigned char)c;
+				want = canonical_reference(enc, len, ref,
+				    sizeof(ref), &rn);
+				rc = neg_base64_decode((const char *)enc, len,
+				    ours, sizeof(ours), &on);
+				assert_int_equal(rc, want ? NEG_OK :
+				    NEG_ERR_BASE64);
+				if (want) {
+					assert_int_equal(on, rn);
+					assert_memory_equal(ours, ref, rn);
+				} else {
+					assert_int_equal(on, 0);
+				}
+			}
+		}
+	}
+}
+
+/* What was decoded before a bad character is wiped, not left behind. */
+static void
+test_base64_wipes_what_it_decoded_before_a_bad_character(void **state)
+{
+	static const char *const bad[] = {
+		"YWJjZGVm*WJj", "YWJjZGVmYW*j", "YWJjZGVmYWJ*", "YWJjZGVmYR==",
+	};
+	static const uint8_t zero[6];
+	uint8_t out[16];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(out, 0xa5, sizeof(out));
+		assert_int_equal(neg_base64_decode(bad[i], 12, out, sizeof(out),
+		    &n), NEG_ERR_BASE64);
+		assert_memory_equal(out, zero, 6);	/* "abcdef" gone */
+		assert_int_equal(out[6], 0xa5);		/* never written */
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_base64_decoder_agrees_with_the_canonical_reference),
+		cmocka_unit_test(test_base64_every_byte_at_every_position_is_judged_as_the_reference),
+		cmocka_unit_test(test_base64_wipes_what_it_decoded_before_a_bad_character),
 		cmocka_unit_test(test_base64_decodes_canonical_text),
 		cmocka_unit_test(test_base64_refuses_anything_else),
 		cmocka_unit_test(test_base64_bounds_the_decoded_size),
