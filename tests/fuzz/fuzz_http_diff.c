@@ -201,21 +201,28 @@ print_stats(void)
 			    http_strerror(-i), n_stricter_by_code[i]);
 }
 
-/* Whether a Connection header holds a list (a comma).  libhttp-parser's
- * token matcher misreads lists: ",close" and "C,close" (no space) are not
- * "close" to it, though RFC 9110 5.6.1 says they are.  Our reading of lists
- * is covered by test_http.c; keep-alive is compared for single options. */
+/* Whether a Connection header is one libhttp-parser misreads.  Its token
+ * matcher misreads lists: ",close" and "C,close" (no space) are not
+ * "close" to it, though RFC 9110 5.6.1 says they are.  And it trims SP
+ * only, so "close<HTAB>" is no "close" to it (found by this fuzzer).  Our
+ * reading of both is covered by test_http.c; keep-alive is compared for
+ * single options with SP-only trailing OWS. */
 static int
-connection_is_a_list(const struct http_head *h)
+connection_misread(const struct http_head *h)
 {
+	const char *p;
 	unsigned i;
 
 	for (i = 0; i < h->nheaders; i++) {
 		const struct http_header *x = &h->headers[i];
 
-		if (x->name_len == 10 && strncasecmp(x->name, "connection", 10) == 0 &&
-		    memchr(x->value, ',', x->value_len) != NULL)
+		if (x->name_len != 10 || strncasecmp(x->name, "connection", 10) != 0)
+			continue;
+		if (memchr(x->value, ',', x->value_len) != NULL)
 			return 1;
+		for (p = x->value + x->value_len; *p != '\r'; p++)
+			if (*p == '\t')
+				return 1;
 	}
 	return 0;
 }
@@ -249,8 +256,7 @@ compare_accepted(const struct http_head *h, const struct oracle *o,
 	} else if (o->flags & F_CONTENTLENGTH) {
 		abort();
 	}
-	if (o->keep_alive != h->keep_alive &&
-	    !connection_is_a_list(h))
+	if (o->keep_alive != h->keep_alive && !connection_misread(h))
 		abort();
 }
 
