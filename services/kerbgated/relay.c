@@ -121,6 +121,7 @@ struct client {
 	int			 sticky_set;	/* send a persistence cookie */
 	/* the request in flight */
 	struct http_head	 head;		/* keeps the incremental scan */
+	struct http_head	 resp_head;	/* the same for the response */
 	size_t			 head_unread;	/* parsed head still in c.in */
 	int			 vhost;
 	const struct conf_route	*route;
@@ -1059,6 +1060,7 @@ handle_request_head(struct client *cl)
 	cl->expect_continue = h.expect_continue;
 	cl->req_done = h.body == HTTP_BODY_NONE;
 	cl->resp_head_done = cl->resp_done = cl->resp_close = 0;
+	memset(&cl->resp_head, 0, sizeof(cl->resp_head));
 	cl->backend_close = 0;
 	http_body_init(&cl->req_body, &h);
 	snprintf(cl->method, sizeof(cl->method), "%.*s",
@@ -1300,6 +1302,8 @@ forward_request_head(struct client *cl)
 	unsigned i;
 	int rc;
 
+	/* Parsed again: r->hdrs is shared scratch.  A fresh scan state. */
+	memset(&h, 0, sizeof(h));
 	if ((rc = parse_request(cl, &h)) <= 0)
 		return -1;	/* it parsed before; cannot happen */
 	host = http_find(&h, "Host");
@@ -1561,11 +1565,15 @@ pump_response(struct client *cl)
 	int rc, progress = 0;
 
 	while (!cl->resp_head_done && kg_buf_len(&in->in) > 0) {
+		/* cl->resp_head keeps the scan between calls: a slow back-end
+		 * costs linear time. */
 		rc = http_parse_response((const char *)kg_buf_data(&in->in),
 		    kg_buf_len(&in->in), &r->limits, cl->method,
-		    strlen(cl->method), r->hdrs, SCRATCH_HEADERS, &h);
+		    strlen(cl->method), r->hdrs, SCRATCH_HEADERS, &cl->resp_head);
 		if (rc == HTTP_NEED_MORE)
 			return progress;
+		h = cl->resp_head;
+		memset(&cl->resp_head, 0, sizeof(cl->resp_head));
 		if (rc < 0) {
 			log_warnx("%s: back-end %s sent a bad response: %s",
 			    cl->peer, cl->up->srv->cs->text, http_strerror(rc));

@@ -102,6 +102,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          self.headers.get("X-Kerbgate-User")))
         if url.path.startswith("/wait"):
             time.sleep(float(q.get("s", ["1"])[0]))
+        if url.path.startswith("/slow-head"):
+            # A back-end that writes its response head a few bytes at a
+            # time: the proxy must keep its place in the head, not rescan.
+            body = b"slow head, whole body\n"
+            head = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    "X-Padding: %s\r\nContent-Length: %d\r\n\r\n"
+                    % ("p" * 400, len(body))).encode()
+            self.close_connection = True
+            for i in range(0, len(head), 7):
+                self.wfile.write(head[i:i + 7])
+                self.wfile.flush()
+                time.sleep(0.005)
+            self.wfile.write(body)
+            self.wfile.flush()
+            return
         if url.path.startswith("/stream-out"):
             # RPC_OUT_DATA style: a long response streamed over time.
             n = int(q.get("n", ["5"])[0])

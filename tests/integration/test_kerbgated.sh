@@ -226,6 +226,12 @@ test_rpc_out_data_streams_back() {
 	[ "$(stat -c %s "$work/body")" = 5120 ] && [ "$(grep -c sent-chunk "$events")" = 5 ]
 }
 
+test_response_head_in_small_pieces_is_forwarded_whole() {
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/slow-head)" = 200 ] &&
+	grep -qx 'slow head, whole body' "$work/body" &&
+	grep -qi '^X-Padding: p\{400\}' "$work/headers"
+}
+
 test_persistence_by_cookie() {
 	local first node cookie i
 	vip_curl --negotiate -u : http://mail.corp.contoso.com/sticky/a >/dev/null
@@ -431,6 +437,7 @@ check "slow header sender is cut after header_timeout" test_slow_header_is_cut
 check "long-poll route outlives the first-byte timeout; other path gets 504" test_long_poll_route_outlives_first_byte_timeout
 check "RPC_IN_DATA (1 GiB declared) streams while the client sends" test_rpc_in_data_streams
 check "RPC_OUT_DATA response streams back" test_rpc_out_data_streams_back
+check "a back-end writing its response head in 7-byte pieces: forwarded whole" test_response_head_in_small_pieces_is_forwarded_whole
 check "persistence by cookie: the same back-end on later connections" test_persistence_by_cookie
 check "persistence by user: a user's RPC_IN_DATA requests reach one back-end" test_persistence_by_user_keeps_rpc_on_one_backend
 check "TLS back-end verified against the configured CA" test_tls_backend_verified_by_ca
