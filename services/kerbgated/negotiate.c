@@ -13,7 +13,6 @@
 
 #include <asn1-common.h>
 #include <der.h>
-#include <mbedtls/base64.h>
 
 #include "negotiate.h"
 
@@ -433,12 +432,35 @@ bad:
 int
 neg_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsize, size_t *outlen)
 {
-	size_t n = 0;
+	/* Tokens sent on the wire: no secret, so no constant-time lookups. */
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0, need;
 
 	*outlen = 0;
-	if (mbedtls_base64_encode((unsigned char *)out, outsize, &n, in, len) != 0)
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
 		return NEG_ERR_BUFFER;
-	*outlen = n;
+	need = (len + 2) / 3 * 4;
+	if (out == NULL || outsize < need + 1)
+		return NEG_ERR_BUFFER;
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = alphabet[v >> 18];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+
+		out[o++] = alphabet[v >> 18];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	*outlen = o;
 	return NEG_OK;
 }
 

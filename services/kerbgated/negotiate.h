@@ -132,7 +132,7 @@ struct neg_token {
 
 /**
  * \brief          Decode strict base64 (RFC 4648 §4, padded, no
- *                 whitespace, no line breaks) with mbedTLS.
+ *                 whitespace, no line breaks).
  *
  * \param b64      The text.
  * \param len      Its length; must be a non-zero multiple of 4.

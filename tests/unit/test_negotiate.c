@@ -658,6 +658,33 @@ test_base64_every_byte_at_every_position_is_judged_as_the_reference(void **state
 }
 
 /* What was decoded before a bad character is wiped, not left behind. */
+/* The encoder against mbedTLS's, every length up to 300 and its buffer bound. */
+static void
+test_base64_encoder_agrees_with_mbedtls_and_checks_its_buffer(void **state)
+{
+	uint8_t raw[300];
+	char mine[410], ref[410];
+	size_t len, n, rn, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(i * 131 + 7);
+	for (len = 0; len <= sizeof(raw); len++) {
+		size_t need = (len + 2) / 3 * 4;
+
+		assert_int_equal(mbedtls_base64_encode((unsigned char *)ref, sizeof(ref), &rn,
+		    raw, len), 0);
+		assert_int_equal(neg_base64_encode(raw, len, mine, sizeof(mine), &n), NEG_OK);
+		assert_int_equal(n, rn);
+		assert_int_equal(n, need);
+		assert_memory_equal(mine, ref, n);
+		assert_int_equal(mine[n], '\0');
+		assert_int_equal(neg_base64_encode(raw, len, mine, need + 1, &n), NEG_OK);
+		assert_int_equal(neg_base64_encode(raw, len, mine, need, &n), NEG_ERR_BUFFER);
+		assert_int_equal(n, 0);
+	}
+}
+
 static void
 test_base64_wipes_what_it_decoded_before_a_bad_character(void **state)
 {
@@ -684,6 +711,7 @@ main(void)
 		cmocka_unit_test(test_base64_decoder_agrees_with_the_canonical_reference),
 		cmocka_unit_test(test_base64_every_byte_at_every_position_is_judged_as_the_reference),
 		cmocka_unit_test(test_base64_wipes_what_it_decoded_before_a_bad_character),
+		cmocka_unit_test(test_base64_encoder_agrees_with_mbedtls_and_checks_its_buffer),
 		cmocka_unit_test(test_base64_decodes_canonical_text),
 		cmocka_unit_test(test_base64_refuses_anything_else),
 		cmocka_unit_test(test_base64_bounds_the_decoded_size),
