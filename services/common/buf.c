@@ -14,6 +14,14 @@ kg_buf_init(struct kg_buf *b, size_t max)
 	b->max = max;
 }
 
+/* Only the bytes that held data need wiping, not the whole allocation. */
+static void
+note_hwm(struct kg_buf *b)
+{
+	if (b->off + b->len > b->hwm)
+		b->hwm = b->off + b->len;
+}
+
 void
 kg_buf_compact(struct kg_buf *b)
 {
@@ -36,10 +44,11 @@ kg_buf_grow(struct kg_buf *b, size_t newcap)
 		return KG_ERR_NOMEM;
 	if (b->len > 0)
 		memcpy(p, b->data + b->off, b->len);
-	kg_freezero(b->data, b->cap);
+	kg_freezero(b->data, b->hwm);
 	b->data = p;
 	b->cap = newcap;
 	b->off = 0;
+	b->hwm = b->len;
 	return KG_OK;
 }
 
@@ -81,6 +90,7 @@ kg_buf_commit(struct kg_buf *b, size_t n)
 	size_t free_tail = b->cap - b->off - b->len;
 
 	b->len += n < free_tail ? n : free_tail;
+	note_hwm(b);
 }
 
 int
@@ -98,6 +108,7 @@ kg_buf_append(struct kg_buf *b, const void *p, size_t n)
 		return rc;
 	memcpy(dst, p, n);
 	b->len += n;
+	note_hwm(b);
 	return KG_OK;
 }
 
@@ -120,16 +131,16 @@ kg_buf_release(struct kg_buf *b)
 {
 	if (b->len != 0 || b->data == NULL)
 		return 0;
-	kg_freezero(b->data, b->cap);
+	kg_freezero(b->data, b->hwm);
 	b->data = NULL;
-	b->cap = b->off = 0;
+	b->cap = b->off = b->hwm = 0;
 	return 1;
 }
 
 void
 kg_buf_free(struct kg_buf *b)
 {
-	kg_freezero(b->data, b->cap);
+	kg_freezero(b->data, b->hwm);
 	b->data = NULL;
-	b->cap = b->off = b->len = 0;
+	b->cap = b->off = b->len = b->hwm = 0;
 }

@@ -24,6 +24,10 @@ struct kg_buf {
 	size_t	 len;	/**< number of unread bytes */
 	size_t	 cap;	/**< bytes allocated */
 	size_t	 max;	/**< hard limit on cap (and so on len) */
+	size_t	 hwm;	/**< bytes of data[] that ever held committed data:
+			     what release and free wipe (consume and compact
+			     wipe as they go; space not committed is not
+			     tracked, so commit what you write) */
 };
 
 /** Smallest allocation a buffer makes. */

@@ -393,6 +393,33 @@ test_free_discards_data_and_buffer_stays_usable(void **state)
 	kg_buf_free(&b);
 }
 
+/* Release and free wipe the bytes that ever held data, not the whole block. */
+static void
+test_high_water_mark_covers_every_byte_that_held_data(void **state)
+{
+	struct kg_buf b;
+	uint8_t *p;
+	size_t avail;
+
+	(void)state;
+	kg_buf_init(&b, 4096);
+	assert_int_equal(kg_buf_append(&b, "hello", 5), KG_OK);
+	assert_int_equal(b.hwm, 5);
+	kg_buf_consume(&b, 2);
+	assert_int_equal(kg_buf_space(&b, 10, &p, &avail), KG_OK);
+	memcpy(p, "0123456789", 10);
+	kg_buf_commit(&b, 10);
+	assert_int_equal(b.hwm, 2 + 3 + 10);
+	/* Growing moves the data to the front of a new block. */
+	assert_int_equal(kg_buf_space(&b, 1000, &p, &avail), KG_OK);
+	assert_int_equal(b.hwm, kg_buf_len(&b));
+	kg_buf_consume(&b, kg_buf_len(&b));
+	assert_int_equal(kg_buf_release(&b), 1);
+	assert_int_equal(b.hwm, 0);
+	assert_null(b.data);
+	kg_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -420,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_thousand_idle_buffers_hold_no_storage),
 		cmocka_unit_test(test_space_compacts_rather_than_grows_when_front_is_free),
 		cmocka_unit_test(test_compaction_wipes_what_the_data_left_behind),
+		cmocka_unit_test(test_high_water_mark_covers_every_byte_that_held_data),
 		cmocka_unit_test(test_compaction_of_compact_buffer_changes_nothing),
 		cmocka_unit_test(test_growth_keeps_unread_bytes),
 		cmocka_unit_test(test_free_discards_data_and_buffer_stays_usable),
