@@ -119,6 +119,26 @@ bind_listener(const struct conf_listener *l, int reuseport)
 }
 
 /*
+ * SO_REUSEPORT would let a second kerbgated (same user) join our group and
+ * take half the connections without a word.  Before binding a listener
+ * afresh, a plain socket must be able to bind it: if another process
+ * listens there, that fails as bind always did.
+ */
+static void
+check_address_free(const struct conf_listener *l)
+{
+	int fd, one = 1;
+
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket for %s", l->text);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		fatal("cannot listen on %s", l->text);
+	close(fd);
+}
+
+/*
  * Binds what a configuration asks for, n sockets per listener, keeping
  * sockets already bound to the same address (so a reload does not refuse
  * connections for a moment).  Sockets no longer wanted are closed here;
@@ -146,6 +166,8 @@ bind_listeners(const struct conf *c, size_t n)
 			}
 			break;
 		}
+		if (fds[i * n] < 0)
+			check_address_free(&c->listeners[i]);
 		for (k = 0; k < n; k++)
 			if (fds[i * n + k] < 0)
 				fds[i * n + k] = bind_listener(&c->listeners[i], 1);

@@ -15,6 +15,17 @@ test_config_check() {
 	[[ $msg == *"configuration OK"* ]]
 }
 
+# SO_REUSEPORT must not let a second daemon quietly take half the traffic.
+test_second_daemon_on_the_same_addresses_refuses_to_start() {
+	local msg rc
+	msg=$(lb timeout 10 "$top/$out/bin/kerbgated" -d -f "$work/kerbgated.json" 2>&1)
+	rc=$?
+	kinit_as alice >/dev/null
+	[ "$rc" = 1 ] && [[ $msg == *"cannot listen on"*"Address already in use"* ]] ||
+		{ echo "exit $rc: $msg" | tail -n 3; return 1; }
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/whoami)" = 200 ]
+}
+
 test_bad_config_names_the_place() {
 	sed 's/"port": 8080/"port": "eighty"/' "$work/kerbgated.json" >"$work/bad.json"
 	local msg
@@ -411,6 +422,7 @@ setup
 check "configuration check accepts the test configuration" test_config_check
 check "a configuration mistake names the file and JSON path" test_bad_config_names_the_place
 start_or_exit
+check "a second kerbgated on the same addresses refuses to start" test_second_daemon_on_the_same_addresses_refuses_to_start
 check "relays and keyholder run as separate users; no keytab fd in any child" test_process_model
 check "no token: 401 with a Negotiate challenge" test_no_token_gets_challenge
 check "alice via curl --negotiate over HTTP: signed identity, AP-REP returned" test_alice_over_http
