@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -101,6 +102,7 @@ struct tls_conn {
 	bool failed;
 	bool closed;
 	bool close_queued;
+	bool shrunk;                   /* nothing used since tls_conn_shrink() */
 	char err[TLS_ERRMAX];
 };
 
@@ -1155,6 +1157,7 @@ tls_handshake(struct tls_conn *c)
 {
 	int ret;
 
+	c->shrunk = false;
 	if (c->failed)
 		return TLS_ERR;
 	if (c->established)
@@ -1246,6 +1249,7 @@ tls_close_notify(struct tls_conn *c)
 {
 	int ret;
 
+	c->shrunk = false;
 	if (c->failed)
 		return TLS_ERR;
 	/* mbedtls_ssl_close_notify() returns 0 after merely flushing what
@@ -1263,6 +1267,67 @@ tls_close_notify(struct tls_conn *c)
 		if (!c->established && !flushing)
 			return TLS_OK;   /* nothing to close before the handshake */
 	}
+}
+
+/*
+ * Drops the whole pages of [buf + keep, buf + len): the kernel maps them to
+ * the zero page again on the next touch.  The buffer stays allocated.
+ */
+static size_t
+drop_pages(unsigned char *buf, size_t keep, size_t len)
+{
+	static uintptr_t page;
+	uintptr_t lo, hi;
+
+	if (page == 0) {
+		long ps = sysconf(_SC_PAGESIZE);
+		page = ps > 0 ? (uintptr_t)ps : 4096;
+	}
+	if (buf == NULL || keep >= len)
+		return 0;
+	lo = ((uintptr_t)buf + keep + page - 1) & ~(page - 1);
+	hi = ((uintptr_t)buf + len) & ~(page - 1);
+	if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		return 0;
+	return hi - lo;
+}
+
+size_t
+tls_conn_shrink(struct tls_conn *c)
+{
+	const mbedtls_ssl_context *ssl;
+	size_t in_len = MBEDTLS_SSL_IN_BUFFER_LEN, out_len = MBEDTLS_SSL_OUT_BUFFER_LEN;
+	size_t in_keep, out_keep, n;
+
+	if (c == NULL)
+		return 0;
+	ssl = &c->ssl;
+#if defined(MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH)
+	in_len = ssl->in_buf_len;
+	out_len = ssl->out_buf_len;
+#endif
+	if (c->shrunk || !c->established || c->failed || c->closed ||
+	    ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER || ssl->handshake != NULL)
+		return 0;
+	/* Nothing half-received, undelivered or unsent: the record bytes
+	 * in the buffers are spent. */
+	if (ssl->in_left != 0 || mbedtls_ssl_check_pending(ssl) ||
+	    mbedtls_ssl_get_bytes_avail(ssl) != 0 || ssl->out_left != 0 ||
+	    c->write_taken != 0)
+		return 0;
+	/* Kept: the front of each buffer up to the record content, where
+	 * TLS keeps what lives on between records, the 8-byte sequence
+	 * counter (in_ctr/out_ctr, just before the header). */
+	if (ssl->in_buf == NULL || ssl->out_buf == NULL ||
+	    ssl->in_ctr < ssl->in_buf || ssl->in_msg < ssl->in_ctr + 8 ||
+	    ssl->out_ctr < ssl->out_buf || ssl->out_msg < ssl->out_ctr + 8)
+		return 0;
+	in_keep = (size_t)(ssl->in_msg - ssl->in_buf);
+	out_keep = (size_t)(ssl->out_msg - ssl->out_buf);
+	n = drop_pages(ssl->in_buf, in_keep, in_len) +
+	    drop_pages(ssl->out_buf, out_keep, out_len);
+	c->shrunk = true;
+	return n;
 }
 
 void

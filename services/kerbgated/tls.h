@@ -56,6 +56,10 @@
  * platform allocator hooks) and cannot serialise a TLS (non-DTLS) context,
  * so an idle connection cannot give its TLS state back: an established idle
  * server connection costs about 36 KiB of heap (test_tls prints the figure).
+ * Between records, though, all but the front of each record buffer (the
+ * record sequence counter) is spent: tls_conn_shrink() hands those pages
+ * back to the kernel, so that an idle connection keeps about one page of
+ * each buffer resident.
  *
  * Timeouts are the event loop's: nothing here limits how long a handshake
  * may take.
@@ -260,6 +264,20 @@ ssize_t tls_write(struct tls_conn *c, const void *buf, size_t n);
  * \return      TLS_OK, TLS_WANT_WRITE (call again when writable) or TLS_ERR
  */
 int tls_close_notify(struct tls_conn *c);
+
+/**
+ * \brief       Give the pages of the record buffers back to the kernel while
+ *              the connection is idle: established, nothing half-received,
+ *              undelivered (tls_pending() is 0) or unsent.  Costs a syscall
+ *              or two and a few page faults when the connection is used
+ *              again, so call it on connections that have gone quiet, not
+ *              after every request.  Does nothing (returns 0) when the
+ *              connection is not idle or nothing was used since the last
+ *              call.  The buffers stay allocated; what they held is gone
+ *              (it was spent: ciphertext, and plaintext already read).
+ * \return      bytes given back (whole pages), 0 if none
+ */
+size_t tls_conn_shrink(struct tls_conn *c);
 
 /** \brief Free a connection (not its fd) and drop its context reference. */
 void tls_conn_free(struct tls_conn *c);

@@ -310,14 +310,15 @@ pair_close(struct pair *p)
 
 /*
  * Sends len bytes from w to r through the poll loop, r reading them into
- * out; draining tls_pending() the way the relay must.  Returns how many
- * times the writer had to wait for writability.
+ * out; draining tls_pending() the way the relay must.  The first sent bytes
+ * were already taken by tls_write() (not yet read).  Returns how many times
+ * the writer had to wait for writability.
  */
 static unsigned
-transfer(struct side *w, struct side *r, const uint8_t *buf, size_t len,
-    uint8_t *out)
+transfer_from(struct side *w, struct side *r, const uint8_t *buf, size_t len,
+    size_t sent, uint8_t *out)
 {
-	size_t sent = 0, got = 0;
+	size_t got = 0;
 	unsigned waits = 0;
 	int wrc = TLS_OK;
 
@@ -356,6 +357,13 @@ transfer(struct side *w, struct side *r, const uint8_t *buf, size_t len,
 	}
 	assert_int_equal(sent, len);
 	return waits;
+}
+
+static unsigned
+transfer(struct side *w, struct side *r, const uint8_t *buf, size_t len,
+    uint8_t *out)
+{
+	return transfer_from(w, r, buf, len, 0, out);
 }
 
 static void
@@ -1495,6 +1503,172 @@ test_end_point_hash_of_garbage_fails(void **state)
 	assert_int_equal(tls_end_point_hash((const uint8_t *)"nope", 4, out, &len), -1);
 }
 
+/* ---- giving idle record buffers back ----------------------------------- */
+
+static void
+fill_pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 131 + seed + (i >> 11));
+}
+
+static void
+test_an_idle_connection_gives_record_buffer_pages_back_and_keeps_working(void **state)
+{
+	const size_t len = 100 * 1024;   /* several full records */
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	struct pair p;
+	int round;
+
+	assert_non_null(buf);
+	assert_non_null(out);
+	pair_connect(&p, srv, cli, NULL);
+	for (round = 0; round < 3; round++) {
+		assert_transfers(&p.cli, &p.srv, "GET / HTTP/1.1\r\n\r\n");
+		assert_transfers(&p.srv, &p.cli, "HTTP/1.1 200 OK\r\n\r\n");
+		fill_pattern(buf, len, (unsigned)round);
+		transfer(&p.cli, &p.srv, buf, len, out);
+		assert_memory_equal(out, buf, len);
+		transfer(&p.srv, &p.cli, buf, len, out);
+		assert_memory_equal(out, buf, len);
+		/* Two 16.7 KiB buffers: at least 3 whole pages each go back,
+		 * on both sides. */
+		assert_true(tls_conn_shrink(p.srv.tc) >= (size_t)(6 * page));
+		assert_true(tls_conn_shrink(p.cli.tc) >= (size_t)(6 * page));
+		/* Nothing used since: nothing more to give. */
+		assert_int_equal(tls_conn_shrink(p.srv.tc), 0);
+		assert_int_equal(tls_conn_shrink(p.cli.tc), 0);
+	}
+	/* The record sequence numbers survived: the MACs still verify, and
+	 * the connection closes cleanly. */
+	assert_int_equal(tls_close_notify(p.cli.tc), TLS_OK);
+	assert_int_equal(read_until_done(&p.srv, (char *)out, 16), TLS_CLOSED);
+	assert_string_equal(tls_conn_error(p.srv.tc), "");
+	pair_close(&p);
+	free(buf);
+	free(out);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_shrink_before_the_handshake_is_over_does_nothing(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair p;
+
+	pair_open(&p, srv, cli, NULL);
+	assert_int_equal(tls_conn_shrink(p.srv.tc), 0);
+	assert_int_equal(tls_conn_shrink(p.cli.tc), 0);
+	assert_int_equal(tls_handshake(p.cli.tc), TLS_WANT_READ);   /* hello out */
+	assert_int_equal(tls_conn_shrink(p.cli.tc), 0);
+	pair_handshake(&p);
+	assert_int_equal(p.srv.rc, TLS_OK);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	assert_transfers(&p.cli, &p.srv, "still fine");
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_shrink_leaves_undelivered_plaintext_alone(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	uint8_t msg[6000], out[6000];
+	struct pollfd pfd;
+	struct pair p;
+
+	fill_pattern(msg, sizeof(msg), 7);
+	pair_connect(&p, srv, cli, NULL);
+	assert_int_equal(tls_write(p.srv.tc, msg, sizeof(msg)), sizeof(msg));
+	pfd = (struct pollfd){ p.cli.fd, POLLIN, 0 };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(tls_read(p.cli.tc, out, 10), 10);
+	assert_int_equal(tls_conn_shrink(p.cli.tc), 0);
+	assert_int_equal(tls_read(p.cli.tc, out + 10, sizeof(out) - 10),
+	    sizeof(out) - 10);
+	assert_memory_equal(out, msg, sizeof(msg));
+	assert_true(tls_conn_shrink(p.cli.tc) > 0);
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_shrink_leaves_a_half_received_record_alone(void **state)
+{
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	uint8_t msg[9000], out[9000], wire[10000];
+	struct pollfd pfd;
+	struct pair p;
+	ssize_t n, k;
+	size_t half;
+
+	fill_pattern(msg, sizeof(msg), 3);
+	pair_connect(&p, srv, cli, NULL);
+	assert_int_equal(tls_write(p.cli.tc, msg, sizeof(msg)), sizeof(msg));
+	/* Take the record off the server's socket, then hand it back in two
+	 * parts, shrinking in between. */
+	pfd = (struct pollfd){ p.srv.fd, POLLIN, 0 };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	n = recv(p.srv.fd, wire, sizeof(wire), 0);
+	assert_true(n > (ssize_t)sizeof(msg));
+	half = (size_t)n / 2;
+	assert_int_equal(send(p.cli.fd, wire, half, 0), (ssize_t)half);
+	assert_int_equal(tls_read(p.srv.tc, out, sizeof(out)), TLS_WANT_READ);
+	assert_int_equal(tls_conn_shrink(p.srv.tc), 0);
+	assert_int_equal(send(p.cli.fd, wire + half, (size_t)n - half, 0),
+	    n - (ssize_t)half);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	k = tls_read(p.srv.tc, out, sizeof(out));
+	assert_int_equal(k, sizeof(msg));
+	assert_memory_equal(out, msg, sizeof(msg));
+	pair_close(&p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
+static void
+test_shrink_leaves_an_unsent_record_alone(void **state)
+{
+	const size_t len = 256 * 1024;
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	int small = 4096;
+	size_t sent = 0;
+	ssize_t k;
+	struct pair p;
+
+	assert_non_null(buf);
+	assert_non_null(out);
+	fill_pattern(buf, len, 11);
+	pair_connect(&p, srv, cli, NULL);
+	setsockopt(p.cli.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(p.srv.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	while ((k = tls_write(p.cli.tc, buf + sent, len - sent)) > 0)
+		sent += (size_t)k;
+	assert_int_equal(k, TLS_WANT_WRITE);
+	assert_true(sent < len);
+	assert_int_equal(tls_conn_shrink(p.cli.tc), 0);
+	transfer_from(&p.cli, &p.srv, buf, len, sent, out);
+	assert_memory_equal(out, buf, len);
+	pair_close(&p);
+	free(buf);
+	free(out);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
 /* ---- memory ------------------------------------------------------------ */
 
 static size_t
@@ -1508,6 +1682,21 @@ heap_in_use(void)
 #endif
 }
 
+/* Resident bytes of this process (/proc/self/statm), 0 if unknown. */
+static size_t
+resident_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 static void
 test_memory_per_idle_connection_is_reported(void **state)
 {
@@ -1518,7 +1707,7 @@ test_memory_per_idle_connection_is_reported(void **state)
 	struct tls_server *srv = vip_server();
 	struct tls_client *cli = tls_client_new(&ccfg, err, sizeof(err));
 	static struct pair p[N];
-	size_t before, established, servers_only, fresh;
+	size_t before, established, servers_only, fresh, given = 0, rss0, rss1;
 	int i;
 
 	assert_non_null(cli);
@@ -1533,6 +1722,13 @@ test_memory_per_idle_connection_is_reported(void **state)
 		assert_transfers(&p[i].srv, &p[i].cli, "HTTP/1.1 200 OK\r\n\r\n");
 	}
 	established = heap_in_use();
+	rss0 = resident_bytes();
+	for (i = 0; i < N; i++) {
+		size_t n = tls_conn_shrink(p[i].srv.tc);
+		assert_true(n > 0);
+		given += n;
+	}
+	rss1 = resident_bytes();
 	for (i = 0; i < N; i++) {
 		tls_conn_free(p[i].cli.tc);
 		p[i].cli.tc = NULL;
@@ -1554,6 +1750,10 @@ test_memory_per_idle_connection_is_reported(void **state)
 	    "glibc mallinfo2, incl. chunk headers",
 #endif
 	    (servers_only - before) / N, (established - servers_only) / N, fresh);
+	print_message("[ heap    ] tls_conn_shrink() on an idle server connection "
+	    "gives back %zu bytes of record buffer pages (resident set: %ld "
+	    "bytes less per connection)\n", given / N,
+	    rss0 != 0 && rss1 != 0 ? ((long)rss0 - (long)rss1) / N : 0L);
 	assert_true(servers_only > before);
 	tls_client_unref(cli);
 	tls_server_unref(srv);
@@ -1613,6 +1813,11 @@ main(void)
 		cmocka_unit_test(test_end_point_hash_is_sha256_for_a_sha256_signed_certificate),
 		cmocka_unit_test(test_end_point_hash_follows_a_sha384_signature),
 		cmocka_unit_test(test_end_point_hash_of_garbage_fails),
+		cmocka_unit_test(test_an_idle_connection_gives_record_buffer_pages_back_and_keeps_working),
+		cmocka_unit_test(test_shrink_before_the_handshake_is_over_does_nothing),
+		cmocka_unit_test(test_shrink_leaves_undelivered_plaintext_alone),
+		cmocka_unit_test(test_shrink_leaves_a_half_received_record_alone),
+		cmocka_unit_test(test_shrink_leaves_an_unsent_record_alone),
 		cmocka_unit_test(test_memory_per_idle_connection_is_reported),
 	};
 
