@@ -47,6 +47,9 @@
 #define UPSTREAM_IDLE_MS	30000
 #define MAX_IDLE_PER_SERVER	64
 #define SCRATCH_HEADERS		1000
+#define TRIM_QUIET_S		0.25	/* give memory back once this quiet */
+#define TRIM_GAP_S		1.	/* ...but at most this often */
+#define TRIM_INTERVAL_S		5.	/* and this often when never quiet */
 
 enum cstate {
 	CS_HANDSHAKE,		/* TLS handshake with the client */
@@ -145,6 +148,8 @@ struct client {
 	int			 local_close;
 	int			 drain_body;
 	TAILQ_ENTRY(client)	 entry;
+	TAILQ_ENTRY(client)	 used_entry;	/* on relay.used */
+	int			 used_listed;
 };
 
 struct relay {
@@ -157,7 +162,13 @@ struct relay {
 	ev_io			 kh_io;
 	ev_io			 ctl_io;
 	ev_signal		 sigterm;
-	ev_timer		 trim;
+	ev_timer		 trim;		/* every TRIM_INTERVAL_S */
+	ev_timer		 quiet;		/* TRIM_QUIET_S after the last
+						   activity */
+	ev_tstamp		 last_busy;
+	ev_tstamp		 last_trim;
+	TAILQ_HEAD(, client)	 used;		/* TLS clients used since
+						   the last trim */
 	struct kg_ipc_reader	 kh_rd;
 	struct kg_ipc_writer	 kh_wr;
 	uint32_t		 next_id;
@@ -172,6 +183,7 @@ struct relay {
 };
 
 static void client_pump(struct client *);
+static void mem_note_busy(struct relay *, struct client *);
 static void client_free(struct client *);
 static void upstream_free(struct upstream *);
 static void start_backend(struct client *);
@@ -1952,6 +1964,7 @@ client_pump(struct client *cl)
 	int i, progress;
 	ssize_t n;
 
+	mem_note_busy(r, cl);
 	for (i = 0; i < 256; i++) {
 		progress = 0;
 		if (want_client_read(cl) && (n = ep_fill(&cl->c)) > 0) {
@@ -2012,6 +2025,8 @@ client_free(struct client *cl)
 	ev_timer_stop(r->loop, &cl->timer);
 	ep_close(r, &cl->c);
 	TAILQ_REMOVE(&r->clients, cl, entry);
+	if (cl->used_listed)
+		TAILQ_REMOVE(&r->used, cl, used_entry);
 	r->nclients--;
 	r->mw->conns_open--;
 	free(cl->mutual);
@@ -2155,14 +2170,78 @@ ctl_cb(struct ev_loop *loop, ev_io *w, int events)
 		start_drain(r);
 }
 
+/* ------------------------------------------------------------ memory */
+
 /*
  * Idle connections give their buffers back (kg_buf_release), but glibc keeps
- * freed memory in the process; after a burst, hand it back to the system.
+ * freed memory in the process, and an idle TLS connection still holds
+ * mbedTLS's two 16.7 KiB record buffers.  Both go back to the system once
+ * the relay has been quiet for TRIM_QUIET_S (so at once after a burst, at
+ * most every TRIM_GAP_S), and every TRIM_INTERVAL_S if it never is: the
+ * spent pages of the record buffers of the TLS connections used since the
+ * last pass and now idle (tls_conn_shrink), then malloc_trim(0).
  */
+static void
+mem_note_busy(struct relay *r, struct client *cl)
+{
+	r->last_busy = ev_now(r->loop);
+	if (cl->c.tls != NULL && !cl->used_listed) {
+		TAILQ_INSERT_TAIL(&r->used, cl, used_entry);
+		cl->used_listed = 1;
+	}
+	if (!ev_is_active(&r->quiet)) {
+		ev_timer_set(&r->quiet, TRIM_QUIET_S, 0.);
+		ev_timer_start(r->loop, &r->quiet);
+	}
+}
+
+static void
+mem_give_back(struct relay *r)
+{
+	struct client *cl, *next;
+	struct upstream *u;
+	size_t i, j;
+
+	for (cl = TAILQ_FIRST(&r->used); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, used_entry);
+		/* One in the middle of a request stays listed for next time. */
+		if (cl->state != CS_READ_HEAD || kg_buf_len(&cl->c.in) > 0 ||
+		    kg_buf_len(&cl->c.out) > 0)
+			continue;
+		tls_conn_shrink(cl->c.tls);
+		TAILQ_REMOVE(&r->used, cl, used_entry);
+		cl->used_listed = 0;
+	}
+	for (i = 0; i < r->conf->npools; i++)
+		for (j = 0; j < r->pools[i].n; j++)
+			TAILQ_FOREACH(u, &r->pools[i].servers[j].idle, entry)
+				if (u->e.tls != NULL)
+					tls_conn_shrink(u->e.tls);
+	malloc_trim(0);
+	r->last_trim = ev_now(r->loop);
+}
+
 static void
 trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	malloc_trim(0);
+	mem_give_back(w->data);
+}
+
+static void
+quiet_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct relay *r = w->data;
+	ev_tstamp now = ev_now(loop), at;
+
+	at = r->last_busy + TRIM_QUIET_S;
+	if (at < r->last_trim + TRIM_GAP_S)
+		at = r->last_trim + TRIM_GAP_S;
+	if (at > now + 0.001) {
+		ev_timer_set(w, at - now, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	mem_give_back(r);
 }
 
 static void
@@ -2211,8 +2290,12 @@ relay_main(struct relay_env *env)
 	ev_signal_init(&r.sigterm, sigterm_cb, SIGTERM);
 	r.sigterm.data = &r;
 	ev_signal_start(r.loop, &r.sigterm);
-	ev_timer_init(&r.trim, trim_cb, 5., 5.);
+	TAILQ_INIT(&r.used);
+	ev_timer_init(&r.trim, trim_cb, TRIM_INTERVAL_S, TRIM_INTERVAL_S);
+	r.trim.data = &r;
 	ev_timer_start(r.loop, &r.trim);
+	ev_timer_init(&r.quiet, quiet_cb, TRIM_QUIET_S, 0.);
+	r.quiet.data = &r;
 	if ((r.lst_io = calloc(r.conf->nlisteners, sizeof(ev_io))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < r.conf->nlisteners; i++) {
