@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdio.h>
+
+#include <mbedtls/md.h>
 
 #include "sign.h"
 #include "util.h"
@@ -101,6 +104,35 @@ test_identity_signature_matches_an_independent_hmac_sha256(void **state)
 
 	assert_int_equal(sign_kat(USER, TS, REQID, METHOD, TARGET, hex), 0);
 	assert_string_equal(hex, KAT_HEX);
+}
+
+/* More keys than the signer keeps hashed pads for, in turn, each length 32-64. */
+static void
+test_identity_signature_is_right_under_many_keys_in_turn(void **state)
+{
+	const char *msg = "kerbgate-v1\n" USER "\n1700000000\n" REQID "\n" METHOD "\n"
+	    TARGET;
+	uint8_t key[64], mac[32];
+	char hex[SIGN_HEX_LEN + 1], want[SIGN_HEX_LEN + 1];
+	int round, i, j;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 11; i++) {
+			size_t len = 32 + (size_t)i * 3;
+
+			for (j = 0; j < 64; j++)
+				key[j] = (uint8_t)(i * 37 + j);
+			assert_int_equal(mbedtls_md_hmac(mbedtls_md_info_from_type(
+			    MBEDTLS_MD_SHA256), key, len, (const uint8_t *)msg, strlen(msg),
+			    mac), 0);
+			for (j = 0; j < 32; j++)
+				snprintf(want + 2 * j, 3, "%02x", mac[j]);
+			assert_int_equal(sign_identity(key, len, USER, TS, REQID, METHOD,
+			    strlen(METHOD), TARGET, strlen(TARGET), hex), 0);
+			assert_string_equal(hex, want);
+		}
+	}
 }
 
 static void
@@ -752,6 +784,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_signature_matches_an_independent_hmac_sha256),
+		cmocka_unit_test(test_identity_signature_is_right_under_many_keys_in_turn),
 		cmocka_unit_test(test_identity_signature_is_64_lowercase_hex_digits),
 		cmocka_unit_test(test_identity_signature_verifies_with_the_same_fields),
 		cmocka_unit_test(test_identity_verify_refuses_another_user),
