@@ -342,6 +342,25 @@ out_append(struct ep *e, const void *p, size_t n)
 	return 0;
 }
 
+/* A string literal, without a trip through printf. */
+#define OUT_LIT(e, lit)	out_append((e), (lit), sizeof(lit) - 1)
+
+/* Decimal digits of v at p (room for 20); returns how many. */
+static size_t
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
 static int
 out_printf(struct ep *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -1322,7 +1341,7 @@ forward_request_head(struct client *cl)
 	out_append(o, h.method, h.method_len);
 	out_append(o, " ", 1);
 	out_append(o, h.target, h.target_len);
-	out_printf(o, " HTTP/1.1\r\n");
+	OUT_LIT(o, " HTTP/1.1\r\n");
 	for (i = 0; i < h.nheaders; i++) {
 		const struct http_header *hd = &h.headers[i];
 		if (hdr_has_prefix(hd, "X-Kerbgate-"))
@@ -1385,19 +1404,35 @@ forward_request_head(struct client *cl)
 		cl->backend_auth = NULL;
 	}
 	if (cl->authed && cp->mode == CONF_MODE_HEADER) {
-		char sig[SIGN_HEX_LEN + 1], rid[40];
+		/* Once per forwarded request: built by hand, not by printf. */
+		char sig[SIGN_HEX_LEN + 1], rid[4 * 21], ts[21];
 		uint64_t now = (uint64_t)time(NULL);
-		snprintf(rid, sizeof(rid), "%u-%d-%" PRIu64 "-%" PRIu64,
-		    r->env->worker, cl->c.fd, cl->reqno, r->mw->requests);
+		size_t n = 0, tslen = put_u64(ts, now);
+
+		ts[tslen] = '\0';
+		n += put_u64(rid + n, r->env->worker);
+		rid[n++] = '-';
+		n += put_u64(rid + n, (uint64_t)(cl->c.fd < 0 ? 0 : cl->c.fd));
+		rid[n++] = '-';
+		n += put_u64(rid + n, cl->reqno);
+		rid[n++] = '-';
+		n += put_u64(rid + n, r->mw->requests);
+		rid[n] = '\0';
 		if (sign_identity(cp->header_secret, cp->header_secret_len,
 		    cl->principal, now, rid, h.method, h.method_len, h.target,
 		    h.target_len, sig) < 0)
 			return -1;
-		out_printf(o, "X-Kerbgate-User: %s\r\nX-Kerbgate-Time: %" PRIu64
-		    "\r\nX-Kerbgate-Request-Id: %s\r\nX-Kerbgate-Signature: "
-		    "%s\r\n", cl->principal, now, rid, sig);
+		OUT_LIT(o, "X-Kerbgate-User: ");
+		out_append(o, cl->principal, strlen(cl->principal));
+		OUT_LIT(o, "\r\nX-Kerbgate-Time: ");
+		out_append(o, ts, tslen);
+		OUT_LIT(o, "\r\nX-Kerbgate-Request-Id: ");
+		out_append(o, rid, n);
+		OUT_LIT(o, "\r\nX-Kerbgate-Signature: ");
+		out_append(o, sig, SIGN_HEX_LEN);
+		OUT_LIT(o, "\r\n");
 	}
-	out_printf(o, "Connection: keep-alive\r\n\r\n");
+	OUT_LIT(o, "Connection: keep-alive\r\n\r\n");
 	/* A body-less request keeps its head until the answer starts, so it
 	 * can be sent again if a reused back-end connection was stale. */
 	if (h.body != HTTP_BODY_NONE) {
@@ -1596,7 +1631,7 @@ pump_response(struct client *cl)
 		}
 		if (h.status >= 100 && h.status < 200) {
 			if (h.status == 100)
-				out_printf(out, "HTTP/1.1 100 Continue\r\n\r\n");
+				OUT_LIT(out, "HTTP/1.1 100 Continue\r\n\r\n");
 			kg_buf_consume(&in->in, h.head_len);
 			progress = 1;
 			continue;

@@ -15,8 +15,8 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/constant_time.h>
 #include <mbedtls/md.h>
-#include <mbedtls/sha256.h>
 
+#include "hmac256.h"
 #include "sign.h"
 #include "util.h"
 
@@ -36,52 +36,22 @@ struct part {
 };
 
 /*
- * HMAC-SHA256 (RFC 2104) with the key's inner and outer pad blocks hashed
- * once: the relay signs every request with the same few keys, and the two
- * pad blocks were two of the five compressions of a short message.  Kept
- * per thread for the last few keys; wiped when replaced.
+ * The relay signs every request with the same few keys: their prepared
+ * pads (hmac256.h) are kept per thread for the last KEY_SLOTS keys, wiped
+ * when replaced.
  */
-#define HMAC_BLOCK	64
 #define KEY_SLOTS	4
 
 struct keyed {
-	uint8_t			 key[HMAC_BLOCK];
+	uint8_t			 key[HMAC256_MAX_KEY];
 	size_t			 keylen;	/* 0: empty slot */
-	mbedtls_sha256_context	 inner, outer;
+	struct hmac256_key	 prepared;
 };
 
 static __thread struct keyed slots[KEY_SLOTS];
 static __thread unsigned next_slot;
 
-static int
-keyed_init(struct keyed *k, const uint8_t *key, size_t keylen)
-{
-	uint8_t pad[HMAC_BLOCK];
-	size_t i;
-	int rc;
-
-	mbedtls_sha256_free(&k->inner);
-	mbedtls_sha256_free(&k->outer);
-	kg_zero(k, sizeof(*k));
-	mbedtls_sha256_init(&k->inner);
-	mbedtls_sha256_init(&k->outer);
-	for (i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = (uint8_t)((i < keylen ? key[i] : 0) ^ 0x36);
-	rc = mbedtls_sha256_starts_ret(&k->inner, 0) ||
-	    mbedtls_sha256_update_ret(&k->inner, pad, sizeof(pad));
-	for (i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = (uint8_t)((i < keylen ? key[i] : 0) ^ 0x5c);
-	rc = rc || mbedtls_sha256_starts_ret(&k->outer, 0) ||
-	    mbedtls_sha256_update_ret(&k->outer, pad, sizeof(pad));
-	kg_zero(pad, sizeof(pad));
-	if (rc)
-		return KG_ERR_INVAL;
-	memcpy(k->key, key, keylen);
-	k->keylen = keylen;
-	return 0;
-}
-
-static struct keyed *
+static const struct hmac256_key *
 keyed_get(const uint8_t *key, size_t keylen)
 {
 	struct keyed *k;
@@ -89,36 +59,36 @@ keyed_get(const uint8_t *key, size_t keylen)
 
 	for (i = 0; i < KEY_SLOTS; i++)
 		if (slots[i].keylen == keylen && memcmp(slots[i].key, key, keylen) == 0)
-			return &slots[i];
+			return &slots[i].prepared;
 	k = &slots[next_slot++ % KEY_SLOTS];
-	return keyed_init(k, key, keylen) == 0 ? k : NULL;
+	kg_zero(k, sizeof(*k));
+	if (hmac256_key_init(&k->prepared, key, keylen) != 0)
+		return NULL;
+	memcpy(k->key, key, keylen);
+	k->keylen = keylen;
+	return &k->prepared;
 }
 
 static int
 hmac_parts(const uint8_t *key, size_t keylen, const struct part *parts,
     uint8_t mac[MAC_LEN])
 {
-	mbedtls_sha256_context c;
-	uint8_t ihash[MAC_LEN];
-	struct keyed *k;
-	int rc;
+	struct hmac256_part hp[16];
+	const struct hmac256_key *k;
+	size_t n;
 
 	/* Our keys are 32 to 64 bytes; longer ones would be hashed first. */
-	if (key == NULL || keylen == 0 || keylen > HMAC_BLOCK ||
+	if (key == NULL || keylen == 0 || keylen > HMAC256_MAX_KEY ||
 	    (k = keyed_get(key, keylen)) == NULL)
 		return KG_ERR_INVAL;
-	mbedtls_sha256_init(&c);
-	mbedtls_sha256_clone(&c, &k->inner);
-	rc = 0;
-	for (; rc == 0 && parts->p != NULL; parts++)
-		rc = mbedtls_sha256_update_ret(&c, parts->p, parts->n);
-	rc = rc || mbedtls_sha256_finish_ret(&c, ihash);
-	mbedtls_sha256_clone(&c, &k->outer);
-	rc = rc || mbedtls_sha256_update_ret(&c, ihash, sizeof(ihash)) ||
-	    mbedtls_sha256_finish_ret(&c, mac);
-	mbedtls_sha256_free(&c);	/* zeroizes */
-	kg_zero(ihash, sizeof(ihash));
-	return rc == 0 ? 0 : KG_ERR_INVAL;
+	for (n = 0; parts[n].p != NULL; n++) {
+		if (n == sizeof(hp) / sizeof(hp[0]))
+			return KG_ERR_INVAL;
+		hp[n].p = parts[n].p;
+		hp[n].n = parts[n].n;
+	}
+	hmac256(k, hp, n, mac);
+	return 0;
 }
 
 static void

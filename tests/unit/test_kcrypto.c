@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "testhex.h"
+
 #include <krb5.h>
 
 #include "kcrypto.h"
@@ -37,14 +39,7 @@ teardown(void **state)
 static void
 hex(const char *h, uint8_t *out, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
+	assert_int_equal(test_hex(h, out, n), 0);
 }
 
 static void

@@ -3,7 +3,7 @@
 test_http_SRCS := services/kerbgated/http.c
 test_replay_SRCS := services/kerbgated/replay.c
 test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
-test_sign_SRCS := services/kerbgated/sign.c
+test_sign_SRCS := services/kerbgated/sign.c services/kerbgated/hmac256.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
 test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c bench/kgbench_pac.c
@@ -15,3 +15,4 @@ test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 # test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
 $(OBJDIR)/tests/unit/test_acceptor.o: INCLUDES += -Ibench -Itests/unit
 $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
+test_hmac256_SRCS := services/kerbgated/hmac256.c
