@@ -78,7 +78,11 @@ def main():
     r = ratio("kg_keepalive_auth", "kg_keepalive_noauth")
     print(f"keep-alive req/s: kerbgated auth {med.get('kg_keepalive_auth', 0):.0f}, auth off "
           f"{med.get('kg_keepalive_noauth', 0):.0f}; auth on is {100 * r:.1f}% of auth off"
-          f"{rounds('kg_keepalive_auth', 'kg_keepalive_noauth')} "
+          f"{rounds('kg_keepalive_auth', 'kg_keepalive_noauth')}")
+    r = ratio("kgpair_keepalive_auth", "kgpair_keepalive_noauth")
+    print(f"keep-alive, {len(order.get('kgpair_keepalive_auth', []))} short pairs run back to back: "
+          f"auth on is {100 * r:.1f}% of auth off (median of the pairs' ratios)"
+          f"{rounds('kgpair_keepalive_auth', 'kgpair_keepalive_noauth').replace('round', 'pair')} "
           f"(target >= 90%: {'MET' if r >= 0.9 else 'NOT MET'})")
     print(f"keep-alive req/s, Apache without auth (reference): {med.get('ap_keepalive_noauth', 0):.0f}")
     print()
