@@ -296,8 +296,11 @@ cpu_ticks() {
 	echo "$s"
 }
 ap_pids() { pgrep -f "apache2 -f $work/apache/httpd.conf"; }
-proxy_ticks() {	# kg|ap
-	if [ "$1" = kg ]; then cpu_ticks $(kg_pids); else cpu_ticks $(ap_pids); fi
+proxy_ticks() {	# a phase label's first word: kg, kgpair or ap
+	case $1 in
+	kg*) cpu_ticks $(kg_pids) ;;
+	*) cpu_ticks $(ap_pids) ;;
+	esac
 }
 hz=$(getconf CLK_TCK)
 
