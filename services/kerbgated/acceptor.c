@@ -919,21 +919,25 @@ check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticat
  */
 enum fast_outcome { FAST_OK, FAST_NO, FAST_REFUSED };
 
+/* Safe on a slot never filled or only half filled. */
+static void
+fast_key_free(struct kg_acceptor *acc, struct fast_key *f)
+{
+	kc_usage_free(&f->ticket);
+	kc_usage_free(&f->pac);
+	if (f->key.keyvalue.data != NULL)
+		krb5_free_keyblock_contents(acc->ctx, &f->key);	/* zeroizes */
+	memset(f, 0, sizeof(*f));
+}
+
 static void
 fast_keys_clear(struct kg_acceptor *acc)
 {
 	size_t i;
 
-	for (i = 0; i < FAST_KEYS; i++) {
-		struct fast_key *f = &acc->fast[i];
-
-		if (!f->used)
-			continue;
-		kc_usage_free(&f->ticket);
-		kc_usage_free(&f->pac);
-		krb5_free_keyblock_contents(acc->ctx, &f->key);	/* zeroizes */
-		memset(f, 0, sizeof(*f));
-	}
+	for (i = 0; i < FAST_KEYS; i++)
+		if (acc->fast[i].used)
+			fast_key_free(acc, &acc->fast[i]);
 	acc->fast_next = 0;
 }
 
@@ -954,19 +958,14 @@ fast_key_get(struct kg_acceptor *acc, krb5_const_principal server, krb5_kvno kvn
 	if (krb5_kt_get_entry(acc->ctx, acc->kt, server, kvno, etype, &e) != 0)
 		return NULL;
 	f = &acc->fast[acc->fast_next++ % FAST_KEYS];
-	if (f->used) {
-		kc_usage_free(&f->ticket);
-		kc_usage_free(&f->pac);
-		krb5_free_keyblock_contents(acc->ctx, &f->key);
-		memset(f, 0, sizeof(*f));
-	}
+	if (f->used)
+		fast_key_free(acc, f);
 	if (kc_derive(etype, e.keyblock.keyvalue.data, e.keyblock.keyvalue.length,
 	    KC_KU_TICKET, KC_WANT_DECRYPT, &f->ticket) != KC_OK ||
 	    kc_derive(etype, e.keyblock.keyvalue.data, e.keyblock.keyvalue.length,
 	    KC_KU_PAC_CKSUM, KC_WANT_CHECKSUM, &f->pac) != KC_OK ||
 	    krb5_copy_keyblock_contents(acc->ctx, &e.keyblock, &f->key) != 0) {
-		kc_usage_free(&f->ticket);
-		kc_usage_free(&f->pac);
+		fast_key_free(acc, f);
 		krb5_kt_free_entry(acc->ctx, &e);
 		return NULL;
 	}

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -115,26 +114,22 @@ constant_block(uint32_t usage, uint8_t kind, uint8_t block[KC_BLOCK])
 	memcpy(seen[i].block, block, KC_BLOCK);
 }
 
-/* DK(base, constant) = E(base, n-fold(constant)), chained to the key length. */
+/* DK(base, constant) = E(base, n-fold(constant)), chained to the key length;
+ * base is the base key's encryption schedule. */
 static int
-derive_key(const uint8_t *key, size_t keylen, uint32_t usage, uint8_t kind,
+derive_key(mbedtls_aes_context *base, size_t keylen, uint32_t usage, uint8_t kind,
     uint8_t *dk)
 {
-	mbedtls_aes_context aes;
 	uint8_t block[KC_BLOCK];
 	size_t off;
 	int rc = KC_OK;
 
 	constant_block(usage, kind, block);
-	mbedtls_aes_init(&aes);
-	if (mbedtls_aes_setkey_enc(&aes, key, (unsigned)keylen * 8) != 0)
-		rc = KC_ERR_CRYPTO;
 	for (off = 0; rc == KC_OK && off < keylen; off += KC_BLOCK) {
-		if (mbedtls_aes_crypt_ecb(&aes, MBEDTLS_AES_ENCRYPT, block, block) != 0)
+		if (mbedtls_aes_crypt_ecb(base, MBEDTLS_AES_ENCRYPT, block, block) != 0)
 			rc = KC_ERR_CRYPTO;
 		memcpy(dk + off, block, KC_BLOCK);
 	}
-	mbedtls_aes_free(&aes);
 	kg_zero(block, sizeof(block));
 	return rc;
 }
@@ -152,6 +147,7 @@ int
 kc_derive(int32_t enctype, const uint8_t *key, size_t keylen, uint32_t usage,
     unsigned want, struct kc_usage *out)
 {
+	mbedtls_aes_context base;
 	uint8_t dk[KC_MAX_KEY];
 	int rc = KC_OK;
 
@@ -166,8 +162,12 @@ kc_derive(int32_t enctype, const uint8_t *key, size_t keylen, uint32_t usage,
 		return KC_ERR_KEY;
 	out->want = want;
 
-	if (want & (KC_WANT_ENCRYPT | KC_WANT_DECRYPT)) {
-		rc = derive_key(key, keylen, usage, 0xAA, dk);
+	/* One schedule of the base key serves every derivation. */
+	mbedtls_aes_init(&base);
+	if (mbedtls_aes_setkey_enc(&base, key, (unsigned)keylen * 8) != 0)
+		rc = KC_ERR_CRYPTO;
+	if (rc == KC_OK && (want & (KC_WANT_ENCRYPT | KC_WANT_DECRYPT))) {
+		rc = derive_key(&base, keylen, usage, 0xAA, dk);
 		if (rc == KC_OK && (want & KC_WANT_ENCRYPT) &&
 		    mbedtls_aes_setkey_enc(&out->ke_enc, dk, (unsigned)keylen * 8) != 0)
 			rc = KC_ERR_CRYPTO;
@@ -175,15 +175,16 @@ kc_derive(int32_t enctype, const uint8_t *key, size_t keylen, uint32_t usage,
 		    mbedtls_aes_setkey_dec(&out->ke_dec, dk, (unsigned)keylen * 8) != 0)
 			rc = KC_ERR_CRYPTO;
 		if (rc == KC_OK)
-			rc = derive_key(key, keylen, usage, 0x55, dk);
+			rc = derive_key(&base, keylen, usage, 0x55, dk);
 		if (rc == KC_OK)
 			rc = hmac_setup(&out->ki, dk, keylen);
 	}
 	if (rc == KC_OK && (want & KC_WANT_CHECKSUM)) {
-		rc = derive_key(key, keylen, usage, 0x99, dk);
+		rc = derive_key(&base, keylen, usage, 0x99, dk);
 		if (rc == KC_OK)
 			rc = hmac_setup(&out->kc, dk, keylen);
 	}
+	mbedtls_aes_free(&base);	/* zeroizes */
 	kg_zero(dk, sizeof(dk));
 	return rc;
 }
@@ -228,7 +229,8 @@ xor_block(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n)
 /*
  * CBC with ciphertext stealing as RFC 3962 §5 has it: CBC over the input
  * padded with zeros, then the last two ciphertext blocks swapped and the
- * result cut to the input's length.  len >= one block.
+ * result cut to the input's length.  len >= one block; in may be out (the
+ * last partial block is read before anything is written over it).
  */
 static int
 cts_encrypt(mbedtls_aes_context *aes, const uint8_t *in, size_t len, uint8_t *out)
@@ -289,7 +291,7 @@ int
 kc_decrypt(struct kc_usage *u, const uint8_t *in, size_t len, uint8_t *out,
     size_t *outlen)
 {
-	uint8_t *plain = NULL, mac[KC_MAC_LEN];
+	uint8_t mac[KC_MAC_LEN];
 	size_t clen;
 	int rc;
 
@@ -297,27 +299,28 @@ kc_decrypt(struct kc_usage *u, const uint8_t *in, size_t len, uint8_t *out,
 		return KC_ERR_KEY;
 	if (len < KC_OVERHEAD)
 		return KC_ERR_LENGTH;
+	/* Confounder and plaintext land in out; the confounder goes after
+	 * the check. */
 	clen = len - KC_MAC_LEN;
-	if ((plain = malloc(clen)) == NULL)
-		return KC_ERR_CRYPTO;
-	rc = cts_decrypt(&u->ke_dec, in, clen, plain);
+	rc = cts_decrypt(&u->ke_dec, in, clen, out);
 	if (rc == KC_OK)
-		rc = hmac96(&u->ki, plain, clen, mac);
+		rc = hmac96(&u->ki, out, clen, mac);
 	if (rc == KC_OK && mbedtls_ct_memcmp(mac, in + clen, KC_MAC_LEN) != 0)
 		rc = KC_ERR_INTEGRITY;
-	if (rc == KC_OK) {
-		memcpy(out, plain + KC_CONF_LEN, clen - KC_CONF_LEN);
-		*outlen = clen - KC_CONF_LEN;
+	if (rc != KC_OK) {
+		kg_zero(out, clen);
+		return rc;
 	}
-	kg_freezero(plain, clen);
-	return rc;
+	memmove(out, out + KC_CONF_LEN, clen - KC_CONF_LEN);
+	kg_zero(out + clen - KC_CONF_LEN, KC_CONF_LEN);
+	*outlen = clen - KC_CONF_LEN;
+	return KC_OK;
 }
 
 int
 kc_encrypt_conf(struct kc_usage *u, const uint8_t conf[KC_CONF_LEN],
     const uint8_t *in, size_t len, uint8_t *out)
 {
-	uint8_t *plain;
 	size_t plen = KC_CONF_LEN + len;
 	int rc;
 
@@ -325,15 +328,15 @@ kc_encrypt_conf(struct kc_usage *u, const uint8_t conf[KC_CONF_LEN],
 		return KC_ERR_KEY;
 	if (len > SIZE_MAX - KC_OVERHEAD)
 		return KC_ERR_LENGTH;
-	if ((plain = malloc(plen)) == NULL)
-		return KC_ERR_CRYPTO;
-	memcpy(plain, conf, KC_CONF_LEN);
+	/* The MAC over confounder | plaintext, then CTS in place. */
+	memcpy(out, conf, KC_CONF_LEN);
 	if (len > 0)
-		memcpy(plain + KC_CONF_LEN, in, len);
-	rc = cts_encrypt(&u->ke_enc, plain, plen, out);
+		memcpy(out + KC_CONF_LEN, in, len);
+	rc = hmac96(&u->ki, out, plen, out + plen);
 	if (rc == KC_OK)
-		rc = hmac96(&u->ki, plain, plen, out + plen);
-	kg_freezero(plain, plen);
+		rc = cts_encrypt(&u->ke_enc, out, plen, out);
+	if (rc != KC_OK)
+		kg_zero(out, plen + KC_MAC_LEN);
 	return rc;
 }
 

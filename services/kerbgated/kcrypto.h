@@ -92,7 +92,8 @@ void kc_usage_free(struct kc_usage *u);
  * \param u        Keys with KC_WANT_DECRYPT.
  * \param in       Ciphertext: CTS(confounder | plaintext) | HMAC-96.
  * \param out      Receives the plaintext (confounder removed); room for
- *                 len - KC_OVERHEAD bytes.  Wiped on an integrity failure.
+ *                 len - KC_MAC_LEN bytes, used as the working buffer.
+ *                 Wiped on an integrity failure.
  * \param outlen   Receives the plaintext length.
  *
  * \return         KC_OK, KC_ERR_LENGTH (shorter than KC_OVERHEAD + 0),

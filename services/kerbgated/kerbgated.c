@@ -97,8 +97,9 @@ usage(void)
 	exit(2);
 }
 
+/* A TCP socket bound to the listener's address; fatal if it cannot be. */
 static int
-bind_listener(const struct conf_listener *l, int reuseport)
+bound_socket(const struct conf_listener *l, int reuseport)
 {
 	int fd, one = 1;
 
@@ -109,10 +110,18 @@ bind_listener(const struct conf_listener *l, int reuseport)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		fatal("SO_REUSEPORT for %s", l->text);
-	/* Accepted sockets inherit it: no setsockopt per connection. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
 		fatal("cannot listen on %s", l->text);
+	return fd;
+}
+
+static int
+bind_listener(const struct conf_listener *l, int reuseport)
+{
+	int fd = bound_socket(l, reuseport), one = 1;
+
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (listen(fd, 1024) < 0)
 		fatal("listen on %s", l->text);
 	return fd;
@@ -127,15 +136,7 @@ bind_listener(const struct conf_listener *l, int reuseport)
 static void
 check_address_free(const struct conf_listener *l)
 {
-	int fd, one = 1;
-
-	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		fatal("socket for %s", l->text);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
-		fatal("cannot listen on %s", l->text);
-	close(fd);
+	close(bound_socket(l, 0));
 }
 
 /*

@@ -14,7 +14,6 @@
 
 #include <mbedtls/base64.h>
 #include <mbedtls/constant_time.h>
-#include <mbedtls/md.h>
 
 #include "hmac256.h"
 #include "sign.h"
