@@ -1442,6 +1442,14 @@ forward_request_head(struct client *cl)
 	return o->error ? -1 : 0;
 }
 
+/* RFC 9110 9.2.1 safe methods: sending one twice changes nothing. */
+static int
+safe_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	    strcmp(m, "OPTIONS") == 0;
+}
+
 static void
 backend_failed(struct client *cl, const char *why)
 {
@@ -1750,12 +1758,19 @@ step_proxy(struct client *cl)
 		log_warnx("%s: back-end %s closed the connection %s", cl->peer,
 		    u->srv->cs->text, cl->resp_head_done ? "mid-response" :
 		    "before answering");
-		if (!cl->resp_head_done && u->reused && cl->head_unread > 0 &&
-		    kg_buf_len(&u->e.in) == 0) {
-			/* A reused idle connection the server had dropped
-			 * (or was dropping): send the request again on a new
-			 * one.  Only body-less requests keep their head for
-			 * this, so nothing is sent twice that carried data. */
+		if (!cl->resp_head_done && cl->head_unread > 0 &&
+		    kg_buf_len(&u->e.in) == 0 && (u->reused || safe_method(cl->method))) {
+			/* Not a byte of an answer: a reused idle connection
+			 * the server had dropped (or was dropping), or a
+			 * server that went away with a safe request in hand
+			 * (RFC 9110 9.2.2 lets a proxy send it again): send
+			 * it again, to another server in the second case.
+			 * Only body-less requests keep their head for this,
+			 * so nothing is sent twice that carried data. */
+			int idx = (int)(u->srv - cl->pool->servers);
+
+			if (!u->reused)
+				cl->tried |= 1ULL << (idx & 63);
 			release_upstream(cl, 0);
 			start_backend(cl);
 			return 1;
