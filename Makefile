@@ -29,9 +29,11 @@ KCONFIG_CONF := kconfig-conf
 KCONFIG_MCONF := kconfig-mconf
 DEFAULT_DEFCONFIG := qemu_x86_64_defconfig
 
-# Targets that work without a .config.
+# Targets that work without a .config.  demo and the test targets are among
+# them because on a fresh machine kconfig-conf arrives only with `deps`: they
+# install the packages first and then run a second make, which configures.
 NOCONFIG_GOALS := %_defconfig menuconfig nconfig olddefconfig clean distclean help deps \
-                  lab-up lab-down lab-status
+                  lab-up lab-down lab-status demo test test-long test-unit need-root
 CONFIG_NEEDED := $(if $(MAKECMDGOALS),$(filter-out $(NOCONFIG_GOALS),$(MAKECMDGOALS)),all)
 ifneq ($(strip $(foreach g,$(CONFIG_NEEDED),$(if $(filter $(NOCONFIG_GOALS),$(g)),,$(g)))),)
 -include .config
@@ -48,6 +50,9 @@ objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
 # ---------------------------------------------------------------- config
 
 .config:
+	@command -v $(KCONFIG_CONF) >/dev/null || { \
+	  echo "$(KCONFIG_CONF) not found: run 'make deps' first (it installs toolchain/debian-packages.txt)," >&2; \
+	  echo "or use 'make demo' / 'make test', which do." >&2; exit 1; }
 	@echo "No .config yet: starting from configs/$(DEFAULT_DEFCONFIG)."
 	@$(KCONFIG_CONF) --defconfig=configs/$(DEFAULT_DEFCONFIG) Kconfig >/dev/null
 
@@ -94,7 +99,9 @@ include services/kerbgated/kerbgated.mk
 include tests/tests.mk
 -include bench/bench.mk
 
-all: $(SERVICE_BINS)
+# autoconf.h first: without a .config its rule says what to do, where an
+# empty SERVICE_BINS would otherwise "build" nothing.
+all: $(AUTOCONF_H) $(SERVICE_BINS)
 	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"
 
 # ---------------------------------------------------------------- setup, demo, lab
@@ -105,8 +112,13 @@ deps:
 lab-up lab-down lab-status: need-root
 	@tests/lab/lab $(subst lab-,,$@)
 
-demo: deps need-root all
+# The demo installs packages first, then builds in a second make (which reads
+# the configuration made after kconfig-conf exists) everything it runs.
+demo: need-root deps
+	@$(MAKE) --no-print-directory demo-build
 	@tests/demo.sh $(O)
+
+demo-build: $(SERVICE_BINS) $(TEST_TOOLS)
 
 need-root:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -128,7 +140,7 @@ help:
 	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
 	@echo "      make test-long         the long soak and cycle counts"
 
-.PHONY: all deps demo need-root clean distclean help menuconfig nconfig olddefconfig \
+.PHONY: all deps demo demo-build need-root clean distclean help menuconfig nconfig olddefconfig \
         savedefconfig lab-up lab-down lab-status
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

@@ -1,22 +1,70 @@
 #!/usr/bin/env bash
 # make demo: the most complete end-to-end path that exists today, against a
-# throwaway Active Directory domain in network namespaces.
-set -euo pipefail
+# throwaway Active Directory domain in network namespaces.  Each step says in
+# one line what it shows; the checks under it print "ok - ..." or
+# "not ok - ..." in words.  The lab and one kerbgated are left running at the
+# end so that a newcomer can try them; the last lines say how, and how to take
+# everything down.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-output}
 lab=tests/lab/lab
+logs=$out/demo-logs
+mkdir -p "$logs"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-trap '$lab down >/dev/null 2>&1 || true' EXIT INT TERM
+step=0; failed_steps=()
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+# run_step WHAT CMD...: one numbered line, the command's own lines indented.
+run_step() {
+	local what=$1; shift
+	step=$((step + 1))
+	say "[$step] $what"
+	if "$@" 2>&1 | sed -u 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		return 0
+	fi
+	failed_steps+=("[$step] $what")
+	return 1
+}
+teardown_on_failure() {
+	say "Taking the lab down after the failure (make lab-up brings it back)."
+	$lab down >/dev/null 2>&1 || true
+}
 
-say "Bringing up the lab: Samba AD DC for CORP.CONTOSO.COM, client, lb, cas1, cas2"
-$lab up
-say "Lab self-test (real kinit, curl --negotiate, S4U2Self/S4U2Proxy against the DC)"
-$lab selftest
-say "kerbgated, kcd mode: Kerberos terminated at the VIP 10.77.0.100 with the ASA keys;"
-say "Apache on cas1/cas2 authenticates alice with a delegated ticket and its own keytab"
-KG_OUT=$out tests/integration/test_kcd.sh
-say "kerbgated, header mode: TLS, SPNEGO, Extended Protection, streaming, refusals"
-KG_OUT=$out tests/integration/test_kerbgated.sh
-say "Not built yet: credential rotation, the appliance image, web management."
-say "Tearing the lab down"
+if ip netns list 2>/dev/null | grep -q '^kglab-' || [ -e /run/kerbgate-lab ]; then
+	say "A lab from an earlier run is still up: taking it down first."
+	$lab down >/dev/null 2>&1
+fi
+
+trap 'teardown_on_failure; exit 130' INT TERM
+if ! run_step "Bring up the lab: a Samba AD DC for CORP.CONTOSO.COM and hosts client, lb, cas1, cas2" \
+	$lab up; then
+	echo "demo: the lab did not come up; the lines above say why." >&2
+	teardown_on_failure
+	exit 1
+fi
+run_step "Check the lab itself: real kinit, curl --negotiate to Apache, S4U2Self and S4U2Proxy at the DC" \
+	$lab selftest
+run_step "kcd mode: alice authenticates at the VIP 10.77.0.100 with the ASA's keys; Apache on cas1/cas2 sees her through a delegated ticket and its own keytab" \
+	env KG_OUT="$out" tests/integration/test_kcd.sh
+run_step "header mode: TLS, SPNEGO as Windows sends it, Extended Protection, Outlook Anywhere streaming, refusals in words" \
+	env KG_OUT="$out" tests/integration/test_kerbgated.sh
+run_step "Leave kerbgated (kcd mode) serving the VIP so you can try it" \
+	env KG_OUT="$out" tests/demo-serve.sh
+
+say "Not built yet: credential rotation, the appliance image, firmware updates, web management."
+if [ ${#failed_steps[@]} -gt 0 ]; then
+	say "demo FAILED in ${#failed_steps[@]} step(s):"
+	printf '    %s\n' "${failed_steps[@]}"
+	echo "    Each failed check above reads 'not ok - ...'; kerbgated's log is in /run/kerbgate-lab/*/kerbgated.log."
+	teardown_on_failure
+	exit 1
+fi
+cat <<EOF
+
+$(printf '\033[1m%s\033[0m' "Done: every step passed.  The lab is still up, with kerbgated on the VIP.")
+    Lab state:   /run/kerbgate-lab (krb5.conf, keytabs, logs); namespaces: ip netns list | grep kglab-
+    Try it:      tests/lab/lab exec client kinit --password-file=/run/kerbgate-lab/pw/alice alice@CORP.CONTOSO.COM
+                 tests/lab/lab exec client curl --negotiate -u : http://mail.corp.contoso.com/whoami
+    Its log:     /run/kerbgate-lab/demo/kerbgated.log
+    Take down:   make lab-down     (stops kerbgated, Samba and Apache, removes the namespaces)
+EOF

@@ -89,6 +89,10 @@ if [ $lab_needed = 1 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		fail "lab (needs root for network namespaces: run make test as root)"
 	else
+		if ip netns list | grep -q '^kglab-' || [ -e /run/kerbgate-lab ]; then
+			echo "== a lab is still up (make demo leaves one): taking it down first"
+			tests/lab/lab down >"$log_dir/lab-down-before.log" 2>&1 || fail "lab down of the lab left up"
+		fi
 		cycles=2; [ $long = 1 ] && cycles=10
 		want lab && run_suite_program "lab/cycle" env LAB_CYCLES=$cycles tests/lab/test-lab-cycle.sh
 		echo "== lab up"

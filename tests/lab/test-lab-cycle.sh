@@ -11,7 +11,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB=$HERE/lab
 LAB_DIR=${KGLAB_DIR:-/run/kerbgate-lab}
 CYCLES=${LAB_CYCLES:-2}
-UP_MAX=${LAB_UP_MAX:-30}        # seconds `lab up` may take
+# `lab up` normally takes 15-60 s (docs/performance.md). This is no speed
+# check, only a bound that turns a hang into a failure that says so.
+UP_HANG=${LAB_UP_HANG:-600}
 SYSTEM_DIRS=(/run/samba /var/lib/samba /var/log/samba /var/cache/samba
              /run/apache2 /var/log/apache2)
 PASS=0
@@ -83,13 +85,15 @@ snapshot "$TMP/before"
 
 for cycle in $(seq "$CYCLES"); do
     t0=$(date +%s.%N)
-    if "$LAB" up 2>"$TMP/up.err"; then
-        secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-        if awk -v s="$secs" -v m="$UP_MAX" 'BEGIN {exit !(s < m)}'; then
-            ok "cycle $cycle: lab up in $secs s (< $UP_MAX s)"
-        else
-            notok "cycle $cycle: lab up took $secs s (>= $UP_MAX s)"
-        fi
+    rc=0
+    timeout --kill-after=10 "$UP_HANG" "$LAB" up 2>"$TMP/up.err" || rc=$?
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+    if [[ $rc -eq 0 ]]; then
+        ok "cycle $cycle: lab up (took $secs s)"
+    elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        notok "cycle $cycle: lab up hung: still running after $UP_HANG s; its last words:"
+        tail -n 5 "$TMP/up.err" | sed 's/^/#   /'
+        "$LAB" down 2>/dev/null || true
     else
         notok "cycle $cycle: lab up failed"
         sed 's/^/#   /' "$TMP/up.err"
