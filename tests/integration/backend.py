@@ -154,6 +154,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 if __name__ == "__main__":
+    # SIGTERM (the tests stop a back-end with pkill) is a normal exit.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     srv = Server((ADDR, int(PORT)), Handler)
     if len(sys.argv) > 7:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
