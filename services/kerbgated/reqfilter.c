@@ -213,10 +213,6 @@ canonical(const char *t, size_t plen, char *out, size_t *m)
 			return RF_E_NUL;
 		} else if (c == '/' || c == '\\') {
 			return RF_E_ENCODED_SLASH;
-		} else if (c == '%' && i + 2 < plen &&
-		    hex_value((unsigned char)t[i + 1]) >= 0 &&
-		    hex_value((unsigned char)t[i + 2]) >= 0) {
-			return RF_E_DOUBLE_ESCAPE;
 		} else if (is_unreserved(c)) {
 			out[n++] = (char)c;
 			continue;
@@ -227,6 +223,13 @@ canonical(const char *t, size_t plen, char *out, size_t *m)
 	}
 	if (need > 0)
 		return RF_E_BAD_UTF8;
+	/* A double escape, judged after decoding: "%25%33%30" is "%2530"
+	 * once decoded and "%30" to a back-end that decodes twice. */
+	for (i = 0; i + 4 < n; i++)
+		if (out[i] == '%' && out[i + 1] == '2' && out[i + 2] == '5' &&
+		    hex_value((unsigned char)out[i + 3]) >= 0 &&
+		    hex_value((unsigned char)out[i + 4]) >= 0)
+			return RF_E_DOUBLE_ESCAPE;
 	*m = n;
 	return 0;
 }

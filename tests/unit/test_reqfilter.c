@@ -165,6 +165,9 @@ static const struct path_case paths[] = {
 	{ "/a%u002e%u002e/b", NULL, RF_E_BAD_ESCAPE },
 	{ "/a%%32e", NULL, RF_E_BAD_ESCAPE },
 	{ "/a/%252e%252e/b", NULL, RF_E_DOUBLE_ESCAPE },
+	/* ...also when the hex digits come escaped (found by fuzzing). */
+	{ "/public/%25%32%65%25%32%65/secret", NULL, RF_E_DOUBLE_ESCAPE },
+	{ "/c%25c%33592C", NULL, RF_E_DOUBLE_ESCAPE },
 	{ "/a%25zz", "/a%25zz", 0 },
 	{ "/a%25", "/a%25", 0 },
 	/* UTF-8: shortest form only. */
