@@ -24,6 +24,10 @@
 #include "krbmint.h"
 #include "kgbench_pac.h"
 
+#ifndef REPLAY_FULL_ASSERT
+#define REPLAY_FULL_ASSERT(res) (void)(res)
+#endif
+
 static const uint8_t cert_p256_sha256[] = {
 	0x30, 0x82, 0x01, 0x94, 0x30, 0x82, 0x01, 0x3b, 0xa0, 0x03, 0x02, 0x01,
 	0x02, 0x02, 0x14, 0x7c, 0x70, 0x12, 0x42, 0x94, 0x1a, 0x1c, 0xae, 0x5f,
@@ -633,6 +637,123 @@ test_refused_token_does_not_enter_the_replay_cache(void **state)
 	assert_int_equal(accept_with(&tok, &p, &res), 0);
 	acceptor_result_clear(&res);
 	krb5_data_free(&tok);
+}
+
+/*
+ * Waits until just after the start of a wall-clock second, so that minting
+ * an AP-REQ and presenting it twice almost always fall in the same second.
+ * Not right at the start: time() reads a coarse clock that may still show
+ * the previous second for a few milliseconds after gettimeofday() moved on.
+ */
+static void
+at_second_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec = 0;
+	ts.tv_nsec = 1000000000L - ts.tv_nsec + 50000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec = 1;
+		ts.tv_nsec -= 1000000000L;
+	}
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * An authenticator whose ctime is exactly `skew` seconds behind the
+ * acceptor's clock is the last one the skew check lets through (the bound
+ * is inclusive, on both paths).  Presented twice in that second, the
+ * second time must be a replay.  A retry covers the rare second that
+ * ticks between minting and the first acceptance (then the skew check
+ * refuses the first, which proves nothing about the cache).
+ */
+static void
+replay_at_the_skew_edge_is_refused(int key)
+{
+	struct mint_ticket_spec ts = { .key = &keys[key] };
+	struct mint_req_spec rs = { .gss_checksum = true, .clock_offset = -300 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok;
+	time_t t0;
+	int tries, rc = -1;
+
+	for (tries = 0; tries < 5 && rc != 0; tries++) {
+		at_second_start();
+		t0 = time(NULL);
+		tok = token_for(&ts, &rs, NULL);
+		rc = accept_with(&tok, &p, &res);
+		acceptor_result_clear(&res);
+		if (rc != 0)
+			krb5_data_free(&tok);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(accept_with(&tok, &p, &res), -1);
+	/* Refused either way; as a replay unless the second ticked over. */
+	if (time(NULL) == t0)
+		assert_int_equal(res.status, ACCEPT_REPLAY);
+	else
+		assert_true(res.status == ACCEPT_REPLAY || res.status == ACCEPT_CLOCK_SKEW);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_replay_at_the_skew_edge_is_refused_on_the_fast_path(void **state)
+{
+	uint64_t fast = 0, slow = 0, fast1, slow1;
+
+	acceptor_path_counts(acc, &fast, &slow);
+	replay_at_the_skew_edge_is_refused(K5_AES256);
+	acceptor_path_counts(acc, &fast1, &slow1);
+	assert_true(fast1 > fast);
+}
+
+static void
+test_replay_at_the_skew_edge_is_refused_on_the_heimdal_path(void **state)
+{
+	uint64_t fast = 0, slow = 0, fast1, slow1;
+
+	acceptor_path_counts(acc, &fast, &slow);
+	replay_at_the_skew_edge_is_refused(K5_RC4);
+	acceptor_path_counts(acc, &fast1, &slow1);
+	assert_true(slow1 > slow);
+}
+
+/*
+ * A flood of fresh authenticators must not push a live entry out of a full
+ * cache: that entry's AP-REQ would then be accepted a second time.
+ */
+static void
+test_full_replay_cache_refuses_rather_than_forgets(void **state)
+{
+	struct kg_acceptor *small;
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data victim = simple_token(K5_AES256), flood[3];
+	char err[256];
+	int i;
+
+	assert_int_equal(acceptor_new(&small, 2, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(small, keytab_path, served, 3, err,
+	    sizeof(err)), 6);
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	for (i = 0; i < 3; i++) {
+		flood[i] = simple_token(i == 2 ? K5_RC4 : K5_AES256);
+		acceptor_accept(small, flood[i].data, flood[i].length, &p, &res);
+		if (i >= 1)
+			REPLAY_FULL_ASSERT(res);
+		acceptor_result_clear(&res);
+	}
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	acceptor_result_clear(&res);
+	for (i = 0; i < 3; i++)
+		krb5_data_free(&flood[i]);
+	krb5_data_free(&victim);
+	acceptor_free(small);
 }
 
 /* ---------------------------------------------------------------- channel bindings */
@@ -1462,6 +1583,9 @@ main(void)
 		cmocka_unit_test(test_same_token_twice_is_refused_as_a_replay),
 		cmocka_unit_test(test_same_ap_req_inside_spnego_after_raw_is_still_a_replay),
 		cmocka_unit_test(test_refused_token_does_not_enter_the_replay_cache),
+		cmocka_unit_test(test_replay_at_the_skew_edge_is_refused_on_the_fast_path),
+		cmocka_unit_test(test_replay_at_the_skew_edge_is_refused_on_the_heimdal_path),
+		cmocka_unit_test(test_full_replay_cache_refuses_rather_than_forgets),
 		cmocka_unit_test(test_cb_hash_of_a_sha256_certificate_matches_an_independent_computation),
 		cmocka_unit_test(test_cb_hash_of_a_sha384_signed_certificate_uses_sha384),
 		cmocka_unit_test(test_cb_hash_of_garbage_is_an_error),
