@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
+#include "replay.h"
 #include "tls.h"
 #include "util.h"
 
@@ -44,6 +45,7 @@ struct generation {
 	unsigned	 nrelays;
 	unsigned	 alive;
 	int		 draining;
+	int		 after_crash;	/* its keyholder follows one that died */
 };
 
 static volatile sig_atomic_t got_hup, got_term, got_chld;
@@ -60,6 +62,14 @@ static size_t nlisten, nsock;
 static struct conf_listener *bound;	/* what listen_fds are bound to */
 static int admin_fd = -1;
 static struct metrics_shm *metrics;
+/*
+ * The replay cache, shared by every generation's keyholder (replay.h).  The
+ * parent only hands the mapping down and never touches its contents: a
+ * keyholder could leave them in any state.  Relays unmap it.
+ */
+static struct kg_replay *replay;
+static int keyholder_died;		/* unexpectedly: the next keyholder
+					   sets the restart floor */
 static uint8_t cookie_key[32];
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
@@ -291,6 +301,8 @@ fork_keyholder(struct generation *g, int *kh_ends)
 	env.relay_fds = kh_ends;
 	env.nrelays = g->nrelays;
 	env.user = g->conf->keyholder_user;
+	env.replay = replay;
+	env.after_crash = g->after_crash;
 	keyholder_main(&env);
 }
 
@@ -304,6 +316,10 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 
 	if ((pid = fork_child()) > 0)
 		return pid;
+	/* Relays parse what the network sends: no write access to the
+	 * keyholders' replay cache. */
+	replay_free(replay);
+	replay = NULL;
 	/* Only this relay's own ends: a keyholder must see EOF when any
 	 * relay exits, which a copy held by a sibling would prevent. */
 	for (j = w + 1; j < g->nrelays; j++) {
@@ -378,6 +394,8 @@ start_generation(struct conf *c)
 	memset(g, 0, sizeof(*g));
 	g->id = next_gen++;
 	g->conf = c;
+	g->after_crash = keyholder_died;
+	keyholder_died = 0;
 	g->nrelays = n;
 	g->tls = make_tls(c);
 	if (g->tls == NULL && c->nlisteners > 0) {
@@ -452,6 +470,10 @@ reap(int *restart)
 				mine = pid == g->relays[j];
 			if (!mine)
 				continue;
+			if (pid == g->keyholder && !got_term &&
+			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+			    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
+				keyholder_died = 1;
 			if (!g->draining && !got_term) {
 				if (WIFSIGNALED(status))
 					log_warnx("generation %u: child %d killed "
@@ -496,6 +518,10 @@ reload(void)
 		free(c);
 		return;
 	}
+	if (c->replay_entries != replay_capacity(replay))
+		log_warnx("replay_cache_entries %u takes effect when kerbgated "
+		    "restarts; the replay cache keeps %zu entries", c->replay_entries,
+		    replay_capacity(replay));
 	bind_listeners(c, worker_count(c));
 	if (start_generation(c) < 0) {
 		log_warnx("reload failed; keeping the running configuration");
@@ -588,6 +614,9 @@ main(int argc, char **argv)
 		fatal("daemon");
 	if ((metrics = metrics_map()) == NULL)
 		fatal("mmap for metrics");
+	if ((replay = replay_new_shared(c->replay_entries)) == NULL)
+		fatal("cannot map a replay cache of %u entries (%zu bytes)",
+		    c->replay_entries, replay_region_size(c->replay_entries));
 	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
 	    (ssize_t)sizeof(cookie_key))
 		fatal("getrandom");

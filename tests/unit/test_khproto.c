@@ -640,7 +640,7 @@ test_auth_result_with_unknown_status_or_reason_is_refused(void **state)
 
 	(void)state;
 	sample_auth_result(&in);
-	in.status = (enum kh_status)(KH_INTERNAL + 1);
+	in.status = (enum kh_status)(KH_UNAVAILABLE + 1);
 	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
 	assert_int_equal(kh_auth_result_decode(p, n, &out), KG_ERR_PROTO);
 	free(p);
