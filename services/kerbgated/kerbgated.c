@@ -286,13 +286,21 @@ fork_child(void)
 }
 
 static pid_t
-fork_keyholder(struct generation *g, int *kh_ends)
+fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends)
 {
 	struct keyholder_env env;
+	unsigned i;
 	pid_t pid;
 
 	if ((pid = fork_child()) > 0)
 		return pid;
+	/* Not the relays' ends: holding them, the keyholder would never see
+	 * EOF when its relays have drained, never exit, and its generation
+	 * would hold one of MAX_GENERATIONS slots for good. */
+	for (i = 0; i < g->nrelays; i++) {
+		close(kh[i][0]);
+		close(ctl[i][1]);
+	}
 	close_listeners(SIZE_MAX);
 	if (admin_fd >= 0)
 		close(admin_fd);
@@ -421,7 +429,7 @@ start_generation(struct conf *c)
 		g->ctl[i] = ctl[i][0];
 	}
 	/* The keyholder gets its ends only; relays never see the keytab. */
-	g->keyholder = fork_keyholder(g, kh_ends);
+	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends);
 	for (i = 0; i < n; i++)
 		close(kh[i][1]);
 	for (i = 0; i < n; i++) {

@@ -421,7 +421,8 @@ test_new_kvno_not_in_keytab_then_reload() {
 
 # A token taken before a reload is still a replay after it: the new
 # generation's keyholder shares the old one's replay cache.  The replay is
-# sent once the old generation has gone, so only the new one can answer.
+# sent once the old generation (its keyholder too) has exited, so only the
+# new one can answer.
 test_replay_after_reload_is_refused() {
 	local tok n
 	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
@@ -429,10 +430,12 @@ test_replay_after_reload_is_refused() {
 		return 1
 	n=$(grep -c 'generation [0-9]* finished' "$log")
 	kill -HUP "$kg_pid"
+	# The old generation, keyholder included, exits once drained.
 	for _ in $(seq 40); do
 		[ "$(grep -c 'generation [0-9]* finished' "$log")" -gt "$n" ] && break
 		sleep 0.25
 	done
+	[ "$(grep -c 'generation [0-9]* finished' "$log")" -gt "$n" ] || return 1
 	n=$(grep -c 'replayed authenticator' "$log")
 	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/after-reload)" = 401 ] &&
 		[ "$(grep -c 'replayed authenticator' "$log")" -gt "$n" ]
