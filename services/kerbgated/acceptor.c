@@ -214,6 +214,13 @@ acceptor_new(struct kg_acceptor **out, size_t replay_entries, char *err, size_t 
 }
 
 void
+acceptor_use_replay(struct kg_acceptor *acc, struct kg_replay *rc)
+{
+	replay_free(acc->replay);
+	acc->replay = rc;
+}
+
+void
 acceptor_free(struct kg_acceptor *acc)
 {
 	if (acc == NULL)
@@ -894,6 +901,25 @@ make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
 	return rv;
 }
 
+/* The replay cache's verdict as a refusal; 0 if the authenticator is new. */
+static int
+replay_refusal(enum replay_verdict v, struct accept_result *res)
+{
+	switch (v) {
+	case REPLAY_NEW:
+		return 0;
+	case REPLAY_SEEN:
+		return set_reason(res, ACCEPT_REPLAY, "replayed authenticator");
+	case REPLAY_STALE:
+		return set_reason(res, ACCEPT_REPLAY, "authenticator older than the "
+		    "keyholder's restart after a crash: the client must authenticate "
+		    "again");
+	case REPLAY_FULL:
+		break;
+	}
+	return set_reason(res, ACCEPT_REPLAY_CACHE_FULL, REPLAY_FULL_REASON);
+}
+
 /* Both paths, once the AP-REQ is known to be genuine: replay, GSS checksum. */
 static int
 check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticator *auth,
@@ -902,9 +928,18 @@ check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticat
 {
 	replay_digest(acc->replay, ap->authenticator.cipher.data,
 	    ap->authenticator.cipher.length, digest);
-	if (replay_seen(acc->replay, digest, now))
-		return set_reason(res, ACCEPT_REPLAY, "replayed authenticator");
+	if (replay_refusal(replay_check(acc->replay, digest, auth->ctime, now), res) != 0)
+		return -1;
 	return check_gss_checksum((krb5_authenticator)(uintptr_t)auth, params, res);
+}
+
+/* Both paths, last: remember the authenticator, or refuse if it cannot be
+ * (another generation's keyholder took it a moment ago, the cache is full). */
+static int
+remember_authenticator(struct kg_acceptor *acc, const Authenticator *auth, int skew,
+    krb5_timestamp now, const uint8_t digest[REPLAY_DIGEST_LEN], struct accept_result *res)
+{
+	return replay_refusal(replay_insert(acc->replay, digest, auth->ctime, skew, now), res);
 }
 
 /* ---------------------------------------------------------------- fast path */
@@ -1291,7 +1326,8 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 		set_reason(res, ACCEPT_INTERNAL, "cannot build the AP-REP");
 		goto out;
 	}
-	replay_insert(acc->replay, digest, (time_t)auth.ctime + skew, now);
+	if (remember_authenticator(acc, &auth, skew, now, digest, res) != 0)
+		goto out;
 	res->status = ACCEPT_OK;
 	rv = FAST_OK;
 out:
@@ -1366,7 +1402,8 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 			goto out;
 		}
 	}
-	replay_insert(acc->replay, digest, (time_t)auth->ctime + skew, now);
+	if (remember_authenticator(acc, auth, skew, now, digest, res) != 0)
+		goto out;
 	res->status = ACCEPT_OK;
 	rv = 0;
 out:
@@ -1578,6 +1615,7 @@ acceptor_status_name(enum accept_status status)
 	case ACCEPT_TICKET_EXPIRED:	return "ticket-expired";
 	case ACCEPT_TICKET_NOT_YET_VALID: return "ticket-not-yet-valid";
 	case ACCEPT_REPLAY:		return "replay";
+	case ACCEPT_REPLAY_CACHE_FULL:	return "replay-cache-full";
 	case ACCEPT_CB_MISMATCH:	return "cb-mismatch";
 	case ACCEPT_CB_MISSING:		return "cb-missing";
 	case ACCEPT_REFUSED:		return "refused";

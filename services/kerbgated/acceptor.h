@@ -89,7 +89,10 @@ enum accept_status {
 	ACCEPT_CLOCK_SKEW,
 	ACCEPT_TICKET_EXPIRED,
 	ACCEPT_TICKET_NOT_YET_VALID,
-	ACCEPT_REPLAY,
+	ACCEPT_REPLAY,			/**< seen already, or older than a
+					     keyholder restart (reason says) */
+	ACCEPT_REPLAY_CACHE_FULL,	/**< the replay cache holds only live
+					     entries: cannot take one more */
 	ACCEPT_CB_MISMATCH,
 	ACCEPT_CB_MISSING,
 	ACCEPT_REFUSED,			/**< other Kerberos refusals (reason says which) */
@@ -136,6 +139,16 @@ struct kg_acceptor;
  * \return         0, or -1 (krb5 context or memory failure).
  */
 int acceptor_new(struct kg_acceptor **out, size_t replay_entries, char *err, size_t errlen);
+
+struct kg_replay;
+
+/**
+ * \brief          Use \p rc as the replay cache (e.g. the one shared by
+ *                 every generation's keyholder) instead of the acceptor's
+ *                 own; the acceptor frees it (a shared one is only
+ *                 unmapped from this process).
+ */
+void acceptor_use_replay(struct kg_acceptor *acc, struct kg_replay *rc);
 
 /**
  * \brief          Free an acceptor; its keys are zeroized (NULL is fine).

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
+#include "replay.h"
 #include "tls.h"
 #include "util.h"
 
@@ -44,6 +45,7 @@ struct generation {
 	unsigned	 nrelays;
 	unsigned	 alive;
 	int		 draining;
+	int		 after_crash;	/* its keyholder follows one that died */
 };
 
 static volatile sig_atomic_t got_hup, got_term, got_chld;
@@ -60,6 +62,14 @@ static size_t nlisten, nsock;
 static struct conf_listener *bound;	/* what listen_fds are bound to */
 static int admin_fd = -1;
 static struct metrics_shm *metrics;
+/*
+ * The replay cache, shared by every generation's keyholder (replay.h).  The
+ * parent only hands the mapping down and never touches its contents: a
+ * keyholder could leave them in any state.  Relays unmap it.
+ */
+static struct kg_replay *replay;
+static int keyholder_died;		/* unexpectedly: the next keyholder
+					   sets the restart floor */
 static uint8_t cookie_key[32];
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
@@ -276,13 +286,21 @@ fork_child(void)
 }
 
 static pid_t
-fork_keyholder(struct generation *g, int *kh_ends)
+fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends)
 {
 	struct keyholder_env env;
+	unsigned i;
 	pid_t pid;
 
 	if ((pid = fork_child()) > 0)
 		return pid;
+	/* Not the relays' ends: holding them, the keyholder would never see
+	 * EOF when its relays have drained, never exit, and its generation
+	 * would hold one of MAX_GENERATIONS slots for good. */
+	for (i = 0; i < g->nrelays; i++) {
+		close(kh[i][0]);
+		close(ctl[i][1]);
+	}
 	close_listeners(SIZE_MAX);
 	if (admin_fd >= 0)
 		close(admin_fd);
@@ -291,6 +309,8 @@ fork_keyholder(struct generation *g, int *kh_ends)
 	env.relay_fds = kh_ends;
 	env.nrelays = g->nrelays;
 	env.user = g->conf->keyholder_user;
+	env.replay = replay;
+	env.after_crash = g->after_crash;
 	keyholder_main(&env);
 }
 
@@ -304,6 +324,10 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 
 	if ((pid = fork_child()) > 0)
 		return pid;
+	/* Relays parse what the network sends: no write access to the
+	 * keyholders' replay cache. */
+	replay_free(replay);
+	replay = NULL;
 	/* Only this relay's own ends: a keyholder must see EOF when any
 	 * relay exits, which a copy held by a sibling would prevent. */
 	for (j = w + 1; j < g->nrelays; j++) {
@@ -378,6 +402,8 @@ start_generation(struct conf *c)
 	memset(g, 0, sizeof(*g));
 	g->id = next_gen++;
 	g->conf = c;
+	g->after_crash = keyholder_died;
+	keyholder_died = 0;
 	g->nrelays = n;
 	g->tls = make_tls(c);
 	if (g->tls == NULL && c->nlisteners > 0) {
@@ -403,7 +429,7 @@ start_generation(struct conf *c)
 		g->ctl[i] = ctl[i][0];
 	}
 	/* The keyholder gets its ends only; relays never see the keytab. */
-	g->keyholder = fork_keyholder(g, kh_ends);
+	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends);
 	for (i = 0; i < n; i++)
 		close(kh[i][1]);
 	for (i = 0; i < n; i++) {
@@ -452,6 +478,10 @@ reap(int *restart)
 				mine = pid == g->relays[j];
 			if (!mine)
 				continue;
+			if (pid == g->keyholder && !got_term &&
+			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+			    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
+				keyholder_died = 1;
 			if (!g->draining && !got_term) {
 				if (WIFSIGNALED(status))
 					log_warnx("generation %u: child %d killed "
@@ -496,6 +526,10 @@ reload(void)
 		free(c);
 		return;
 	}
+	if (c->replay_entries != replay_capacity(replay))
+		log_warnx("replay_cache_entries %u takes effect when kerbgated "
+		    "restarts; the replay cache keeps %zu entries", c->replay_entries,
+		    replay_capacity(replay));
 	bind_listeners(c, worker_count(c));
 	if (start_generation(c) < 0) {
 		log_warnx("reload failed; keeping the running configuration");
@@ -588,6 +622,9 @@ main(int argc, char **argv)
 		fatal("daemon");
 	if ((metrics = metrics_map()) == NULL)
 		fatal("mmap for metrics");
+	if ((replay = replay_new_shared(c->replay_entries)) == NULL)
+		fatal("cannot map a replay cache of %u entries (%zu bytes)",
+		    c->replay_entries, replay_region_size(c->replay_entries));
 	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
 	    (ssize_t)sizeof(cookie_key))
 		fatal("getrandom");

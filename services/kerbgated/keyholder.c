@@ -33,6 +33,7 @@
 #include "keyholder.h"
 #include "khproto.h"
 #include "log.h"
+#include "replay.h"
 #include "util.h"
 
 #define KH_TICK_MS		1000		/* housekeeping period */
@@ -362,6 +363,8 @@ reason_code(enum accept_status st)
 		return KH_R_SKEW;
 	case ACCEPT_REPLAY:
 		return KH_R_REPLAY;
+	case ACCEPT_REPLAY_CACHE_FULL:
+		return KH_R_REPLAY_CACHE_FULL;
 	case ACCEPT_SPN_NOT_SERVED:
 		return KH_R_SPN;
 	case ACCEPT_ENCTYPE_DISABLED:
@@ -463,7 +466,9 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 			out.session = session_new(k, &res);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
-		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL : KH_DENIED;
+		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :
+		    res.status == ACCEPT_REPLAY_CACHE_FULL ? KH_UNAVAILABLE :
+		    KH_DENIED;
 		out.reason_code = reason_code(res.status);
 		kg_strlcpy(out.reason, res.reason, sizeof(out.reason));
 	}
@@ -925,6 +930,24 @@ start_kcd(const struct conf *c, struct kg_acceptor *acc)
 	return kcd;
 }
 
+/*
+ * The keyholder before this one died unexpectedly.  Whatever it accepted is
+ * in the shared replay cache, unless it died mid-update (then the cache
+ * starts empty); either way, refuse authenticators made before this restart
+ * for as long as the skew check could pass them.  Clients just make a new
+ * authenticator.
+ */
+static void
+restart_floor(struct kg_replay *rc, unsigned skew)
+{
+	time_t now = time(NULL);
+
+	replay_note_restart(rc, now);
+	log_warnx("started after the previous keyholder died: for %u s, "
+	    "authenticators made before this restart are refused as possible "
+	    "replays (clients authenticate again)", skew);
+}
+
 void
 keyholder_main(struct keyholder_env *env)
 {
@@ -941,8 +964,18 @@ keyholder_main(struct keyholder_env *env)
 	memset(&k, 0, sizeof(k));
 	k.conf = c;
 	k.nrelays = env->nrelays;
-	if (acceptor_new(&k.acc, c->replay_entries, err, sizeof(err)) < 0)
+	/* With the shared cache, the acceptor's own is only a placeholder. */
+	if (acceptor_new(&k.acc, env->replay != NULL ? 1 : c->replay_entries,
+	    err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (env->replay != NULL) {
+		/* Before the first check: a reload that raised clock_skew
+		 * lengthens the entries the last generation left. */
+		replay_set_skew(env->replay, (int)c->clock_skew_s);
+		if (env->after_crash)
+			restart_floor(env->replay, c->clock_skew_s);
+		acceptor_use_replay(k.acc, env->replay);
+	}
 	all_spns(c, &spns, &nspns);
 	if (acceptor_load_keytab(k.acc, c->keytab, spns, nspns, err,
 	    sizeof(err)) < 0)

@@ -18,11 +18,19 @@
 
 #include "conf.h"
 
+struct kg_replay;
+
 struct keyholder_env {
 	struct conf	*conf;
 	const int	*relay_fds;	/**< one socketpair end per relay */
 	size_t		 nrelays;
 	const char	*user;		/**< drop to this user, or NULL */
+	struct kg_replay *replay;	/**< the replay cache every generation
+					     shares (replay_new_shared()), or
+					     NULL for a private one */
+	int		 after_crash;	/**< the previous keyholder died
+					     unexpectedly: set the restart
+					     floor (replay.h) */
 };
 
 /**

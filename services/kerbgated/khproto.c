@@ -39,6 +39,7 @@ static const char *const reason_labels[KH_R_MAX] = {
 	[KH_R_CHANNEL_BINDING] = "channel_binding",
 	[KH_R_MALFORMED] = "malformed_token",
 	[KH_R_INTERNAL] = "internal",
+	[KH_R_REPLAY_CACHE_FULL] = "replay_cache_full",
 };
 
 const char *
@@ -148,7 +149,7 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	    kg_tlv_get_u64(&r, T_SESSION, &res->session) < 0 ||
 	    kg_tlv_end(&r) < 0)
 		return KG_ERR_PROTO;
-	if (status > KH_INTERNAL || code >= KH_R_MAX)
+	if (status > KH_UNAVAILABLE || code >= KH_R_MAX)
 		return KG_ERR_PROTO;
 	res->status = (enum kh_status)status;
 	res->reason_code = (enum kh_reason)code;

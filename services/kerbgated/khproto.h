@@ -24,6 +24,8 @@ enum kh_status {
 	KH_DENIED,		/**< a valid token we refuse (kvno, SPN, skew...) */
 	KH_MALFORMED,		/**< not a usable AP-REQ */
 	KH_INTERNAL,		/**< the keyholder failed (no keytab, memory) */
+	KH_UNAVAILABLE,		/**< cannot authenticate anyone just now
+				     (replay cache full): answer 503 */
 };
 
 /**
@@ -42,6 +44,7 @@ enum kh_reason {
 	KH_R_CHANNEL_BINDING,	/**< Extended Protection mismatch/missing */
 	KH_R_MALFORMED,		/**< malformed token */
 	KH_R_INTERNAL,		/**< keyholder problem */
+	KH_R_REPLAY_CACHE_FULL,	/**< replay cache full of live entries */
 	KH_R_MAX
 };
 

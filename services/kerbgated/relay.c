@@ -607,6 +607,12 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 		r->mw->auth_fail_kh[res->reason_code]++;
 		log_warnx("%s: Negotiate refused for %s: %s", cl->peer, v->name,
 		    res->reason);
+		/* Not the client's fault, and a new token would fare no
+		 * better until the keyholder can take one: no challenge. */
+		if (res->status == KH_UNAVAILABLE) {
+			client_respond(cl, 503, NULL, res->reason, 1);
+			return;
+		}
 		challenge(cl, NULL, "Kerberos authentication failed");
 		return;
 	}

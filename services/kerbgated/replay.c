@@ -1,8 +1,12 @@
 /*
- * replay.c: bounded replay cache (FIFO ring + open-addressing index).
+ * replay.c: bounded replay cache (FIFO ring + open-addressing index) in one
+ * region that may be shared by every generation's keyholder.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <mbedtls/sha256.h>
@@ -13,19 +17,54 @@
 
 struct replay_entry {
 	uint8_t digest[REPLAY_DIGEST_LEN];
-	int64_t expires;
+	int64_t expires;		/* live while now < expires */
 };
 
-struct kg_replay {
-	struct replay_entry *ring;	/* capacity entries, oldest at head */
-	uint32_t *index;		/* 0: empty, else ring position + 1 */
-	size_t capacity;
-	size_t index_mask;
-	size_t head;
-	size_t count;
-	uint64_t evictions;
+/* The start of the region: offsets and counters only, no pointers. */
+struct replay_hdr {
+	pthread_mutex_t lock;		/* robust, process-shared */
+	uint64_t capacity;
+	uint64_t index_mask;
+	uint64_t head;
+	uint64_t count;
+	uint64_t full_refusals;
+	uint64_t resets;
+	int64_t skew;			/* largest skew any user passed */
+	int64_t floor_ctime;		/* restart floor, see replay.h */
+	int64_t floor_until;
+	int64_t last_sweep;		/* second of the last full sweep */
 	uint8_t salt[16];
 };
+
+/* This process's view of the region. */
+struct kg_replay {
+	struct replay_hdr *h;
+	struct replay_entry *ring;	/* capacity entries, oldest at head */
+	uint32_t *index;		/* 0: empty, else ring position + 1 */
+	size_t size;			/* of the mapping */
+	bool shared;
+};
+
+#define ALIGN8(n)	(((n) + 7) & ~(size_t)7)
+
+static size_t
+index_slots(size_t capacity)
+{
+	size_t slots = 1;
+
+	/* Load factor at most 1/2 keeps linear probes short. */
+	while (slots < 2 * capacity)
+		slots <<= 1;
+	return slots;
+}
+
+size_t
+replay_region_size(size_t capacity)
+{
+	return ALIGN8(sizeof(struct replay_hdr)) +
+	    capacity * sizeof(struct replay_entry) +
+	    index_slots(capacity) * sizeof(uint32_t);
+}
 
 static size_t
 home_slot(const struct kg_replay *rc, const uint8_t *digest)
@@ -34,35 +73,64 @@ home_slot(const struct kg_replay *rc, const uint8_t *digest)
 
 	/* The digest is a salted SHA-256: any 8 of its bytes are uniform. */
 	memcpy(&h, digest, sizeof(h));
-	return (size_t)h & rc->index_mask;
+	return (size_t)h & rc->h->index_mask;
 }
 
-struct kg_replay *
-replay_new(size_t capacity)
+static struct kg_replay *
+create(size_t capacity, bool shared)
 {
 	struct kg_replay *rc;
-	size_t slots = 1;
+	pthread_mutexattr_t ma;
+	uint8_t *base;
 
 	if (capacity == 0)
 		capacity = CONFIG_KERBGATED_REPLAY_CACHE_ENTRIES;
 	if (capacity > REPLAY_MAX_CAPACITY)
 		return NULL;
-	/* Load factor at most 1/2 keeps linear probes short. */
-	while (slots < 2 * capacity)
-		slots <<= 1;
-
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		return NULL;
-	rc->capacity = capacity;
-	rc->index_mask = slots - 1;
-	rc->ring = calloc(capacity, sizeof(*rc->ring));
-	rc->index = calloc(slots, sizeof(*rc->index));
-	if (rc->ring == NULL || rc->index == NULL ||
-	    getrandom(rc->salt, sizeof(rc->salt), 0) != (ssize_t)sizeof(rc->salt)) {
+	rc->size = replay_region_size(capacity);
+	rc->shared = shared;
+	base = mmap(NULL, rc->size, PROT_READ | PROT_WRITE,
+	    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED) {
+		free(rc);
+		return NULL;
+	}
+	rc->h = (struct replay_hdr *)base;
+	rc->ring = (struct replay_entry *)(base + ALIGN8(sizeof(*rc->h)));
+	rc->index = (uint32_t *)(rc->ring + capacity);
+	rc->h->capacity = capacity;
+	rc->h->index_mask = index_slots(capacity) - 1;
+	if (getrandom(rc->h->salt, sizeof(rc->h->salt), 0) !=
+	    (ssize_t)sizeof(rc->h->salt) ||
+	    pthread_mutexattr_init(&ma) != 0) {
 		replay_free(rc);
 		return NULL;
 	}
+	/* Robust: a keyholder killed while holding it must not wedge the
+	 * next one; the next locker is told and repairs (lock()). */
+	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&rc->h->lock, &ma) != 0) {
+		pthread_mutexattr_destroy(&ma);
+		replay_free(rc);
+		return NULL;
+	}
+	pthread_mutexattr_destroy(&ma);
 	return rc;
+}
+
+struct kg_replay *
+replay_new(size_t capacity)
+{
+	return create(capacity, false);
+}
+
+struct kg_replay *
+replay_new_shared(size_t capacity)
+{
+	return create(capacity, true);
 }
 
 void
@@ -70,8 +138,10 @@ replay_free(struct kg_replay *rc)
 {
 	if (rc == NULL)
 		return;
-	free(rc->ring);
-	free(rc->index);
+	/* A shared region is others' too: only this process's view goes. */
+	if (!rc->shared)
+		explicit_bzero(rc->h, rc->size);
+	munmap(rc->h, rc->size);
 	explicit_bzero(rc, sizeof(*rc));
 	free(rc);
 }
@@ -85,31 +155,47 @@ replay_digest(const struct kg_replay *rc, const uint8_t *data, size_t len,
 
 	mbedtls_sha256_init(&sha);
 	mbedtls_sha256_starts_ret(&sha, 0);
-	mbedtls_sha256_update_ret(&sha, rc->salt, sizeof(rc->salt));
+	mbedtls_sha256_update_ret(&sha, rc->h->salt, sizeof(rc->h->salt));
 	mbedtls_sha256_update_ret(&sha, data, len);
 	mbedtls_sha256_finish_ret(&sha, full);
 	mbedtls_sha256_free(&sha);
 	memcpy(digest, full, REPLAY_DIGEST_LEN);
 }
 
-/* The index slot that points at ring position pos, or SIZE_MAX. */
-static size_t
-find_slot(const struct kg_replay *rc, const uint8_t *digest, size_t *pos)
+static void
+set_floor(struct replay_hdr *h, int64_t now)
 {
-	size_t i = home_slot(rc, digest);
+	h->floor_ctime = now;
+	h->floor_until = now + h->skew + 1;
+}
 
-	while (rc->index[i] != 0) {
-		size_t p = rc->index[i] - 1;
+/*
+ * Takes the lock.  If its holder died, the ring and index may be half
+ * updated: start empty, and refuse what the dead process may have let in
+ * (the restart floor), as after any unplanned keyholder death.
+ */
+static void
+lock(struct kg_replay *rc)
+{
+	struct replay_hdr *h = rc->h;
+	int e = pthread_mutex_lock(&h->lock);
 
-		if (memcmp(rc->ring[p].digest, digest, REPLAY_DIGEST_LEN) == 0 &&
-		    (pos == NULL || *pos == SIZE_MAX || *pos == p)) {
-			if (pos != NULL)
-				*pos = p;
-			return i;
-		}
-		i = (i + 1) & rc->index_mask;
-	}
-	return SIZE_MAX;
+	if (e == 0)
+		return;
+	if (e != EOWNERDEAD)
+		abort();	/* a robust mutex we initialised: cannot be */
+	h->head = h->count = 0;
+	memset(rc->ring, 0, h->capacity * sizeof(*rc->ring));
+	memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
+	set_floor(h, (int64_t)time(NULL));
+	h->resets++;
+	pthread_mutex_consistent(&h->lock);
+}
+
+static void
+unlock(struct kg_replay *rc)
+{
+	pthread_mutex_unlock(&rc->h->lock);
 }
 
 /* Backward-shift deletion: keeps every probe chain unbroken, no tombstones. */
@@ -121,7 +207,7 @@ index_delete(struct kg_replay *rc, size_t hole)
 	for (;;) {
 		size_t home;
 
-		j = (j + 1) & rc->index_mask;
+		j = (j + 1) & rc->h->index_mask;
 		if (rc->index[j] == 0)
 			break;
 		home = home_slot(rc, rc->ring[rc->index[j] - 1].digest);
@@ -135,20 +221,80 @@ index_delete(struct kg_replay *rc, size_t hole)
 }
 
 static void
-evict_oldest(struct kg_replay *rc)
+index_add(struct kg_replay *rc, size_t pos)
 {
-	size_t pos = rc->head;
-	size_t slot = find_slot(rc, rc->ring[pos].digest, &pos);
+	size_t i = home_slot(rc, rc->ring[pos].digest);
 
-	if (slot != SIZE_MAX)
-		index_delete(rc, slot);
-	explicit_bzero(&rc->ring[pos], sizeof(rc->ring[pos]));
-	rc->head = (rc->head + 1) % rc->capacity;
-	rc->count--;
+	while (rc->index[i] != 0)
+		i = (i + 1) & rc->h->index_mask;
+	rc->index[i] = (uint32_t)(pos + 1);
 }
 
-bool
-replay_seen(const struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN], time_t now)
+static void
+evict_oldest(struct kg_replay *rc)
+{
+	struct replay_hdr *h = rc->h;
+	size_t pos = h->head, i = home_slot(rc, rc->ring[pos].digest);
+
+	while (rc->index[i] != 0 && rc->index[i] != pos + 1)
+		i = (i + 1) & h->index_mask;
+	if (rc->index[i] != 0)
+		index_delete(rc, i);
+	memset(&rc->ring[pos], 0, sizeof(rc->ring[pos]));
+	h->head = (h->head + 1) % h->capacity;
+	h->count--;
+}
+
+/*
+ * Drops every expired entry, wherever it sits, keeping the order of the
+ * rest, and rebuilds the index.  Entries do not expire in insertion order
+ * (ctime may lie anywhere within the skew), so a live entry at the head can
+ * hide expired ones behind it.
+ */
+static void
+compact(struct kg_replay *rc, int64_t now)
+{
+	struct replay_hdr *h = rc->h;
+	size_t r, w = 0, cap = h->capacity;
+
+	for (r = 0; r < h->count; r++) {
+		struct replay_entry *e = &rc->ring[(h->head + r) % cap];
+
+		if (e->expires <= now)
+			continue;
+		if (w != r)
+			rc->ring[(h->head + w) % cap] = *e;
+		w++;
+	}
+	for (r = w; r < h->count; r++)
+		memset(&rc->ring[(h->head + r) % cap], 0, sizeof(*rc->ring));
+	h->count = w;
+	memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
+	for (r = 0; r < w; r++)
+		index_add(rc, (h->head + r) % cap);
+}
+
+/* Whether one more entry fits once the expired ones have gone. */
+static bool
+make_room(struct kg_replay *rc, int64_t now)
+{
+	struct replay_hdr *h = rc->h;
+
+	while (h->count > 0 && rc->ring[h->head].expires <= now)
+		evict_oldest(rc);
+	if (h->count < h->capacity)
+		return true;
+	/* A full sweep is O(capacity): at most once a second, so that a
+	 * flood against a full cache cannot turn it into a CPU burner. */
+	if (h->last_sweep == now)
+		return false;
+	h->last_sweep = now;
+	compact(rc, now);
+	return h->count < h->capacity;
+}
+
+static bool
+seen_locked(const struct kg_replay *rc, const uint8_t *digest, int64_t now)
 {
 	size_t i = home_slot(rc, digest);
 
@@ -156,51 +302,143 @@ replay_seen(const struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
 	while (rc->index[i] != 0) {
 		const struct replay_entry *e = &rc->ring[rc->index[i] - 1];
 
-		if (memcmp(e->digest, digest, REPLAY_DIGEST_LEN) == 0 && e->expires > (int64_t)now)
+		if (memcmp(e->digest, digest, REPLAY_DIGEST_LEN) == 0 && e->expires > now)
 			return true;
-		i = (i + 1) & rc->index_mask;
+		i = (i + 1) & rc->h->index_mask;
 	}
 	return false;
 }
 
-void
-replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
-    time_t expires, time_t now)
+static enum replay_verdict
+judge(struct kg_replay *rc, const uint8_t *digest, int64_t ctime, int64_t now)
 {
-	size_t pos, i;
+	const struct replay_hdr *h = rc->h;
 
-	while (rc->count > 0 && rc->ring[rc->head].expires <= (int64_t)now)
-		evict_oldest(rc);
-	if (rc->count == rc->capacity) {
-		evict_oldest(rc);
-		rc->evictions++;
+	if (now < h->floor_until && ctime < h->floor_ctime)
+		return REPLAY_STALE;
+	if (seen_locked(rc, digest, now))
+		return REPLAY_SEEN;
+	return REPLAY_NEW;
+}
+
+bool
+replay_seen(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN], time_t now)
+{
+	bool seen;
+
+	lock(rc);
+	seen = seen_locked(rc, digest, (int64_t)now);
+	unlock(rc);
+	return seen;
+}
+
+enum replay_verdict
+replay_check(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
+    time_t ctime, time_t now)
+{
+	enum replay_verdict v;
+
+	lock(rc);
+	v = judge(rc, digest, (int64_t)ctime, (int64_t)now);
+	if (v == REPLAY_NEW && !make_room(rc, (int64_t)now))
+		v = REPLAY_FULL;
+	unlock(rc);
+	return v;
+}
+
+static void
+raise_skew(struct kg_replay *rc, int skew)
+{
+	struct replay_hdr *h = rc->h;
+	int64_t d = (int64_t)skew - h->skew;
+	size_t i;
+
+	if (d <= 0)
+		return;
+	for (i = 0; i < h->count; i++)
+		rc->ring[(h->head + i) % h->capacity].expires += d;
+	h->skew = skew;
+}
+
+void
+replay_set_skew(struct kg_replay *rc, int skew)
+{
+	lock(rc);
+	raise_skew(rc, skew);
+	unlock(rc);
+}
+
+enum replay_verdict
+replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
+    time_t ctime, int skew, time_t now)
+{
+	struct replay_hdr *h = rc->h;
+	enum replay_verdict v;
+	size_t pos;
+
+	lock(rc);
+	raise_skew(rc, skew);
+	if ((v = judge(rc, digest, (int64_t)ctime, (int64_t)now)) != REPLAY_NEW)
+		goto out;
+	if (!make_room(rc, (int64_t)now)) {
+		h->full_refusals++;
+		v = REPLAY_FULL;
+		goto out;
 	}
-
-	pos = (rc->head + rc->count) % rc->capacity;
+	pos = (h->head + h->count) % h->capacity;
 	memcpy(rc->ring[pos].digest, digest, REPLAY_DIGEST_LEN);
-	rc->ring[pos].expires = (int64_t)expires;
-	rc->count++;
+	/* The skew check passes while now <= ctime + skew (inclusive). */
+	rc->ring[pos].expires = (int64_t)ctime + h->skew + 1;
+	h->count++;
+	index_add(rc, pos);
+out:
+	unlock(rc);
+	return v;
+}
 
-	i = home_slot(rc, digest);
-	while (rc->index[i] != 0)
-		i = (i + 1) & rc->index_mask;
-	rc->index[i] = (uint32_t)(pos + 1);
+void
+replay_note_restart(struct kg_replay *rc, time_t now)
+{
+	lock(rc);
+	set_floor(rc->h, (int64_t)now);
+	unlock(rc);
 }
 
 size_t
-replay_count(const struct kg_replay *rc)
+replay_count(struct kg_replay *rc)
 {
-	return rc->count;
+	size_t n;
+
+	lock(rc);
+	n = rc->h->count;
+	unlock(rc);
+	return n;
 }
 
 size_t
 replay_capacity(const struct kg_replay *rc)
 {
-	return rc->capacity;
+	return rc->h->capacity;
 }
 
 uint64_t
-replay_evictions(const struct kg_replay *rc)
+replay_full_refusals(struct kg_replay *rc)
 {
-	return rc->evictions;
+	uint64_t n;
+
+	lock(rc);
+	n = rc->h->full_refusals;
+	unlock(rc);
+	return n;
+}
+
+uint64_t
+replay_resets(struct kg_replay *rc)
+{
+	uint64_t n;
+
+	lock(rc);
+	n = rc->h->resets;
+	unlock(rc);
+	return n;
 }

@@ -2,20 +2,37 @@
  * replay.h: the keyholder's replay cache.
  *
  * Remembers a digest of every accepted authenticator (the AP-REQ's
- * encrypted authenticator, cipher bytes) until it could no longer pass
- * the clock-skew check anyway, so that the same AP-REQ cannot be played
- * twice.  Memory is bounded by the capacity given at creation: when the
- * cache is full the oldest entry goes first (FIFO).  Lookups and inserts
- * are O(1): a ring of entries in insertion order plus an open-addressing
- * index (linear probing, backward-shift deletion) over it.
+ * encrypted authenticator, cipher bytes) for as long as the clock-skew
+ * check could still pass it: while now <= ctime + skew, the check's bound
+ * being inclusive.  Memory is bounded by the capacity given at creation.
+ * A cache full of live entries refuses new ones (REPLAY_FULL) rather than
+ * forget one: forgetting would let a flood of fresh authenticators push a
+ * victim's entry out, and its AP-REQ be played again.
+ *
+ * Lookups and inserts are O(1): a ring of entries in insertion order plus
+ * an open-addressing index (linear probing, backward-shift deletion).
+ *
+ * The cache lives in one contiguous region with no pointers in it, so it
+ * can be a MAP_SHARED mapping that the kerbgated parent creates once and
+ * every generation's keyholder inherits: a reload, or a keyholder started
+ * again after a crash, sees what the one before it accepted, and two
+ * generations serving at once (one draining) share one cache.  A robust
+ * process-shared mutex guards it; if a keyholder dies holding it, the next
+ * user empties the cache (its state may be half written) and sets the
+ * restart floor below.
+ *
+ * Restart floor: after an unplanned keyholder death, authenticators whose
+ * ctime is older than the restart are refused (REPLAY_STALE) for one skew
+ * window, whatever the cache holds.
  *
  * The digest is SHA-256 over a per-cache random salt and the bytes,
  * truncated to REPLAY_DIGEST_LEN.  The salt keeps an authenticated client,
  * which can mint as many authenticators as it likes, from grinding digests
- * that pile up in one region of the index.
+ * that pile up in one region of the index.  Digests are not secrets.
  *
- * Cost: about 40 bytes per entry (24 in the ring, 2 index slots of 4-8).
- * Not thread-safe: the keyholder is single-threaded.
+ * Cost: 24 bytes per entry in the ring plus 2 to 4 index slots of 4 bytes
+ * (the index is the power of two at or above twice the capacity): 32 to
+ * 40 bytes per entry, see replay_region_size() and docs/config.md.
  */
 #ifndef KG_REPLAY_H
 #define KG_REPLAY_H
@@ -31,10 +48,21 @@
 /** Largest capacity accepted by replay_new() (index positions are 32-bit). */
 #define REPLAY_MAX_CAPACITY ((size_t)1 << 28)
 
+/** The words a refused full cache gives (the log, the client's 503). */
+#define REPLAY_FULL_REASON "replay cache full"
+
 struct kg_replay;
 
+/** What the cache says about one authenticator. */
+enum replay_verdict {
+	REPLAY_NEW = 0,		/**< not seen; (insert:) now remembered */
+	REPLAY_SEEN,		/**< a live entry has this digest: a replay */
+	REPLAY_FULL,		/**< every entry is live: cannot remember it */
+	REPLAY_STALE,		/**< ctime older than a keyholder restart */
+};
+
 /**
- * \brief          Create a replay cache.
+ * \brief          Create a replay cache in private memory.
  *
  * \param capacity Most entries remembered at once; 0 selects
  *                 CONFIG_KERBGATED_REPLAY_CACHE_ENTRIES.
@@ -46,9 +74,19 @@ struct kg_replay;
 struct kg_replay *replay_new(size_t capacity);
 
 /**
- * \brief          Free a replay cache (NULL is fine).
+ * \brief          As replay_new(), in a MAP_SHARED anonymous mapping that
+ *                 children forked afterwards share.
+ */
+struct kg_replay *replay_new_shared(size_t capacity);
+
+/**
+ * \brief          Free a replay cache (NULL is fine).  A shared one is only
+ *                 unmapped from this process: others keep using it.
  */
 void replay_free(struct kg_replay *rc);
+
+/** \brief Bytes of memory a cache of \p capacity entries takes. */
+size_t replay_region_size(size_t capacity);
 
 /**
  * \brief          Digest the bytes that identify one authenticator.
@@ -64,38 +102,68 @@ void replay_digest(const struct kg_replay *rc, const uint8_t *data, size_t len,
 /**
  * \brief          Whether a live (unexpired) entry with this digest exists.
  *
- * \param rc       The cache.
- * \param digest   From replay_digest().
- * \param now      The current time.
- *
  * \return         true if the authenticator was seen and its entry has
  *                 not expired: the AP-REQ is a replay.
  */
-bool replay_seen(const struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
+bool replay_seen(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
                  time_t now);
 
 /**
- * \brief          Remember a digest until \p expires.
- *
- *                 Entries that expired are dropped first; if the cache is
- *                 still full, the oldest entry is evicted.
+ * \brief          Judge an authenticator without remembering it.
  *
  * \param rc       The cache.
  * \param digest   From replay_digest().
- * \param expires  When the entry may be forgotten: the authenticator's
- *                 ctime plus the clock-skew bound.
+ * \param ctime    The authenticator's ctime (seconds).
  * \param now      The current time.
+ *
+ * \return         REPLAY_STALE, REPLAY_SEEN, REPLAY_FULL (in that order of
+ *                 precedence), or REPLAY_NEW.
  */
-void replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
-                   time_t expires, time_t now);
+enum replay_verdict replay_check(struct kg_replay *rc,
+                                 const uint8_t digest[REPLAY_DIGEST_LEN],
+                                 time_t ctime, time_t now);
+
+/**
+ * \brief          Judge and, if new, remember an authenticator, at once
+ *                 (another process sharing the cache cannot slip the same
+ *                 authenticator in between).
+ *
+ *                 The entry lives while now <= ctime + skew, skew being the
+ *                 largest any user of the cache has passed: a reload that
+ *                 raises clock_skew lengthens the entries already held.
+ *                 Expired entries make room first.
+ *
+ * \param skew     The clock-skew bound the acceptor checks with (seconds).
+ *
+ * \return         As replay_check(); REPLAY_NEW means it was remembered.
+ */
+enum replay_verdict replay_insert(struct kg_replay *rc,
+                                  const uint8_t digest[REPLAY_DIGEST_LEN],
+                                  time_t ctime, int skew, time_t now);
+
+/**
+ * \brief          Raise the skew entries are kept for (never lowers it);
+ *                 lengthens the live entries held by the difference.
+ */
+void replay_set_skew(struct kg_replay *rc, int skew);
+
+/**
+ * \brief          A keyholder died unexpectedly: refuse authenticators with
+ *                 a ctime before \p now while the skew check could still
+ *                 pass them (until now + skew).
+ */
+void replay_note_restart(struct kg_replay *rc, time_t now);
 
 /** \brief Entries held now (expired ones included until pushed out). */
-size_t replay_count(const struct kg_replay *rc);
+size_t replay_count(struct kg_replay *rc);
 
 /** \brief The capacity the cache was created with. */
 size_t replay_capacity(const struct kg_replay *rc);
 
-/** \brief Entries evicted while still live because the cache was full. */
-uint64_t replay_evictions(const struct kg_replay *rc);
+/** \brief Authenticators refused because the cache was full of live entries. */
+uint64_t replay_full_refusals(struct kg_replay *rc);
+
+/** \brief Times the cache was emptied because its user died holding it. */
+uint64_t replay_resets(struct kg_replay *rc);
 
 #endif /* KG_REPLAY_H */

@@ -420,6 +420,47 @@ test_new_kvno_not_in_keytab_then_reload() {
 	return 1
 }
 
+
+# A token taken before a reload is still a replay after it: the new
+# generation's keyholder shares the old one's replay cache.  The replay is
+# sent once the old generation (its keyholder too) has exited, so only the
+# new one can answer.
+test_replay_after_reload_is_refused() {
+	local tok n
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/before-reload)" = 200 ] ||
+		return 1
+	n=$(grep -c 'generation [0-9]* finished' "$log")
+	kill -HUP "$kg_pid"
+	# The old generation, keyholder included, exits once drained.
+	for _ in $(seq 40); do
+		[ "$(grep -c 'generation [0-9]* finished' "$log")" -gt "$n" ] && break
+		sleep 0.25
+	done
+	[ "$(grep -c 'generation [0-9]* finished' "$log")" -gt "$n" ] || return 1
+	n=$(grep -c 'replayed authenticator' "$log")
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/after-reload)" = 401 ] &&
+		[ "$(grep -c 'replayed authenticator' "$log")" -gt "$n" ]
+}
+
+# kill -9 the keyholder: the parent starts a new generation, whose keyholder
+# refuses authenticators made before its restart (the dead one may have
+# taken them) for one clock-skew window; a fresh token works at once.
+test_keyholder_crash_refuses_older_authenticators() {
+	local tok kh code
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	kh=$(pgrep -n -u _kgkeys -f "$top/$out/bin/kerbgated") && [ -n "$kh" ] || return 1
+	kill -9 "$kh"
+	for _ in $(seq 40); do
+		sleep 0.25
+		code=$(vip_curl --negotiate -u : http://mail.corp.contoso.com/after-crash)
+		[ "$code" = 200 ] && break
+	done
+	[ "$code" = 200 ] && log_has "started after the previous keyholder died" &&
+		[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/old-token)" = 401 ] &&
+		log_has "authenticator older than the keyholder's restart"
+}
+
 setup
 check "configuration check accepts the test configuration" test_config_check
 check "a configuration mistake names the file and JSON path" test_bad_config_names_the_place
@@ -461,9 +502,11 @@ check "session cookie authenticates new connections; tampered or other vhost ref
 check "chunked and Expect: 100-continue request bodies reach the back-end whole" test_request_bodies_chunked_and_expect_continue
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
+check "a token used before a SIGHUP reload is refused as a replay after it" test_replay_after_reload_is_refused
 check "allow_rc4 false (by reload): RC4 tickets refused with the reason" test_rc4_disabled_by_reload
 check "no token, key or password in the log or a response" test_no_secret_in_the_log
 check "two reloads under keep-alive load: no request fails" test_reload_under_load_drops_nothing
 check "a back-end killed under load is ejected without client errors, and comes back" test_backend_killed_is_ejected
 check "new kvno: 'kvno N not in keytab (have M)', then reload with new keytab works" test_new_kvno_not_in_keytab_then_reload
+check "keyholder killed (-9): a token made before the restart is refused, a fresh one works" test_keyholder_crash_refuses_older_authenticators
 finish

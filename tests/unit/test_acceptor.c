@@ -23,6 +23,8 @@
 #include "negotiate.h"
 #include "krbmint.h"
 #include "kgbench_pac.h"
+#include "replay.h"
+
 
 static const uint8_t cert_p256_sha256[] = {
 	0x30, 0x82, 0x01, 0x94, 0x30, 0x82, 0x01, 0x3b, 0xa0, 0x03, 0x02, 0x01,
@@ -633,6 +635,159 @@ test_refused_token_does_not_enter_the_replay_cache(void **state)
 	assert_int_equal(accept_with(&tok, &p, &res), 0);
 	acceptor_result_clear(&res);
 	krb5_data_free(&tok);
+}
+
+/*
+ * Waits until just after the start of a wall-clock second, so that minting
+ * an AP-REQ and presenting it twice almost always fall in the same second.
+ * Not right at the start: time() reads a coarse clock that may still show
+ * the previous second for a few milliseconds after gettimeofday() moved on.
+ */
+static void
+at_second_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec = 0;
+	ts.tv_nsec = 1000000000L - ts.tv_nsec + 50000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec = 1;
+		ts.tv_nsec -= 1000000000L;
+	}
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * An authenticator whose ctime is exactly `skew` seconds behind the
+ * acceptor's clock is the last one the skew check lets through (the bound
+ * is inclusive, on both paths).  Presented twice in that second, the
+ * second time must be a replay.  A retry covers the rare second that
+ * ticks between minting and the first acceptance (then the skew check
+ * refuses the first, which proves nothing about the cache).
+ */
+static void
+replay_at_the_skew_edge_is_refused(int key)
+{
+	struct mint_ticket_spec ts = { .key = &keys[key] };
+	struct mint_req_spec rs = { .gss_checksum = true, .clock_offset = -300 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data tok;
+	time_t t0;
+	int tries, rc = -1;
+
+	for (tries = 0; tries < 5 && rc != 0; tries++) {
+		at_second_start();
+		t0 = time(NULL);
+		tok = token_for(&ts, &rs, NULL);
+		rc = accept_with(&tok, &p, &res);
+		acceptor_result_clear(&res);
+		if (rc != 0)
+			krb5_data_free(&tok);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(accept_with(&tok, &p, &res), -1);
+	/* Refused either way; as a replay unless the second ticked over. */
+	if (time(NULL) == t0)
+		assert_int_equal(res.status, ACCEPT_REPLAY);
+	else
+		assert_true(res.status == ACCEPT_REPLAY || res.status == ACCEPT_CLOCK_SKEW);
+	acceptor_result_clear(&res);
+	krb5_data_free(&tok);
+}
+
+static void
+test_replay_at_the_skew_edge_is_refused_on_the_fast_path(void **state)
+{
+	uint64_t fast = 0, slow = 0, fast1, slow1;
+
+	acceptor_path_counts(acc, &fast, &slow);
+	replay_at_the_skew_edge_is_refused(K5_AES256);
+	acceptor_path_counts(acc, &fast1, &slow1);
+	assert_true(fast1 > fast);
+}
+
+static void
+test_replay_at_the_skew_edge_is_refused_on_the_heimdal_path(void **state)
+{
+	uint64_t fast = 0, slow = 0, fast1, slow1;
+
+	acceptor_path_counts(acc, &fast, &slow);
+	replay_at_the_skew_edge_is_refused(K5_RC4);
+	acceptor_path_counts(acc, &fast1, &slow1);
+	assert_true(slow1 > slow);
+}
+
+/*
+ * A flood of fresh authenticators must not push a live entry out of a full
+ * cache: that entry's AP-REQ would then be accepted a second time.
+ */
+static void
+test_full_replay_cache_refuses_rather_than_forgets(void **state)
+{
+	struct kg_acceptor *small;
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data victim = simple_token(K5_AES256), flood[3];
+	char err[256];
+	int i;
+
+	assert_int_equal(acceptor_new(&small, 2, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(small, keytab_path, served, 3, err,
+	    sizeof(err)), 6);
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	for (i = 0; i < 3; i++) {
+		flood[i] = simple_token(i == 2 ? K5_RC4 : K5_AES256);
+		acceptor_accept(small, flood[i].data, flood[i].length, &p, &res);
+		if (i >= 1) {
+			assert_int_equal(res.status, ACCEPT_REPLAY_CACHE_FULL);
+			assert_string_equal(res.reason, "replay cache full");
+		}
+		acceptor_result_clear(&res);
+	}
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	acceptor_result_clear(&res);
+	for (i = 0; i < 3; i++)
+		krb5_data_free(&flood[i]);
+	krb5_data_free(&victim);
+	acceptor_free(small);
+}
+
+/* After an unplanned keyholder restart, an authenticator made before it is
+ * refused (the dead keyholder may have taken it); a fresh one passes. */
+static void
+test_authenticator_older_than_a_crash_restart_is_refused(void **state)
+{
+	struct kg_acceptor *fresh;
+	struct kg_replay *rc = replay_new(16);
+	struct mint_ticket_spec ts = { .key = &keys[K5_AES256] };
+	struct mint_req_spec old_rs = { .gss_checksum = true, .clock_offset = -5 };
+	struct mint_req_spec new_rs = { .gss_checksum = true, .clock_offset = 2 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data old_tok = token_for(&ts, &old_rs, NULL);
+	krb5_data new_tok = token_for(&ts, &new_rs, NULL);
+	char err[256];
+
+	assert_non_null(rc);
+	assert_int_equal(acceptor_new(&fresh, 1, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(fresh, keytab_path, served, 3, err,
+	    sizeof(err)), 6);
+	replay_set_skew(rc, p.clock_skew);
+	replay_note_restart(rc, time(NULL));
+	acceptor_use_replay(fresh, rc);
+	assert_int_equal(acceptor_accept(fresh, old_tok.data, old_tok.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	assert_non_null(strstr(res.reason, "older than the keyholder's restart"));
+	acceptor_result_clear(&res);
+	assert_int_equal(acceptor_accept(fresh, new_tok.data, new_tok.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	krb5_data_free(&old_tok);
+	krb5_data_free(&new_tok);
+	acceptor_free(fresh);
 }
 
 /* ---------------------------------------------------------------- channel bindings */
@@ -1462,6 +1617,10 @@ main(void)
 		cmocka_unit_test(test_same_token_twice_is_refused_as_a_replay),
 		cmocka_unit_test(test_same_ap_req_inside_spnego_after_raw_is_still_a_replay),
 		cmocka_unit_test(test_refused_token_does_not_enter_the_replay_cache),
+		cmocka_unit_test(test_replay_at_the_skew_edge_is_refused_on_the_fast_path),
+		cmocka_unit_test(test_replay_at_the_skew_edge_is_refused_on_the_heimdal_path),
+		cmocka_unit_test(test_full_replay_cache_refuses_rather_than_forgets),
+		cmocka_unit_test(test_authenticator_older_than_a_crash_restart_is_refused),
 		cmocka_unit_test(test_cb_hash_of_a_sha256_certificate_matches_an_independent_computation),
 		cmocka_unit_test(test_cb_hash_of_a_sha384_signed_certificate_uses_sha384),
 		cmocka_unit_test(test_cb_hash_of_garbage_is_an_error),

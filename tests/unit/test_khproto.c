@@ -640,7 +640,7 @@ test_auth_result_with_unknown_status_or_reason_is_refused(void **state)
 
 	(void)state;
 	sample_auth_result(&in);
-	in.status = (enum kh_status)(KH_INTERNAL + 1);
+	in.status = (enum kh_status)(KH_UNAVAILABLE + 1);
 	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
 	assert_int_equal(kh_auth_result_decode(p, n, &out), KG_ERR_PROTO);
 	free(p);
@@ -648,6 +648,27 @@ test_auth_result_with_unknown_status_or_reason_is_refused(void **state)
 	in.reason_code = KH_R_MAX;
 	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
 	assert_int_equal(kh_auth_result_decode(p, n, &out), KG_ERR_PROTO);
+	free(p);
+}
+
+static void
+test_replay_cache_full_travels_as_unavailable_with_its_label(void **state)
+{
+	struct kh_auth_result in, out;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.status = KH_UNAVAILABLE;
+	in.reason_code = KH_R_REPLAY_CACHE_FULL;
+	kg_strlcpy(in.reason, "replay cache full", sizeof(in.reason));
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), 0);
+	assert_int_equal(out.status, KH_UNAVAILABLE);
+	assert_int_equal(out.reason_code, KH_R_REPLAY_CACHE_FULL);
+	assert_string_equal(out.reason, "replay cache full");
+	assert_string_equal(kh_reason_label(out.reason_code), "replay_cache_full");
 	free(p);
 }
 
@@ -940,6 +961,7 @@ main(void)
 		cmocka_unit_test(test_token_over_the_ipc_maximum_is_not_encoded),
 		cmocka_unit_test(test_failed_decode_leaves_no_pointer_behind),
 		cmocka_unit_test(test_reason_labels_cover_every_code_and_unknown),
+		cmocka_unit_test(test_replay_cache_full_travels_as_unavailable_with_its_label),
 	};
 
 	return cmocka_run_group_tests_name("khproto", tests, NULL, NULL);

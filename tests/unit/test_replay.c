@@ -1,12 +1,17 @@
 /*
- * test_replay.c: the replay cache remembers, forgets on time, and stays
- * within its capacity.
+ * test_replay.c: the replay cache remembers for as long as the skew check
+ * could pass an authenticator, refuses rather than forgets when full, and
+ * is shared by processes forked from the one that made it.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <generated/autoconf.h>
@@ -22,6 +27,14 @@ digest_of(const struct kg_replay *rc, uint32_t n, uint8_t d[REPLAY_DIGEST_LEN])
 	replay_digest(rc, bytes, sizeof(bytes), d);
 }
 
+#define SKEW 300
+
+static enum replay_verdict
+ins(struct kg_replay *rc, const uint8_t d[REPLAY_DIGEST_LEN], time_t ctime, time_t now)
+{
+	return replay_insert(rc, d, ctime, SKEW, now);
+}
+
 static void
 test_unseen_authenticator_is_not_a_replay(void **state)
 {
@@ -31,20 +44,26 @@ test_unseen_authenticator_is_not_a_replay(void **state)
 	assert_non_null(rc);
 	digest_of(rc, 1, d);
 	assert_false(replay_seen(rc, d, 1000));
+	assert_int_equal(replay_check(rc, d, 1000, 1000), REPLAY_NEW);
 	replay_free(rc);
 }
 
+/* The skew check passes while |ctime - now| <= skew: the entry must live
+ * through the second now == ctime + skew, and may go after it. */
 static void
-test_inserted_authenticator_is_seen_until_it_expires(void **state)
+test_entry_lives_through_the_last_second_the_skew_check_passes(void **state)
 {
 	struct kg_replay *rc = replay_new(16);
 	uint8_t d[REPLAY_DIGEST_LEN];
 
 	digest_of(rc, 1, d);
-	replay_insert(rc, d, 1300, 1000);
+	assert_int_equal(ins(rc, d, 1000, 1000), REPLAY_NEW);
 	assert_true(replay_seen(rc, d, 1000));
-	assert_true(replay_seen(rc, d, 1299));
-	assert_false(replay_seen(rc, d, 1300));
+	assert_true(replay_seen(rc, d, 1000 + SKEW - 1));
+	assert_true(replay_seen(rc, d, 1000 + SKEW));
+	assert_int_equal(replay_check(rc, d, 1000, 1000 + SKEW), REPLAY_SEEN);
+	assert_int_equal(ins(rc, d, 1000, 1000 + SKEW), REPLAY_SEEN);
+	assert_false(replay_seen(rc, d, 1000 + SKEW + 1));
 	replay_free(rc);
 }
 
@@ -56,7 +75,7 @@ test_other_authenticator_is_not_confused_with_a_stored_one(void **state)
 
 	digest_of(rc, 1, a);
 	digest_of(rc, 2, b);
-	replay_insert(rc, a, 2000, 1000);
+	ins(rc, a, 1700, 1000);
 	assert_false(replay_seen(rc, b, 1000));
 	replay_free(rc);
 }
@@ -65,43 +84,50 @@ static void
 test_digest_is_salted_per_cache(void **state)
 {
 	struct kg_replay *r1 = replay_new(4), *r2 = replay_new(4);
-	uint8_t a[REPLAY_DIGEST_LEN], b[REPLAY_DIGEST_LEN];
+	uint8_t d1[REPLAY_DIGEST_LEN], d2[REPLAY_DIGEST_LEN];
 
-	digest_of(r1, 7, a);
-	digest_of(r2, 7, b);
-	assert_memory_not_equal(a, b, REPLAY_DIGEST_LEN);
+	digest_of(r1, 7, d1);
+	digest_of(r2, 7, d2);
+	assert_memory_not_equal(d1, d2, REPLAY_DIGEST_LEN);
 	replay_free(r1);
 	replay_free(r2);
 }
 
+/*
+ * A flood of fresh authenticators must not push a live entry out: its
+ * AP-REQ could then be played again.  The cache refuses instead.
+ */
 static void
-test_full_cache_evicts_the_oldest_and_keeps_its_capacity(void **state)
+test_full_cache_of_live_entries_refuses_and_forgets_nothing(void **state)
 {
 	const size_t cap = 64;
 	struct kg_replay *rc = replay_new(cap);
 	uint8_t d[REPLAY_DIGEST_LEN];
 	uint32_t n;
 
-	for (n = 0; n < cap + 10; n++) {
+	for (n = 0; n < cap; n++) {
 		digest_of(rc, n, d);
-		replay_insert(rc, d, 5000, 1000);
-		assert_true(replay_count(rc) <= cap);
+		assert_int_equal(ins(rc, d, 1000, 1000), REPLAY_NEW);
+	}
+	for (n = cap; n < cap + 10; n++) {
+		digest_of(rc, n, d);
+		assert_int_equal(replay_check(rc, d, 1000, 1001), REPLAY_FULL);
+		assert_int_equal(ins(rc, d, 1000, 1001), REPLAY_FULL);
+		assert_false(replay_seen(rc, d, 1001));
 	}
 	assert_int_equal(replay_count(rc), cap);
-	assert_int_equal(replay_evictions(rc), 10);
-	for (n = 0; n < 10; n++) {
+	assert_int_equal(replay_full_refusals(rc), 10);
+	for (n = 0; n < cap; n++) {
 		digest_of(rc, n, d);
-		assert_false(replay_seen(rc, d, 1000));
-	}
-	for (n = 10; n < cap + 10; n++) {
-		digest_of(rc, n, d);
-		assert_true(replay_seen(rc, d, 1000));
+		assert_true(replay_seen(rc, d, 1001));
+		/* A replay is a replay, full or not. */
+		assert_int_equal(ins(rc, d, 1000, 1001), REPLAY_SEEN);
 	}
 	replay_free(rc);
 }
 
 static void
-test_expired_entries_make_room_before_live_ones_are_evicted(void **state)
+test_expired_entries_make_room(void **state)
 {
 	struct kg_replay *rc = replay_new(4);
 	uint8_t d[REPLAY_DIGEST_LEN];
@@ -109,35 +135,62 @@ test_expired_entries_make_room_before_live_ones_are_evicted(void **state)
 
 	for (n = 0; n < 4; n++) {
 		digest_of(rc, n, d);
-		replay_insert(rc, d, 1100, 1000);
+		assert_int_equal(ins(rc, d, 1000, 1000), REPLAY_NEW);
 	}
 	digest_of(rc, 99, d);
-	replay_insert(rc, d, 1500, 1200);
+	assert_int_equal(ins(rc, d, 1400, 1400), REPLAY_NEW);
 	assert_int_equal(replay_count(rc), 1);
-	assert_int_equal(replay_evictions(rc), 0);
+	assert_int_equal(replay_full_refusals(rc), 0);
+	replay_free(rc);
+}
+
+/* Entries do not expire in insertion order: a client whose clock runs
+ * ahead leaves a long-lived entry at the head of the ring. */
+static void
+test_expired_entries_behind_a_live_one_make_room(void **state)
+{
+	struct kg_replay *rc = replay_new(4);
+	uint8_t d[REPLAY_DIGEST_LEN], ahead[REPLAY_DIGEST_LEN];
+	uint32_t n;
+
+	digest_of(rc, 50, ahead);
+	assert_int_equal(ins(rc, ahead, 1000 + SKEW, 1000), REPLAY_NEW);
+	for (n = 0; n < 3; n++) {
+		digest_of(rc, n, d);
+		assert_int_equal(ins(rc, d, 1000, 1000), REPLAY_NEW);
+	}
+	digest_of(rc, 99, d);
+	assert_int_equal(ins(rc, d, 1000 + SKEW + 1, 1000 + SKEW + 1), REPLAY_NEW);
+	assert_int_equal(replay_count(rc), 2);
+	assert_true(replay_seen(rc, ahead, 1000 + SKEW + 1));
+	assert_true(replay_seen(rc, d, 1000 + SKEW + 1));
 	replay_free(rc);
 }
 
 static void
-test_many_rounds_of_eviction_keep_every_live_entry_findable(void **state)
+test_many_rounds_of_expiry_keep_every_live_entry_findable(void **state)
 {
 	const size_t cap = 1000;
 	struct kg_replay *rc = replay_new(cap);
 	uint8_t d[REPLAY_DIGEST_LEN];
-	uint32_t n;
+	uint32_t n, round;
+	time_t now = 1000;
 
 	/* Exercises backward-shift deletion across wrapped probe chains. */
-	for (n = 0; n < 20 * cap; n++) {
-		digest_of(rc, n, d);
-		replay_insert(rc, d, 100000, 1000);
+	for (round = 0; round < 20; round++, now += SKEW + 1) {
+		for (n = round * cap; n < (round + 1) * cap; n++) {
+			digest_of(rc, n, d);
+			assert_int_equal(ins(rc, d, now, now), REPLAY_NEW);
+		}
 	}
+	now -= SKEW + 1;
 	for (n = 19 * cap; n < 20 * cap; n++) {
 		digest_of(rc, n, d);
-		assert_true(replay_seen(rc, d, 1000));
+		assert_true(replay_seen(rc, d, now));
 	}
 	for (n = 0; n < 19 * cap; n += 7) {
 		digest_of(rc, n, d);
-		assert_false(replay_seen(rc, d, 1000));
+		assert_false(replay_seen(rc, d, now));
 	}
 	replay_free(rc);
 }
@@ -150,11 +203,138 @@ test_same_authenticator_reinserted_after_expiry_is_seen_again(void **state)
 
 	digest_of(rc, 1, d);
 	digest_of(rc, 2, o);
-	replay_insert(rc, o, 5000, 1000);	/* keeps d's old entry from being pruned */
-	replay_insert(rc, d, 1100, 1000);
-	replay_insert(rc, d, 1500, 1200);
-	assert_true(replay_seen(rc, d, 1400));
+	ins(rc, o, 1000 + SKEW, 1000);	/* keeps d's old entry from being pruned */
+	ins(rc, d, 1000, 1000);
+	assert_int_equal(ins(rc, d, 1000 + SKEW + 1, 1000 + SKEW + 1), REPLAY_NEW);
+	assert_true(replay_seen(rc, d, 1000 + 2 * SKEW));
 	replay_free(rc);
+}
+
+static void
+test_check_does_not_remember(void **state)
+{
+	struct kg_replay *rc = replay_new(8);
+	uint8_t d[REPLAY_DIGEST_LEN];
+
+	digest_of(rc, 1, d);
+	assert_int_equal(replay_check(rc, d, 1000, 1000), REPLAY_NEW);
+	assert_int_equal(replay_check(rc, d, 1000, 1000), REPLAY_NEW);
+	assert_int_equal(replay_count(rc), 0);
+	replay_free(rc);
+}
+
+static void
+test_raising_the_skew_lengthens_the_entries_held(void **state)
+{
+	struct kg_replay *rc = replay_new(8);
+	uint8_t d[REPLAY_DIGEST_LEN];
+
+	digest_of(rc, 1, d);
+	assert_int_equal(replay_insert(rc, d, 1000, 100, 1000), REPLAY_NEW);
+	assert_false(replay_seen(rc, d, 1101));
+	replay_set_skew(rc, 300);
+	assert_true(replay_seen(rc, d, 1300));
+	assert_false(replay_seen(rc, d, 1301));
+	/* Lowering it again does not shorten them. */
+	replay_set_skew(rc, 100);
+	assert_true(replay_seen(rc, d, 1300));
+	replay_free(rc);
+}
+
+static void
+test_after_a_restart_older_authenticators_are_refused_for_one_skew(void **state)
+{
+	struct kg_replay *rc = replay_new(8);
+	uint8_t d[REPLAY_DIGEST_LEN];
+
+	replay_set_skew(rc, SKEW);
+	replay_note_restart(rc, 2000);
+	digest_of(rc, 1, d);
+	assert_int_equal(replay_check(rc, d, 1999, 2000), REPLAY_STALE);
+	assert_int_equal(ins(rc, d, 1999, 2000 + SKEW), REPLAY_STALE);
+	assert_int_equal(replay_count(rc), 0);
+	assert_int_equal(ins(rc, d, 2000, 2000), REPLAY_NEW);
+	/* After the window the skew check refuses such ctimes anyway. */
+	digest_of(rc, 2, d);
+	assert_int_equal(replay_check(rc, d, 1999, 2000 + SKEW + 1), REPLAY_NEW);
+	replay_free(rc);
+}
+
+/* What a reload or a keyholder started again relies on: an authenticator
+ * one process took is a replay to another forked from the same parent. */
+static bool
+seen_after_child_inserted(struct kg_replay *rc)
+{
+	uint8_t d[REPLAY_DIGEST_LEN];
+	pid_t pid;
+	int status;
+
+	digest_of(rc, 42, d);
+	if ((pid = fork()) == 0)
+		_exit(ins(rc, d, 1000, 1000) == REPLAY_NEW ? 0 : 1);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return replay_seen(rc, d, 1000);
+}
+
+static void
+test_shared_cache_carries_entries_across_processes(void **state)
+{
+	struct kg_replay *shared = replay_new_shared(16), *private = replay_new(16);
+
+	assert_non_null(shared);
+	assert_true(seen_after_child_inserted(shared));
+	assert_false(seen_after_child_inserted(private));	/* the old way */
+	replay_free(shared);
+	replay_free(private);
+}
+
+/*
+ * A keyholder killed while it holds the cache's lock: the next user must
+ * not hang, must not trust the half-updated entries, and must refuse what
+ * the dead one may have let in.  The child takes the lock directly: the
+ * handle's first member points at the region, whose first member is the
+ * mutex (replay.c).
+ */
+static void
+test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor(void **state)
+{
+	struct kg_replay *rc = replay_new_shared(16);
+	pthread_mutex_t *m = *(pthread_mutex_t **)rc;
+	uint8_t d[REPLAY_DIGEST_LEN], e[REPLAY_DIGEST_LEN];
+	time_t now = time(NULL);
+	pid_t pid;
+	int status;
+
+	replay_set_skew(rc, SKEW);
+	digest_of(rc, 1, d);
+	digest_of(rc, 2, e);
+	assert_int_equal(ins(rc, d, now, now), REPLAY_NEW);
+	if ((pid = fork()) == 0) {
+		pthread_mutex_lock(m);
+		_exit(0);		/* dies holding it */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(replay_check(rc, e, now - 10, now), REPLAY_STALE);
+	assert_int_equal(replay_resets(rc), 1);
+	assert_int_equal(replay_count(rc), 0);
+	assert_int_equal(replay_check(rc, e, now + 1, now + 1), REPLAY_NEW);
+	replay_free(rc);
+}
+
+static void
+test_region_size_is_32_to_40_bytes_an_entry(void **state)
+{
+	static const size_t caps[] = { 1024, 1500, 65536, 100000, 4194304 };
+	size_t i;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		size_t per = replay_region_size(caps[i]) / caps[i];
+
+		assert_true(per >= 32 && per <= 40);
+	}
 }
 
 static void
@@ -178,13 +358,20 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unseen_authenticator_is_not_a_replay),
-		cmocka_unit_test(test_inserted_authenticator_is_seen_until_it_expires),
+		cmocka_unit_test(test_entry_lives_through_the_last_second_the_skew_check_passes),
 		cmocka_unit_test(test_other_authenticator_is_not_confused_with_a_stored_one),
 		cmocka_unit_test(test_digest_is_salted_per_cache),
-		cmocka_unit_test(test_full_cache_evicts_the_oldest_and_keeps_its_capacity),
-		cmocka_unit_test(test_expired_entries_make_room_before_live_ones_are_evicted),
-		cmocka_unit_test(test_many_rounds_of_eviction_keep_every_live_entry_findable),
+		cmocka_unit_test(test_full_cache_of_live_entries_refuses_and_forgets_nothing),
+		cmocka_unit_test(test_expired_entries_make_room),
+		cmocka_unit_test(test_expired_entries_behind_a_live_one_make_room),
+		cmocka_unit_test(test_many_rounds_of_expiry_keep_every_live_entry_findable),
 		cmocka_unit_test(test_same_authenticator_reinserted_after_expiry_is_seen_again),
+		cmocka_unit_test(test_check_does_not_remember),
+		cmocka_unit_test(test_raising_the_skew_lengthens_the_entries_held),
+		cmocka_unit_test(test_after_a_restart_older_authenticators_are_refused_for_one_skew),
+		cmocka_unit_test(test_shared_cache_carries_entries_across_processes),
+		cmocka_unit_test(test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor),
+		cmocka_unit_test(test_region_size_is_32_to_40_bytes_an_entry),
 		cmocka_unit_test(test_zero_capacity_selects_the_configured_default),
 		cmocka_unit_test(test_absurd_capacity_is_refused),
 	};
