@@ -93,7 +93,7 @@ conn_tls(struct conn *c, const char *host, const char *ca, uint8_t hash[32])
 	if (mbedtls_ssl_handshake(&c->ssl) != 0 ||
 	    (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
 		return -1;
-	return mbedtls_sha256_ret(peer->raw.p, peer->raw.len, hash, 0);
+	return mbedtls_sha256(peer->raw.p, peer->raw.len, hash, 0);
 }
 
 static void
