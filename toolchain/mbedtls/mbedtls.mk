@@ -6,7 +6,8 @@
 #
 # Debian's own patches are not applied: one is a gcc 14 fix that gcc 12 does
 # not need, the other removes 3rdparty/ (Everest) from the CMake build, which
-# we need and do not use.  Upstream's library/Makefile builds it.
+# we need and do not use.  Upstream's library/Makefile builds it.  Ours,
+# toolchain/mbedtls/*.patch, are applied in order; each says why at its top.
 
 MBEDTLS_VERSION  := 3.6.6
 MBEDTLS_HASH     := toolchain/mbedtls/mbedtls.hash
@@ -44,10 +45,14 @@ $(MBEDTLS_SOURCE): $(MBEDTLS_HASH)
 	@toolchain/debsrc-fetch.sh $(MBEDTLS_HASH) $(DL_DIR)/mbedtls
 	@touch $@
 
-$(MBEDTLS_SRCDIR)/.kg_extracted: $(MBEDTLS_SOURCE)
+MBEDTLS_PATCHES := $(sort $(wildcard toolchain/mbedtls/*.patch))
+
+$(MBEDTLS_SRCDIR)/.kg_extracted: $(MBEDTLS_SOURCE) $(MBEDTLS_PATCHES)
 	@echo "  EXTRACT mbedtls $(MBEDTLS_VERSION)"
 	@rm -rf $(MBEDTLS_SRCDIR) && mkdir -p $(BUILD)
 	@tar -xjf $< -C $(BUILD)
+	@for p in $(MBEDTLS_PATCHES); do \
+	  echo "  PATCH   $$p"; patch -s -p1 -d $(MBEDTLS_SRCDIR) <$$p || exit 1; done
 	@touch $@
 
 # MAKEFLAGS= keeps our command line (O=, SANITIZE=) out of mbedTLS's make.
