@@ -34,7 +34,7 @@ $(MBEDTLS_TUNING_H): $(AUTOCONF_H) toolchain/mbedtls/mbedtls.mk
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from .config by toolchain/mbedtls/mbedtls.mk. */'; \
 	  $(if $(filter y,$(CONFIG_MBEDTLS_EVEREST)),echo '#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED';) \
-	  echo '#define MBEDTLS_ECP_WINDOW_SIZE $(or $(CONFIG_MBEDTLS_ECP_WINDOW_SIZE),6)'; \
+	  echo '#define MBEDTLS_ECP_WINDOW_SIZE $(or $(CONFIG_MBEDTLS_ECP_WINDOW_SIZE),4)'; \
 	  echo '#define MBEDTLS_ECP_FIXED_POINT_OPTIM $(if $(filter y,$(CONFIG_MBEDTLS_ECP_FIXED_POINT_OPTIM)),1,0)'; \
 	  echo '#define MBEDTLS_SSL_IN_CONTENT_LEN $(or $(CONFIG_MBEDTLS_SSL_CONTENT_LEN),16384)'; \
 	  echo '#define MBEDTLS_SSL_OUT_CONTENT_LEN $(or $(CONFIG_MBEDTLS_SSL_CONTENT_LEN),16384)'; \
