@@ -40,9 +40,11 @@ ifneq ($(strip $(foreach g,$(CONFIG_NEEDED),$(if $(filter $(NOCONFIG_GOALS),$(g)
 endif
 
 include toolchain/toolchain.mk
+DL_DIR ?= output/dl
+include toolchain/mbedtls/mbedtls.mk
 
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
-INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated $(HEIMDAL_CFLAGS)
+INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
 SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(EV_LIBS) $(JANSSON_LIBS)
 
 objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
@@ -84,7 +86,7 @@ $(AUTOCONF_H): .config Kconfig $(shell find board toolchain services rootfs firm
 
 # ---------------------------------------------------------------- build
 
-$(OBJDIR)/%.o: %.c $(AUTOCONF_H)
+$(OBJDIR)/%.o: %.c $(AUTOCONF_H) | $(MBEDTLS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(TARGET_CC) $(TARGET_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
@@ -108,6 +110,7 @@ all: $(AUTOCONF_H) $(SERVICE_BINS)
 
 deps:
 	@toolchain/install-deps.sh
+	@toolchain/debsrc-fetch.sh $(MBEDTLS_HASH) $(DL_DIR)/mbedtls
 
 lab-up lab-down lab-status: need-root
 	@tests/lab/lab $(subst lab-,,$@)

@@ -48,6 +48,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
+#include <psa/crypto.h>
 
 #include "krbmint.h"
 #include "kgbench_pac.h"
@@ -86,6 +87,9 @@ struct opts {
 	long			 requests;
 	int			 auth;
 	int			 tls;
+	int			 tls_resume;	/* offer the last session again */
+	int			 tls_max;	/* 12 or 13 (default) */
+	const char		*tls_ca;	/* verify the server (and tell resumed) */
 	double			 hold;
 	size_t			 pad;
 	const char		*label;
@@ -107,6 +111,7 @@ struct conn {
 	int			 status;
 	int			 resp_close;
 	int			 counted;	/* idle: setup result recorded */
+	int			 tls_full;	/* a certificate was verified */
 };
 
 /* Latency histogram: values in microseconds, 128 sub-buckets per power of 2. */
@@ -142,6 +147,10 @@ static uint64_t t_begin, t_end;
 static volatile sig_atomic_t got_usr1;
 
 static mbedtls_ssl_config tls_conf;
+static mbedtls_x509_crt tls_ca;
+static mbedtls_ssl_session tls_session;	/* the last one, for -R */
+static int tls_have_session;
+static uint64_t tls_hs_full, tls_hs_resumed;
 static mbedtls_entropy_context tls_entropy;
 static mbedtls_ctr_drbg_context tls_drbg;
 
@@ -439,9 +448,43 @@ tls_init(void)
 	    mbedtls_ssl_config_defaults(&tls_conf, MBEDTLS_SSL_IS_CLIENT,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
 		die("mbedTLS set-up failed");
-	/* Benchmark tool on loopback: the server certificate is not checked. */
+	/* Benchmark tool on loopback: the server certificate is checked only
+	 * with -C, which also tells full handshakes from resumed ones (mbedTLS
+	 * verifies a chain only in a full one). */
 	mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_x509_crt_init(&tls_ca);
+	if (o.tls_ca != NULL) {
+		if (mbedtls_x509_crt_parse_file(&tls_ca, o.tls_ca) != 0)
+			die("cannot read CA certificate %s", o.tls_ca);
+		mbedtls_ssl_conf_ca_chain(&tls_conf, &tls_ca, NULL);
+		mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	}
 	mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
+	if (o.tls_max == 12)
+		mbedtls_ssl_conf_max_tls_version(&tls_conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	if (o.tls_resume)
+		mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&tls_conf,
+		    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+	mbedtls_ssl_session_init(&tls_session);
+	if (psa_crypto_init() != PSA_SUCCESS)
+		die("PSA crypto set-up failed");
+}
+
+static int
+tls_verified(void *p_conn, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	((struct conn *)p_conn)->tls_full = 1;
+	return 0;
+}
+
+static void
+tls_keep_session(struct conn *c)
+{
+	if (!o.tls_resume)
+		return;
+	mbedtls_ssl_session_free(&tls_session);
+	mbedtls_ssl_session_init(&tls_session);
+	tls_have_session = mbedtls_ssl_get_session(c->ssl, &tls_session) == 0;
 }
 
 /* ------------------------------------------------------------ connections */
@@ -554,6 +597,10 @@ tls_start(struct conn *c)
 	    mbedtls_ssl_set_hostname(c->ssl, o.host) != 0)
 		return -1;
 	mbedtls_ssl_set_bio(c->ssl, &c->fd, bio_send, bio_recv, NULL);
+	mbedtls_ssl_set_verify(c->ssl, tls_verified, c);
+	c->tls_full = 0;
+	if (o.tls_resume && tls_have_session)
+		(void)mbedtls_ssl_set_session(c->ssl, &tls_session);
 	c->state = ST_HANDSHAKE;
 	return 0;
 }
@@ -759,6 +806,10 @@ do_read(struct conn *c)
 		if (c->ssl != NULL) {
 			int t = mbedtls_ssl_read(c->ssl, (unsigned char *)c->rbuf + c->rlen,
 			    c->rcap - c->rlen);
+			if (t == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+				tls_keep_session(c);
+				continue;
+			}
 			if (t == MBEDTLS_ERR_SSL_WANT_READ || t == MBEDTLS_ERR_SSL_WANT_WRITE)
 				break;
 			if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || t == 0) {
@@ -857,6 +908,14 @@ on_event(struct conn *c, uint32_t ev)
 			conn_fail(c, E_TLS);
 			return;
 		}
+		if (o.tls_ca != NULL) {
+			if (c->tls_full)
+				tls_hs_full++;
+			else
+				tls_hs_resumed++;
+		}
+		if (mbedtls_ssl_get_version_number(c->ssl) == MBEDTLS_SSL_VERSION_TLS1_2)
+			tls_keep_session(c);
 		c->state = ST_WRITING;
 		do_write(c);
 		return;
@@ -1053,6 +1112,9 @@ report(void)
 	    o.conns, o.pad, el, done_total, done_ok, el > 0 ? (double)done_ok / el : 0,
 	    hist_pct(&hist, 0.50), hist_pct(&hist, 0.90), hist_pct(&hist, 0.99),
 	    hist.max);
+	if (o.tls && o.tls_ca != NULL)
+		printf(" tls_full=%" PRIu64 " tls_resumed=%" PRIu64, tls_hs_full,
+		    tls_hs_resumed);
 	for (i = 0; i < 600; i++)
 		if (status_count[i] > 0)
 			printf(" status_%d=%" PRIu64, i, status_count[i]);
@@ -1077,6 +1139,9 @@ usage(void)
 	    "                default: enough for -d at 20000/s)\n"
 	    "  -N            no Authorization header (an auth:none route)\n"
 	    "  -t            TLS (mbedTLS, certificate NOT verified: bench only)\n"
+	    "  -C CAFILE     verify the certificate; counts full/resumed handshakes\n"
+	    "  -R            offer the last TLS session again (resumption)\n"
+	    "  -V 12|13      highest TLS version offered (default 13)\n"
 	    "  -s SECONDS    idle: hold time, ended early by SIGUSR1 (30); held twice:\n"
 	    "                after set-up (READY), then after one request on every\n"
 	    "                connection at once (AFTER_HOLD)\n"
@@ -1133,7 +1198,7 @@ main(int argc, char **argv)
 	else
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:T:RV:C:")) != -1) {
 		switch (ch) {
 		case 'a': parse_target(optarg); break;
 		case 'H': o.host = optarg; break;
@@ -1143,6 +1208,9 @@ main(int argc, char **argv)
 		case 'n': o.requests = atol(optarg); break;
 		case 'N': o.auth = 0; break;
 		case 't': o.tls = 1; break;
+		case 'R': o.tls_resume = 1; break;
+		case 'V': o.tls_max = atoi(optarg); break;
+		case 'C': o.tls_ca = optarg; break;
 		case 's': o.hold = atof(optarg); break;
 		case 'P': o.pad = (size_t)atol(optarg); break;
 		case 'l': o.label = optarg; break;

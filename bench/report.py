@@ -85,6 +85,7 @@ def main():
           f"{rounds('kgpair_keepalive_auth', 'kgpair_keepalive_noauth').replace('round', 'pair')} "
           f"(target >= 90%: {'MET' if r >= 0.9 else 'NOT MET'})")
     print(f"keep-alive req/s, Apache without auth (reference): {med.get('ap_keepalive_noauth', 0):.0f}")
+    https_report(phases, med, ratio, rounds)
     print()
     print("memory, kerbgated processes (sum of VmRSS; PSS counts shared pages once):")
     for d in idle:
@@ -105,6 +106,44 @@ def main():
               f"{int(hwm.get('after_load_kb', 0)) / 1024:.1f} MiB, at the end "
               f"{int(hwm.get('all_kb', 0)) / 1024:.1f} MiB; Apache VmRSS sum at the end "
               f"{int(hwm.get('apache_rss_kb', 0)) / 1024:.1f} MiB")
+
+
+def cpu_of(phases, label):
+    """The median round's proxy CPU per request, microseconds (or nan)."""
+    rounds = phases.get(label)
+    if not rounds:
+        return float("nan")
+    v = rounds[len(rounds) // 2].get("proxy_cpu_us_per_req", "nan")
+    return float(v) if not v.startswith("-") else float("nan")
+
+
+def https_report(phases, med, ratio, rounds):
+    if "kgtls_newconn" not in phases:
+        return
+    print()
+    print("HTTPS (a new TLS connection per request):")
+    for what, kg, ap, target in (
+            ("full handshake + Negotiate", "kgtls_newconn", "aptls_newconn", 1.5),
+            ("resumed handshake + Negotiate", "kgtls_resumed", "aptls_resumed", 3.0),
+            ("handshake alone (no auth)", "kgtls_handshake", "aptls_handshake", None)):
+        r = ratio(kg, ap)
+        ck, ca = cpu_of(phases, kg), cpu_of(phases, ap)
+        line = (f"  {what}: kerbgated {med.get(kg, 0):.0f}/s, Apache {med.get(ap, 0):.0f}/s; "
+                f"ratio {r:.2f}x{rounds(kg, ap)}; CPU/req {ck:.0f} vs {ca:.0f} us "
+                f"({ck / ca:.2f}x)")
+        if target is not None:
+            line += f" (target >= {target}x: {'MET' if r >= target else 'NOT MET'}"
+            if target == 1.5:
+                line += f"; CPU <= 0.67x: {'MET' if ck / ca <= 0.67 else 'NOT MET'}"
+            line += ")"
+        else:
+            line += f" (target CPU <= 1.5x OpenSSL's: {'MET' if ck / ca <= 1.5 else 'NOT MET'})"
+        print(line)
+    for kg in ("kgtls_resumed", "aptls_resumed"):
+        rs = phases.get(kg, [])
+        full = sum(int(d.get("tls_full", 0)) for d in rs)
+        res = sum(int(d.get("tls_resumed", 0)) for d in rs)
+        print(f"  {kg}: {res} resumed and {full} full handshakes over the rounds")
 
 
 if __name__ == "__main__":

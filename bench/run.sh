@@ -19,6 +19,9 @@
 #   KGB_KA_PAIRS=8          keep-alive auth/no-auth pairs, order alternating
 #   KGB_KA_PAIR_S=4         seconds per phase of a pair
 #   KGB_PIN=none|split      split: proxies on CPU 0, kgbench and back-end on CPU 1
+#   KGB_CERT=ecdsa|rsa      the VIP certificate for both servers: P-256 or RSA-2048
+#   KGB_TLS_MAX=13|12       highest TLS version kgbench offers in the HTTPS phases
+#   KGB_ONLY=all|https      https: the HTTPS phases only (no plain, no memory)
 #   KGB_OUT=output          build tree (binaries in $KGB_OUT/bin, $KGB_OUT/bench)
 #   KGB_KEEP=0              1: keep the work directory
 #
@@ -39,9 +42,12 @@ repeat=${KGB_REPEAT:-3}
 ka_pairs=${KGB_KA_PAIRS:-8}
 ka_pair_s=${KGB_KA_PAIR_S:-4}
 pin=${KGB_PIN:-none}
+cert_kind=${KGB_CERT:-ecdsa}
+tls_max=${KGB_TLS_MAX:-13}
+only=${KGB_ONLY:-all}
 
 KG_IP=127.0.0.10; KG_PORT=8080; KG_TLS_PORT=8443; KG_ADMIN=9180
-AP_IP=127.0.0.11; AP_PORT=8081
+AP_IP=127.0.0.11; AP_PORT=8081; AP_TLS_PORT=8444
 BE_IP=127.0.0.12; BE_PORT=9000
 HOST=mail.corp.contoso.com
 
@@ -120,10 +126,18 @@ install -m 0600 "$work/asa.keytab" "$work/kg.keytab"
 install -m 0600 -o www-data -g www-data "$work/asa.keytab" "$work/apache/asa.keytab"
 chown www-data:www-data "$work/apache"
 head -c 32 /dev/urandom >"$work/pool.secret"; chmod 0600 "$work/pool.secret"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+case $cert_kind in
+ecdsa) keyopt=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+rsa) keyopt=(-newkey rsa:2048) ;;
+*) echo "bench/run.sh: KGB_CERT is ecdsa or rsa" >&2; exit 1 ;;
+esac
+openssl req -x509 "${keyopt[@]}" -nodes -days 2 \
 	-subj "/CN=$HOST" -addext "subjectAltName=DNS:$HOST" \
 	-keyout "$work/mail.key" -out "$work/mail.pem" 2>/dev/null || exit 1
 chmod 0600 "$work/mail.key"
+# Apache reads its copy as root before it drops privileges.
+install -m 0600 "$work/mail.key" "$work/apache/mail.key"
+install -m 0644 "$work/mail.pem" "$work/apache/mail.pem"
 
 cat >"$work/kerbgated.json" <<EOF
 {
@@ -170,6 +184,7 @@ cat >"$work/apache/httpd.conf" <<EOF
 ServerRoot /etc/apache2
 ServerName $HOST
 Listen $AP_IP:$AP_PORT
+Listen $AP_IP:$AP_TLS_PORT
 PidFile $work/apache/httpd.pid
 Mutex file:$work/apache default
 ErrorLog $work/apache/error.log
@@ -184,6 +199,8 @@ LoadModule headers_module $mods/mod_headers.so
 LoadModule auth_gssapi_module $mods/mod_auth_gssapi.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so
+LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so
+LoadModule ssl_module $mods/mod_ssl.so
 StartServers 2
 MinSpareThreads 25
 MaxSpareThreads 75
@@ -209,6 +226,16 @@ LimitRequestFieldSize 65536
 </Location>
 ProxyPass / http://$BE_IP:$BE_PORT/
 ProxyPassReverse / http://$BE_IP:$BE_PORT/
+# mod_ssl as Debian's ssl.conf sets it up: a shared session cache, tickets on.
+SSLSessionCache shmcb:$work/apache/ssl_scache(512000)
+SSLSessionCacheTimeout 300
+SSLRandomSeed startup builtin
+<VirtualHost $AP_IP:$AP_TLS_PORT>
+	SSLEngine on
+	SSLCertificateFile $work/apache/mail.pem
+	SSLCertificateKeyFile $work/apache/mail.key
+	SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1
+</VirtualHost>
 EOF
 
 # ------------------------------------------------------------------ start
@@ -304,7 +331,15 @@ proxy_ticks() {	# a phase label's first word: kg, kgpair or ap
 }
 hz=$(getconf CLK_TCK)
 
-# Sanity: one authenticated request through each proxy.
+# Sanity: one authenticated request through each proxy, plain and HTTPS.
+for t in "$KG_IP:$KG_TLS_PORT" "$AP_IP:$AP_TLS_PORT"; do
+	r=$("${pin_cli[@]}" "$kgbench" newconn -a "$t" -t -C "$work/mail.pem" -c 1 -n 2 -l sanity 2>/dev/null)
+	if [[ $r != *"ok=2 "* ]]; then
+		echo "bench/run.sh: an authenticated HTTPS request through $t failed: $r" >&2
+		tail -n 5 "$work/kerbgated.log" "$work/apache/error.log" >&2
+		exit 1
+	fi
+done
 for t in "$KG_IP:$KG_PORT" "$AP_IP:$AP_PORT"; do
 	r=$("${pin_cli[@]}" "$kgbench" newconn -a "$t" -c 1 -n 2 -l sanity 2>/dev/null)
 	if [[ $r != *"ok=2 "* ]]; then
@@ -335,6 +370,19 @@ run() {	# label, kgbench arguments...
 # whatever else runs on the machine hits both alike; the report takes the
 # median round of each phase.  Token counts are upper bounds (a phase ends
 # at KGB_DURATION or when its tokens run out, whichever is first).
+# HTTPS: a new connection per request with a full handshake, the same with
+# session resumption (kgbench offers the last session or ticket again), and
+# the handshake alone (an unauthenticated request on each new connection).
+tls=(-t -C "$work/mail.pem" -V "$tls_max")
+for round in $(seq "$repeat"); do
+	run kgtls_newconn   newconn "${tls[@]}" -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
+	run aptls_newconn   newconn "${tls[@]}" -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
+	run kgtls_resumed   newconn "${tls[@]}" -R -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 15000)) -P "$pac_typ"
+	run aptls_resumed   newconn "${tls[@]}" -R -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 15000)) -P "$pac_typ"
+	run kgtls_handshake newconn "${tls[@]}" -N -p /open/bench -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur"
+	run aptls_handshake newconn "${tls[@]}" -N -p /open/bench -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur"
+done
+[ "$only" = https ] && repeat=0 && ka_pairs=0
 for round in $(seq "$repeat"); do
 	run kg_newconn      newconn   -a $KG_IP:$KG_PORT -c "$nc_c" -d "$dur" -n $((dur * 25000)) -P "$pac_typ"
 	run ap_newconn      newconn   -a $AP_IP:$AP_PORT -c "$nc_c" -d "$dur" -n $((dur * 12000)) -P "$pac_typ"
@@ -358,6 +406,7 @@ for pair in $(seq "$ka_pairs"); do
 		run kgpair_keepalive_auth keepalive -a $KG_IP:$KG_PORT -c "$ka_c" -d "$ka_pair_s" -P "$pac_typ"
 	fi
 done
+if [ "$only" != https ]; then
 hwm_load=$(kg_sum VmHWM)
 echo "HWM after_load_kb=$hwm_load" >>"$results"
 kg_detail >"$work/after_load.txt"
@@ -416,6 +465,7 @@ restart_kg
 idle_phase kg_idle_plain_fresh "$idle_n" "$KG_IP:$KG_PORT"
 restart_kg
 idle_phase kg_idle_tls_fresh "$idle_tls" "$KG_IP:$KG_TLS_PORT" -t
+fi
 
 # ------------------------------------------------------------------ report
 
@@ -424,7 +474,8 @@ curl -s "http://$KG_IP:$KG_ADMIN/metrics" | grep '^kerbgate_auth' >"$work/metric
 {
 echo
 echo "kerbgate benchmark: bench/run.sh, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); pinning: $pin; $repeat round(s) of ${dur} s per phase"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); pinning: $pin; ${KGB_REPEAT:-3} round(s) of ${dur} s per phase"
+echo "HTTPS: $cert_kind certificate, TLS up to 1.${tls_max#1}; kerbgated on mbedTLS $(sed -n 's/^MBEDTLS_VERSION *:= *//p' toolchain/mbedtls/mbedtls.mk), Apache mod_ssl on $(openssl version | cut -d' ' -f1-2)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 bench/report.py "$results" "$pac_typ" "$pac_big"
 echo "kerbgated processes at the end:"; kg_detail

@@ -16,7 +16,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(TESTDIR)/%,$(UNIT_SRCS))
 
 .SECONDEXPANSION:
-$(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $$(call objs,$$(test_$$*_SRCS)) $(COMMON_LIB)
+$(TESTDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $$(call objs,$$(test_$$*_SRCS)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(SERVICE_LIBS) $(CMOCKA_LIBS)
@@ -28,7 +28,7 @@ TEST_TOOLS += $(TESTDIR)/tools/kcd_probe
 #   tool_<name>_SRCS := ...
 tool_kcd_probe_SRCS := services/kerbgated/kcd.c
 
-$(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o $$(call objs,$$(tool_$$*_SRCS)) $(COMMON_LIB)
+$(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o $$(call objs,$$(tool_$$*_SRCS)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)
@@ -45,12 +45,12 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BINDIR)/%,$(FUZZ_SRCS))
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(1))
 FUZZ_SECONDS ?= 20
 
-$(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H)
+$(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H) | $(MBEDTLS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
 
-$(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(fuzz_$$*_SRCS) $(COMMON_SRCS))
+$(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(fuzz_$$*_SRCS) $(COMMON_SRCS)) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD  $@"
 	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(SERVICE_LIBS) \

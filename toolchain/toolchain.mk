@@ -45,7 +45,6 @@ endif
 HEIMDAL_CFLAGS := -isystem /usr/include/heimdal
 HEIMDAL_LIBS   := -L$(TARGET_LIBDIR)/heimdal -Wl,-rpath,$(TARGET_LIBDIR)/heimdal \
                   -lgssapi -lkrb5 -lasn1 -lroken
-MBEDTLS_LIBS   := -lmbedtls -lmbedx509 -lmbedcrypto
 EV_LIBS        := -lev
 JANSSON_LIBS   := -ljansson
 CMOCKA_LIBS    := -lcmocka

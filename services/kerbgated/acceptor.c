@@ -16,6 +16,7 @@
 #include <mbedtls/constant_time.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
 #include "acceptor.h"
@@ -1570,6 +1571,7 @@ acceptor_cb_hash_from_cert(const uint8_t *der, size_t len, uint8_t out[ACCEPTOR_
 	const mbedtls_md_info_t *md;
 	mbedtls_x509_crt crt;
 	mbedtls_md_type_t type;
+	mbedtls_pk_type_t pk_alg;
 	size_t hlen, app;
 
 	mbedtls_x509_crt_init(&crt);
@@ -1578,7 +1580,8 @@ acceptor_cb_hash_from_cert(const uint8_t *der, size_t len, uint8_t out[ACCEPTOR_
 		return -1;
 	}
 	/* RFC 5929 §4.1: the signature's hash, except MD5 and SHA-1 -> SHA-256. */
-	type = crt.sig_md;
+	if (mbedtls_oid_get_sig_alg(&crt.sig_oid, &type, &pk_alg) != 0)
+		type = MBEDTLS_MD_NONE;
 	mbedtls_x509_crt_free(&crt);
 	if (type != MBEDTLS_MD_SHA224 && type != MBEDTLS_MD_SHA384 && type != MBEDTLS_MD_SHA512)
 		type = MBEDTLS_MD_SHA256;
@@ -1595,7 +1598,7 @@ acceptor_cb_hash_from_cert(const uint8_t *der, size_t len, uint8_t out[ACCEPTOR_
 	memcpy(buf + 20, prefix, plen);
 	if (mbedtls_md(md, der, len, buf + 20 + plen) != 0)
 		return -1;
-	return mbedtls_md5_ret(buf, 20 + app, out) == 0 ? 0 : -1;
+	return mbedtls_md5(buf, 20 + app, out) == 0 ? 0 : -1;
 }
 
 const char *

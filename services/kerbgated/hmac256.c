@@ -27,11 +27,13 @@ compress_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
 	mbedtls_sha256_context c;
 
+	/* mbedTLS 3 keeps the chaining state private; this is the one place
+	 * we need it, for the pad blocks hashed once per key. */
 	mbedtls_sha256_init(&c);
-	memcpy(c.state, h, sizeof(c.state));
+	memcpy(c.MBEDTLS_PRIVATE(state), h, sizeof(c.MBEDTLS_PRIVATE(state)));
 	for (; nblocks > 0; nblocks--, p += 64)
 		mbedtls_internal_sha256_process(&c, p);
-	memcpy(h, c.state, sizeof(c.state));
+	memcpy(h, c.MBEDTLS_PRIVATE(state), sizeof(c.MBEDTLS_PRIVATE(state)));
 	mbedtls_sha256_free(&c);
 }
 

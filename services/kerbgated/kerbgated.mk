@@ -9,7 +9,7 @@ KERBGATED_BIN  := $(BINDIR)/kerbgated
 
 $(KERBGATED_LIB): $(call objs,$(KERBGATED_SRCS))
 
-$(KERBGATED_BIN): $(call objs,$(KERBGATED_MAIN)) $(KERBGATED_LIB) $(COMMON_LIB)
+$(KERBGATED_BIN): $(call objs,$(KERBGATED_MAIN)) $(KERBGATED_LIB) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(SERVICE_LIBS)

@@ -522,11 +522,11 @@ compute_channel_binding(struct client *cl)
 	hdr[18] = (uint8_t)(applen >> 16);
 	hdr[19] = (uint8_t)(applen >> 24);
 	mbedtls_md5_init(&md5);
-	mbedtls_md5_starts_ret(&md5);
-	mbedtls_md5_update_ret(&md5, hdr, sizeof(hdr));
-	mbedtls_md5_update_ret(&md5, (const uint8_t *)prefix, sizeof(prefix) - 1);
-	mbedtls_md5_update_ret(&md5, hash, hlen);
-	mbedtls_md5_finish_ret(&md5, cl->cb_hash);
+	mbedtls_md5_starts(&md5);
+	mbedtls_md5_update(&md5, hdr, sizeof(hdr));
+	mbedtls_md5_update(&md5, (const uint8_t *)prefix, sizeof(prefix) - 1);
+	mbedtls_md5_update(&md5, hash, hlen);
+	mbedtls_md5_finish(&md5, cl->cb_hash);
 	mbedtls_md5_free(&md5);
 	cl->has_cb = 1;
 }

@@ -154,10 +154,10 @@ replay_digest(const struct kg_replay *rc, const uint8_t *data, size_t len,
 	uint8_t full[32];
 
 	mbedtls_sha256_init(&sha);
-	mbedtls_sha256_starts_ret(&sha, 0);
-	mbedtls_sha256_update_ret(&sha, rc->h->salt, sizeof(rc->h->salt));
-	mbedtls_sha256_update_ret(&sha, data, len);
-	mbedtls_sha256_finish_ret(&sha, full);
+	mbedtls_sha256_starts(&sha, 0);
+	mbedtls_sha256_update(&sha, rc->h->salt, sizeof(rc->h->salt));
+	mbedtls_sha256_update(&sha, data, len);
+	mbedtls_sha256_finish(&sha, full);
 	mbedtls_sha256_free(&sha);
 	memcpy(digest, full, REPLAY_DIGEST_LEN);
 }

@@ -56,7 +56,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not bound:
             return self.reply(401, "refused: token not bound to this certificate\n")
         extra = [("WWW-Authenticate", "Negotiate " + base64.b64encode(out).decode())] if out else []
-        self.reply(200, "node: ep-cas1\nuser: %s\n" % ctx.initiator_name, extra)
+        self.reply(200, "node: ep-cas1\nuser: %s\ntls: %s\n" % (
+            ctx.initiator_name, self.connection.version()), extra)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -68,5 +69,7 @@ if __name__ == "__main__":
     srv = Server((ADDR, int(PORT)), Handler)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(CERT, KEY)
+    if len(sys.argv) > 5 and sys.argv[5] == "1.2":     # an older back-end
+        tls.maximum_version = ssl.TLSVersion.TLSv1_2
     srv.socket = tls.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()

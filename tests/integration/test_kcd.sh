@@ -14,15 +14,24 @@ kdc_mark() { wc -l <"$kdc_log"; }
 kdc_count() { tail -n +"$(($1 + 1))" "$kdc_log" | grep -c -- "$2"; }
 kgclient() { client /usr/bin/python3 "$top/tests/integration/kgclient.py" "$@"; }
 
+# Two Extended Protection back-ends on cas1: :8444 speaks TLS 1.3 (and 1.2),
+# :8445 only TLS 1.2, as an older IIS does.
 start_ep_backend() {
-	$lab exec cas1 env KRB5_KTNAME="$KGLAB_CAS1_KEYTAB" /usr/bin/python3 \
-		"$top/tests/integration/ep_backend.py" "$KGLAB_CAS1_IP" 8444 \
-		"$work/cas1.pem" "$work/cas1.key" >"$work/ep.log" 2>&1 &
-	for _ in $(seq 50); do
-		lb curl -sk -o /dev/null "https://$KGLAB_CAS1_IP:8444/health" && return 0
-		sleep 0.2
+	local port ok
+	for port in 8444 8445; do
+		$lab exec cas1 env KRB5_KTNAME="$KGLAB_CAS1_KEYTAB" /usr/bin/python3 \
+			"$top/tests/integration/ep_backend.py" "$KGLAB_CAS1_IP" $port \
+			"$work/cas1.pem" "$work/cas1.key" $([ $port = 8445 ] && echo 1.2) \
+			>"$work/ep-$port.log" 2>&1 &
 	done
-	return 1
+	for port in 8444 8445; do
+		ok=0
+		for _ in $(seq 50); do
+			lb curl -sk -o /dev/null "https://$KGLAB_CAS1_IP:$port/health" && { ok=1; break; }
+			sleep 0.2
+		done
+		[ $ok = 1 ] || return 1
+	done
 }
 
 # The configuration lists a dead KDC first (lb's own address: nothing
@@ -82,7 +91,12 @@ test_two_users_interleaved_never_mixed() {
 
 test_extended_protection_backend_accepts_kerbgated() {
 	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/ep)" = 200 ] &&
-		body_has "node: ep-cas1" && body_has "user: alice@CORP.CONTOSO.COM"
+		body_has "node: ep-cas1" && body_has "user: alice@CORP.CONTOSO.COM" &&
+		body_has "tls: TLSv1.3" || return 1
+	# The same binding to a back-end that speaks TLS 1.2 only.
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/ep12)" = 200 ] &&
+		body_has "node: ep-cas1" && body_has "user: alice@CORP.CONTOSO.COM" &&
+		body_has "tls: TLSv1.2"
 }
 
 test_extended_protection_backend_refuses_other_bindings() {
@@ -177,7 +191,7 @@ check "alice through the VIP is REMOTE_USER on Apache at cas1 and cas2" test_ali
 check "the back-ends hold no ASA key" test_asa_keytab_only_in_lb
 check "1,000 requests over 50 connections: one S4U2Proxy per back-end" test_one_s4u2proxy_per_user_and_backend
 check "alice and bob interleaved on one back-end never see each other" test_two_users_interleaved_never_mixed
-check "an Extended Protection back-end accepts kerbgated's bound tokens" test_extended_protection_backend_accepts_kerbgated
+check "an Extended Protection back-end accepts kerbgated's bound tokens over TLS 1.3 and 1.2" test_extended_protection_backend_accepts_kerbgated
 check "the same back-end refuses tokens bound to another certificate or unbound" test_extended_protection_backend_refuses_other_bindings
 check "a sensitive user gets 502 and the documented reason" test_sensitive_user_is_refused_with_reason
 check "delegation removed: 502 + KDC reason + metric; restored: works" test_delegation_removed_then_restored

@@ -1383,7 +1383,7 @@ gss_roundtrip(gss_OID mech, bool bindings)
 	    GSS_S_COMPLETE);
 	memset(&cb, 0, sizeof(cb));
 	memcpy(app, "tls-server-end-point:", 21);
-	mbedtls_sha256_ret(cert_p256_sha256, sizeof(cert_p256_sha256), app + 21, 0);
+	mbedtls_sha256(cert_p256_sha256, sizeof(cert_p256_sha256), app + 21, 0);
 	cb.application_data.value = app;
 	cb.application_data.length = sizeof(app);
 
