@@ -79,6 +79,9 @@ savedefconfig: .config
 # also writes include/config/ dependency stamps, kept under $(BUILD).
 $(AUTOCONF_H): .config Kconfig $(shell find board toolchain services rootfs firmware -name Kconfig)
 	@mkdir -p $(dir $@) $(GENINC)/config include/config
+	@# Options added since .config was written take their defaults (a
+	@# build has no terminal to ask on); `make menuconfig` changes them.
+	@$(KCONFIG_CONF) --olddefconfig Kconfig >/dev/null
 	@KCONFIG_AUTOHEADER=$@ KCONFIG_AUTOCONFIG=$(GENINC)/config/auto.conf \
 	  KCONFIG_TRISTATE=$(GENINC)/config/tristate.conf \
 	  $(KCONFIG_CONF) --silentoldconfig Kconfig
@@ -86,7 +89,9 @@ $(AUTOCONF_H): .config Kconfig $(shell find board toolchain services rootfs firm
 
 # ---------------------------------------------------------------- build
 
-$(OBJDIR)/%.o: %.c $(AUTOCONF_H) | $(MBEDTLS_STAMP)
+# Every object after mbedTLS: its headers' structure layouts follow our
+# configuration, so a rebuilt library means rebuilt objects.
+$(OBJDIR)/%.o: %.c $(AUTOCONF_H) $(MBEDTLS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(TARGET_CC) $(TARGET_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@

@@ -45,7 +45,7 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BINDIR)/%,$(FUZZ_SRCS))
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(1))
 FUZZ_SECONDS ?= 20
 
-$(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H) | $(MBEDTLS_STAMP)
+$(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H) $(MBEDTLS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
