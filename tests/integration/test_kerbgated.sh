@@ -137,7 +137,7 @@ test_unauthenticated_route_has_no_identity() {
 # ---- what back-ends see (issue 15: items 3, 4, 5, 7, 9, 11)
 
 kgc() { client /usr/bin/python3 "$top/tests/integration/kgclient.py" "$@"; }
-raw80() { kgc raw "$KGLAB_VIP" 80 "${1:-5}"; }
+raw80() { kgc raw "$KGLAB_VIP" 80 5; }
 # Steps (JSON) on stdin; every connection from source port $1: one relay.
 probe() { client /usr/bin/python3 "$top/tests/integration/connprobe.py" "$KGLAB_VIP" 80 "$1"; }
 bob_token() {
