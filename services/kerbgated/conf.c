@@ -25,7 +25,8 @@ static const char *const top_keys[] = { "user", "keyholder_user", "workers",
 static const char *const kcd_keys[] = { "principal", "kdcs", "kdc_timeout",
 	"cache_entries", "sessions", NULL };
 static const char *const limit_keys[] = { "max_header_bytes", "max_headers",
-	"max_connections", "header_timeout", "idle_timeout", NULL };
+	"max_connections", "header_timeout", "idle_timeout",
+	"max_connections_per_source", NULL };
 static const char *const listener_keys[] = { "address", "port", "tls", NULL };
 static const char *const vhost_keys[] = { "name", "aliases", "spns",
 	"certificate", "key", "channel_binding", "session_cookie", "routes", NULL };
@@ -473,6 +474,7 @@ load_limits(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 	c->max_connections = 10000;
 	c->header_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
+	c->max_connections_per_source = 0;	/* off */
 	if ((rc = kg_cfg_object(o, "limits", 0, &l, ctx)) <= 0)
 		return rc;
 	kg_cfg_push_key(ctx, "limits");
@@ -490,6 +492,9 @@ load_limits(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 		    ctx);
 	if (rc >= 0)
 		rc = get_secs(l, "idle_timeout", 86400, &c->idle_timeout_ms, ctx);
+	if (rc >= 0)
+		rc = get_uint(l, "max_connections_per_source", 0, 1000000,
+		    &c->max_connections_per_source, ctx);
 	kg_cfg_pop(ctx);
 	return rc < 0 ? KG_ERR_CONFIG : 1;
 }

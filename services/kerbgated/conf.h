@@ -132,6 +132,7 @@ struct conf {
 	unsigned		 max_connections;
 	unsigned		 header_timeout_ms;
 	unsigned		 idle_timeout_ms;
+	unsigned		 max_connections_per_source;	/**< 0: no cap */
 	/* admin listener (/metrics) */
 	int			 admin_enabled;
 	struct conf_listener	 admin;

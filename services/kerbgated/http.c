@@ -900,6 +900,7 @@ static const struct error_info errors[] = {
 	{ HTTP_E_BAD_CHUNK_END, 400, "chunk data not followed by CRLF" },
 	{ HTTP_E_BAD_TRAILER, 400, "invalid or too large trailer section" },
 	{ HTTP_E_TRUNCATED_BODY, 400, "connection closed inside the body" },
+	{ HTTP_E_FORBIDDEN_TRAILER, 400, "trailer field that only the proxy may set (identity or forwarding header)" },
 };
 
 static const struct error_info *
@@ -1123,18 +1124,27 @@ chunk_framing_byte(struct http_body *b, unsigned char c)
 		return HTTP_E_BAD_TRAILER;
 	switch (b->state) {
 	case B_TRAILER_START:
-		if (c == '\r')
+		if (c == '\r') {
 			b->state = B_FINAL_LF;
-		else if (is_tchar(c))
+		} else if (is_tchar(c)) {
 			b->state = B_TRAILER_NAME;
-		else
+			b->trailer_name[0] = (char)c;
+			b->trailer_name_len = 1;
+		} else {
 			return HTTP_E_BAD_TRAILER;	/* incl. obs-fold */
+		}
 		return 0;
 	case B_TRAILER_NAME:
-		if (c == ':')
+		if (c == ':') {
+			if (b->refuse_trailer != NULL &&
+			    b->refuse_trailer(b->trailer_name, b->trailer_name_len))
+				return HTTP_E_FORBIDDEN_TRAILER;
 			b->state = B_TRAILER_VALUE;
-		else if (!is_tchar(c))
+		} else if (!is_tchar(c)) {
 			return HTTP_E_BAD_TRAILER;
+		} else if (b->trailer_name_len < HTTP_TRAILER_NAME_MAX) {
+			b->trailer_name[b->trailer_name_len++] = (char)c;
+		}
 		return 0;
 	case B_TRAILER_VALUE:
 		if (c == '\r')

@@ -102,7 +102,8 @@
 #define HTTP_E_BAD_CHUNK_END         -31 /* no CRLF after chunk data (400) */
 #define HTTP_E_BAD_TRAILER           -32 /* malformed/too large trailer (400) */
 #define HTTP_E_TRUNCATED_BODY        -33 /* EOF inside a framed body (400) */
-#define HTTP_E_LAST                  -33
+#define HTTP_E_FORBIDDEN_TRAILER     -34 /* trailer the caller refuses (400) */
+#define HTTP_E_LAST                  -34
 
 /* Defaults, used for a NULL limits pointer or a zero field. */
 #define HTTP_DEFAULT_MAX_HEAD_BYTES   (65536 + 8192) /* Authorization <= 64 KiB */
@@ -112,6 +113,7 @@
 /* Body framing bounds (not configurable). */
 #define HTTP_MAX_CHUNK_LINE    4096 /* chunk-size + extensions, without CRLF */
 #define HTTP_MAX_TRAILER_BYTES 8192 /* whole trailer section */
+#define HTTP_TRAILER_NAME_MAX  64   /* trailer name bytes kept for refuse_trailer */
 
 /** Limits for one head.  A zero field means its HTTP_DEFAULT_* value. */
 struct http_limits {
@@ -278,6 +280,14 @@ struct http_body {
 	size_t   trailer_len;  /* bytes of the trailer section so far */
 	unsigned size_digits;
 	int      error;        /* sticky HTTP_E_* once failed */
+	/* Optional, set after http_body_init(): a trailer field whose name
+	 * this returns non-zero for is refused (HTTP_E_FORBIDDEN_TRAILER) when
+	 * its ':' is fed, so that no byte after the name has been passed on.
+	 * A name longer than HTTP_TRAILER_NAME_MAX is passed cut to that
+	 * length (enough for a prefix test; no exact name is that long). */
+	int    (*refuse_trailer)(const char *name, size_t len);
+	char     trailer_name[HTTP_TRAILER_NAME_MAX];
+	size_t   trailer_name_len;
 };
 
 /**

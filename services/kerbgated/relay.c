@@ -38,6 +38,7 @@
 #include "negotiate.h"
 #include "pool.h"
 #include "relay.h"
+#include "reqfilter.h"
 #include "sign.h"
 #include "tls.h"
 #include "util.h"
@@ -49,6 +50,8 @@
 #define UPSTREAM_IDLE_MS	30000
 #define MAX_IDLE_PER_SERVER	64
 #define SCRATCH_HEADERS		1000
+#define MAX_REQUEST_LINE	16384
+#define SRC_BUCKETS		1024	/* per-source connection counts */
 #define TRIM_QUIET_S		0.25	/* give memory back once this quiet */
 #define TRIM_GAP_S		1.	/* ...but at most this often */
 #define TRIM_INTERVAL_S		5.	/* and this often when never quiet */
@@ -95,8 +98,17 @@ struct upstream {
 	TAILQ_ENTRY(upstream)	 entry;
 };
 
+/* Open client connections from one source address (this worker's). */
+struct src_count {
+	LIST_ENTRY(src_count)	 entry;
+	uint64_t		 hash;
+	unsigned		 n;
+	char			 peer[64];
+};
+
 struct client {
 	struct relay		*r;
+	struct src_count	*src;		/* NULL: no per-source cap */
 	struct ep		 c;
 	const struct conf_listener *lst;
 	int			 admin;
@@ -104,6 +116,7 @@ struct client {
 	ev_timer		 timer;
 	uint64_t		 deadline_ms;
 	uint64_t		 head_start_ms;	/* first byte of the current head */
+	uint64_t		 accept_ms;	/* the connection was accepted */
 	uint64_t		 last_io_ms;
 	char			 peer[64];
 	uint64_t		 peer_hash;
@@ -143,6 +156,9 @@ struct client {
 	uint64_t		 tried;		/* servers that failed to connect */
 	char			 method[24];
 	int			 req_keepalive;
+	int			 req_http10;	/* client spoke HTTP/1.0 */
+	int			 dechunk;	/* send the response payload
+						   only (HTTP/1.0 client) */
 	int			 expect_continue;	/* body waits for a 100 */
 	struct http_body	 req_body;
 	int			 req_done;
@@ -192,8 +208,14 @@ struct relay {
 							   random per-process tag */
 	size_t			 rid_prefix_len;
 	uint64_t		 rid_seq;
+	LIST_HEAD(, src_count)	*src;		/* SRC_BUCKETS; NULL: no cap */
+	unsigned		 src_cap;	/* this worker's share */
+	unsigned		 src_unlogged;	/* refusals not logged yet */
+	ev_tstamp		 src_logged;
 	struct http_limits	 limits;
 	struct http_header	 hdrs[SCRATCH_HEADERS];
+	char			 path[MAX_REQUEST_LINE + 2];	/* as routes
+						   see the target */
 };
 
 static void client_pump(struct client *);
@@ -202,6 +224,7 @@ static void client_free(struct client *);
 static void upstream_free(struct upstream *);
 static void start_backend(struct client *);
 static void release_upstream(struct client *, int);
+static void src_release(struct client *);
 
 /* ------------------------------------------------------------ endpoints */
 
@@ -425,14 +448,6 @@ hdr_is(const struct http_header *h, const char *name)
 {
 	return h->name_len == strlen(name) &&
 	    strncasecmp(h->name, name, h->name_len) == 0;
-}
-
-static int
-hdr_has_prefix(const struct http_header *h, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	return h->name_len >= n && strncasecmp(h->name, prefix, n) == 0;
 }
 
 static void
@@ -1115,6 +1130,41 @@ sticky_from_cookie(const struct pool *p, const struct http_head *h)
 	return -1;
 }
 
+/*
+ * The route for the request's path as back-ends will read it (dot
+ * segments, escaped dots, merged slashes resolved); the target itself is
+ * forwarded as it came.  Returns -1 (logged) for a path back-ends could
+ * read in different ways.
+ */
+static int
+route_path(struct client *cl, const struct http_head *h,
+    const struct conf_route **rt)
+{
+	struct relay *r = cl->r;
+	const struct conf_vhost *v = &r->conf->vhosts[cl->vhost];
+	char name[KG_LOG_SANITIZE_BUFSZ], tmp[256];
+	size_t plen;
+	int rc;
+
+	*rt = NULL;
+	if (h->target_len == 0 || h->target[0] != '/') {
+		/* "*", absolute- and authority-form: as before, no route. */
+		*rt = conf_route_find(v, h->target, h->target_len);
+		return 0;
+	}
+	rc = rf_path_normalize(h->target, h->target_len, r->path,
+	    sizeof(r->path), &plen);
+	if (rc == 0) {
+		*rt = conf_route_find(v, r->path, plen);
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*s", (int)(h->target_len < 255 ?
+	    h->target_len : 255), h->target);
+	log_info("%s: refused request for \"%s\": %s", cl->peer,
+	    log_sanitize(tmp, name, sizeof(name)), rf_path_strerror(rc));
+	return -1;
+}
+
 static void
 handle_request_head(struct client *cl)
 {
@@ -1131,8 +1181,10 @@ handle_request_head(struct client *cl)
 	if (rc > 0)
 		memset(&cl->head, 0, sizeof(cl->head));
 	if (rc == HTTP_NEED_MORE) {
-		if (kg_buf_len(&cl->c.in) >= r->conf->max_header_bytes ||
-		    cl->c.in.cap >= cl->c.in.max)
+		/* The bytes held, not the buffer's allocation: it reaches its
+		 * largest size before the head does when the head comes in
+		 * pieces. */
+		if (kg_buf_len(&cl->c.in) >= r->conf->max_header_bytes)
 			respond_head_error(cl, HTTP_E_HEAD_TOO_LARGE);
 		return;
 	}
@@ -1151,6 +1203,11 @@ handle_request_head(struct client *cl)
 	memset(&cl->resp_head, 0, sizeof(cl->resp_head));
 	cl->backend_close = 0;
 	http_body_init(&cl->req_body, &h);
+	/* A trailer named like a header we set is refused before its value
+	 * is passed on (a streamed trailer cannot be rewritten). */
+	cl->req_body.refuse_trailer = rf_name_reserved;
+	cl->req_http10 = h.version_minor == 0;
+	cl->dechunk = 0;
 	snprintf(cl->method, sizeof(cl->method), "%.*s",
 	    (int)(h.method_len < sizeof(cl->method) ? h.method_len :
 	    sizeof(cl->method) - 1), h.method);
@@ -1170,8 +1227,10 @@ handle_request_head(struct client *cl)
 		client_respond(cl, 421, NULL, "no such virtual host here", 0);
 		return;
 	}
-	rt = conf_route_find(&r->conf->vhosts[cl->vhost], h.target,
-	    h.target_len);
+	if ((rc = route_path(cl, &h, &rt)) < 0) {
+		client_respond(cl, 400, NULL, "ambiguous request path", 1);
+		return;
+	}
 	if (rt == NULL) {
 		client_respond(cl, 404, NULL, "no route for this path", 0);
 		return;
@@ -1468,6 +1527,27 @@ start_backend(struct client *cl)
 	cl->deadline_ms = kg_now_ms() + p->cp->connect_timeout_ms;
 }
 
+/* A Cookie header without kerbgate's session cookie (a credential for the
+ * appliance, not for back-ends); dropped if nothing else is left. */
+static void
+forward_cookie(struct ep *o, const struct http_header *hd)
+{
+	char *v;
+	size_t n;
+
+	if ((v = malloc(2 * hd->value_len + 1)) == NULL) {
+		o->error = 1;
+		return;
+	}
+	n = rf_cookie_strip(hd->value, hd->value_len, SIGN_COOKIE_NAME, v);
+	if (n > 0) {
+		OUT_LIT(o, "Cookie: ");
+		out_append(o, v, n);
+		OUT_LIT(o, "\r\n");
+	}
+	kg_freezero(v, 2 * hd->value_len + 1);
+}
+
 /* Writes the request head, rewritten for the back-end, into its buffer. */
 static int
 forward_request_head(struct client *cl)
@@ -1476,8 +1556,8 @@ forward_request_head(struct client *cl)
 	struct ep *o = &cl->up->e;
 	struct http_head h;
 	const struct conf_pool *cp = cl->pool->cp;
-	const char *xff = NULL, *fwd = NULL;
-	size_t xfflen = 0, fwdlen = 0;
+	const char *xff = NULL;
+	size_t xfflen = 0;
 	const struct http_header *host;
 	unsigned i;
 	int rc;
@@ -1493,8 +1573,13 @@ forward_request_head(struct client *cl)
 	OUT_LIT(o, " HTTP/1.1\r\n");
 	for (i = 0; i < h.nheaders; i++) {
 		const struct http_header *hd = &h.headers[i];
-		if (hdr_has_prefix(hd, "X-Kerbgate-"))
-			continue;	/* never trust a client's copy */
+		/* Never a client's copy of a header we set (identity,
+		 * forwarding), in any spelling a back-end reads as the same
+		 * name (X_Kerbgate_User is HTTP_X_KERBGATE_USER to CGI and
+		 * IIS).  X-Forwarded-For spelled so is appended to below. */
+		if (rf_name_reserved(hd->name, hd->name_len) &&
+		    !hdr_is(hd, "X-Forwarded-For"))
+			continue;
 		if (hdr_is(hd, "Transfer-Encoding")) {
 			/* Chunked bodies are passed through as they came. */
 		} else if (http_is_hop_by_hop(hd->name, hd->name_len, &h)) {
@@ -1516,9 +1601,8 @@ forward_request_head(struct client *cl)
 			xfflen = hd->value_len;
 			continue;
 		}
-		if (hdr_is(hd, "Forwarded")) {
-			fwd = hd->value;
-			fwdlen = hd->value_len;
+		if (hdr_is(hd, "Cookie")) {
+			forward_cookie(o, hd);
 			continue;
 		}
 		out_append(o, hd->name, hd->name_len);
@@ -1534,12 +1618,10 @@ forward_request_head(struct client *cl)
 	}
 	out_printf(o, "%s\r\n", cl->peer);
 	out_printf(o, "X-Forwarded-Proto: %s\r\n", cl->c.tls ? "https" : "http");
-	/* RFC 7239: an IPv6 node is quoted and bracketed. */
+	/* RFC 7239: an IPv6 node is quoted and bracketed.  Only our own
+	 * element: a client's Forwarded (which could claim a proto or host)
+	 * was dropped above. */
 	out_append(o, "Forwarded: ", 11);
-	if (fwd != NULL) {
-		out_append(o, fwd, fwdlen);
-		out_append(o, ", ", 2);
-	}
 	out_printf(o, "for=%s%s%s;proto=%s", strchr(cl->peer, ':') ? "\"[" : "",
 	    cl->peer, strchr(cl->peer, ':') ? "]\"" : "",
 	    cl->c.tls ? "https" : "http");
@@ -1728,15 +1810,18 @@ forward_response_head(struct client *cl, const struct http_head *h)
 	unsigned i;
 	int keep;
 
+	/* RFC 9112 6.1: no chunked coding to an HTTP/1.0 client; it gets
+	 * the payload, delimited by closing the connection. */
+	cl->dechunk = cl->req_http10 && h->body == HTTP_BODY_CHUNKED;
 	keep = cl->req_keepalive && h->body != HTTP_BODY_UNTIL_CLOSE &&
-	    !cl->r->draining;
+	    !cl->dechunk && !cl->r->draining;
 	cl->resp_close = !keep;
 	out_printf(o, "HTTP/1.1 %d ", h->status);
 	out_append(o, h->reason, h->reason_len);
 	out_append(o, "\r\n", 2);
 	for (i = 0; i < h->nheaders; i++) {
 		const struct http_header *hd = &h->headers[i];
-		if (!hdr_is(hd, "Transfer-Encoding") &&
+		if (hdr_is(hd, "Transfer-Encoding") ? cl->dechunk :
 		    http_is_hop_by_hop(hd->name, hd->name_len, h))
 			continue;
 		/* The back-end's AP-REP is for the appliance, not the client. */
@@ -1801,6 +1886,16 @@ conn_challenge(const struct http_head *h)
 	return 0;
 }
 
+/* Whether a chunked response's Transfer-Encoding is "chunked" alone. */
+static int
+chunked_only(const struct http_head *h)
+{
+	const struct http_header *te = http_find(h, "Transfer-Encoding");
+
+	return te != NULL && te->value_len == 7 &&
+	    strncasecmp(te->value, "chunked", 7) == 0;
+}
+
 static int
 pump_response(struct client *cl)
 {
@@ -1831,7 +1926,8 @@ pump_response(struct client *cl)
 			return 1;
 		}
 		if (h.status >= 100 && h.status < 200) {
-			if (h.status == 100)
+			/* RFC 9110 15.2: no 1xx to an HTTP/1.0 client. */
+			if (h.status == 100 && !cl->req_http10)
 				OUT_LIT(out, "HTTP/1.1 100 Continue\r\n\r\n");
 			kg_buf_consume(&in->in, h.head_len);
 			progress = 1;
@@ -1861,6 +1957,18 @@ pump_response(struct client *cl)
 				client_respond(cl, 502, NULL, "back-end did not "
 				    "authenticate itself", 1);
 			}
+			return 1;
+		}
+		if (cl->req_http10 && h.body == HTTP_BODY_CHUNKED &&
+		    !chunked_only(&h)) {
+			/* gzip, chunked: the client could not undo the gzip. */
+			log_warnx("%s: back-end %s answered an HTTP/1.0 client "
+			    "with a transfer coding other than chunked",
+			    cl->peer, cl->up->srv->cs->text);
+			release_upstream(cl, 0);
+			cl->req_done = 1;
+			client_respond(cl, 502, NULL, "back-end used a transfer "
+			    "coding an HTTP/1.0 client cannot read", 1);
 			return 1;
 		}
 		cl->verify = 0;
@@ -1898,7 +2006,10 @@ pump_response(struct client *cl)
 		}
 		if (consumed == 0 && rc != HTTP_BODY_DONE)
 			break;
-		out_append(out, kg_buf_data(&in->in), consumed);
+		if (cl->dechunk)
+			out_append(out, data, dlen);
+		else
+			out_append(out, kg_buf_data(&in->in), consumed);
 		kg_buf_consume(&in->in, consumed);
 		r->mw->bytes_out += consumed;
 		progress = 1;
@@ -2090,8 +2201,13 @@ client_deadline(struct client *cl)
 
 	switch (cl->state) {
 	case CS_HANDSHAKE:
-		return cl->last_io_ms + c->header_timeout_ms;
+		return cl->accept_ms + c->header_timeout_ms;
 	case CS_READ_HEAD:
+		/* A new connection has header_timeout from accept for its
+		 * TLS handshake and first head: one that sends nothing is
+		 * not held for idle_timeout (slowloris). */
+		if (cl->reqno == 0)
+			return cl->accept_ms + c->header_timeout_ms;
 		if (kg_buf_len(&cl->c.in) == 0 && cl->head_start_ms == 0)
 			return cl->last_io_ms + idle;
 		/* Slowloris: the whole head within header_timeout. */
@@ -2123,6 +2239,13 @@ client_timeout(struct client *cl)
 {
 	switch (cl->state) {
 	case CS_READ_HEAD:
+		if (kg_buf_len(&cl->c.in) == 0 && cl->reqno == 0) {
+			log_debug("%s: no request within %u s of connecting: "
+			    "closing", cl->peer,
+			    cl->r->conf->header_timeout_ms / 1000);
+			cl->state = CS_CLOSING;
+			return;
+		}
 		if (kg_buf_len(&cl->c.in) > 0 || cl->head_start_ms != 0) {
 			log_info("%s: request head not complete within %u s: "
 			    "closing (slow client)", cl->peer,
@@ -2272,6 +2395,7 @@ client_free(struct client *cl)
 	release_upstream(cl, 0);
 	if (cl->priv != NULL)
 		upstream_close(r, cl->priv);	/* clears cl->priv */
+	src_release(cl);
 	ev_timer_stop(r->loop, &cl->timer);
 	ep_close(r, &cl->c);
 	TAILQ_REMOVE(&r->clients, cl, entry);
@@ -2296,6 +2420,65 @@ client_free(struct client *cl)
 }
 
 /* ------------------------------------------------------------ accept */
+
+/*
+ * Counts the connection against its source address.  Returns -1 (logged,
+ * at most once a second) when the address already holds this worker's
+ * share of limits.max_connections_per_source.
+ */
+static int
+src_take(struct relay *r, struct client *cl)
+{
+	struct src_count *sc;
+	ev_tstamp now;
+
+	if (r->src == NULL)
+		return 0;
+	LIST_FOREACH(sc, &r->src[cl->peer_hash % SRC_BUCKETS], entry)
+		if (sc->hash == cl->peer_hash && strcmp(sc->peer, cl->peer) == 0)
+			break;
+	if (sc != NULL && sc->n >= r->src_cap) {
+		now = ev_now(r->loop);
+		if (now - r->src_logged < 1.) {
+			r->src_unlogged++;
+			return -1;
+		}
+		log_warnx("%s: connection refused: %u already open from this "
+		    "address, the limit per worker (limits."
+		    "max_connections_per_source %u over %u worker(s)); %u "
+		    "more refused since the last such line", cl->peer, sc->n,
+		    r->conf->max_connections_per_source, r->env->nworkers ?
+		    r->env->nworkers : 1, r->src_unlogged);
+		r->src_logged = now;
+		r->src_unlogged = 0;
+		return -1;
+	}
+	if (sc == NULL) {
+		if ((sc = calloc(1, sizeof(*sc))) == NULL)
+			return 0;	/* uncounted rather than refused */
+		sc->hash = cl->peer_hash;
+		kg_strlcpy(sc->peer, cl->peer, sizeof(sc->peer));
+		LIST_INSERT_HEAD(&r->src[cl->peer_hash % SRC_BUCKETS], sc,
+		    entry);
+	}
+	sc->n++;
+	cl->src = sc;
+	return 0;
+}
+
+static void
+src_release(struct client *cl)
+{
+	struct src_count *sc = cl->src;
+
+	if (sc == NULL)
+		return;
+	cl->src = NULL;
+	if (--sc->n == 0) {
+		LIST_REMOVE(sc, entry);
+		free(sc);
+	}
+}
 
 static void
 format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
@@ -2333,6 +2516,11 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 	cl->admin = admin;
 	format_peer(&ss, cl->peer, sizeof(cl->peer));
 	cl->peer_hash = pool_hash(cl->peer, strlen(cl->peer));
+	if (!admin && src_take(r, cl) < 0) {
+		close(fd);
+		free(cl);
+		return;
+	}
 	ep_init(&cl->c, fd, r->conf->max_header_bytes,
 	    r->conf->max_header_bytes + OUT_HIGH_WATER);
 	ev_io_init(&cl->c.io, client_io_cb, fd, EV_READ);
@@ -2340,11 +2528,12 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 	ev_timer_init(&cl->timer, client_timer_cb, 0., 0.);
 	cl->timer.data = cl;
 	cl->state = CS_READ_HEAD;
-	cl->last_io_ms = kg_now_ms();
+	cl->last_io_ms = cl->accept_ms = kg_now_ms();
 	cl->vhost = -1;
 	cl->sticky = -1;
 	if (l != NULL && l->tls) {
 		if ((cl->c.tls = tls_conn_new_server(r->env->tls, fd)) == NULL) {
+			src_release(cl);
 			close(fd);
 			free(cl);
 			return;
@@ -2534,9 +2723,19 @@ relay_main(struct relay_env *env)
 	}
 	r.limits.max_head_bytes = r.conf->max_header_bytes;
 	r.limits.max_headers = r.conf->max_headers;
-	r.limits.max_request_line = 16384;
+	r.limits.max_request_line = MAX_REQUEST_LINE;
 	r.max_clients = r.conf->max_connections / (env->nworkers ?
 	    env->nworkers : 1) + 1;
+	if (r.conf->max_connections_per_source > 0) {
+		/* Each worker takes its share, rounded up, as for
+		 * max_connections: the kernel spreads a source's connections
+		 * over the workers. */
+		unsigned nw = env->nworkers ? env->nworkers : 1;
+
+		r.src_cap = (r.conf->max_connections_per_source + nw - 1) / nw;
+		if ((r.src = calloc(SRC_BUCKETS, sizeof(*r.src))) == NULL)
+			fatal("calloc");
+	}
 	TAILQ_INIT(&r.clients);
 	/* The generation's first worker publishes back-end health. */
 	if (pools_init(r.loop, r.conf, env->metrics,

@@ -10,3 +10,4 @@ fuzz_cookie_SRCS := services/kerbgated/sign.c services/kerbgated/hmac256.c
 fuzz_negotiate_SRCS := services/kerbgated/negotiate.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/replay.c tests/unit/krbmint.c
 fuzz_http_headers_SRCS := services/kerbgated/http.c services/kerbgated/conf.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/negotiate.c
 fuzz_khproto_SRCS := services/kerbgated/khproto.c
+fuzz_reqfilter_SRCS := services/kerbgated/reqfilter.c

@@ -12,7 +12,10 @@
  *  - Content-Length yields exactly that many payload bytes when done, and
  *    raw == payload;
  *  - piecewise and one-shot feeding agree on the outcome, the raw bytes
- *    consumed (when done) and the payload.
+ *    consumed (when done) and the payload;
+ *  - with a trailer policy (mode byte 0x40: names starting with 'X' or
+ *    'x' refused, as the relay refuses X-Kerbgate-*), a refused trailer
+ *    is refused whatever the piece sizes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +40,14 @@ next_rand(uint32_t *s)
 	return *s >> 16;
 }
 
+static int refuse_trailers;
+
+static int
+refuse_x(const char *name, size_t len)
+{
+	return len > 0 && (name[0] == 'X' || name[0] == 'x');
+}
+
 static void
 run_body(const struct http_head *h, const uint8_t *in, size_t len,
     uint32_t seed, int one_shot, struct run *r)
@@ -45,6 +56,8 @@ run_body(const struct http_head *h, const uint8_t *in, size_t len,
 	size_t off = 0;
 
 	http_body_init(&b, h);
+	if (refuse_trailers)
+		b.refuse_trailer = refuse_x;
 	r->rc = HTTP_BODY_MORE;
 	r->raw = 0;
 	r->payload_len = 0;
@@ -126,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	memset(&h, 0, sizeof(h));
+	refuse_trailers = (data[0] & 0x40) != 0;
 	switch (data[0] % 8) {
 	case 0: case 1: case 2: case 3:
 		h.body = HTTP_BODY_CHUNKED;

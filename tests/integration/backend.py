@@ -105,13 +105,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def read_chunked(self):
+        # Trailer names go to self.trailers; a body cut off before its
+        # end sets self.cut (kerbgated refused the rest).
         got = 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0], 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b""):
-                    pass
+            line = self.rfile.readline()
+            if not line:
+                self.cut = True
                 return got
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while True:
+                    line = self.rfile.readline()
+                    if line == b"":
+                        self.cut = True
+                        return got
+                    if line == b"\r\n":
+                        return got
+                    self.trailers.append(line.split(b":")[0].decode())
             got += len(self.rfile.read(size))
             self.rfile.readline()
 
@@ -187,6 +198,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             self.wfile.flush()
             return
+        if url.path.endswith("/chunked-out"):
+            # A chunked answer, whatever the request's version.
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"hello ", b"chunked ", b"world\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if url.path.startswith("/stream-out"):
             # RPC_OUT_DATA style: a long response streamed over time.
             n = int(q.get("n", ["5"])[0])
@@ -199,7 +219,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 event("sent-chunk %d" % i)
                 time.sleep(0.2)
             return
+        self.trailers, self.cut = [], False
         got = self.read_body()
+        if self.cut:
+            event("body-cut %s" % url.path)
+            self.close_connection = True
+            return
+        if self.trailers:
+            event("trailers %s %s" % (url.path, ",".join(self.trailers)))
         forged = [k for k in self.headers.keys()
                   if k.lower().startswith("x-kerbgate-") and
                   k.lower() not in ("x-kerbgate-user", "x-kerbgate-time",
@@ -217,6 +244,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # What a replay test needs to send the same identity again.
         for n in NAMES[1:]:
             body += "%s: %s\n" % (n.lower(), self.headers.get(n, ""))
+        body += "header-names: %s\ncookie: %s\nxfp: %s\n" % (
+            ",".join(self.headers.keys()),
+            " | ".join(self.headers.get_all("Cookie") or []),
+            ",".join(self.headers.get_all("X-Forwarded-Proto") or []))
         users = self.headers.get_all("X-Kerbgate-User") or []
         if len(users) > 1:
             body += "duplicate-user-headers: %d\n" % len(users)
@@ -229,6 +260,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 if __name__ == "__main__":
+    # SIGTERM (the tests stop a back-end with pkill) is a normal exit.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     srv = Server((ADDR, int(PORT)), Handler)
     if len(sys.argv) > 7:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -25,11 +25,14 @@ vip_curl() { client curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}'
 log_has() { grep -qF -- "$1" "$log"; }
 body_has() { grep -qF -- "$1" "$work/body"; }
 
+# The braces' redirection also silences bash's "Terminated" for each job.
 cleanup() {
-	[ -n "${kg_pid:-}" ] && kill "$kg_pid" 2>/dev/null
-	for n in cas1 cas2; do $lab exec $n pkill -f "backend.py $n" 2>/dev/null; done
-	pkill -f "ep_backend.py" 2>/dev/null
-	wait 2>/dev/null
+	{
+		[ -n "${kg_pid:-}" ] && kill "$kg_pid"
+		for n in cas1 cas2; do $lab exec $n pkill -f "backend.py $n"; done
+		pkill -f "ep_backend.py"
+		wait
+	} 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -106,7 +109,9 @@ kinit_as() {
 }
 
 finish() {
-	echo "--- kerbgated log (last 15 lines)"; tail -15 "$log"
+	if [ "$failed" -gt 0 ] || [ -n "${KG_SHOW_LOG:-}" ]; then
+		echo "--- kerbgated log (last 15 lines; all of it in $log)"; tail -15 "$log"
+	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }

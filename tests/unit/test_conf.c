@@ -301,6 +301,7 @@ test_omitted_keys_get_the_documented_defaults(void **state)
 	assert_int_equal(c.max_connections, 10000);
 	assert_int_equal(c.header_timeout_ms, 10000);
 	assert_int_equal(c.idle_timeout_ms, 60000);
+	assert_int_equal(c.max_connections_per_source, 0);	/* off */
 	assert_false(c.admin_enabled);
 	assert_false(c.listeners[0].tls);
 	p = &c.pools[0];
@@ -345,6 +346,25 @@ test_unknown_key_is_refused_with_a_suggestion(void **state)
 {
 	expect_error(MINIMAL(", \"prot\": 443", "", "", "cas"),
 	    ": listeners[0]: unknown key 'prot' (did you mean 'port'?)");
+}
+
+static void
+test_max_connections_per_source_is_read_and_bounded(void **state)
+{
+	struct conf c;
+	char err[256];
+	char *t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"limits\": { \"max_connections_per_source\": 64 }, \"keytab\"");
+
+	if (load_text(t, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.max_connections_per_source, 64);
+	conf_free(&c);
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"limits\": { \"max_connections_per_source\": -1 }, \"keytab\"");
+	expect_error(t, "limits.max_connections_per_source");
+	free(t);
 }
 
 static void
@@ -543,6 +563,7 @@ main(void)
 		cmocka_unit_test(test_wrong_type_names_the_server_and_key),
 		cmocka_unit_test(test_unknown_key_is_refused_with_a_suggestion),
 		cmocka_unit_test(test_unknown_top_level_key_is_refused),
+		cmocka_unit_test(test_max_connections_per_source_is_read_and_bounded),
 		cmocka_unit_test(test_route_naming_a_missing_pool_is_refused),
 		cmocka_unit_test(test_tls_listener_without_any_certificate_is_refused),
 		cmocka_unit_test(test_tls_listener_with_a_certificate_loads),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -1840,6 +1841,52 @@ test_trailers_are_validated_and_passed_through(void **state)
 	assert_int_equal(feed_chunked("0\r\n\rX", 0).rc, HTTP_E_BARE_CR);
 }
 
+/* A caller's trailer policy, as the relay's: names it keeps for itself. */
+static int
+refuse_x_own(const char *name, size_t len)
+{
+	return len >= 6 && strncasecmp(name, "X-Own-", 6) == 0;
+}
+
+static struct fed
+feed_chunked_refusing(const char *s, size_t step)
+{
+	struct http_body b;
+
+	init_kind(&b, HTTP_BODY_CHUNKED, 0);
+	b.refuse_trailer = refuse_x_own;
+	return feed(&b, s, strlen(s), step);
+}
+
+static void
+test_trailer_refused_by_the_caller_before_its_value(void **state)
+{
+	const char *bad = "5\r\nhello\r\n0\r\nA: 1\r\nX-Own-User: mallory\r\n\r\n";
+	const char *ok = "0\r\nA: 1\r\nX-Owner: b\r\n\r\n";
+	size_t step;
+	struct fed f;
+	char longname[200];
+
+	for (step = 0; step <= 7; step++) {
+		f = feed_chunked_refusing(bad, step);
+		assert_int_equal(f.rc, HTTP_E_FORBIDDEN_TRAILER);
+		/* Nothing of the refused field past its name was taken. */
+		assert_true(f.consumed <= (size_t)(strstr(bad, "X-Own-User:") -
+		    bad) + strlen("X-Own-User"));
+		assert_int_equal(feed_chunked_refusing(ok, step).rc,
+		    HTTP_BODY_DONE);
+	}
+	/* No policy: passed through as before. */
+	assert_int_equal(feed_chunked(bad, 0).rc, HTTP_BODY_DONE);
+	/* A long name is judged on its first HTTP_TRAILER_NAME_MAX bytes. */
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname, "0\r\nx-own-", 9);
+	memcpy(longname + 180, ": 1\r\n\r\n", 8);	/* with its NUL */
+	assert_int_equal(feed_chunked_refusing(longname, 3).rc,
+	    HTTP_E_FORBIDDEN_TRAILER);
+	assert_int_equal(http_error_status(HTTP_E_FORBIDDEN_TRAILER), 400);
+}
+
 static void
 test_too_large_trailer_section_is_refused(void **state)
 {
@@ -2008,6 +2055,7 @@ main(void)
 		cmocka_unit_test(test_control_chars_in_chunk_extension_are_refused),
 		cmocka_unit_test(test_long_run_of_leading_zeros_in_chunk_size_is_bounded),
 		cmocka_unit_test(test_trailers_are_validated_and_passed_through),
+		cmocka_unit_test(test_trailer_refused_by_the_caller_before_its_value),
 		cmocka_unit_test(test_too_large_trailer_section_is_refused),
 		cmocka_unit_test(test_body_error_is_sticky),
 		cmocka_unit_test(test_eof_inside_a_chunked_body_is_truncation),

@@ -16,3 +16,4 @@ test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 $(OBJDIR)/tests/unit/test_acceptor.o: INCLUDES += -Ibench -Itests/unit
 $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
 test_hmac256_SRCS := services/kerbgated/hmac256.c
+test_reqfilter_SRCS := services/kerbgated/reqfilter.c
