@@ -9,6 +9,7 @@
  * 1 GiB costs the same memory as a GET.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +87,12 @@ struct upstream {
 	int			 connected;	/* TCP connect finished */
 	int			 sent_any;	/* a request byte went out */
 	int			 reused;
+	int			 is_private;	/* bound to one client connection:
+						   it carried the client's own
+						   Authorization, or the back-end
+						   challenged on it (NTLM,
+						   Negotiate); never pooled */
+	struct client		*holder;	/* private, idle: whose it is */
 	char			 user[256];	/* kcd: whom the back-end knows
 						   this connection as; "" none */
 	TAILQ_ENTRY(upstream)	 entry;
@@ -143,6 +151,8 @@ struct client {
 	const struct conf_route	*route;
 	struct pool		*pool;
 	struct upstream		*up;
+	struct upstream		*priv;		/* private back-end connection
+						   kept between requests */
 	uint64_t		 tried;		/* servers that failed to connect */
 	char			 method[24];
 	int			 req_keepalive;
@@ -194,6 +204,10 @@ struct relay {
 	int			 accepting;
 	int			 draining;
 	struct metrics_worker	*mw;
+	char			 rid_prefix[48];	/* request ids: worker and a
+							   random per-process tag */
+	size_t			 rid_prefix_len;
+	uint64_t		 rid_seq;
 	LIST_HEAD(, src_count)	*src;		/* SRC_BUCKETS; NULL: no cap */
 	unsigned		 src_cap;	/* this worker's share */
 	unsigned		 src_unlogged;	/* refusals not logged yet */
@@ -672,13 +686,25 @@ kcd_pool(const struct client *cl)
 	return cl->pool != NULL && cl->pool->cp->mode == CONF_MODE_KCD;
 }
 
+/*
+ * The request goes out as the connection's user: it is for a negotiate
+ * route of the virtual host the connection authenticated for.  Nothing
+ * else carries an identity, signed or delegated.
+ */
+static int
+sends_identity(const struct client *cl)
+{
+	return cl->authed && cl->route != NULL &&
+	    cl->route->auth == CONF_AUTH_NEGOTIATE &&
+	    cl->auth_vhost == cl->vhost;
+}
+
 /* A request to a kcd pool on behalf of an authenticated user needs a
  * delegated token before its head can go to the back-end. */
 static int
 needs_backend_token(const struct client *cl)
 {
-	return kcd_pool(cl) && cl->authed && cl->route != NULL &&
-	    cl->route->auth == CONF_AUTH_NEGOTIATE && cl->backend_auth == NULL;
+	return kcd_pool(cl) && sends_identity(cl) && cl->backend_auth == NULL;
 }
 
 static void
@@ -963,6 +989,37 @@ try_cookie(struct client *cl, const struct http_head *h)
 	return 0;
 }
 
+static int
+is_negotiate(const char *v, size_t n)
+{
+	return n >= 9 && strncasecmp(v, "Negotiate", 9) == 0 &&
+	    (n == 9 || v[9] == ' ' || v[9] == '\t');
+}
+
+static int
+has_negotiate_token(const struct http_head *h)
+{
+	const struct http_header *auth = http_find(h, "Authorization");
+
+	return auth != NULL && is_negotiate(auth->value, auth->value_len);
+}
+
+/* The connection's user, if any, is gone: a new login must replace it. */
+static void
+forget_login(struct client *cl)
+{
+	if (cl->authed)
+		log_info("%s: new Negotiate token on a connection authenticated "
+		    "as %s: authenticating it again", cl->peer, cl->principal);
+	cl->authed = 0;
+	cl->session = 0;
+	kg_zero(cl->principal, sizeof(cl->principal));
+	free(cl->backend_auth);
+	cl->backend_auth = NULL;
+	free(cl->set_cookie);
+	cl->set_cookie = NULL;
+}
+
 static void
 authenticate(struct client *cl, const struct http_head *h)
 {
@@ -1187,8 +1244,19 @@ handle_request_head(struct client *cl)
 	cl->route = rt;
 	cl->pool = &r->pools[rt->pool];
 	cl->sticky = sticky_from_cookie(cl->pool, &h);
-	if (rt->auth == CONF_AUTH_NONE ||
-	    (cl->authed && cl->auth_vhost == cl->vhost) || try_cookie(cl, &h)) {
+	if (rt->auth == CONF_AUTH_NONE) {
+		start_backend(cl);
+		return;
+	}
+	/* A new Negotiate token is authenticated, even on a connection that
+	 * already is, and its user replaces the old one (as IIS does); if it
+	 * is refused, the connection is no longer authenticated. */
+	if (has_negotiate_token(&h)) {
+		forget_login(cl);
+		authenticate(cl, &h);
+		return;
+	}
+	if ((cl->authed && cl->auth_vhost == cl->vhost) || try_cookie(cl, &h)) {
 		start_backend(cl);
 		return;
 	}
@@ -1204,6 +1272,8 @@ upstream_free(struct upstream *u)
 		TAILQ_REMOVE(&u->srv->idle, u, entry);
 		u->srv->nidle--;
 	}
+	if (u->holder != NULL)
+		u->holder->priv = NULL;
 	free(u);
 }
 
@@ -1239,6 +1309,72 @@ idle_upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int events)
 		upstream_close(the_relay, u);
 }
 
+/*
+ * A back-end connection between requests must have nothing to say: bytes
+ * (or an end) that come when no request is in flight answer nothing, and
+ * would be taken for the next request's answer.  What we have read...
+ */
+static int
+upstream_dirty(struct upstream *u)
+{
+	return kg_buf_len(&u->e.in) > 0 || u->e.eof || u->e.error ||
+	    (u->e.tls != NULL && tls_pending(u->e.tls) > 0);
+}
+
+/* ...and, before one is used again, what the socket holds: the idle
+ * watcher may not have run yet when bytes came in the same loop turn. */
+static int
+upstream_stale(struct upstream *u)
+{
+	char b;
+	ssize_t n;
+
+	if (upstream_dirty(u))
+		return 1;
+	n = recv(u->e.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
+/* Waits idle: any event on the socket closes it (idle_upstream_cb). */
+static void
+upstream_idle_watch(struct relay *r, struct upstream *u)
+{
+	kg_buf_release(&u->e.in);
+	kg_buf_release(&u->e.out);
+	ev_io_stop(r->loop, &u->e.io);
+	ev_io_set(&u->e.io, u->e.fd, EV_READ);
+	ev_io_start(r->loop, &u->e.io);
+	ev_timer_stop(r->loop, &u->timer);
+	ev_timer_set(&u->timer, UPSTREAM_IDLE_MS / 1000.0, 0.);
+	ev_timer_start(r->loop, &u->timer);
+}
+
+/*
+ * The client's private back-end connection for this request, if it still
+ * fits: same pool, a server we may use, the identity this request needs.
+ * One that does not is closed: it is no one else's.
+ */
+static struct upstream *
+take_private(struct client *cl, const char *user)
+{
+	struct upstream *u = cl->priv;
+
+	if (u == NULL)
+		return NULL;
+	cl->priv = NULL;
+	u->holder = NULL;
+	if (u->srv->pool != cl->pool || !u->srv->healthy ||
+	    (cl->tried & (1ULL << ((u->srv - cl->pool->servers) & 63))) ||
+	    strcmp(u->user, user) != 0 || upstream_stale(u)) {
+		upstream_close(cl->r, u);
+		return NULL;
+	}
+	ev_timer_stop(cl->r->loop, &u->timer);
+	u->reused = 1;
+	return u;
+}
+
 static void
 release_upstream(struct client *cl, int reusable)
 {
@@ -1250,21 +1386,23 @@ release_upstream(struct client *cl, int reusable)
 	cl->up = NULL;
 	u->srv->active--;
 	u->owner = NULL;
-	if (!reusable || kg_buf_len(&u->e.in) > 0 || u->e.eof || u->e.error ||
-	    u->srv->nidle >= MAX_IDLE_PER_SERVER || r->draining) {
+	if (!reusable || upstream_dirty(u) || r->draining ||
+	    (!u->is_private && u->srv->nidle >= MAX_IDLE_PER_SERVER)) {
 		upstream_close(r, u);
 		return;
 	}
-	kg_buf_release(&u->e.in);
-	kg_buf_release(&u->e.out);
+	if (u->is_private) {
+		/* Kept for this client's next request only; closed with it. */
+		if (cl->priv != NULL)
+			upstream_close(r, cl->priv);
+		cl->priv = u;
+		u->holder = cl;
+		upstream_idle_watch(r, u);
+		return;
+	}
 	TAILQ_INSERT_HEAD(&u->srv->idle, u, entry);
 	u->srv->nidle++;
-	ev_io_stop(r->loop, &u->e.io);
-	ev_io_set(&u->e.io, u->e.fd, EV_READ);
-	ev_io_start(r->loop, &u->e.io);
-	ev_timer_stop(r->loop, &u->timer);
-	ev_timer_set(&u->timer, UPSTREAM_IDLE_MS / 1000.0, 0.);
-	ev_timer_start(r->loop, &u->timer);
+	upstream_idle_watch(r, u);
 }
 
 static struct upstream *
@@ -1334,12 +1472,18 @@ start_backend(struct client *cl)
 {
 	struct relay *r = cl->r;
 	struct pool *p = cl->pool;
-	struct pool_server *s;
-	struct upstream *u;
+	struct pool_server *s = NULL;
+	struct upstream *u, *next;
+	const char *user = kcd_pool(cl) && sends_identity(cl) ?
+	    cl->principal : "";
 	uint64_t aff;
-	int idx, has;
+	int idx = -1, has;
 
-	for (;;) {
+	if ((u = take_private(cl, user)) != NULL) {
+		s = u->srv;
+		idx = (int)(s - p->servers);
+	}
+	while (u == NULL) {
 		aff = affinity_for(cl, &has);
 		idx = pool_select(p, aff, has, cl->tried);
 		if (cl->sticky >= 0 && (size_t)cl->sticky < p->n &&
@@ -1354,15 +1498,20 @@ start_backend(struct client *cl)
 		}
 		s = &p->servers[idx];
 		/* Negotiate binds a back-end connection to one user: in kcd
-		 * mode only that user's idle connections are reused. */
-		TAILQ_FOREACH(u, &s->idle, entry)
-			if (strcmp(u->user, kcd_pool(cl) && cl->authed ?
-			    cl->principal : "") == 0)
-				break;
-		if (u != NULL) {
+		 * mode only that user's idle connections are reused.  One
+		 * that has something to say is closed, never reused. */
+		for (u = TAILQ_FIRST(&s->idle); u != NULL; u = next) {
+			next = TAILQ_NEXT(u, entry);
+			if (strcmp(u->user, user) != 0)
+				continue;
 			TAILQ_REMOVE(&s->idle, u, entry);
 			u->entry.tqe_prev = NULL;
 			s->nidle--;
+			if (!upstream_stale(u))
+				break;
+			upstream_close(r, u);
+		}
+		if (u != NULL) {
 			ev_timer_stop(r->loop, &u->timer);
 			u->reused = 1;
 			break;
@@ -1442,10 +1591,16 @@ forward_request_head(struct client *cl)
 		} else if (http_is_hop_by_hop(hd->name, hd->name_len, &h)) {
 			continue;
 		}
-		if (hdr_is(hd, "Authorization") && cl->route->auth ==
-		    CONF_AUTH_NEGOTIATE && hd->value_len >= 9 &&
-		    strncasecmp(hd->value, "Negotiate", 9) == 0)
-			continue;	/* ours; the back-end gets an identity */
+		if (hdr_is(hd, "Authorization")) {
+			/* Negotiate routes: the token was ours, any other
+			 * scheme is not the back-end's to see; it gets our
+			 * identity.  auth: none: the back-end authenticates
+			 * the client itself, on this connection, which
+			 * therefore serves no other client. */
+			if (cl->route->auth == CONF_AUTH_NEGOTIATE)
+				continue;
+			cl->up->is_private = 1;
+		}
 		/* Our hop is appended to the client's (last one kept). */
 		if (hdr_is(hd, "X-Forwarded-For")) {
 			xff = hd->value;
@@ -1491,32 +1646,37 @@ forward_request_head(struct client *cl)
 		free(cl->backend_auth);
 		cl->backend_auth = NULL;
 	}
-	if (cl->authed && cp->mode == CONF_MODE_HEADER) {
+	if (sends_identity(cl) && cp->mode == CONF_MODE_HEADER) {
 		/* Once per forwarded request: built by hand, not by printf. */
-		char sig[SIGN_HEX_LEN + 1], rid[4 * 21], ts[21];
+		char sig[SIGN_HEX_LEN + 1], rid[sizeof(r->rid_prefix) + 21];
+		char ts[21], vhost[256];
+		const char *vn = r->conf->vhosts[cl->vhost].name;
 		uint64_t now = (uint64_t)time(NULL);
-		size_t n = 0, tslen = put_u64(ts, now);
+		size_t n, tslen = put_u64(ts, now);
 
 		ts[tslen] = '\0';
-		n += put_u64(rid + n, r->env->worker);
-		rid[n++] = '-';
-		n += put_u64(rid + n, (uint64_t)(cl->c.fd < 0 ? 0 : cl->c.fd));
-		rid[n++] = '-';
-		n += put_u64(rid + n, cl->reqno);
-		rid[n++] = '-';
-		n += put_u64(rid + n, r->mw->requests);
+		/* Unique per relay process and request (a retry included), so
+		 * a back-end may refuse any id it has seen. */
+		memcpy(rid, r->rid_prefix, r->rid_prefix_len);
+		n = r->rid_prefix_len + put_u64(rid + r->rid_prefix_len,
+		    ++r->rid_seq);
 		rid[n] = '\0';
+		for (n = 0; vn[n] != '\0' && n < sizeof(vhost) - 1; n++)
+			vhost[n] = (char)tolower((unsigned char)vn[n]);
+		vhost[n] = '\0';
 		if (sign_identity(cp->header_secret, cp->header_secret_len,
-		    cl->principal, now, rid, h.method, h.method_len, h.target,
-		    h.target_len, sig) < 0)
+		    cl->principal, now, rid, cl->c.tls ? "https" : "http",
+		    vhost, h.method, h.method_len, h.target, h.target_len,
+		    sig) < 0)
 			return -1;
+		n = strlen(rid);
 		OUT_LIT(o, "X-Kerbgate-User: ");
 		out_append(o, cl->principal, strlen(cl->principal));
 		OUT_LIT(o, "\r\nX-Kerbgate-Time: ");
 		out_append(o, ts, tslen);
 		OUT_LIT(o, "\r\nX-Kerbgate-Request-Id: ");
 		out_append(o, rid, n);
-		OUT_LIT(o, "\r\nX-Kerbgate-Signature: ");
+		OUT_LIT(o, "\r\nX-Kerbgate-Signature: " SIGN_VERSION_TAG);
 		out_append(o, sig, SIGN_HEX_LEN);
 		OUT_LIT(o, "\r\n");
 	}
@@ -1699,6 +1859,39 @@ forward_response_head(struct client *cl, const struct http_head *h)
 	    (kg_now_ms() - cl->req_start_ms) * 1000);
 }
 
+/* Does v (n bytes) contain word, ignoring case? */
+static int
+has_word(const char *v, size_t n, const char *word)
+{
+	size_t i, wl = strlen(word);
+
+	for (i = 0; i + wl <= n; i++)
+		if (strncasecmp(v + i, word, wl) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Has a connection-based WWW-Authenticate (NTLM, Negotiate)?  A scheme
+ * starts the value or follows a comma (RFC 9110 11.6.1); the word found
+ * anywhere else only errs on the side of keeping the connection private.
+ */
+static int
+conn_challenge(const struct http_head *h)
+{
+	const struct http_header *hd;
+	unsigned i;
+
+	for (i = 0; i < h->nheaders; i++) {
+		hd = &h->headers[i];
+		if (hdr_is(hd, "WWW-Authenticate") &&
+		    (has_word(hd->value, hd->value_len, "NTLM") ||
+		    has_word(hd->value, hd->value_len, "Negotiate")))
+			return 1;
+	}
+	return 0;
+}
+
 /* Whether a chunked response's Transfer-Encoding is "chunked" alone. */
 static int
 chunked_only(const struct http_head *h)
@@ -1786,6 +1979,11 @@ pump_response(struct client *cl)
 		}
 		cl->verify = 0;
 		cl->verified = 0;
+		/* NTLM or Negotiate asked of the client: the back-end will
+		 * authenticate this connection; it serves no one else.  (Our
+		 * own kcd login answers on a connection kept for its user.) */
+		if (cl->up->user[0] == '\0' && conn_challenge(&h))
+			cl->up->is_private = 1;
 		kg_buf_consume(&cl->c.in, cl->head_unread);
 		cl->head_unread = 0;
 		/* Apache closes after MaxKeepAliveRequests: such a connection
@@ -1876,14 +2074,14 @@ step_proxy(struct client *cl)
 		    u->srv->cs->text, cl->resp_head_done ? "mid-response" :
 		    "before answering");
 		if (!cl->resp_head_done && cl->head_unread > 0 &&
-		    kg_buf_len(&u->e.in) == 0 && (u->reused || safe_method(cl->method))) {
-			/* Not a byte of an answer: a reused idle connection
-			 * the server had dropped (or was dropping), or a
-			 * server that went away with a safe request in hand
-			 * (RFC 9110 9.2.2 lets a proxy send it again): send
-			 * it again, to another server in the second case.
-			 * Only body-less requests keep their head for this,
-			 * so nothing is sent twice that carried data. */
+		    kg_buf_len(&u->e.in) == 0 && safe_method(cl->method)) {
+			/* Not a byte of an answer to a safe request: a reused
+			 * idle connection the server had dropped (or was
+			 * dropping), or a server that went away with it in
+			 * hand.  RFC 9110 9.2.2 lets a proxy send it again:
+			 * to another server in the second case.  Any other
+			 * method may have been acted on: never sent twice,
+			 * whatever the connection. */
 			int idx = (int)(u->srv - cl->pool->servers);
 
 			if (!u->reused)
@@ -2201,6 +2399,8 @@ client_free(struct client *cl)
 	struct relay *r = cl->r;
 
 	release_upstream(cl, 0);
+	if (cl->priv != NULL)
+		upstream_close(r, cl->priv);	/* clears cl->priv */
 	src_release(cl);
 	ev_timer_stop(r->loop, &cl->timer);
 	ep_close(r, &cl->c);
@@ -2511,6 +2711,22 @@ relay_main(struct relay_env *env)
 	log_procname(name);
 	signal(SIGPIPE, SIG_IGN);
 	r.loop = ev_default_loop(EVFLAG_AUTO);
+	{
+		uint8_t tag[8];
+		size_t k, n;
+
+		/* Request ids never repeat, across reloads and restarts too. */
+		if (getrandom(tag, sizeof(tag), 0) != sizeof(tag))
+			fatal("getrandom");
+		n = put_u64(r.rid_prefix, env->worker);
+		r.rid_prefix[n++] = '-';
+		for (k = 0; k < sizeof(tag); k++) {
+			r.rid_prefix[n++] = "0123456789abcdef"[tag[k] >> 4];
+			r.rid_prefix[n++] = "0123456789abcdef"[tag[k] & 15];
+		}
+		r.rid_prefix[n++] = '-';
+		r.rid_prefix_len = n;
+	}
 	r.limits.max_head_bytes = r.conf->max_header_bytes;
 	r.limits.max_headers = r.conf->max_headers;
 	r.limits.max_request_line = MAX_REQUEST_LINE;

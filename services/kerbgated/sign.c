@@ -21,7 +21,7 @@
 
 #define MAC_LEN		32
 #define MAC_B64_LEN	43	/* base64url of 32 bytes, unpadded */
-#define SIGN_PREFIX	"kerbgate-v1"
+#define SIGN_PREFIX	"kerbgate-v2"
 #define COOKIE_PREFIX	"kerbgate-cookie-v1\n"
 #define SECRET_MIN	32
 #define U64_DIGITS	20
@@ -165,11 +165,18 @@ has_newline(const char *s, size_t n)
 	return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL;
 }
 
+/* A field of the signed string: non-empty and on one line. */
+static int
+field_ok(const char *s)
+{
+	return s != NULL && s[0] != '\0' && !has_newline(s, strlen(s));
+}
+
 int
 sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
-    uint64_t timestamp, const char *request_id, const char *method,
-    size_t method_len, const char *target, size_t target_len,
-    char out[SIGN_HEX_LEN + 1])
+    uint64_t timestamp, const char *request_id, const char *scheme,
+    const char *host, const char *method, size_t method_len,
+    const char *target, size_t target_len, char out[SIGN_HEX_LEN + 1])
 {
 	char ts[U64_DIGITS + 1];
 	uint8_t mac[MAC_LEN];
@@ -177,13 +184,12 @@ sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
 
 	if (out != NULL)
 		out[0] = '\0';
-	if (secret == NULL || secret_len < SECRET_MIN || user == NULL ||
-	    user[0] == '\0' || request_id == NULL || out == NULL ||
-	    (method == NULL && method_len > 0) ||
+	if (secret == NULL || secret_len < SECRET_MIN || request_id == NULL ||
+	    out == NULL || (method == NULL && method_len > 0) ||
 	    (target == NULL && target_len > 0))
 		return KG_ERR_INVAL;
 	/* A '\n' inside a field would let one string sign as another. */
-	if (has_newline(user, strlen(user)) ||
+	if (!field_ok(user) || !field_ok(scheme) || !field_ok(host) ||
 	    has_newline(request_id, strlen(request_id)) ||
 	    (method_len > 0 && has_newline(method, method_len)) ||
 	    (target_len > 0 && has_newline(target, target_len)))
@@ -195,6 +201,8 @@ sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
 			{ user, strlen(user) }, { "\n", 1 },
 			{ ts, (size_t)tslen }, { "\n", 1 },
 			{ request_id, strlen(request_id) }, { "\n", 1 },
+			{ scheme, strlen(scheme) }, { "\n", 1 },
+			{ host, strlen(host) }, { "\n", 1 },
 			{ method_len ? method : "", method_len }, { "\n", 1 },
 			{ target_len ? target : "", target_len },
 			{ NULL, 0 },
@@ -210,8 +218,9 @@ sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
 int
 sign_identity_verify(const uint8_t *secret, size_t secret_len,
     const char *user, uint64_t timestamp, const char *request_id,
-    const char *method, size_t method_len, const char *target,
-    size_t target_len, const char *hex)
+    const char *scheme, const char *host, const char *method,
+    size_t method_len, const char *target, size_t target_len,
+    const char *hex)
 {
 	char want[SIGN_HEX_LEN + 1];
 	int ok;
@@ -219,7 +228,7 @@ sign_identity_verify(const uint8_t *secret, size_t secret_len,
 	if (hex == NULL || strnlen(hex, SIGN_HEX_LEN + 1) != SIGN_HEX_LEN)
 		return 0;
 	if (sign_identity(secret, secret_len, user, timestamp, request_id,
-	    method, method_len, target, target_len, want) != 0)
+	    scheme, host, method, method_len, target, target_len, want) != 0)
 		return 0;
 	ok = mbedtls_ct_memcmp(want, hex, SIGN_HEX_LEN) == 0;
 	kg_zero(want, sizeof(want));

@@ -15,13 +15,19 @@
 #define SIGN_COOKIE_NAME	"kerbgate_session"
 #define SIGN_COOKIE_MAX		512	/**< longest cookie value we issue */
 
+/** What precedes the hex signature in X-Kerbgate-Signature: the format. */
+#define SIGN_VERSION_TAG	"v2="
+
 /**
  * Signs the identity of one forwarded request (header mode).
  *
  * The signed string is, with '\n' between fields and no trailing newline:
- *   "kerbgate-v1", user, timestamp (decimal Unix seconds), request id,
+ *   "kerbgate-v2", user, timestamp (decimal Unix seconds), request id,
+ *   scheme ("http" or "https"), host (the virtual host's name),
  *   method, request-target
- * and the signature is lowercase hex of HMAC-SHA256(secret, string).
+ * and the signature is lowercase hex of HMAC-SHA256(secret, string); it is
+ * sent after SIGN_VERSION_TAG.  Scheme and host bind it to the virtual
+ * host: a captured request moved to another Host does not verify.
  * docs/backend-verification.md gives the same recipe for back-ends.
  *
  * \param secret, secret_len  the pool's header secret (>= 32 bytes)
@@ -29,17 +35,19 @@
  * \return 0, or KG_ERR_INVAL.
  */
 int sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
-    uint64_t timestamp, const char *request_id, const char *method,
-    size_t method_len, const char *target, size_t target_len,
-    char out[SIGN_HEX_LEN + 1]);
+    uint64_t timestamp, const char *request_id, const char *scheme,
+    const char *host, const char *method, size_t method_len,
+    const char *target, size_t target_len, char out[SIGN_HEX_LEN + 1]);
 
 /**
- * Verifies an identity signature in constant time.  \return 1 if valid.
+ * Verifies an identity signature (the hex part) in constant time.
+ * \return 1 if valid.
  */
 int sign_identity_verify(const uint8_t *secret, size_t secret_len,
     const char *user, uint64_t timestamp, const char *request_id,
-    const char *method, size_t method_len, const char *target,
-    size_t target_len, const char *hex);
+    const char *scheme, const char *host, const char *method,
+    size_t method_len, const char *target, size_t target_len,
+    const char *hex);
 
 /**
  * Issues a session cookie value bound to a principal, a virtual host and an

@@ -2,10 +2,19 @@
 """A header-mode back-end for kerbgated's integration tests.
 
 It runs in a lab back-end namespace and tells the test what reached it:
-which node answered, the X-Kerbgate-* identity and whether its signature
-verifies (docs/backend-verification.md), and, for streaming tests, when the
+which node answered, the X-Kerbgate-* identity and whether it verifies as
+docs/backend-verification.md says (signature over scheme and host too,
+freshness, no repeated request id), and, for streaming tests, when the
 bytes of a long request body arrived.  Any method is accepted, including
 Outlook Anywhere's RPC_IN_DATA and RPC_OUT_DATA.
+
+Under /odd/ it misbehaves on purpose, as real back-ends do, for the tests of
+kerbgated's back-end connection pool:
+  /odd/conn       names this back-end connection and the Authorization it
+                  has seen on it (IIS keeps a connection authenticated)
+  /odd/challenge  401 with connection-based WWW-Authenticate (NTLM, Negotiate)
+  /odd/drop       closes the connection without answering
+  /odd/late       answers, then writes a stray response 0.3 s later
 
 usage: backend.py NODE ADDRESS PORT SECRET_FILE EVENT_LOG [CERT KEY]
 With CERT and KEY it speaks TLS ("SSL bridging", as Exchange back-ends do).
@@ -16,11 +25,17 @@ import http.server
 import socketserver
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
 
 NODE, ADDR, PORT, SECRET_FILE, EVENTS = sys.argv[1:6]
-SECRET = open(SECRET_FILE, "rb").read()
+SECRET = open(SECRET_FILE, "rb").read()[:64]
+NAMES = ("X-Kerbgate-User", "X-Kerbgate-Time", "X-Kerbgate-Request-Id",
+         "X-Kerbgate-Signature")
+MAX_AGE = 30
+seen = {}                   # request id -> when it may be forgotten
+seen_lock = threading.Lock()
 
 
 def event(line):
@@ -28,19 +43,42 @@ def event(line):
         f.write("%.3f %s %s\n" % (time.time(), NODE, line))
 
 
+def not_seen_before(rid):
+    """Remembers a verified request id; False if it was seen already."""
+    now = time.time()
+    with seen_lock:
+        for k in [k for k, t in seen.items() if t < now]:
+            del seen[k]
+        if rid in seen:
+            return False
+        seen[rid] = now + 2 * MAX_AGE + 1
+        return True
+
+
 def verify(h, method, target):
-    user = h.get("X-Kerbgate-User")
-    ts = h.get("X-Kerbgate-Time")
-    rid = h.get("X-Kerbgate-Request-Id")
-    sig = h.get("X-Kerbgate-Signature")
-    if not (user and ts and rid and sig):
+    """The recipe of docs/backend-verification.md, as a word for the test."""
+    values = [h.get_all(n) or [] for n in NAMES]
+    if all(len(v) == 0 for v in values):
         return "absent"
-    msg = "\n".join(["kerbgate-v1", user, ts, rid, method, target])
-    good = hmac.new(SECRET, msg.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(good, sig):
+    proto = h.get_all("X-Forwarded-Proto") or []
+    hosts = h.get_all("Host") or []
+    if any(len(v) != 1 for v in values) or len(proto) != 1 or len(hosts) != 1:
         return "bad"
-    if abs(time.time() - int(ts)) > 30:
+    user, ts, rid, sig = (v[0].encode("latin-1") for v in values)
+    # The virtual host is the Host header without a port, in lower case.
+    host = hosts[0].encode("latin-1").lower().split(b":")[0]
+    if not sig.startswith(b"v2=") or not ts.isdigit():
+        return "bad"
+    msg = b"\n".join((b"kerbgate-v2", user, ts, rid,
+                      proto[0].encode("latin-1"), host,
+                      method.encode("latin-1"), target.encode("latin-1")))
+    good = hmac.new(SECRET, msg, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(good, sig[3:]):
+        return "bad"
+    if abs(time.time() - int(ts)) > MAX_AGE:
         return "stale"
+    if not not_seen_before(rid):
+        return "replayed"
     return "valid"
 
 
@@ -104,11 +142,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             got += len(chunk)
         return got
 
+    def odd(self, path):
+        """Back-end behaviour the connection pool must survive."""
+        event("request %s %s" % (self.command, path))
+        conn = "conn: %s:%d\n" % self.client_address
+        if self.headers.get("Authorization"):
+            # Connection-based auth, as IIS does for NTLM and Negotiate.
+            self.conn_auth = self.headers.get("Authorization")
+        if path == "/odd/conn":
+            return self.reply(200, conn + "conn-auth: %s\n" % getattr(
+                self, "conn_auth", "none"))
+        if path == "/odd/challenge":
+            return self.reply(401, conn, (("WWW-Authenticate", "Negotiate"),
+                                          ("WWW-Authenticate", "NTLM")))
+        if path == "/odd/drop":
+            self.close_connection = True
+            return
+        if path == "/odd/late":
+            sock = self.connection
+
+            def stray():
+                time.sleep(0.3)
+                try:
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n"
+                                 b"\r\nLATE-BYTES\n")
+                except OSError:
+                    pass
+            threading.Thread(target=stray, daemon=True).start()
+            return self.reply(200, conn)
+        return self.reply(404, conn)
+
     def handle_any(self):
         url = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(url.query)
         if url.path == "/health":
             return self.reply(200, "ok\n")
+        if url.path.startswith("/odd/"):
+            return self.odd(url.path)
         event("request %s %s user=%s" % (self.command, url.path,
                                          self.headers.get("X-Kerbgate-User")))
         if url.path.startswith("/wait"):
@@ -163,12 +233,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     "x-kerbgate-request-id",
                                     "x-kerbgate-signature")]
         body = "node: %s\nuser: %s\nsignature: %s\nbody-bytes: %d\n" \
-               "extra-kerbgate-headers: %s\nxff: %s\nforwarded: %s\n" % (
+               "extra-kerbgate-headers: %s\nxff: %s\nforwarded: %s\n" \
+               "authorization: %s\n" % (
                    NODE, self.headers.get("X-Kerbgate-User", ""),
                    verify(self.headers, self.command, self.path), got,
                    ",".join(forged) or "none",
                    self.headers.get("X-Forwarded-For", ""),
-                   self.headers.get("Forwarded", ""))
+                   self.headers.get("Forwarded", ""),
+                   self.headers.get("Authorization", ""))
+        # What a replay test needs to send the same identity again.
+        for n in NAMES[1:]:
+            body += "%s: %s\n" % (n.lower(), self.headers.get(n, ""))
         body += "header-names: %s\ncookie: %s\nxfp: %s\n" % (
             ",".join(self.headers.keys()),
             " | ".join(self.headers.get_all("Cookie") or []),

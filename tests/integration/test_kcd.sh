@@ -89,6 +89,24 @@ test_two_users_interleaved_never_mixed() {
 		$rb == "requests 200 ok 200 wrong-user 0 errors 0" ]]
 }
 
+# Issue 15 item 7: a new token on an authenticated connection replaces the
+# user, and the back-end connection used follows: Apache sees bob, not
+# alice, for bob's request.
+test_new_token_on_a_connection_delegates_for_the_new_user() {
+	local ta tb r
+	kinit_as alice >/dev/null
+	client env KRB5CCNAME="FILE:$work/bob.cc" \
+		kinit --password-file="$KGLAB_BOB_PWFILE" "bob@$KGLAB_REALM" >/dev/null || return 1
+	ta=$(kgclient token HTTP@mail.corp.contoso.com)
+	tb=$(client env KRB5CCNAME="FILE:$work/bob.cc" /usr/bin/python3 \
+		"$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	r=$(printf 'GET /one/a HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /one/b HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /one/c HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nConnection: close\r\n\r\n' "$ta" "$tb" |
+		kgclient raw "$KGLAB_VIP" 80 8)
+	[ "$(grep '^user: ' <<<"$r" | tr -d '\r' | paste -sd,)" = \
+		"user: alice@CORP.CONTOSO.COM,user: bob@CORP.CONTOSO.COM,user: bob@CORP.CONTOSO.COM" ] ||
+		{ echo "$r" | grep -E '^(HTTP|user)'; return 1; }
+}
+
 test_extended_protection_backend_accepts_kerbgated() {
 	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/ep)" = 200 ] &&
 		body_has "node: ep-cas1" && body_has "user: alice@CORP.CONTOSO.COM" &&
@@ -191,6 +209,7 @@ check "alice through the VIP is REMOTE_USER on Apache at cas1 and cas2" test_ali
 check "the back-ends hold no ASA key" test_asa_keytab_only_in_lb
 check "1,000 requests over 50 connections: one S4U2Proxy per back-end" test_one_s4u2proxy_per_user_and_backend
 check "alice and bob interleaved on one back-end never see each other" test_two_users_interleaved_never_mixed
+check "bob's token on alice's connection: Apache sees bob (delegated for the new user)" test_new_token_on_a_connection_delegates_for_the_new_user
 check "an Extended Protection back-end accepts kerbgated's bound tokens over TLS 1.3 and 1.2" test_extended_protection_backend_accepts_kerbgated
 check "the same back-end refuses tokens bound to another certificate or unbound" test_extended_protection_backend_refuses_other_bindings
 check "a sensitive user gets 502 and the documented reason" test_sensitive_user_is_refused_with_reason

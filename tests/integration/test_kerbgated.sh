@@ -139,6 +139,169 @@ test_unauthenticated_route_has_no_identity() {
 		body_has "signature: absent" && ! body_has mallory
 }
 
+# ---- what back-ends see (issue 15: items 3, 4, 5, 7, 9, 11)
+
+kgc() { client /usr/bin/python3 "$top/tests/integration/kgclient.py" "$@"; }
+raw80() { kgc raw "$KGLAB_VIP" 80 5; }
+# Steps (JSON) on stdin; every connection from source port $1: one relay.
+probe() { client /usr/bin/python3 "$top/tests/integration/connprobe.py" "$KGLAB_VIP" 80 "$1"; }
+bob_token() {
+	client env KRB5CCNAME="FILE:$work/bob.cc" \
+		kinit --password-file="$KGLAB_BOB_PWFILE" "bob@$KGLAB_REALM" >/dev/null || return 1
+	client env KRB5CCNAME="FILE:$work/bob.cc" /usr/bin/python3 \
+		"$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com
+}
+
+# Item 4: an authenticated connection's identity goes only with requests
+# to negotiate routes of the vhost it authenticated for.
+test_no_identity_on_auth_none_route_of_an_authenticated_connection() {
+	local tok r
+	kinit_as alice >/dev/null
+	tok=$(kgc token HTTP@mail.corp.contoso.com)
+	r=$(printf 'GET /whoami/id HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /public/after HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nConnection: close\r\n\r\n' "$tok" | raw80)
+	[ "$(grep -c '^HTTP/1.1 200' <<<"$r")" = 2 ] &&
+		[ "$(grep '^signature: ' <<<"$r" | tr -d '\r' | paste -sd,)" = "signature: valid,signature: absent" ] &&
+		[ "$(grep -c 'alice@' <<<"$r")" = 1 ] || { echo "$r" | grep -E '^(HTTP|user|signature)'; return 1; }
+}
+
+# Item 7: a new Negotiate token on an authenticated connection is
+# authenticated and replaces the user; a bad one is refused and the
+# connection is no longer authenticated.
+test_new_token_on_an_authenticated_connection_replaces_the_user() {
+	local ta tb r
+	kinit_as alice >/dev/null
+	ta=$(kgc token HTTP@mail.corp.contoso.com)
+	tb=$(bob_token) || return 1
+	r=$(printf 'GET /whoami/a HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /whoami/b HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$ta" "$tb" | raw80)
+	[ "$(grep '^user: ' <<<"$r" | tr -d '\r' | paste -sd,)" = "user: alice@CORP.CONTOSO.COM,user: bob@CORP.CONTOSO.COM" ] ||
+		{ echo "$r" | grep -E '^(HTTP|user|signature)'; return 1; }
+}
+
+test_refused_token_on_an_authenticated_connection_ends_its_login() {
+	local ta r
+	kinit_as alice >/dev/null
+	ta=$(kgc token HTTP@mail.corp.contoso.com)
+	# The same token again is a replay: refused, and alice is gone.
+	r=$(printf 'GET /whoami/a HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /whoami/b HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /whoami/c HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nConnection: close\r\n\r\n' "$ta" "$ta" | raw80)
+	[ "$(grep '^HTTP/1.1 ' <<<"$r" | cut -c1-12 | paste -sd,)" = "HTTP/1.1 200,HTTP/1.1 401,HTTP/1.1 401" ] &&
+		[ "$(grep -c 'alice@' <<<"$r")" = 1 ] || { echo "$r" | grep -E '^(HTTP|user)'; return 1; }
+}
+
+# Item 3: on a negotiate route only kerbgated's identity reaches the
+# back-end, not another Authorization of the client's.
+test_other_authorization_not_forwarded_on_negotiate_routes() {
+	local tok r
+	kinit_as alice >/dev/null
+	tok=$(kgc token HTTP@mail.corp.contoso.com)
+	r=$(printf 'GET /whoami/a HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\n\r\nGET /whoami/basic HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Basic bWFsbG9yeTpwdw==\r\nConnection: close\r\n\r\n' "$tok" | raw80)
+	r=$(tr -d '\r' <<<"$r")
+	[ "$(grep -c '^HTTP/1.1 200' <<<"$r")" = 2 ] && [ "$(grep -c '^user: alice@' <<<"$r")" = 2 ] &&
+		[ "$(grep -c '^authorization: $' <<<"$r")" = 2 ] ||
+		{ echo "$r" | grep -E '^(HTTP|user|authorization)'; return 1; }
+}
+
+# Item 3: a back-end connection that carried a client's own Authorization
+# (auth: none) serves only that client connection, and dies with it.
+test_backend_connection_with_client_authorization_is_private() {
+	local r auths conns
+	r=$(probe 40151 <<'EOF'
+[["new"],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\nAuthorization: NTLM TlRMTVNTUAADAAAAGAAYAEA=\n\n"], ["read"],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
+ ["new"],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"]]
+EOF
+)
+	auths=$(grep '^conn-auth: ' <<<"$r" | tr -d '\r' | cut -c1-15 | paste -sd,)
+	conns=$(grep '^conn: ' <<<"$r" | uniq | wc -l)
+	[ "$auths" = "conn-auth: NTLM,conn-auth: NTLM,conn-auth: none" ] && [ "$conns" = 2 ] ||
+		{ echo "$r" | grep -E '^(HTTP|conn)'; return 1; }
+}
+
+# Item 3: so does one whose back-end answered with a connection-based
+# challenge (NTLM, Negotiate).
+test_backend_connection_with_connection_based_challenge_is_private() {
+	local r
+	r=$(probe 40152 <<'EOF'
+[["new"],
+ ["send", "GET /odd/challenge HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
+ ["new"],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"]]
+EOF
+)
+	[ "$(grep -c '^HTTP/1.1 401' <<<"$r")" = 1 ] && grep -qi '^WWW-Authenticate: NTLM' <<<"$r" &&
+		[ "$(grep '^conn: ' <<<"$r" | sort -u | wc -l)" = 2 ] ||
+		{ echo "$r" | grep -E '^(HTTP|conn)'; return 1; }
+}
+
+# Item 9: a non-idempotent request is never sent twice, even when a reused
+# back-end connection closed without answering it.
+test_delete_is_not_retried_when_the_backend_closes() {
+	local r
+	: >"$events"
+	r=$(probe 40153 <<'EOF'
+[["new"],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
+ ["send", "DELETE /odd/drop HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"]]
+EOF
+)
+	[ "$(grep -c '^HTTP/1.1 502' <<<"$r")" = 1 ] &&
+		[ "$(grep -c 'request DELETE /odd/drop' "$events")" = 1 ] ||
+		{ echo "$r" | grep '^HTTP'; grep 'odd/drop' "$events"; return 1; }
+}
+
+# Item 11: bytes a back-end writes on a connection after its answer (here
+# while the relays are stopped, so they are there before the next request
+# picks the connection) never become anyone's response.
+test_late_bytes_on_an_idle_backend_connection_are_not_a_response() {
+	local r relays
+	relays=$(pgrep -u _kgrelay -f "$top/$out/bin/kerbgated" | paste -sd' ')
+	[ -n "$relays" ] || return 1
+	r=$(probe 40154 <<EOF
+[["new"],
+ ["send", "GET /odd/late HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
+ ["sleep", 0.05], ["sh", "kill -STOP $relays"], ["sleep", 0.8],
+ ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"],
+ ["sleep", 0.2], ["sh", "kill -CONT $relays"], ["read"]]
+EOF
+)
+	# shellcheck disable=SC2086
+	kill -CONT $relays 2>/dev/null
+	[ "$(grep -c '^HTTP/1.1 200' <<<"$r")" = 2 ] && ! grep -q LATE-BYTES <<<"$r" &&
+		grep -q '^conn-auth: none' <<<"$r" || { echo "$r"; return 1; }
+}
+
+# Item 5: the signature covers scheme and virtual host; a back-end that
+# follows docs/backend-verification.md refuses a replay and a moved request.
+test_signed_request_replayed_or_moved_is_refused() {
+	local node user ts rid sig here there
+	kinit_as alice >/dev/null
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/whoami/replay)" = 200 ] &&
+		body_has "signature: valid" || { cat "$work/body"; return 1; }
+	node=$(sed -n 's/^node: //p' "$work/body")
+	user=$(sed -n 's/^user: //p' "$work/body")
+	ts=$(sed -n 's/^x-kerbgate-time: //p' "$work/body")
+	rid=$(sed -n 's/^x-kerbgate-request-id: //p' "$work/body")
+	sig=$(sed -n 's/^x-kerbgate-signature: //p' "$work/body")
+	[[ $sig == v2=* ]] || { echo "signature $sig"; return 1; }
+	if [ "$node" = cas1 ]; then here=$KGLAB_CAS1_IP there=$KGLAB_CAS2_IP
+	else here=$KGLAB_CAS2_IP there=$KGLAB_CAS1_IP; fi
+	# Sent again, as someone on the back-end network could.
+	direct() {
+		lb curl -s --max-time 5 -H "Host: $2" -H "X-Forwarded-Proto: $3" \
+			-H "X-Kerbgate-User: $user" -H "X-Kerbgate-Time: $ts" \
+			-H "X-Kerbgate-Request-Id: $rid" -H "X-Kerbgate-Signature: $sig" \
+			"http://$1:8080/whoami/replay" | sed -n 's/^signature: //p'
+	}
+	[ "$(direct "$here" mail.corp.contoso.com http)" = replayed ] || return 1
+	# At the other node, which has not seen the id: moved to another vhost
+	# or scheme it does not verify; unchanged it does, once.
+	[ "$(direct "$there" autod.corp.contoso.com http)" = bad ] &&
+		[ "$(direct "$there" mail.corp.contoso.com https)" = bad ] &&
+		[ "$(direct "$there" mail.corp.contoso.com http)" = valid ] &&
+		[ "$(direct "$there" mail.corp.contoso.com http)" = replayed ]
+}
+
 test_garbage_base64_is_400() {
 	[ "$(vip_curl -H 'Authorization: Negotiate !!!not*base64!!!' http://mail.corp.contoso.com/g)" = 400 ] &&
 		log_has "malformed Authorization header"
@@ -481,6 +644,15 @@ check "round-robin reaches cas1 and cas2" test_both_backends_reached
 check "client-sent X-Kerbgate-* headers are removed" test_forged_identity_headers_removed
 check "auth:none route forwards without identity" test_unauthenticated_route_has_no_identity
 check "X-Forwarded-For gets our hop appended; a client's Forwarded is replaced by ours" test_forwarding_headers_append_our_hop
+check "authenticated connection: no identity on an auth:none route" test_no_identity_on_auth_none_route_of_an_authenticated_connection
+check "bob's token on alice's connection: the request goes out as bob" test_new_token_on_an_authenticated_connection_replaces_the_user
+check "a refused token on an authenticated connection: 401, and no longer authenticated" test_refused_token_on_an_authenticated_connection_ends_its_login
+check "negotiate route: a client's other Authorization is not forwarded" test_other_authorization_not_forwarded_on_negotiate_routes
+check "back-end connection that carried a client's Authorization: private to that client" test_backend_connection_with_client_authorization_is_private
+check "back-end connection that answered an NTLM/Negotiate challenge: private to that client" test_backend_connection_with_connection_based_challenge_is_private
+check "DELETE on a reused back-end connection closed unanswered: not sent twice" test_delete_is_not_retried_when_the_backend_closes
+check "late bytes on an idle back-end connection are never a response" test_late_bytes_on_an_idle_backend_connection_are_not_a_response
+check "signature covers vhost and scheme; replayed or moved request refused" test_signed_request_replayed_or_moved_is_refused
 check "garbage base64: 400 and log reason" test_garbage_base64_is_400
 check "truncated token: 401 and log reason" test_truncated_token_is_401
 check "NTLM token: 401 with the NTLM reason" test_ntlm_is_refused_with_reason

@@ -27,13 +27,16 @@ static const uint8_t secret[] = "kerbgate-test-secret-0123456789ab";
 #define REQID	"7f3a9c1e"
 #define METHOD	"RPC_IN_DATA"
 #define TARGET	"/rpc/rpcproxy.dll?cas1.corp.contoso.com:6001"
+#define SCHEME	"https"
+#define HOST	"mail.corp.contoso.com"
 /*
- * printf 'kerbgate-v1\nalice@CORP.CONTOSO.COM\n1700000000\n7f3a9c1e\n'\
+ * printf 'kerbgate-v2\nalice@CORP.CONTOSO.COM\n1700000000\n7f3a9c1e\n'\
+ * 'https\nmail.corp.contoso.com\n'\
  * 'RPC_IN_DATA\n/rpc/rpcproxy.dll?cas1.corp.contoso.com:6001' |
  *   openssl dgst -sha256 -hmac 'kerbgate-test-secret-0123456789ab'
  * (and the same from Python's hmac module)
  */
-#define KAT_HEX "ab08add86bd5a5e73c774cb53201f7e4445459d7a5f9c5e650f6fbc579a1d129"
+#define KAT_HEX "492f0b80bb37d7feff0c5f4a92507898072786e18cd9f257eba833eadf72031a"
 
 #define VHOST	"mail.corp.contoso.com"
 #define EXPIRY	1700003600ULL
@@ -66,8 +69,8 @@ static int
 sign_kat(const char *user, uint64_t ts, const char *reqid, const char *method,
     const char *target, char out[SIGN_HEX_LEN + 1])
 {
-	return sign_identity(secret, SECRET_LEN, user, ts, reqid, method,
-	    strlen(method), target, strlen(target), out);
+	return sign_identity(secret, SECRET_LEN, user, ts, reqid, SCHEME, HOST,
+	    method, strlen(method), target, strlen(target), out);
 }
 
 static int
@@ -75,7 +78,7 @@ verify_kat(const char *user, uint64_t ts, const char *reqid,
     const char *method, const char *target, const char *hex)
 {
 	return sign_identity_verify(secret, SECRET_LEN, user, ts, reqid,
-	    method, strlen(method), target, strlen(target), hex);
+	    SCHEME, HOST, method, strlen(method), target, strlen(target), hex);
 }
 
 static int
@@ -110,8 +113,8 @@ test_identity_signature_matches_an_independent_hmac_sha256(void **state)
 static void
 test_identity_signature_is_right_under_many_keys_in_turn(void **state)
 {
-	const char *msg = "kerbgate-v1\n" USER "\n1700000000\n" REQID "\n" METHOD "\n"
-	    TARGET;
+	const char *msg = "kerbgate-v2\n" USER "\n1700000000\n" REQID "\n"
+	    SCHEME "\n" HOST "\n" METHOD "\n" TARGET;
 	uint8_t key[64], mac[32];
 	char hex[SIGN_HEX_LEN + 1], want[SIGN_HEX_LEN + 1];
 	int round, i, j;
@@ -128,8 +131,9 @@ test_identity_signature_is_right_under_many_keys_in_turn(void **state)
 			    mac), 0);
 			for (j = 0; j < 32; j++)
 				snprintf(want + 2 * j, 3, "%02x", mac[j]);
-			assert_int_equal(sign_identity(key, len, USER, TS, REQID, METHOD,
-			    strlen(METHOD), TARGET, strlen(TARGET), hex), 0);
+			assert_int_equal(sign_identity(key, len, USER, TS, REQID,
+			    SCHEME, HOST, METHOD, strlen(METHOD), TARGET,
+			    strlen(TARGET), hex), 0);
 			assert_string_equal(hex, want);
 		}
 	}
@@ -180,13 +184,58 @@ test_identity_verify_refuses_another_request_id_method_or_target(void **state)
 	    KAT_HEX));
 }
 
+/* A captured request moved to another virtual host or scheme fails. */
+static void
+test_identity_verify_refuses_another_host_or_scheme(void **state)
+{
+	assert_false(sign_identity_verify(secret, SECRET_LEN, USER, TS, REQID,
+	    SCHEME, "autod.corp.contoso.com", METHOD, strlen(METHOD), TARGET,
+	    strlen(TARGET), KAT_HEX));
+	assert_false(sign_identity_verify(secret, SECRET_LEN, USER, TS, REQID,
+	    "http", HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET),
+	    KAT_HEX));
+	/* Fields do not run into each other: "https\nmail" is not "http\nsmail". */
+	assert_false(sign_identity_verify(secret, SECRET_LEN, USER, TS, REQID,
+	    "http", "smail.corp.contoso.com", METHOD, strlen(METHOD), TARGET,
+	    strlen(TARGET), KAT_HEX));
+}
+
+/* The previous format (no scheme, no host) never verifies as this one. */
+static void
+test_identity_v1_signature_does_not_verify(void **state)
+{
+	/* kerbgate-v1 over user, time, id, method, target (the old KAT). */
+	assert_false(verify_kat(USER, TS, REQID, METHOD, TARGET,
+	    "ab08add86bd5a5e73c774cb53201f7e4445459d7a5f9c5e650f6fbc579a1d129"));
+}
+
+static void
+test_identity_empty_or_broken_host_or_scheme_is_refused(void **state)
+{
+	char hex[SIGN_HEX_LEN + 1];
+
+	assert_int_equal(sign_identity(secret, SECRET_LEN, USER, TS, REQID,
+	    SCHEME, "", METHOD, strlen(METHOD), TARGET, strlen(TARGET), hex),
+	    KG_ERR_INVAL);
+	assert_int_equal(sign_identity(secret, SECRET_LEN, USER, TS, REQID,
+	    NULL, HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET), hex),
+	    KG_ERR_INVAL);
+	assert_int_equal(sign_identity(secret, SECRET_LEN, USER, TS, REQID,
+	    SCHEME, "mail\nx", METHOD, strlen(METHOD), TARGET, strlen(TARGET),
+	    hex), KG_ERR_INVAL);
+	assert_int_equal(sign_identity(secret, SECRET_LEN, USER, TS, REQID,
+	    "http\r", HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET),
+	    hex), KG_ERR_INVAL);
+}
+
 static void
 test_identity_verify_refuses_another_secret(void **state)
 {
 	static const uint8_t other[] = "kerbgate-test-secret-0123456789ac";
 
 	assert_false(sign_identity_verify(other, sizeof(other) - 1, USER, TS,
-	    REQID, METHOD, strlen(METHOD), TARGET, strlen(TARGET), KAT_HEX));
+	    REQID, SCHEME, HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET),
+	    KAT_HEX));
 }
 
 static void
@@ -229,13 +278,14 @@ test_identity_secret_shorter_than_32_bytes_is_refused(void **state)
 {
 	char hex[SIGN_HEX_LEN + 1];
 
-	assert_int_equal(sign_identity(secret, 31, USER, TS, REQID, METHOD,
-	    strlen(METHOD), TARGET, strlen(TARGET), hex), KG_ERR_INVAL);
+	assert_int_equal(sign_identity(secret, 31, USER, TS, REQID, SCHEME,
+	    HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET), hex),
+	    KG_ERR_INVAL);
 	assert_string_equal(hex, "");
-	assert_false(sign_identity_verify(secret, 31, USER, TS, REQID, METHOD,
-	    strlen(METHOD), TARGET, strlen(TARGET), KAT_HEX));
-	assert_int_equal(sign_identity(NULL, 0, USER, TS, REQID, METHOD,
-	    strlen(METHOD), TARGET, strlen(TARGET), hex), KG_ERR_INVAL);
+	assert_false(sign_identity_verify(secret, 31, USER, TS, REQID, SCHEME,
+	    HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET), KAT_HEX));
+	assert_int_equal(sign_identity(NULL, 0, USER, TS, REQID, SCHEME, HOST,
+	    METHOD, strlen(METHOD), TARGET, strlen(TARGET), hex), KG_ERR_INVAL);
 }
 
 static void
@@ -275,7 +325,7 @@ test_identity_signs_only_method_len_and_target_len_bytes(void **state)
 	const char *method = METHOD "garbage", *target = TARGET "#tail";
 
 	assert_int_equal(sign_identity(secret, SECRET_LEN, USER, TS, REQID,
-	    method, strlen(METHOD), target, strlen(TARGET), a), 0);
+	    SCHEME, HOST, method, strlen(METHOD), target, strlen(TARGET), a), 0);
 	assert_int_equal(sign_kat(USER, TS, REQID, METHOD, TARGET, b), 0);
 	assert_string_equal(a, b);
 }
@@ -790,6 +840,9 @@ main(void)
 		cmocka_unit_test(test_identity_verify_refuses_another_user),
 		cmocka_unit_test(test_identity_verify_refuses_another_time),
 		cmocka_unit_test(test_identity_verify_refuses_another_request_id_method_or_target),
+		cmocka_unit_test(test_identity_verify_refuses_another_host_or_scheme),
+		cmocka_unit_test(test_identity_v1_signature_does_not_verify),
+		cmocka_unit_test(test_identity_empty_or_broken_host_or_scheme_is_refused),
 		cmocka_unit_test(test_identity_verify_refuses_another_secret),
 		cmocka_unit_test(test_identity_verify_refuses_a_flipped_truncated_or_extended_signature),
 		cmocka_unit_test(test_identity_verify_refuses_uppercase_hex),
