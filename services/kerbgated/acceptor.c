@@ -775,6 +775,11 @@ map_rd_req_error(struct kg_acceptor *acc, krb5_error_code code, krb5_auth_contex
 	case KRB5_PROG_ETYPE_NOSUPP:
 		return set_reason(res, ACCEPT_ENCTYPE_UNSUPPORTED, "enctype %s not supported",
 		    res->enctype_name);
+	case KRB5KDC_ERR_TRTYPE_NOSUPP:
+		/* Heimdal's own text for this code is about name canonicalisation. */
+		return set_reason(res, ACCEPT_REFUSED, "AP-REQ refused: the ticket's "
+		    "transited-realms encoding is not supported (a KDC of another realm "
+		    "or a forged ticket)");
 	case KRB5KRB_AP_ERR_BADMATCH:
 		return set_reason(res, ACCEPT_MALFORMED,
 		    "malformed AP-REQ: authenticator client does not match the ticket");
@@ -1031,11 +1036,59 @@ fast_times_and_names_ok(const EncTicketPart *t, const Authenticator *a, krb5_tim
 
 	if (t->flags.invalid || start - now > skew || now - t->endtime > skew)
 		return false;
-	if (!t->flags.transited_policy_checked && t->transited.contents.length != 0)
+	/* Heimdal's check_transited(): an empty path of type 0 (AD's own
+	 * tickets) or X.500-compressed; any other type is refused there. */
+	if (!t->flags.transited_policy_checked && (t->transited.contents.length != 0 ||
+	    (t->transited.tr_type != 0 && t->transited.tr_type != DOMAIN_X500_COMPRESS)))
 		return false;
 	if (a->authenticator_vno != 5 || labs((long)(a->ctime - now)) > skew)
 		return false;
 	return same_principal_name(&t->cname, t->crealm, &a->cname, a->crealm);
+}
+
+/*
+ * krb5_rd_req_ctx() decodes the GSS etype-negotiation list (RFC 4537) it
+ * finds in the authenticator's authorization data, under AD-IF-RELEVANT or
+ * not, and refuses the AP-REQ when that list does not decode.  The fast path
+ * takes only authorization data whose every such list decodes; containers it
+ * cannot read, or nesting deeper than Heimdal looks, go to Heimdal.
+ */
+#define AD_MAX_DEPTH	10
+
+static bool
+fast_authz_ok(const AuthorizationData *ad, int depth)
+{
+	AuthorizationData child;
+	EtypeList etypes;
+	size_t i;
+	bool ok;
+
+	if (ad == NULL)
+		return true;
+	if (depth >= AD_MAX_DEPTH)
+		return false;
+	for (i = 0; i < ad->len; i++) {
+		const heim_octet_string *d = &ad->val[i].ad_data;
+
+		switch (ad->val[i].ad_type) {
+		case KRB5_AUTHDATA_IF_RELEVANT:
+			if (decode_AuthorizationData(d->data, d->length, &child, NULL) != 0)
+				return false;
+			ok = fast_authz_ok(&child, depth + 1);
+			free_AuthorizationData(&child);
+			if (!ok)
+				return false;
+			break;
+		case KRB5_AUTHDATA_GSS_API_ETYPE_NEGOTIATION:
+			if (decode_EtypeList(d->data, d->length, &etypes, NULL) != 0)
+				return false;
+			free_EtypeList(&etypes);
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
 }
 
 /*
@@ -1101,12 +1154,15 @@ pac_client_ok(const uint8_t *p, const struct pac_buf *ci, time_t authtime,
 
 	if (ci->len < 10 || cname->name_string.len != 1)
 		return false;
+	/* The FILETIME must be authtime exactly, to the 100 ns: a KDC writes
+	 * whole seconds, and Heimdal refuses any other value. */
 	ft = (uint64_t)le32(c) | (uint64_t)le32(c + 4) << 32;
-	if ((long long)(ft / 10000000ULL) - NT_EPOCH_OFFSET != (long long)authtime)
+	if (authtime < 0 || ft != ((uint64_t)authtime + NT_EPOCH_OFFSET) * 10000000ULL)
 		return false;
 	nlen = (size_t)c[8] | (size_t)c[9] << 8;
 	want = cname->name_string.val[0];
-	if (nlen % 2 != 0 || nlen > ci->len - 10 || nlen / 2 != strlen(want))
+	/* An empty name is refused by Heimdal ("logon name length missing"). */
+	if (nlen == 0 || nlen % 2 != 0 || nlen > ci->len - 10 || nlen / 2 != strlen(want))
 		return false;
 	for (i = 0; i < nlen / 2; i++) {
 		unsigned u = (unsigned)c[10 + 2 * i] | (unsigned)c[11 + 2 * i] << 8;
@@ -1269,7 +1325,8 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 		goto out;
 	have_auth = true;
 	krb5_timeofday(acc->ctx, &now);
-	if (!fast_times_and_names_ok(&etp, &auth, now, skew))
+	if (!fast_times_and_names_ok(&etp, &auth, now, skew) ||
+	    !fast_authz_ok(auth.authorization_data, 0))
 		goto out;
 	client.name = etp.cname;
 	client.realm = etp.crealm;

@@ -243,6 +243,7 @@ mint_ap_req(const krb5_creds *creds, const struct mint_req_spec *spec, krb5_data
 		return EIO;
 	seq &= 0x3fffffff;
 	a.seq_number = &seq;
+	a.authorization_data = (AuthorizationData *)(uintptr_t)spec->authz;
 	if (spec->subkey) {
 		if ((ret = krb5_generate_random_keyblock(ctx, creds->session.keytype, &subkey)))
 			return ret;

@@ -60,6 +60,7 @@ struct mint_req_spec {
 	bool mutual;			/* AP option mutual-required */
 	long clock_offset;		/* the client's clock error, seconds */
 	bool subkey;			/* send an initiator subkey */
+	const AuthorizationData *authz;	/* the authenticator's authorization data */
 };
 
 #define MINT_GSS_DELEG	 1
