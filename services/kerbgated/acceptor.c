@@ -899,6 +899,108 @@ make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
 	return rv;
 }
 
+/*
+ * The client's mechListMIC (RFC 4178 §5) over the MechTypeList it sent: a
+ * GSS MIC made before it has our AP-REP, so under its initiator subkey (or
+ * the ticket's session key without one), not flagged as sent by the
+ * acceptor nor as under an acceptor subkey.  RFC 4121 §4.2.6.1 tokens for
+ * AES keys, RFC 4757 §7.2 ones for RC4.
+ */
+#define MIC_INITIATOR_SIGN	25	/* KG_USAGE_INITIATOR_SIGN */
+#define MIC_RC4_SIGN		15
+#define MIC_RC4_CKSUM_LEN	8
+
+static bool
+mic_cfx_ok(krb5_context ctx, const krb5_keyblock *key, const uint8_t *data, size_t len,
+    const uint8_t *mic, size_t mic_len)
+{
+	static const uint8_t filler[5] = { 0xff, 0xff, 0xff, 0xff, 0xff };
+	krb5_crypto crypto = NULL;
+	krb5_cksumtype type;
+	Checksum ck;
+	uint8_t *buf;
+	size_t want;
+	bool ok = false;
+
+	/* 04 04, flags (no SentByAcceptor, Sealed or AcceptorSubkey), filler. */
+	if (mic_len <= 16 || mic[0] != 0x04 || mic[1] != 0x04 || (mic[2] & 0x07) != 0 ||
+	    memcmp(mic + 3, filler, sizeof(filler)) != 0)
+		return false;
+	if (krb5_crypto_init(ctx, key, 0, &crypto) != 0)
+		return false;
+	if (krb5_crypto_get_checksum_type(ctx, crypto, &type) != 0 ||
+	    krb5_checksumsize(ctx, type, &want) != 0 || mic_len - 16 != want ||
+	    (buf = malloc(len + 16)) == NULL)
+		goto out;
+	memcpy(buf, data, len);
+	memcpy(buf + len, mic, 16);
+	ck.cksumtype = type;
+	ck.checksum.data = (void *)(uintptr_t)(mic + 16);
+	ck.checksum.length = mic_len - 16;
+	ok = krb5_verify_checksum(ctx, crypto, MIC_INITIATOR_SIGN, buf, len + 16, &ck) == 0;
+	free(buf);
+out:
+	krb5_crypto_destroy(ctx, crypto);
+	return ok;
+}
+
+/* RFC 4757: GSS-framed { 01 01, SGN_ALG 11 00 (HMAC-MD5), ffffffff,
+ * SND_SEQ (8, encrypted), SGN_CKSUM (8) }; the checksum covers the first
+ * eight bytes and the data. */
+static bool
+mic_rc4_ok(krb5_context ctx, const krb5_keyblock *key, const uint8_t *data, size_t len,
+    const uint8_t *mic, size_t mic_len)
+{
+	static const uint8_t hdr[8] = { 0x01, 0x01, 0x11, 0x00, 0xff, 0xff, 0xff, 0xff };
+	krb5_crypto crypto = NULL;
+	Checksum ck;
+	const uint8_t *body;
+	size_t body_len;
+	uint8_t *buf;
+	bool ok = false;
+
+	if (neg_gss_krb5_unwrap(mic, mic_len, 0x0101, NULL, &body, &body_len) != 0 ||
+	    body_len != 6 + 8 + MIC_RC4_CKSUM_LEN || memcmp(body, hdr + 2, 6) != 0)
+		return false;
+	if ((buf = malloc(len + sizeof(hdr))) == NULL)
+		return false;
+	memcpy(buf, hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), data, len);
+	memset(&ck, 0, sizeof(ck));
+	if (krb5_crypto_init(ctx, key, 0, &crypto) == 0 &&
+	    krb5_create_checksum(ctx, crypto, MIC_RC4_SIGN, CKSUMTYPE_HMAC_MD5, buf,
+	    len + sizeof(hdr), &ck) == 0 && ck.checksum.length >= MIC_RC4_CKSUM_LEN)
+		ok = mbedtls_ct_memcmp(ck.checksum.data, body + 14, MIC_RC4_CKSUM_LEN) == 0;
+	free_Checksum(&ck);
+	if (crypto != NULL)
+		krb5_crypto_destroy(ctx, crypto);
+	free(buf);
+	return ok;
+}
+
+static int
+check_client_mic(krb5_context ctx, const krb5_keyblock *key,
+    const struct accept_params *params, struct accept_result *res)
+{
+	bool ok;
+
+	if (params->client_mic == NULL)
+		return 0;
+	if (params->mech_list == NULL)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed SPNEGO: a mechListMIC "
+		    "without the mechanism list it covers (the first leg went elsewhere)");
+	ok = is_rc4(key->keytype) ?
+	    mic_rc4_ok(ctx, key, params->mech_list, params->mech_list_len,
+	    params->client_mic, params->client_mic_len) :
+	    mic_cfx_ok(ctx, key, params->mech_list, params->mech_list_len,
+	    params->client_mic, params->client_mic_len);
+	if (!ok)
+		return set_reason(res, ACCEPT_MALFORMED, "the client's SPNEGO mechListMIC "
+		    "does not verify: its mechanism list was altered on the way, or the "
+		    "client is broken");
+	return 0;
+}
+
 /* Both paths, once the AP-REQ is known to be genuine: replay, GSS checksum. */
 static int
 check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticator *auth,
@@ -1341,7 +1443,9 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 	krb5_unparse_name_fixed(acc->ctx, &client, res->client, sizeof(res->client));
 	res->endtime = etp.endtime;
 	res->forwardable = etp.flags.forwardable;
-	if (check_authenticator(acc, ap, &auth, params, now, digest, res) != 0)
+	if (check_authenticator(acc, ap, &auth, params, now, digest, res) != 0 ||
+	    check_client_mic(acc->ctx, auth.subkey != NULL ? auth.subkey : &etp.key, params,
+	    res) != 0)
 		goto out;
 	res->mutual = ap->ap_options.mutual_required || (res->gss_flags & GSS_FLAG_MUTUAL);
 	if (res->mutual && fast_ap_rep(acc, &etp, &auth, params, res) != 0) {
@@ -1398,7 +1502,9 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 	}
 
 	krb5_timeofday(acc->ctx, &now);
-	if (check_authenticator(acc, ap, auth, params, now, digest, res) != 0)
+	if (check_authenticator(acc, ap, auth, params, now, digest, res) != 0 ||
+	    check_client_mic(acc->ctx, auth->subkey != NULL ? auth->subkey : &tkt->ticket.key,
+	    params, res) != 0)
 		goto out;
 
 	res->mutual = (opts & AP_OPTS_MUTUAL_REQUIRED) || (res->gss_flags & GSS_FLAG_MUTUAL);

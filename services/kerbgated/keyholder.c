@@ -448,6 +448,8 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
 	p.mech_list = req.mech_list;
 	p.mech_list_len = req.mech_list_len;
+	p.client_mic = req.client_mic;
+	p.client_mic_len = req.client_mic_len;
 	acceptor_accept(k->acc, req.ap_req, req.ap_req_len, &p, &res);
 
 	if (res.status == ACCEPT_OK) {

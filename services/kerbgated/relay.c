@@ -117,6 +117,7 @@ struct client {
 	uint8_t			*mech_list;	/* first leg's MechTypeList, kept
 						   for the mechListMIC */
 	size_t			 mech_list_len;
+	int			 mic_needed;	/* krb5 was not its first choice */
 	char			*mutual;	/* WWW-Authenticate value to send */
 	char			*set_cookie;
 	int			 sticky;	/* server named by the client's
@@ -551,7 +552,7 @@ kh_queue(struct client *cl, uint16_t type, uint8_t *payload, size_t plen)
 }
 
 static void
-kh_send(struct client *cl, const uint8_t *tok, size_t len)
+kh_send(struct client *cl, const struct neg_token *nt)
 {
 	struct relay *r = cl->r;
 	struct kh_auth_req req;
@@ -560,14 +561,23 @@ kh_send(struct client *cl, const uint8_t *tok, size_t len)
 
 	memset(&req, 0, sizeof(req));
 	req.vhost = (uint32_t)cl->vhost;
-	req.ap_req = tok;
-	req.ap_req_len = len;
+	req.ap_req = nt->krb5_token;
+	req.ap_req_len = nt->krb5_token_len;
 	req.has_cb = cl->has_cb;
 	memcpy(req.cb_hash, cl->cb_hash, sizeof(req.cb_hash));
-	if (cl->neg_kind == NEG_KRB5_SPNEGO_LEG2 && cl->mech_list != NULL) {
+	/* The mechanism list goes along when a MIC is to be made (RFC 4178
+	 * §5: krb5 was not the client's first choice) or checked (the client
+	 * sent one): the first leg's list, or this token's own. */
+	if (cl->neg_kind == NEG_KRB5_SPNEGO_LEG2 && cl->mech_list != NULL &&
+	    (cl->mic_needed || nt->mic != NULL)) {
 		req.mech_list = cl->mech_list;
 		req.mech_list_len = cl->mech_list_len;
+	} else if (cl->neg_kind == NEG_KRB5_SPNEGO && nt->mic != NULL) {
+		req.mech_list = nt->mech_types;
+		req.mech_list_len = nt->mech_types_len;
 	}
+	req.client_mic = nt->mic;
+	req.client_mic_len = nt->mic_len;
 	if (kh_auth_req_encode(&req, &payload, &plen) < 0) {
 		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
 		client_respond(cl, 503, NULL, "authentication unavailable", 1);
@@ -999,8 +1009,10 @@ authenticate(struct client *cl, const struct http_head *h)
 		    "Kerberos in a second leg", cl->peer);
 		free(cl->mech_list);
 		cl->mech_list = NULL;
-		if (nt.mic_needed && (cl->mech_list = malloc(
-		    nt.mech_types_len)) != NULL) {
+		/* Kept whether or not we must MIC it: the client may send
+		 * its own mechListMIC with the second leg. */
+		cl->mic_needed = nt.mic_needed;
+		if ((cl->mech_list = malloc(nt.mech_types_len)) != NULL) {
 			memcpy(cl->mech_list, nt.mech_types, nt.mech_types_len);
 			cl->mech_list_len = nt.mech_types_len;
 		}
@@ -1018,7 +1030,7 @@ authenticate(struct client *cl, const struct http_head *h)
 		    NEG_TOK_AP_REQ, &cl->neg_framing, &body, &bl) != NEG_OK)
 			cl->neg_framing = NEG_MECH_KRB5;
 	}
-	kh_send(cl, nt.krb5_token, nt.krb5_token_len);
+	kh_send(cl, &nt);
 	kg_zero(tok, len);
 }
 

@@ -107,6 +107,10 @@ int mint_gss_frame(const krb5_data *ap_req, bool ms_oid, krb5_data *out);
 int mint_spnego_init(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
                      krb5_data *out);
 
+/** The same with a mechListMIC ([3]) when mic is not NULL. */
+int mint_spnego_init_mic(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
+                         const krb5_data *mic, krb5_data *out);
+
 /** SPNEGO NegTokenResp from a client (second leg) carrying a response token. */
 int mint_spnego_resp(const krb5_data *token, krb5_data *out);
 

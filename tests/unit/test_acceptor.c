@@ -928,6 +928,220 @@ test_second_leg_after_accept_incomplete_is_accepted(void **state)
 	krb5_data_free(&tok);
 }
 
+/* ---------------------------------------------------------------- the client's mechListMIC */
+
+/*
+ * Heimdal's own krb5 GSS initiator, without mutual authentication so that
+ * its context is complete once the AP-REQ is made: then gss_get_mic() gives
+ * the MIC a real client sends over its SPNEGO mechanism list.
+ */
+struct heim_init {
+	gss_ctx_id_t gctx;
+	gss_cred_id_t cred;
+	gss_name_t target;
+	krb5_ccache cc;
+	krb5_data token;	/* the GSS-framed AP-REQ */
+};
+
+static void
+heim_init_start(struct heim_init *h, int key)
+{
+	krb5_context ctx = mint_context();
+	struct mint_ticket_spec ts = { .key = &keys[key], .forwardable = true };
+	gss_buffer_desc name_buf, out = GSS_C_EMPTY_BUFFER;
+	OM_uint32 minor;
+	krb5_creds creds;
+
+	memset(h, 0, sizeof(*h));
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(krb5_cc_new_unique(ctx, "MEMORY", NULL, &h->cc), 0);
+	assert_int_equal(krb5_cc_initialize(ctx, h->cc, creds.client), 0);
+	assert_int_equal(krb5_cc_store_cred(ctx, h->cc, &creds), 0);
+	krb5_free_cred_contents(ctx, &creds);
+	assert_int_equal(gss_krb5_import_cred(&minor, h->cc, NULL, NULL, &h->cred),
+	    GSS_S_COMPLETE);
+	name_buf.value = (void *)(MINT_SPN_HTTP "@" MINT_REALM);
+	name_buf.length = strlen(name_buf.value);
+	assert_int_equal(gss_import_name(&minor, &name_buf, GSS_KRB5_NT_PRINCIPAL_NAME,
+	    &h->target), GSS_S_COMPLETE);
+	h->gctx = GSS_C_NO_CONTEXT;
+	assert_int_equal(gss_init_sec_context(&minor, h->cred, &h->gctx, h->target,
+	    GSS_KRB5_MECHANISM, GSS_C_INTEG_FLAG, 0, GSS_C_NO_CHANNEL_BINDINGS,
+	    GSS_C_NO_BUFFER, NULL, &out, NULL, NULL), GSS_S_COMPLETE);
+	h->token.length = out.length;
+	h->token.data = malloc(out.length);
+	memcpy(h->token.data, out.value, out.length);
+	gss_release_buffer(&minor, &out);
+}
+
+/* The initiator's MIC over bytes (a DER MechTypeList). */
+static krb5_data
+heim_mic(struct heim_init *h, const uint8_t *p, size_t len)
+{
+	gss_buffer_desc msg, mic = GSS_C_EMPTY_BUFFER;
+	OM_uint32 minor;
+	krb5_data out;
+
+	msg.value = (void *)(uintptr_t)p;
+	msg.length = len;
+	assert_int_equal(gss_get_mic(&minor, h->gctx, GSS_C_QOP_DEFAULT, &msg, &mic),
+	    GSS_S_COMPLETE);
+	out.length = mic.length;
+	out.data = malloc(mic.length);
+	memcpy(out.data, mic.value, mic.length);
+	gss_release_buffer(&minor, &mic);
+	return out;
+}
+
+static void
+heim_init_end(struct heim_init *h)
+{
+	OM_uint32 minor;
+
+	krb5_data_free(&h->token);
+	gss_delete_sec_context(&minor, &h->gctx, GSS_C_NO_BUFFER);
+	gss_release_name(&minor, &h->target);
+	gss_release_cred(&minor, &h->cred);
+	krb5_cc_destroy(mint_context(), h->cc);
+}
+
+enum mic_damage { MIC_INTACT, MIC_FLIPPED, MIC_TRUNCATED, MIC_OTHER_LIST };
+
+/*
+ * Leg one: NegTokenInit offering NTLM first, krb5 second, no token.  Leg
+ * two: NegTokenResp with Heimdal's AP-REQ and its MIC over leg one's list,
+ * damaged as asked.  Returns acceptor_accept()'s result.
+ */
+static int
+second_leg_with_mic(int key, enum mic_damage damage, struct accept_result *res)
+{
+	static const enum mint_mech ntlm_first[] = { MINT_NTLM, MINT_KRB5 };
+	static const enum mint_mech krb5_only[] = { MINT_KRB5 };
+	struct accept_params p = params();
+	struct heim_init h;
+	struct neg_token nt1, nt2, other;
+	uint8_t leg2[8192];
+	size_t n;
+	krb5_data leg1, list2, mic;
+	int rv;
+
+	heim_init_start(&h, key);
+	assert_int_equal(mint_spnego_init(ntlm_first, 2, NULL, &leg1), 0);
+	assert_int_equal(neg_classify(leg1.data, leg1.length, &nt1), NEG_OK);
+	assert_int_equal(nt1.kind, NEG_NEED_KRB5_LEG);
+	assert_int_equal(mint_spnego_init(krb5_only, 1, NULL, &list2), 0);
+	assert_int_equal(neg_classify(list2.data, list2.length, &other), NEG_OK);
+
+	mic = damage == MIC_OTHER_LIST ? heim_mic(&h, other.mech_types, other.mech_types_len) :
+	    heim_mic(&h, nt1.mech_types, nt1.mech_types_len);
+	if (damage == MIC_FLIPPED)
+		((uint8_t *)mic.data)[mic.length - 1] ^= 0x01;
+	if (damage == MIC_TRUNCATED)
+		mic.length -= 4;
+	/* A client's NegTokenResp has the shape of an acceptor's. */
+	assert_int_equal(neg_spnego_resp_mic(NEG_STATE_ACCEPT_INCOMPLETE, NEG_MECH_NONE,
+	    h.token.data, h.token.length, mic.data, mic.length, leg2, sizeof(leg2), &n), NEG_OK);
+	assert_int_equal(neg_classify(leg2, n, &nt2), NEG_OK);
+	assert_int_equal(nt2.kind, NEG_KRB5_SPNEGO_LEG2);
+	assert_non_null(nt2.mic);
+	assert_int_equal(nt2.mic_len, mic.length);
+
+	p.mech_list = nt1.mech_types;
+	p.mech_list_len = nt1.mech_types_len;
+	p.client_mic = nt2.mic;
+	p.client_mic_len = nt2.mic_len;
+	rv = acceptor_accept(acc, nt2.krb5_token, nt2.krb5_token_len, &p, res);
+	krb5_data_free(&mic);
+	krb5_data_free(&leg1);
+	krb5_data_free(&list2);
+	heim_init_end(&h);
+	return rv;
+}
+
+static void
+test_client_mechlistmic_made_by_heimdal_is_verified(void **state)
+{
+	struct accept_result res;
+
+	(void)state;
+	if (second_leg_with_mic(K5_AES256, MIC_INTACT, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+	assert_int_equal(second_leg_with_mic(K5_AES128, MIC_INTACT, &res), 0);
+	acceptor_result_clear(&res);
+	if (second_leg_with_mic(K5_RC4, MIC_INTACT, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+}
+
+static void
+test_wrong_or_truncated_client_mechlistmic_is_refused(void **state)
+{
+	static const char why[] = "the client's SPNEGO mechListMIC does not verify: its "
+	    "mechanism list was altered on the way, or the client is broken";
+	static const enum mic_damage bad[] = { MIC_FLIPPED, MIC_TRUNCATED, MIC_OTHER_LIST };
+	struct accept_result res;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (k = K5_AES256; k <= K5_RC4; k++) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(second_leg_with_mic(k, bad[i], &res), -1);
+			assert_int_equal(res.status, ACCEPT_MALFORMED);
+			assert_string_equal(res.reason, why);
+			assert_null(res.ap_rep);
+			acceptor_result_clear(&res);
+		}
+	}
+}
+
+/* The optimistic token and a MIC in one NegTokenInit; the MIC is refused
+ * when the list it covers is not known (a second leg on a new connection). */
+static void
+test_mechlistmic_next_to_the_optimistic_token_is_verified(void **state)
+{
+	static const enum mint_mech mechs[] = { MINT_MS_KRB5, MINT_KRB5, MINT_NTLM };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct heim_init h;
+	struct neg_token nt, list;
+	krb5_data bare, init, mic;
+
+	(void)state;
+	heim_init_start(&h, K5_AES256);
+	assert_int_equal(mint_spnego_init(mechs, 3, NULL, &bare), 0);
+	assert_int_equal(neg_classify(bare.data, bare.length, &list), NEG_OK);
+	mic = heim_mic(&h, list.mech_types, list.mech_types_len);
+	assert_int_equal(mint_spnego_init_mic(mechs, 3, &h.token, &mic, &init), 0);
+	assert_int_equal(neg_classify(init.data, init.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_int_equal(nt.mic_len, mic.length);
+	assert_memory_equal(nt.mic, mic.data, mic.length);
+
+	p.client_mic = nt.mic;
+	p.client_mic_len = nt.mic_len;
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_MALFORMED);
+	assert_string_equal(res.reason, "malformed SPNEGO: a mechListMIC without the "
+	    "mechanism list it covers (the first leg went elsewhere)");
+	acceptor_result_clear(&res);
+
+	/* The same AP-REQ again: the refusal did not enter the replay cache. */
+	p.mech_list = nt.mech_types;
+	p.mech_list_len = nt.mech_types_len;
+	if (acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+	krb5_data_free(&bare);
+	krb5_data_free(&init);
+	krb5_data_free(&mic);
+	heim_init_end(&h);
+}
+
 /* ---------------------------------------------------------------- malformed input */
 
 static void
@@ -1863,6 +2077,9 @@ main(void)
 		cmocka_unit_test(test_ap_rep_wrapped_for_a_raw_krb5_client_is_a_gss_token),
 		cmocka_unit_test(test_windows_shaped_spnego_is_accepted_with_the_optimistic_token),
 		cmocka_unit_test(test_second_leg_after_accept_incomplete_is_accepted),
+		cmocka_unit_test(test_client_mechlistmic_made_by_heimdal_is_verified),
+		cmocka_unit_test(test_wrong_or_truncated_client_mechlistmic_is_refused),
+		cmocka_unit_test(test_mechlistmic_next_to_the_optimistic_token_is_verified),
 		cmocka_unit_test(test_every_truncation_of_a_valid_token_is_a_clean_malformed),
 		cmocka_unit_test(test_random_bytes_are_a_clean_malformed),
 		cmocka_unit_test(test_tampered_authenticator_is_refused_without_blaming_the_keytab),
