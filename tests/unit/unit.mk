@@ -16,3 +16,4 @@ test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 $(OBJDIR)/tests/unit/test_acceptor.o: INCLUDES += -Ibench -Itests/unit
 $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
 test_hmac256_SRCS := services/kerbgated/hmac256.c
+test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
