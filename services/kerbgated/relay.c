@@ -163,6 +163,7 @@ struct relay {
 	ev_io			 kh_io;
 	ev_io			 ctl_io;
 	ev_signal		 sigterm;
+	ev_signal		 test_hook;	/* KERBGATE_TEST_HOOKS only */
 	ev_timer		 trim;		/* every TRIM_INTERVAL_S */
 	ev_timer		 quiet;		/* TRIM_QUIET_S after the last
 						   activity */
@@ -2312,6 +2313,38 @@ sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	start_drain(w->data);
 }
 
+/*
+ * Test hook, armed only when kerbgated starts with KERBGATE_TEST_HOOKS=1 in
+ * its environment: SIGUSR2 makes this relay send the keyholder a frame of a
+ * type it does not know, so that the integration tests can show the
+ * keyholder drops this relay alone and the parent replaces it.
+ */
+#define KH_MSG_TEST_UNKNOWN	0x7777
+
+static void
+test_hook_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct relay *r = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_warnx("test hook: sending the keyholder a frame of unknown type");
+	if (kg_ipc_queue(&r->kh_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) == KG_OK)
+		kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
+}
+
+static void
+test_hook_init(struct relay *r)
+{
+	const char *v = getenv("KERBGATE_TEST_HOOKS");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return;
+	ev_signal_init(&r->test_hook, test_hook_cb, SIGUSR2);
+	r->test_hook.data = r;
+	ev_signal_start(r->loop, &r->test_hook);
+}
+
 void
 relay_main(struct relay_env *env)
 {
@@ -2352,6 +2385,7 @@ relay_main(struct relay_env *env)
 	ev_signal_init(&r.sigterm, sigterm_cb, SIGTERM);
 	r.sigterm.data = &r;
 	ev_signal_start(r.loop, &r.sigterm);
+	test_hook_init(&r);
 	TAILQ_INIT(&r.used);
 	ev_timer_init(&r.trim, trim_cb, TRIM_INTERVAL_S, TRIM_INTERVAL_S);
 	r.trim.data = &r;
