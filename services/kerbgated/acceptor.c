@@ -837,69 +837,6 @@ copy_out(uint8_t **dst, size_t *dlen, const void *src, size_t len)
 }
 
 /*
- * The acceptor's first GSS MIC token (RFC 4121 §4.2.6.1) over data: what
- * SPNEGO's mechListMIC is when Kerberos was not the client's first choice.
- * Keyed by the acceptor subkey sent in the AP-REP, numbered with the AP-REP's
- * sequence number, as a GSS acceptor's first per-message token is.  RC4
- * session keys use RFC 4757's other format: not built (no subkey is sent).
- */
-static int
-make_mic(krb5_context ctx, const krb5_keyblock *key, uint32_t seq, const uint8_t *data,
-    size_t len, struct accept_result *res)
-{
-	krb5_crypto crypto = NULL;
-	Checksum ck;
-	uint8_t hdr[16], *buf = NULL;
-	int i, rv = -1;
-
-	memset(&ck, 0, sizeof(ck));
-	hdr[0] = 0x04;
-	hdr[1] = 0x04;
-	hdr[2] = 0x01 | 0x04;	/* SentByAcceptor | AcceptorSubkey */
-	memset(hdr + 3, 0xff, 5);
-	for (i = 0; i < 8; i++)
-		hdr[8 + i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
-	if ((buf = malloc(len + sizeof(hdr))) == NULL)
-		goto out;
-	memcpy(buf, data, len);
-	memcpy(buf + len, hdr, sizeof(hdr));
-	if (krb5_crypto_init(ctx, key, 0, &crypto) != 0 ||
-	    krb5_create_checksum(ctx, crypto, 23 /* KG_USAGE_ACCEPTOR_SIGN */,
-	    0, buf, len + sizeof(hdr), &ck) != 0)
-		goto out;
-	res->mech_list_mic_len = sizeof(hdr) + ck.checksum.length;
-	if ((res->mech_list_mic = malloc(res->mech_list_mic_len)) == NULL)
-		goto out;
-	memcpy(res->mech_list_mic, hdr, sizeof(hdr));
-	memcpy(res->mech_list_mic + sizeof(hdr), ck.checksum.data,
-	    ck.checksum.length);
-	rv = 0;
-out:
-	free_Checksum(&ck);
-	free(buf);
-	if (crypto != NULL)
-		krb5_crypto_destroy(ctx, crypto);
-	return rv;
-}
-
-/* make_mic() with the acceptor subkey and sequence number of an auth context. */
-static int
-make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
-    size_t len, struct accept_result *res)
-{
-	krb5_keyblock *key = NULL;
-	uint32_t seq = 0;
-	int rv;
-
-	if (krb5_auth_con_getlocalsubkey(ctx, ac, &key) != 0 || key == NULL)
-		return 0;		/* RC4: no subkey, no RFC 4121 MIC */
-	krb5_auth_con_getlocalseqnumber(ctx, ac, (int32_t *)&seq);
-	rv = make_mic(ctx, key, seq, data, len, res);
-	krb5_free_keyblock(ctx, key);
-	return rv;
-}
-
-/*
  * The client's mechListMIC (RFC 4178 §5) over the MechTypeList it sent: a
  * GSS MIC made before it has our AP-REP, so under its initiator subkey (or
  * the ticket's session key without one), not flagged as sent by the
@@ -999,6 +936,69 @@ check_client_mic(krb5_context ctx, const krb5_keyblock *key,
 		    "does not verify: its mechanism list was altered on the way, or the "
 		    "client is broken");
 	return 0;
+}
+
+/*
+ * The acceptor's first GSS MIC token (RFC 4121 §4.2.6.1) over data: what
+ * SPNEGO's mechListMIC is when Kerberos was not the client's first choice.
+ * Keyed by the acceptor subkey sent in the AP-REP, numbered with the AP-REP's
+ * sequence number, as a GSS acceptor's first per-message token is.  RC4
+ * session keys use RFC 4757's other format: not built (no subkey is sent).
+ */
+static int
+make_mic(krb5_context ctx, const krb5_keyblock *key, uint32_t seq, const uint8_t *data,
+    size_t len, struct accept_result *res)
+{
+	krb5_crypto crypto = NULL;
+	Checksum ck;
+	uint8_t hdr[16], *buf = NULL;
+	int i, rv = -1;
+
+	memset(&ck, 0, sizeof(ck));
+	hdr[0] = 0x04;
+	hdr[1] = 0x04;
+	hdr[2] = 0x01 | 0x04;	/* SentByAcceptor | AcceptorSubkey */
+	memset(hdr + 3, 0xff, 5);
+	for (i = 0; i < 8; i++)
+		hdr[8 + i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
+	if ((buf = malloc(len + sizeof(hdr))) == NULL)
+		goto out;
+	memcpy(buf, data, len);
+	memcpy(buf + len, hdr, sizeof(hdr));
+	if (krb5_crypto_init(ctx, key, 0, &crypto) != 0 ||
+	    krb5_create_checksum(ctx, crypto, 23 /* KG_USAGE_ACCEPTOR_SIGN */,
+	    0, buf, len + sizeof(hdr), &ck) != 0)
+		goto out;
+	res->mech_list_mic_len = sizeof(hdr) + ck.checksum.length;
+	if ((res->mech_list_mic = malloc(res->mech_list_mic_len)) == NULL)
+		goto out;
+	memcpy(res->mech_list_mic, hdr, sizeof(hdr));
+	memcpy(res->mech_list_mic + sizeof(hdr), ck.checksum.data,
+	    ck.checksum.length);
+	rv = 0;
+out:
+	free_Checksum(&ck);
+	free(buf);
+	if (crypto != NULL)
+		krb5_crypto_destroy(ctx, crypto);
+	return rv;
+}
+
+/* make_mic() with the acceptor subkey and sequence number of an auth context. */
+static int
+make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
+    size_t len, struct accept_result *res)
+{
+	krb5_keyblock *key = NULL;
+	uint32_t seq = 0;
+	int rv;
+
+	if (krb5_auth_con_getlocalsubkey(ctx, ac, &key) != 0 || key == NULL)
+		return 0;		/* RC4: no subkey, no RFC 4121 MIC */
+	krb5_auth_con_getlocalseqnumber(ctx, ac, (int32_t *)&seq);
+	rv = make_mic(ctx, key, seq, data, len, res);
+	krb5_free_keyblock(ctx, key);
+	return rv;
 }
 
 /* Both paths, once the AP-REQ is known to be genuine: replay, GSS checksum. */

@@ -298,10 +298,10 @@ fork_keyholder(struct generation *g, int *kh_ends, int ctl_fd)
 		close(admin_fd);
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
+	env.ctl_fd = ctl_fd;
 	env.relay_fds = kh_ends;
 	env.nrelays = g->nrelays;
 	env.user = g->conf->keyholder_user;
-	env.ctl_fd = ctl_fd;
 	keyholder_main(&env);
 }
 
@@ -507,6 +507,28 @@ respawn_relay(struct generation *g, unsigned w)
 	return 0;
 }
 
+/* One relay of a running generation exited: replace it alone, the
+ * others serve on.  0 when a new one runs in its slot. */
+static int
+relay_died(struct generation *g, pid_t pid, int status)
+{
+	unsigned w;
+
+	for (w = 0; w < g->nrelays && g->relays[w] != pid; w++)
+		;
+	if (w == g->nrelays)
+		return -1;
+	if (WIFSIGNALED(status))
+		log_warnx("generation %u: relay %u (%d) killed by signal %d: "
+		    "starting a new one in its place", g->id, w, (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warnx("generation %u: relay %u (%d) exited with %d: starting "
+		    "a new one in its place", g->id, w, (int)pid,
+		    WEXITSTATUS(status));
+	return respawn_relay(g, w);
+}
+
 static void
 reap(int *restart)
 {
@@ -521,28 +543,14 @@ reap(int *restart)
 			g = &gens[i];
 			if (g->id == 0)
 				continue;
-			int mine = pid == g->keyholder, relay = -1;
+			int mine = pid == g->keyholder;
 			for (j = 0; j < g->nrelays && !mine; j++)
-				if (pid == g->relays[j]) {
-					mine = 1;
-					relay = (int)j;
-				}
+				mine = pid == g->relays[j];
 			if (!mine)
 				continue;
-			/* One relay gone: replace it alone, the others serve on. */
-			if (relay >= 0 && !g->draining && !got_term) {
-				if (WIFSIGNALED(status))
-					log_warnx("generation %u: relay %d (%d) killed "
-					    "by signal %d: starting a new one in its place",
-					    g->id, relay, (int)pid, WTERMSIG(status));
-				else
-					log_warnx("generation %u: relay %d (%d) exited "
-					    "with %d: starting a new one in its place",
-					    g->id, relay, (int)pid, WEXITSTATUS(status));
-				if (respawn_relay(g, (unsigned)relay) == 0)
-					continue;
-			}
 			if (!g->draining && !got_term) {
+				if (pid != g->keyholder && relay_died(g, pid, status) == 0)
+					continue;
 				if (WIFSIGNALED(status))
 					log_warnx("generation %u: child %d killed "
 					    "by signal %d: restarting", g->id,

@@ -20,12 +20,12 @@
 
 struct keyholder_env {
 	struct conf	*conf;
-	const int	*relay_fds;	/**< one socketpair end per relay */
-	size_t		 nrelays;
-	const char	*user;		/**< drop to this user, or NULL */
 	int		 ctl_fd;	/**< from the parent: a respawned relay's
 					     socket for slot n (kg_ipc_send_fd()),
 					     or -1 for none */
+	const int	*relay_fds;	/**< one socketpair end per relay */
+	size_t		 nrelays;
+	const char	*user;		/**< drop to this user, or NULL */
 };
 
 /**
