@@ -242,3 +242,83 @@ kg_ipc_writer_free(struct kg_ipc_writer *w)
 {
 	kg_buf_free(&w->buf);
 }
+
+int
+kg_ipc_send_fd(int sock, uint32_t tag, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { &tag, sizeof(tag) };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ipc_errno_to_kg(errno);
+	/* Four bytes on a stream socket: all or (above) an error. */
+	return n == (ssize_t)sizeof(tag) ? KG_OK : KG_ERR_IO;
+}
+
+int
+kg_ipc_recv_fd(int sock, uint32_t *tag, int *fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec iov = { tag, sizeof(*tag) };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	int fds[2] = { -1, -1 }, nfds = 0;
+	ssize_t n;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	do {
+		n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? KG_ERR_AGAIN :
+		    ipc_errno_to_kg(errno);
+	if (n == 0)
+		return KG_ERR_CLOSED;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		size_t len;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		len = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		while (len-- > 0 && nfds < 2)
+			memcpy(&fds[nfds++], CMSG_DATA(c) + len * sizeof(int),
+			    sizeof(int));
+	}
+	/* Exactly one descriptor with a whole tag; anything else is closed. */
+	if (nfds != 1 || n != (ssize_t)sizeof(*tag) ||
+	    (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
+		while (nfds > 0)
+			close(fds[--nfds]);
+		return KG_ERR_PROTO;
+	}
+	*fd = fds[0];
+	return KG_OK;
+}

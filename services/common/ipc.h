@@ -166,4 +166,22 @@ kg_ipc_queued(const struct kg_ipc_writer *w)
 /** \brief Wipe and free the queue, discarding unsent frames. */
 void kg_ipc_writer_free(struct kg_ipc_writer *w);
 
+/**
+ * \brief          Hand a descriptor to the other end (SCM_RIGHTS) with a
+ *                 32-bit tag saying what it is for, e.g. a relay's slot.
+ *                 Blocking; the caller still owns (and closes) fd.
+ * \return         KG_OK, KG_ERR_CLOSED or KG_ERR_IO.
+ */
+int kg_ipc_send_fd(int sock, uint32_t tag, int fd);
+
+/**
+ * \brief          Receive what kg_ipc_send_fd() sent: one read.
+ * \param fd       Receives the descriptor (close-on-exec), or -1.
+ * \return         KG_OK (a tag and a descriptor), KG_ERR_AGAIN (nothing
+ *                 yet), KG_ERR_CLOSED (the sender is gone), KG_ERR_PROTO
+ *                 (a message without exactly one descriptor, or short:
+ *                 any descriptor received is closed) or KG_ERR_IO.
+ */
+int kg_ipc_recv_fd(int sock, uint32_t *tag, int *fd);
+
 #endif /* KG_IPC_H */

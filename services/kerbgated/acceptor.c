@@ -783,6 +783,11 @@ map_rd_req_error(struct kg_acceptor *acc, krb5_error_code code, krb5_auth_contex
 	case KRB5_PROG_ETYPE_NOSUPP:
 		return set_reason(res, ACCEPT_ENCTYPE_UNSUPPORTED, "enctype %s not supported",
 		    res->enctype_name);
+	case KRB5KDC_ERR_TRTYPE_NOSUPP:
+		/* Heimdal's own text for this code is about name canonicalisation. */
+		return set_reason(res, ACCEPT_REFUSED, "AP-REQ refused: the ticket's "
+		    "transited-realms encoding is not supported (a KDC of another realm "
+		    "or a forged ticket)");
 	case KRB5KRB_AP_ERR_BADMATCH:
 		return set_reason(res, ACCEPT_MALFORMED,
 		    "malformed AP-REQ: authenticator client does not match the ticket");
@@ -836,6 +841,108 @@ copy_out(uint8_t **dst, size_t *dlen, const void *src, size_t len)
 		return -1;
 	memcpy(*dst, src, len);
 	*dlen = len;
+	return 0;
+}
+
+/*
+ * The client's mechListMIC (RFC 4178 §5) over the MechTypeList it sent: a
+ * GSS MIC made before it has our AP-REP, so under its initiator subkey (or
+ * the ticket's session key without one), not flagged as sent by the
+ * acceptor nor as under an acceptor subkey.  RFC 4121 §4.2.6.1 tokens for
+ * AES keys, RFC 4757 §7.2 ones for RC4.
+ */
+#define MIC_INITIATOR_SIGN	25	/* KG_USAGE_INITIATOR_SIGN */
+#define MIC_RC4_SIGN		15
+#define MIC_RC4_CKSUM_LEN	8
+
+static bool
+mic_cfx_ok(krb5_context ctx, const krb5_keyblock *key, const uint8_t *data, size_t len,
+    const uint8_t *mic, size_t mic_len)
+{
+	static const uint8_t filler[5] = { 0xff, 0xff, 0xff, 0xff, 0xff };
+	krb5_crypto crypto = NULL;
+	krb5_cksumtype type;
+	Checksum ck;
+	uint8_t *buf;
+	size_t want;
+	bool ok = false;
+
+	/* 04 04, flags (no SentByAcceptor, Sealed or AcceptorSubkey), filler. */
+	if (mic_len <= 16 || mic[0] != 0x04 || mic[1] != 0x04 || (mic[2] & 0x07) != 0 ||
+	    memcmp(mic + 3, filler, sizeof(filler)) != 0)
+		return false;
+	if (krb5_crypto_init(ctx, key, 0, &crypto) != 0)
+		return false;
+	if (krb5_crypto_get_checksum_type(ctx, crypto, &type) != 0 ||
+	    krb5_checksumsize(ctx, type, &want) != 0 || mic_len - 16 != want ||
+	    (buf = malloc(len + 16)) == NULL)
+		goto out;
+	memcpy(buf, data, len);
+	memcpy(buf + len, mic, 16);
+	ck.cksumtype = type;
+	ck.checksum.data = (void *)(uintptr_t)(mic + 16);
+	ck.checksum.length = mic_len - 16;
+	ok = krb5_verify_checksum(ctx, crypto, MIC_INITIATOR_SIGN, buf, len + 16, &ck) == 0;
+	free(buf);
+out:
+	krb5_crypto_destroy(ctx, crypto);
+	return ok;
+}
+
+/* RFC 4757: GSS-framed { 01 01, SGN_ALG 11 00 (HMAC-MD5), ffffffff,
+ * SND_SEQ (8, encrypted), SGN_CKSUM (8) }; the checksum covers the first
+ * eight bytes and the data. */
+static bool
+mic_rc4_ok(krb5_context ctx, const krb5_keyblock *key, const uint8_t *data, size_t len,
+    const uint8_t *mic, size_t mic_len)
+{
+	static const uint8_t hdr[8] = { 0x01, 0x01, 0x11, 0x00, 0xff, 0xff, 0xff, 0xff };
+	krb5_crypto crypto = NULL;
+	Checksum ck;
+	const uint8_t *body;
+	size_t body_len;
+	uint8_t *buf;
+	bool ok = false;
+
+	if (neg_gss_krb5_unwrap(mic, mic_len, 0x0101, NULL, &body, &body_len) != 0 ||
+	    body_len != 6 + 8 + MIC_RC4_CKSUM_LEN || memcmp(body, hdr + 2, 6) != 0)
+		return false;
+	if ((buf = malloc(len + sizeof(hdr))) == NULL)
+		return false;
+	memcpy(buf, hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), data, len);
+	memset(&ck, 0, sizeof(ck));
+	if (krb5_crypto_init(ctx, key, 0, &crypto) == 0 &&
+	    krb5_create_checksum(ctx, crypto, MIC_RC4_SIGN, CKSUMTYPE_HMAC_MD5, buf,
+	    len + sizeof(hdr), &ck) == 0 && ck.checksum.length >= MIC_RC4_CKSUM_LEN)
+		ok = mbedtls_ct_memcmp(ck.checksum.data, body + 14, MIC_RC4_CKSUM_LEN) == 0;
+	free_Checksum(&ck);
+	if (crypto != NULL)
+		krb5_crypto_destroy(ctx, crypto);
+	free(buf);
+	return ok;
+}
+
+static int
+check_client_mic(krb5_context ctx, const krb5_keyblock *key,
+    const struct accept_params *params, struct accept_result *res)
+{
+	bool ok;
+
+	if (params->client_mic == NULL)
+		return 0;
+	if (params->mech_list == NULL)
+		return set_reason(res, ACCEPT_MALFORMED, "malformed SPNEGO: a mechListMIC "
+		    "without the mechanism list it covers (the first leg went elsewhere)");
+	ok = is_rc4(key->keytype) ?
+	    mic_rc4_ok(ctx, key, params->mech_list, params->mech_list_len,
+	    params->client_mic, params->client_mic_len) :
+	    mic_cfx_ok(ctx, key, params->mech_list, params->mech_list_len,
+	    params->client_mic, params->client_mic_len);
+	if (!ok)
+		return set_reason(res, ACCEPT_MALFORMED, "the client's SPNEGO mechListMIC "
+		    "does not verify: its mechanism list was altered on the way, or the "
+		    "client is broken");
 	return 0;
 }
 
@@ -1067,11 +1174,59 @@ fast_times_and_names_ok(const EncTicketPart *t, const Authenticator *a, krb5_tim
 
 	if (t->flags.invalid || start - now > skew || now - t->endtime > skew)
 		return false;
-	if (!t->flags.transited_policy_checked && t->transited.contents.length != 0)
+	/* Heimdal's check_transited(): an empty path of type 0 (AD's own
+	 * tickets) or X.500-compressed; any other type is refused there. */
+	if (!t->flags.transited_policy_checked && (t->transited.contents.length != 0 ||
+	    (t->transited.tr_type != 0 && t->transited.tr_type != DOMAIN_X500_COMPRESS)))
 		return false;
 	if (a->authenticator_vno != 5 || labs((long)(a->ctime - now)) > skew)
 		return false;
 	return same_principal_name(&t->cname, t->crealm, &a->cname, a->crealm);
+}
+
+/*
+ * krb5_rd_req_ctx() decodes the GSS etype-negotiation list (RFC 4537) it
+ * finds in the authenticator's authorization data, under AD-IF-RELEVANT or
+ * not, and refuses the AP-REQ when that list does not decode.  The fast path
+ * takes only authorization data whose every such list decodes; containers it
+ * cannot read, or nesting deeper than Heimdal looks, go to Heimdal.
+ */
+#define AD_MAX_DEPTH	10
+
+static bool
+fast_authz_ok(const AuthorizationData *ad, int depth)
+{
+	AuthorizationData child;
+	EtypeList etypes;
+	size_t i;
+	bool ok;
+
+	if (ad == NULL)
+		return true;
+	if (depth >= AD_MAX_DEPTH)
+		return false;
+	for (i = 0; i < ad->len; i++) {
+		const heim_octet_string *d = &ad->val[i].ad_data;
+
+		switch (ad->val[i].ad_type) {
+		case KRB5_AUTHDATA_IF_RELEVANT:
+			if (decode_AuthorizationData(d->data, d->length, &child, NULL) != 0)
+				return false;
+			ok = fast_authz_ok(&child, depth + 1);
+			free_AuthorizationData(&child);
+			if (!ok)
+				return false;
+			break;
+		case KRB5_AUTHDATA_GSS_API_ETYPE_NEGOTIATION:
+			if (decode_EtypeList(d->data, d->length, &etypes, NULL) != 0)
+				return false;
+			free_EtypeList(&etypes);
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
 }
 
 /*
@@ -1137,12 +1292,15 @@ pac_client_ok(const uint8_t *p, const struct pac_buf *ci, time_t authtime,
 
 	if (ci->len < 10 || cname->name_string.len != 1)
 		return false;
+	/* The FILETIME must be authtime exactly, to the 100 ns: a KDC writes
+	 * whole seconds, and Heimdal refuses any other value. */
 	ft = (uint64_t)le32(c) | (uint64_t)le32(c + 4) << 32;
-	if ((long long)(ft / 10000000ULL) - NT_EPOCH_OFFSET != (long long)authtime)
+	if (authtime < 0 || ft != ((uint64_t)authtime + NT_EPOCH_OFFSET) * 10000000ULL)
 		return false;
 	nlen = (size_t)c[8] | (size_t)c[9] << 8;
 	want = cname->name_string.val[0];
-	if (nlen % 2 != 0 || nlen > ci->len - 10 || nlen / 2 != strlen(want))
+	/* An empty name is refused by Heimdal ("logon name length missing"). */
+	if (nlen == 0 || nlen % 2 != 0 || nlen > ci->len - 10 || nlen / 2 != strlen(want))
 		return false;
 	for (i = 0; i < nlen / 2; i++) {
 		unsigned u = (unsigned)c[10 + 2 * i] | (unsigned)c[11 + 2 * i] << 8;
@@ -1305,7 +1463,8 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 		goto out;
 	have_auth = true;
 	krb5_timeofday(acc->ctx, &now);
-	if (!fast_times_and_names_ok(&etp, &auth, now, skew))
+	if (!fast_times_and_names_ok(&etp, &auth, now, skew) ||
+	    !fast_authz_ok(auth.authorization_data, 0))
 		goto out;
 	client.name = etp.cname;
 	client.realm = etp.crealm;
@@ -1320,7 +1479,9 @@ fast_accept(struct kg_acceptor *acc, const AP_REQ *ap, krb5_const_principal serv
 	krb5_unparse_name_fixed(acc->ctx, &client, res->client, sizeof(res->client));
 	res->endtime = etp.endtime;
 	res->forwardable = etp.flags.forwardable;
-	if (check_authenticator(acc, ap, &auth, params, now, digest, res) != 0)
+	if (check_authenticator(acc, ap, &auth, params, now, digest, res) != 0 ||
+	    check_client_mic(acc->ctx, auth.subkey != NULL ? auth.subkey : &etp.key, params,
+	    res) != 0)
 		goto out;
 	res->mutual = ap->ap_options.mutual_required || (res->gss_flags & GSS_FLAG_MUTUAL);
 	if (res->mutual && fast_ap_rep(acc, &etp, &auth, params, res) != 0) {
@@ -1378,7 +1539,9 @@ finish_accept(struct kg_acceptor *acc, krb5_auth_context ac, krb5_rd_req_out_ctx
 	}
 
 	krb5_timeofday(acc->ctx, &now);
-	if (check_authenticator(acc, ap, auth, params, now, digest, res) != 0)
+	if (check_authenticator(acc, ap, auth, params, now, digest, res) != 0 ||
+	    check_client_mic(acc->ctx, auth->subkey != NULL ? auth->subkey : &tkt->ticket.key,
+	    params, res) != 0)
 		goto out;
 
 	res->mutual = (opts & AP_OPTS_MUTUAL_REQUIRED) || (res->gss_flags & GSS_FLAG_MUTUAL);

@@ -73,6 +73,11 @@ struct accept_params {
 	const uint8_t *mech_list;	/**< SPNEGO MechTypeList DER to sign for a
 					     mechListMIC (RFC 4178 §5), or NULL */
 	size_t mech_list_len;
+	const uint8_t *client_mic;	/**< the client's mechListMIC over
+					     mech_list, or NULL: verified once the
+					     AP-REQ is genuine, refused (MALFORMED)
+					     when it does not verify */
+	size_t client_mic_len;
 };
 
 /** Outcome of acceptor_accept(). */

@@ -1,10 +1,13 @@
 /*
  * kerbgated parent: loads the configuration, binds the listeners, and runs
  * "generations" of children: one keyholder and N relay workers, joined by
- * socketpairs.  A reload (SIGHUP) or a crashed child starts a new generation
- * and tells the old relays to drain: they stop accepting, finish their
- * connections and exit, and their keyholder follows when the last is gone.
- * Established connections are never cut by a reload.
+ * socketpairs.  A reload (SIGHUP) or a crashed keyholder starts a new
+ * generation and tells the old relays to drain: they stop accepting, finish
+ * their connections and exit, and their keyholder follows when the last is
+ * gone.  Established connections are never cut by a reload.  A relay that
+ * exits on its own (a crash, or the keyholder dropped it for a malformed
+ * frame) is replaced alone: a new relay in its slot, whose keyholder socket
+ * the parent hands to the running keyholder; the others serve on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "ipc.h"
 #include "keyholder.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,6 +46,9 @@ struct generation {
 	pid_t		 keyholder;
 	pid_t		*relays;
 	int		*ctl;		/* parent end of each relay's control */
+	int		 khctl;		/* parent end of the keyholder's: new
+					   relays' sockets go there */
+	uint64_t	*spawned_ms;	/* when each relay slot was last started */
 	unsigned	 nrelays;
 	unsigned	 alive;
 	int		 draining;
@@ -266,6 +273,9 @@ close_other_generations(struct generation *keep)
 		for (j = 0; j < gens[i].nrelays; j++)
 			if (gens[i].ctl[j] >= 0)
 				close(gens[i].ctl[j]);
+		/* A keyholder exits only once the parent's end is closed. */
+		if (gens[i].khctl >= 0)
+			close(gens[i].khctl);
 	}
 }
 
@@ -286,7 +296,8 @@ fork_child(void)
 }
 
 static pid_t
-fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends)
+fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
+    int ctl_fd)
 {
 	struct keyholder_env env;
 	unsigned i;
@@ -306,6 +317,7 @@ fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends)
 		close(admin_fd);
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
+	env.ctl_fd = ctl_fd;
 	env.relay_fds = kh_ends;
 	env.nrelays = g->nrelays;
 	env.user = g->conf->keyholder_user;
@@ -384,6 +396,11 @@ drain_generation(struct generation *g)
 			g->ctl[i] = -1;
 		}
 	}
+	/* No relay will be added: the keyholder may go with the last one. */
+	if (g->khctl >= 0) {
+		close(g->khctl);
+		g->khctl = -1;
+	}
 	log_info("generation %u draining", g->id);
 }
 
@@ -391,7 +408,7 @@ static int
 start_generation(struct conf *c)
 {
 	struct generation *g = free_slot();
-	int (*kh)[2], (*ctl)[2];
+	int (*kh)[2], (*ctl)[2], khctl[2];
 	int *kh_ends;
 	unsigned i, n = worker_count(c);
 
@@ -416,11 +433,15 @@ start_generation(struct conf *c)
 	metrics->nworkers = 2 * n;
 	g->relays = calloc(n, sizeof(pid_t));
 	g->ctl = calloc(n, sizeof(int));
+	g->spawned_ms = calloc(n, sizeof(uint64_t));
 	kh = calloc(n, sizeof(*kh));
 	ctl = calloc(n, sizeof(*ctl));
 	kh_ends = calloc(n, sizeof(int));
-	if (!g->relays || !g->ctl || !kh || !ctl || !kh_ends)
+	if (!g->relays || !g->ctl || !g->spawned_ms || !kh || !ctl || !kh_ends)
 		fatal("calloc");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, khctl) < 0)
+		fatal("socketpair");
+	g->khctl = khctl[0];
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[i]) < 0 ||
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[i]) < 0)
@@ -429,11 +450,13 @@ start_generation(struct conf *c)
 		g->ctl[i] = ctl[i][0];
 	}
 	/* The keyholder gets its ends only; relays never see the keytab. */
-	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends);
+	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends, khctl[1]);
+	close(khctl[1]);
 	for (i = 0; i < n; i++)
 		close(kh[i][1]);
 	for (i = 0; i < n; i++) {
 		g->relays[i] = fork_relay(g, i, kh, ctl);
+		g->spawned_ms[i] = kg_now_ms();
 		close(kh[i][0]);
 		close(ctl[i][1]);
 	}
@@ -457,6 +480,80 @@ current(void)
 		    (best == NULL || gens[i].id > best->id))
 			best = &gens[i];
 	return best;
+}
+
+/*
+ * A new relay in slot w of a running generation: a fresh pair of sockets,
+ * the keyholder's end handed to the keyholder for that slot.  A slot that
+ * was started less than RESTART_BACKOFF_MS ago waits that long first, so a
+ * relay that dies at once does not spin.  -1 when the keyholder cannot take
+ * it (gone): then the generation is restarted as a whole.
+ */
+static int
+respawn_relay(struct generation *g, unsigned w)
+{
+	int (*kh)[2], (*ctl)[2];
+	uint64_t now = kg_now_ms();
+	unsigned j;
+	int rc;
+
+	if (g->khctl < 0)
+		return -1;
+	if (now < g->spawned_ms[w] + RESTART_BACKOFF_MS)
+		usleep((useconds_t)(g->spawned_ms[w] + RESTART_BACKOFF_MS - now) * 1000);
+	kh = calloc(g->nrelays, sizeof(*kh));
+	ctl = calloc(g->nrelays, sizeof(*ctl));
+	if (kh == NULL || ctl == NULL)
+		fatal("calloc");
+	for (j = 0; j < g->nrelays; j++)
+		kh[j][0] = kh[j][1] = ctl[j][0] = ctl[j][1] = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[w]) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[w]) < 0)
+		fatal("socketpair");
+	rc = kg_ipc_send_fd(g->khctl, w, kh[w][1]);
+	close(kh[w][1]);
+	if (rc != KG_OK) {
+		close(kh[w][0]);
+		close(ctl[w][0]);
+		close(ctl[w][1]);
+		free(kh);
+		free(ctl);
+		return -1;
+	}
+	if (g->ctl[w] >= 0)
+		close(g->ctl[w]);
+	g->ctl[w] = ctl[w][0];
+	g->relays[w] = fork_relay(g, w, kh, ctl);
+	g->spawned_ms[w] = kg_now_ms();
+	close(kh[w][0]);
+	close(ctl[w][1]);
+	free(kh);
+	free(ctl);
+	log_info("generation %u: relay %u restarted as %d", g->id, w,
+	    (int)g->relays[w]);
+	return 0;
+}
+
+/* One relay of a running generation exited: replace it alone, the
+ * others serve on.  0 when a new one runs in its slot. */
+static int
+relay_died(struct generation *g, pid_t pid, int status)
+{
+	unsigned w;
+
+	for (w = 0; w < g->nrelays && g->relays[w] != pid; w++)
+		;
+	if (w == g->nrelays)
+		return -1;
+	if (WIFSIGNALED(status))
+		log_warnx("generation %u: relay %u (%d) killed by signal %d: "
+		    "starting a new one in its place", g->id, w, (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warnx("generation %u: relay %u (%d) exited with %d: starting "
+		    "a new one in its place", g->id, w, (int)pid,
+		    WEXITSTATUS(status));
+	return respawn_relay(g, w);
 }
 
 static void
@@ -483,6 +580,8 @@ reap(int *restart)
 			    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
 				keyholder_died = 1;
 			if (!g->draining && !got_term) {
+				if (pid != g->keyholder && relay_died(g, pid, status) == 0)
+					continue;
 				if (WIFSIGNALED(status))
 					log_warnx("generation %u: child %d killed "
 					    "by signal %d: restarting", g->id,
@@ -505,6 +604,9 @@ reap(int *restart)
 				}
 				free(g->relays);
 				free(g->ctl);
+				free(g->spawned_ms);
+				if (g->khctl >= 0)
+					close(g->khctl);
 				memset(g, 0, sizeof(*g));
 			}
 		}

@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,9 +227,13 @@ fresh_id(const struct kh_table *t)
 
 /* ---------------------------------------------------------------- records */
 
-/* What an authentication leaves for later KH_MSG_BACKEND frames. */
+/* What an authentication leaves for later KH_MSG_BACKEND frames: only the
+ * relay that authenticated the user may use it, for the pools of the
+ * virtual host it authenticated on. */
 struct kh_session {
 	struct kh_entry	 e;
+	size_t		 relay;
+	uint32_t	 vhost;
 	char		 principal[512];
 	uint8_t		*evidence;	/* DER Ticket as the client sent it */
 	size_t		 evidence_len;
@@ -288,8 +293,11 @@ struct keyholder {
 	const struct conf	*conf;
 	struct kg_acceptor	*acc;
 	struct kcd		*kcd;		/* NULL: no pool in kcd mode */
-	struct pollfd		*pfd;		/* relays, then kcd_fd() */
-	size_t			 nrelays;
+	struct pollfd		*pfd;		/* relays, kcd_fd(), the parent */
+	struct kg_ipc_reader	*rd;		/* one per relay */
+	size_t			 nrelays, open;	/* slots, slots with a relay */
+	size_t			 kcd_slot, ctl_slot;	/* in pfd, or SIZE_MAX */
+	char			 why[160];	/* what was wrong with a frame */
 	bool			*vhost_kcd;	/* a route of the vhost goes to
 						   a kcd pool: keep sessions */
 	struct kh_table		 sessions, pending, verifies;
@@ -311,6 +319,22 @@ copy_reason(char *dst, size_t dstsz, const char *src)
 	    n--)
 		;
 	dst[n] = '\0';
+}
+
+/* A relay's frame is malformed: say why (for the log) and fail. */
+static int
+bad_frame(struct keyholder *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+bad_frame(struct keyholder *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(k->why, sizeof(k->why), fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 static void
@@ -389,7 +413,8 @@ reason_code(enum accept_status st)
  * \return the session's handle, or 0 (no memory).
  */
 static uint64_t
-session_new(struct keyholder *k, const struct accept_result *res)
+session_new(struct keyholder *k, size_t relay, uint32_t vhost,
+    const struct accept_result *res)
 {
 	struct kh_session *s;
 	time_t left = res->endtime - time(NULL);
@@ -407,6 +432,8 @@ session_new(struct keyholder *k, const struct accept_result *res)
 		    log_sanitize(res->client, who, sizeof(who)));
 		return 0;
 	}
+	s->relay = relay;
+	s->vhost = vhost;
 	kg_strlcpy(s->principal, res->client, sizeof(s->principal));
 	if (res->ticket_len > 0)
 		memcpy(s->evidence, res->ticket, res->ticket_len);
@@ -420,7 +447,7 @@ session_new(struct keyholder *k, const struct accept_result *res)
 	return s->e.id;
 }
 
-static void
+static int
 auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 {
 	const struct conf *c = k->conf;
@@ -435,9 +462,11 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 
 	memset(&out, 0, sizeof(out));
 	memset(&res, 0, sizeof(res));
-	if (kh_auth_req_decode(f->payload, f->len, &req) < 0 ||
-	    req.vhost >= c->nvhosts)
-		fatalx("a relay sent a malformed request");
+	if (kh_auth_req_decode(f->payload, f->len, &req) < 0)
+		return bad_frame(k, "an authentication request that does not decode");
+	if (req.vhost >= c->nvhosts)
+		return bad_frame(k, "a request for virtual host %u, which does "
+		    "not exist (%zu configured)", req.vhost, c->nvhosts);
 	v = &c->vhosts[req.vhost];
 	memset(&p, 0, sizeof(p));
 	for (i = 0; i < v->nspns && i < KG_NELEM(spns); i++)
@@ -451,6 +480,8 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
 	p.mech_list = req.mech_list;
 	p.mech_list_len = req.mech_list_len;
+	p.client_mic = req.client_mic;
+	p.client_mic_len = req.client_mic_len;
 	acceptor_accept(k->acc, req.ap_req, req.ap_req_len, &p, &res);
 
 	if (res.status == ACCEPT_OK) {
@@ -463,7 +494,7 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		out.mic = res.mech_list_mic;
 		out.mic_len = res.mech_list_mic_len;
 		if (k->kcd != NULL && k->vhost_kcd[req.vhost])
-			out.session = session_new(k, &res);
+			out.session = session_new(k, relay, req.vhost, &res);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :
@@ -476,6 +507,7 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		fatalx("out of memory encoding an answer");
 	acceptor_result_clear(&res);
 	send_answer(k, relay, KH_MSG_AUTH_RESULT, f->id, payload, plen);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- backend */
@@ -636,6 +668,20 @@ pool_serves_spn(const struct conf_pool *pl, const char *spn)
 	return false;
 }
 
+/* Does a negotiate route of the vhost lead to the pool? */
+static bool
+vhost_routes_to(const struct conf *c, uint32_t vhost, uint32_t pool)
+{
+	const struct conf_vhost *v = &c->vhosts[vhost];
+	size_t i;
+
+	for (i = 0; i < v->nroutes; i++)
+		if (v->routes[i].auth == CONF_AUTH_NEGOTIATE &&
+		    v->routes[i].pool == (int)pool)
+			return true;
+	return false;
+}
+
 static struct kh_session *
 session_find(struct keyholder *k, uint64_t id)
 {
@@ -652,7 +698,7 @@ session_find(struct keyholder *k, uint64_t id)
 	return (struct kh_session *)e;
 }
 
-static void
+static int
 backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 {
 	const struct conf *c = k->conf;
@@ -664,9 +710,11 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	struct kcd_result r;
 	char reason[512], to[KG_LOG_SANITIZE_BUFSZ];
 
-	if (kh_backend_req_decode(f->payload, f->len, &req) < 0 ||
-	    req.pool >= c->npools)
-		fatalx("a relay sent a malformed request");
+	if (kh_backend_req_decode(f->payload, f->len, &req) < 0)
+		return bad_frame(k, "a delegation request that does not decode");
+	if (req.pool >= c->npools)
+		return bad_frame(k, "a request for pool %u, which does not exist "
+		    "(%zu configured)", req.pool, c->npools);
 	pl = &c->pools[req.pool];
 	if (k->kcd == NULL || pl->mode != CONF_MODE_KCD ||
 	    !pool_serves_spn(pl, req.spn)) {
@@ -678,22 +726,35 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		    log_sanitize(req.spn, to, sizeof(to)));
 		log_warnx("%s", reason);
 		send_backend_failure(k, relay, f->id, KH_B_REFUSED, reason);
-		return;
+		return 0;
 	}
-	if ((s = session_find(k, req.session)) == NULL) {
+	s = session_find(k, req.session);
+	/* Another relay's session, or one for a pool its virtual host does
+	 * not route to: as if there were none. */
+	if (s != NULL && s->relay != relay) {
+		log_warnx("relay %zu asked for a delegation session of relay "
+		    "%zu: refused", relay, s->relay);
+		s = NULL;
+	} else if (s != NULL && !vhost_routes_to(c, s->vhost, req.pool)) {
+		log_warnx("delegation to pool %s asked for a login on virtual "
+		    "host %s, which does not route there: refused", pl->name,
+		    c->vhosts[s->vhost].name);
+		s = NULL;
+	}
+	if (s == NULL) {
 		log_debug("delegation to %s: no session %016llx",
 		    log_sanitize(req.spn, to, sizeof(to)),
 		    (unsigned long long)req.session);
 		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE,
 		    KH_SESSION_GONE);
-		return;
+		return 0;
 	}
 	if (k->pending.n >= k->pending.max) {
 		snprintf(reason, sizeof(reason), "keyholder busy: %zu "
 		    "delegation requests wait for the KDC", k->pending.n);
 		log_warnx("%s", reason);
 		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE, reason);
-		return;
+		return 0;
 	}
 	/* Filled before submitting: a KCD_PENDING must always be answerable. */
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
@@ -702,7 +763,7 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		log_warnx("out of memory for a delegation request");
 		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE,
 		    "keyholder out of memory");
-		return;
+		return 0;
 	}
 	p->e.id = ++k->next_cookie;
 	p->relay = relay;
@@ -724,12 +785,13 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	if (kcd_submit(k->kcd, &kr, p->e.id, &r) == KCD_PENDING) {
 		p->e.expires_ms = kg_now_ms() + (uint64_t)k->pending_ttl_s * 1000;
 		table_insert(&k->pending, &p->e);
-		return;
+		return 0;
 	}
 	finish_backend(k, relay, f->id, req.pool, req.cb, req.cb_len,
 	    s->principal, req.spn, &r);
 	kcd_result_clear(&r);
 	pending_destroy(&p->e);
+	return 0;
 }
 
 /* kcd_fd() is readable: answer the frames whose KDC work is done. */
@@ -770,7 +832,7 @@ pending_timed_out(void *arg, struct kh_entry *e)
 
 /* ---------------------------------------------------------------- verify */
 
-static void
+static int
 verify(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 {
 	struct kh_verify_req req;
@@ -782,7 +844,7 @@ verify(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	char err[512], to[KG_LOG_SANITIZE_BUFSZ];
 
 	if (kh_verify_req_decode(f->payload, f->len, &req) < 0)
-		fatalx("a relay sent a malformed request");
+		return bad_frame(k, "a verification request that does not decode");
 	memset(&out, 0, sizeof(out));
 	if (req.verify != 0 && (e = table_find(&k->verifies, req.verify)) !=
 	    NULL && e->expires_ms > kg_now_ms() &&
@@ -806,27 +868,135 @@ verify(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	if (kh_verify_result_encode(&out, &payload, &plen) < 0)
 		fatalx("out of memory encoding an answer");
 	send_answer(k, relay, KH_MSG_VERIFY_RESULT, f->id, payload, plen);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- loop */
 
-static void
+/* -1 when the frame is malformed (k->why says how). */
+static int
 dispatch(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 {
 	switch (f->type) {
 	case KH_MSG_AUTH:
-		auth(k, relay, f);
-		break;
+		return auth(k, relay, f);
 	case KH_MSG_BACKEND:
-		backend(k, relay, f);
-		break;
+		return backend(k, relay, f);
 	case KH_MSG_VERIFY:
-		verify(k, relay, f);
-		break;
+		return verify(k, relay, f);
 	default:
-		fatalx("a relay sent a frame of unknown type %u",
+		return bad_frame(k, "a frame of unknown type %u",
 		    (unsigned)f->type);
 	}
+}
+
+/* What each table's entries belong to. */
+static size_t
+session_relay(const struct kh_entry *e)
+{
+	return ((const struct kh_session *)e)->relay;
+}
+
+static size_t
+pending_relay(const struct kh_entry *e)
+{
+	return ((const struct kh_pending *)e)->relay;
+}
+
+static size_t
+verify_relay(const struct kh_entry *e)
+{
+	return ((const struct kh_verify *)e)->relay;
+}
+
+static void
+table_forget_relay(struct kh_table *t, size_t relay,
+    size_t (*owner)(const struct kh_entry *))
+{
+	struct kh_entry *e, *next;
+
+	for (e = t->head; e != NULL; e = next) {
+		next = e->next;
+		if (owner(e) != relay)
+			continue;
+		table_remove(t, e);
+		t->destroy(e);
+	}
+}
+
+/*
+ * A relay's slot is emptied: its socket closed and what it created
+ * forgotten, so that the relay the parent starts in its place cannot
+ * use it (a KDC answer still on its way finds no request and is dropped).
+ */
+static void
+close_slot(struct keyholder *k, size_t relay)
+{
+	if (k->pfd[relay].fd < 0)
+		return;
+	close(k->pfd[relay].fd);
+	k->pfd[relay].fd = -1;
+	kg_ipc_reader_free(&k->rd[relay]);
+	k->open--;
+	table_forget_relay(&k->sessions, relay, session_relay);
+	table_forget_relay(&k->pending, relay, pending_relay);
+	table_forget_relay(&k->verifies, relay, verify_relay);
+}
+
+/* The relay's frames, as many as have arrived; a bad one drops the relay. */
+static void
+relay_readable(struct keyholder *k, size_t relay)
+{
+	struct kg_ipc_frame f;
+	int rc, next;
+
+	rc = kg_ipc_read(&k->rd[relay], k->pfd[relay].fd);
+	while ((next = kg_ipc_next(&k->rd[relay], &f)) == 1) {
+		if (dispatch(k, relay, &f) < 0) {
+			log_warnx("relay %zu sent %s: dropping it (the parent "
+			    "starts a new one); the other relays are served on",
+			    relay, k->why);
+			close_slot(k, relay);
+			return;
+		}
+	}
+	if (next == KG_ERR_PROTO || rc == KG_ERR_PROTO) {
+		log_warnx("relay %zu sent a frame with a bad header: dropping "
+		    "it (the parent starts a new one); the other relays are "
+		    "served on", relay);
+		close_slot(k, relay);
+	} else if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN)) {
+		close_slot(k, relay);
+	}
+}
+
+/* The parent hands over a respawned relay's socket for a slot. */
+static void
+parent_readable(struct keyholder *k)
+{
+	uint32_t slot;
+	int fd, rc;
+
+	rc = kg_ipc_recv_fd(k->pfd[k->ctl_slot].fd, &slot, &fd);
+	if (rc == KG_ERR_AGAIN)
+		return;
+	if (rc != KG_OK) {
+		/* The parent closed it: no relay will be added any more. */
+		close(k->pfd[k->ctl_slot].fd);
+		k->pfd[k->ctl_slot].fd = -1;
+		return;
+	}
+	if (slot >= k->nrelays) {
+		log_warnx("the parent named relay slot %u of %zu", slot,
+		    k->nrelays);
+		close(fd);
+		return;
+	}
+	close_slot(k, slot);
+	k->pfd[slot].fd = fd;
+	kg_ipc_reader_init(&k->rd[slot]);
+	k->open++;
+	log_info("relay %u: a new relay is connected", slot);
 }
 
 static void
@@ -953,12 +1123,9 @@ keyholder_main(struct keyholder_env *env)
 {
 	const struct conf *c = env->conf;
 	struct keyholder k;
-	struct kg_ipc_reader *rd;
-	struct kg_ipc_frame f;
 	const char **spns;
 	char err[512];
-	size_t i, nspns, nfds, open;
-	int rc;
+	size_t i, nspns, nfds;
 
 	log_procname("keyholder");
 	memset(&k, 0, sizeof(k));
@@ -996,42 +1163,44 @@ keyholder_main(struct keyholder_env *env)
 	table_init(&k.pending, KH_MAX_PENDING, pending_destroy);
 	table_init(&k.verifies, KH_MAX_VERIFY, verify_destroy);
 
-	nfds = env->nrelays + (k.kcd != NULL);
+	/* Relays' slots, then kcd's descriptor, then the parent's socket. */
+	nfds = env->nrelays;
+	k.kcd_slot = k.kcd != NULL ? nfds++ : SIZE_MAX;
+	k.ctl_slot = env->ctl_fd >= 0 ? nfds++ : SIZE_MAX;
 	k.pfd = calloc(nfds, sizeof(*k.pfd));
-	rd = calloc(env->nrelays, sizeof(*rd));
-	if (k.pfd == NULL || rd == NULL)
+	k.rd = calloc(env->nrelays, sizeof(*k.rd));
+	if (k.pfd == NULL || k.rd == NULL)
 		fatal("calloc");
 	for (i = 0; i < env->nrelays; i++) {
 		k.pfd[i].fd = env->relay_fds[i];
 		k.pfd[i].events = POLLIN;
-		kg_ipc_reader_init(&rd[i]);
+		kg_ipc_reader_init(&k.rd[i]);
 	}
-	if (k.kcd != NULL) {
-		k.pfd[env->nrelays].fd = kcd_fd(k.kcd);
-		k.pfd[env->nrelays].events = POLLIN;
+	k.open = env->nrelays;
+	if (k.kcd_slot != SIZE_MAX) {
+		k.pfd[k.kcd_slot].fd = kcd_fd(k.kcd);
+		k.pfd[k.kcd_slot].events = POLLIN;
+	}
+	if (k.ctl_slot != SIZE_MAX) {
+		k.pfd[k.ctl_slot].fd = env->ctl_fd;
+		k.pfd[k.ctl_slot].events = POLLIN;
 	}
 	log_debug("ready: serving %zu relay(s)", env->nrelays);
-	for (open = env->nrelays; open > 0;) {
+	/* Until every relay is gone and the parent will send no other. */
+	while (k.open > 0 || (k.ctl_slot != SIZE_MAX && k.pfd[k.ctl_slot].fd >= 0)) {
 		if (poll(k.pfd, nfds, KH_TICK_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
-		for (i = 0; i < env->nrelays; i++) {
-			if (k.pfd[i].fd < 0 || k.pfd[i].revents == 0)
-				continue;
-			rc = kg_ipc_read(&rd[i], k.pfd[i].fd);
-			while (kg_ipc_next(&rd[i], &f) == 1)
-				dispatch(&k, i, &f);
-			if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN)) {
-				close(k.pfd[i].fd);
-				k.pfd[i].fd = -1;
-				kg_ipc_reader_free(&rd[i]);
-				open--;
-			}
-		}
-		if (k.kcd != NULL && (k.pfd[env->nrelays].revents & POLLIN))
+		for (i = 0; i < env->nrelays; i++)
+			if (k.pfd[i].fd >= 0 && k.pfd[i].revents != 0)
+				relay_readable(&k, i);
+		if (k.kcd_slot != SIZE_MAX && (k.pfd[k.kcd_slot].revents & POLLIN))
 			kcd_answers(&k);
+		if (k.ctl_slot != SIZE_MAX && k.pfd[k.ctl_slot].fd >= 0 &&
+		    k.pfd[k.ctl_slot].revents != 0)
+			parent_readable(&k);
 		housekeeping(&k);
 	}
 	/* kcd_free() wants every ticket reference back first. */
@@ -1041,7 +1210,7 @@ keyholder_main(struct keyholder_env *env)
 	kcd_free(k.kcd);
 	free(k.vhost_kcd);
 	acceptor_free(k.acc);
-	free(rd);
+	free(k.rd);
 	free(k.pfd);
 	log_debug("every relay has gone; exiting");
 	exit(0);

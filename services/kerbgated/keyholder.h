@@ -22,6 +22,9 @@ struct kg_replay;
 
 struct keyholder_env {
 	struct conf	*conf;
+	int		 ctl_fd;	/**< from the parent: a respawned relay's
+					     socket for slot n (kg_ipc_send_fd()),
+					     or -1 for none */
 	const int	*relay_fds;	/**< one socketpair end per relay */
 	size_t		 nrelays;
 	const char	*user;		/**< drop to this user, or NULL */
@@ -36,9 +39,13 @@ struct keyholder_env {
 /**
  * Loads the keys, drops privileges, starts constrained delegation when
  * conf->kcd_enabled, and serves relays until every relay has closed its
- * socket.  Never returns; exits non-zero when the keytab cannot be loaded
- * (the message names the file and what is wrong with it) or holds no key
- * of conf->kcd_principal, and when a relay sends a malformed frame.
+ * socket and the parent has closed ctl_fd (it does when the generation
+ * drains).  A relay that sends a malformed frame is dropped alone: its
+ * socket is closed (so it exits and the parent respawns it), with it the
+ * sessions, delegation requests and verification handles it created, and
+ * the reason is logged; the other relays are served on.  Never returns;
+ * exits non-zero when the keytab cannot be loaded (the message names the
+ * file and what is wrong with it) or holds no key of conf->kcd_principal.
  */
 void keyholder_main(struct keyholder_env *env) __attribute__((noreturn));
 

@@ -9,7 +9,7 @@
 #include "util.h"
 
 enum {
-	T_VHOST = 1, T_AP_REQ, T_CB, T_MECH_LIST,
+	T_VHOST = 1, T_AP_REQ, T_CB, T_MECH_LIST, T_CLIENT_MIC,
 	T_STATUS = 10, T_REASON_CODE, T_REASON, T_PRINCIPAL, T_ENDTIME,
 	T_ENCTYPE, T_AP_REP, T_MIC, T_SESSION,
 	/* KH_MSG_BACKEND, KH_MSG_BACKEND_RESULT */
@@ -81,6 +81,7 @@ kh_auth_req_encode(const struct kh_auth_req *req, uint8_t **out,
 	kg_tlv_put_bytes(&w, T_AP_REQ, req->ap_req, req->ap_req_len);
 	kg_tlv_put_bytes(&w, T_CB, req->cb_hash, req->has_cb ? 16 : 0);
 	kg_tlv_put_bytes(&w, T_MECH_LIST, req->mech_list, req->mech_list_len);
+	kg_tlv_put_bytes(&w, T_CLIENT_MIC, req->client_mic, req->client_mic_len);
 	return finish(&w, out, outlen);
 }
 
@@ -98,10 +99,14 @@ kh_auth_req_decode(const uint8_t *p, size_t n, struct kh_auth_req *req)
 	    kg_tlv_get_bytes(&r, T_CB, &cb, &cblen) < 0 ||
 	    kg_tlv_get_bytes(&r, T_MECH_LIST, &req->mech_list,
 	    &req->mech_list_len) < 0 ||
+	    kg_tlv_get_bytes(&r, T_CLIENT_MIC, &req->client_mic,
+	    &req->client_mic_len) < 0 ||
 	    kg_tlv_end(&r) < 0 || (cblen != 0 && cblen != 16))
 		return KG_ERR_PROTO;
 	if (req->mech_list_len == 0)
 		req->mech_list = NULL;
+	if (req->client_mic_len == 0)
+		req->client_mic = NULL;
 	if (cblen == 16) {
 		req->has_cb = 1;
 		memcpy(req->cb_hash, cb, 16);

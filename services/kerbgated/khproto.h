@@ -59,6 +59,9 @@ struct kh_auth_req {
 	uint8_t		 cb_hash[16];	/**< expected Bnd (RFC 4121 §4.1.1.2) */
 	const uint8_t	*mech_list;	/**< SPNEGO MechTypeList to MIC, or NULL */
 	size_t		 mech_list_len;
+	const uint8_t	*client_mic;	/**< the client's mechListMIC over
+					     mech_list, to verify, or NULL */
+	size_t		 client_mic_len;
 };
 
 struct kh_auth_result {

@@ -174,11 +174,21 @@ is_ntlmssp(const uint8_t *tok, size_t len)
 	return len >= 8 && memcmp(tok, "NTLMSSP", 8) == 0;
 }
 
+/* Is the next element [3] { OCTET STRING }, a mechListMIC, not negHints? */
+static bool
+mic_is_next(const struct der_cursor *c)
+{
+	struct der_cursor copy = *c, e;
+
+	return der_take(&copy, ASN1_C_CONTEXT, CONS, 3, &e) == 0 &&
+	    der_next_is(&e, ASN1_C_UNIV, UT_OctetString);
+}
+
 /* NegTokenInit (RFC 4178 §4.2.1), or NegTokenInit2 (MS-SPNG 2.2.1). */
 static int
 classify_neg_init(struct der_cursor *c, struct neg_token *out)
 {
-	struct der_cursor init, seq, e, types, mech_token = { NULL, 0 };
+	struct der_cursor init, seq, e, types, mech_token = { NULL, 0 }, mic;
 	enum oid_id first = OID_OTHER, first_krb5 = OID_OTHER, id;
 	bool ntlm = false, have_token = false;
 	size_t n = 0;
@@ -209,7 +219,9 @@ classify_neg_init(struct der_cursor *c, struct neg_token *out)
 
 	/* [1] reqFlags, [2] mechToken, then [3] and [4]: mechListMIC in
 	 * NegTokenInit, negHints and mechListMIC in NegTokenInit2.  Tags
-	 * must come in increasing order; the ones we do not use are skipped. */
+	 * must come in increasing order; reqFlags and negHints are skipped.
+	 * [3] holds an OCTET STRING when it is a mechListMIC, a SEQUENCE
+	 * when it is negHints. */
 	for (tag = 1; tag <= 4 && seq.len > 0; tag++) {
 		if (!der_next_is(&seq, ASN1_C_CONTEXT, tag))
 			continue;
@@ -217,6 +229,12 @@ classify_neg_init(struct der_cursor *c, struct neg_token *out)
 			if (der_take_explicit_octets(&seq, 2, &mech_token) != 0)
 				return NEG_ERR_MALFORMED;
 			have_token = true;
+		} else if (tag == 4 || (tag == 3 && mic_is_next(&seq))) {
+			if (out->mic != NULL ||
+			    der_take_explicit_octets(&seq, tag, &mic) != 0 || mic.len == 0)
+				return NEG_ERR_MALFORMED;
+			out->mic = mic.p;
+			out->mic_len = mic.len;
 		} else if (der_take(&seq, ASN1_C_CONTEXT, CONS, tag, &e) != 0) {
 			return NEG_ERR_MALFORMED;
 		}
@@ -252,7 +270,7 @@ classify_neg_init(struct der_cursor *c, struct neg_token *out)
 static int
 classify_neg_resp(struct der_cursor *c, struct neg_token *out)
 {
-	struct der_cursor resp, seq, e, v, token = { NULL, 0 };
+	struct der_cursor resp, seq, e, v, token = { NULL, 0 }, mic;
 	bool have_token = false;
 	enum oid_id id;
 	int state = -1;
@@ -278,9 +296,12 @@ classify_neg_resp(struct der_cursor *c, struct neg_token *out)
 			return NEG_ERR_MALFORMED;
 		have_token = true;
 	}
-	if (der_next_is(&seq, ASN1_C_CONTEXT, 3) &&
-	    der_take(&seq, ASN1_C_CONTEXT, CONS, 3, &e) != 0)
-		return NEG_ERR_MALFORMED;
+	if (der_next_is(&seq, ASN1_C_CONTEXT, 3)) {
+		if (der_take_explicit_octets(&seq, 3, &mic) != 0 || mic.len == 0)
+			return NEG_ERR_MALFORMED;
+		out->mic = mic.p;
+		out->mic_len = mic.len;
+	}
 	if (seq.len != 0)
 		return NEG_ERR_MALFORMED;
 

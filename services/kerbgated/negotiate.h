@@ -32,17 +32,26 @@
  *   without supportedMech (only the first reply carries it).
  * - only NTLM is offered: NEG_NTLM (see NEG_NTLM_HINT).
  *
- * mechListMIC is never sent.  RFC 4178 §5 makes the MIC exchange
- * optional when the mechanism selected is the initiator's preferred one
- * (its first mechType, whose optimistic token was accepted or which was
- * selected without one): the list cannot have been tampered with to
- * downgrade the client, since it got its first choice.  krb5 preferred is
- * what Windows, MIT and Heimdal initiators do.  When krb5 is selected but
- * was NOT the client's first choice (the NEG_NEED_KRB5_LEG path after
- * another mech came first), RFC 4178 requires both MICs; this code does
- * not produce one, so a strict initiator may refuse the final token
- * (authentication of the client by us is unaffected; its check of our
- * AP-REP is).  Known gap, to be measured against real clients in the lab.
+ * mechListMIC (RFC 4178 §5):
+ *
+ * - The client's MIC, when it sends one (in NegTokenInit [3] or
+ *   NegTokenInit2 [4] next to its optimistic token, or in the NegTokenResp
+ *   that carries its AP-REQ), is kept in struct neg_token and checked by
+ *   the keyholder against the MechTypeList the same client sent (leg one),
+ *   under its initiator subkey or the ticket's session key, key usage 25
+ *   (RFC 4121 §4.2.6.1; RFC 4757 format for RC4 session keys).  A MIC that
+ *   does not verify, or one that arrives without the list it covers, fails
+ *   the authentication.  A NegTokenResp carrying only a MIC (a third leg)
+ *   is not supported: it is malformed here.
+ * - Ours is sent in the accept-completed answer when RFC 4178 requires it
+ *   (Kerberos selected but not the client's first choice) and whenever the
+ *   client sent one, so that an initiator which started the exchange can
+ *   finish it.  It is made with the acceptor subkey of our AP-REP, so only
+ *   under mutual authentication with an AES session key; otherwise (no
+ *   AP-REP, or RC4) none is sent.  With Kerberos first and no client MIC
+ *   (what Windows, MIT and Heimdal initiators do) the exchange is optional
+ *   and no MIC is sent: the client got its first choice, so the list
+ *   cannot have been altered to downgrade it.
  *
  * All parsing uses Heimdal's DER primitives (der.h); every length is
  * bounded by the bytes that remain.  Returned pointers point into the
@@ -128,6 +137,14 @@ struct neg_token {
 	const uint8_t *mech_types;
 	size_t mech_types_len;
 	int mic_needed;
+	/**
+	 * The client's own mechListMIC (the OCTET STRING's content: a GSS MIC
+	 * token over its MechTypeList), from a NegTokenInit, NegTokenInit2 or
+	 * NegTokenResp; NULL when it sent none.  The keyholder verifies it
+	 * (accept_params.client_mic); the relay never reads it.
+	 */
+	const uint8_t *mic;
+	size_t mic_len;
 };
 
 /**
@@ -227,7 +244,7 @@ int neg_gss_krb5_wrap(enum neg_mech mech, uint16_t tok_id, const uint8_t *body,
                       size_t body_len, uint8_t *out, size_t outsize, size_t *outlen);
 
 /**
- * \brief          Build a SPNEGO NegTokenResp (never with mechListMIC).
+ * \brief          Build a SPNEGO NegTokenResp without mechListMIC.
  *
  * \param state    negState.
  * \param mech     supportedMech, or NEG_MECH_NONE to omit it.

@@ -138,6 +138,7 @@ struct client {
 	uint8_t			*mech_list;	/* first leg's MechTypeList, kept
 						   for the mechListMIC */
 	size_t			 mech_list_len;
+	int			 mic_needed;	/* krb5 was not its first choice */
 	char			*mutual;	/* WWW-Authenticate value to send */
 	char			*set_cookie;
 	int			 sticky;	/* server named by the client's
@@ -188,6 +189,7 @@ struct relay {
 	ev_io			 kh_io;
 	ev_io			 ctl_io;
 	ev_signal		 sigterm;
+	ev_signal		 test_hook;	/* KERBGATE_TEST_HOOKS only */
 	ev_timer		 trim;		/* every TRIM_INTERVAL_S */
 	ev_timer		 quiet;		/* TRIM_QUIET_S after the last
 						   activity */
@@ -580,7 +582,7 @@ kh_queue(struct client *cl, uint16_t type, uint8_t *payload, size_t plen)
 }
 
 static void
-kh_send(struct client *cl, const uint8_t *tok, size_t len)
+kh_send(struct client *cl, const struct neg_token *nt)
 {
 	struct relay *r = cl->r;
 	struct kh_auth_req req;
@@ -589,14 +591,23 @@ kh_send(struct client *cl, const uint8_t *tok, size_t len)
 
 	memset(&req, 0, sizeof(req));
 	req.vhost = (uint32_t)cl->vhost;
-	req.ap_req = tok;
-	req.ap_req_len = len;
+	req.ap_req = nt->krb5_token;
+	req.ap_req_len = nt->krb5_token_len;
 	req.has_cb = cl->has_cb;
 	memcpy(req.cb_hash, cl->cb_hash, sizeof(req.cb_hash));
-	if (cl->neg_kind == NEG_KRB5_SPNEGO_LEG2 && cl->mech_list != NULL) {
+	/* The mechanism list goes along when a MIC is to be made (RFC 4178
+	 * §5: krb5 was not the client's first choice) or checked (the client
+	 * sent one): the first leg's list, or this token's own. */
+	if (cl->neg_kind == NEG_KRB5_SPNEGO_LEG2 && cl->mech_list != NULL &&
+	    (cl->mic_needed || nt->mic != NULL)) {
 		req.mech_list = cl->mech_list;
 		req.mech_list_len = cl->mech_list_len;
+	} else if (cl->neg_kind == NEG_KRB5_SPNEGO && nt->mic != NULL) {
+		req.mech_list = nt->mech_types;
+		req.mech_list_len = nt->mech_types_len;
 	}
+	req.client_mic = nt->mic;
+	req.client_mic_len = nt->mic_len;
 	if (kh_auth_req_encode(&req, &payload, &plen) < 0) {
 		r->mw->auth_fail_relay[MR_KEYHOLDER]++;
 		client_respond(cl, 503, NULL, "authentication unavailable", 1);
@@ -1077,8 +1088,10 @@ authenticate(struct client *cl, const struct http_head *h)
 		    "Kerberos in a second leg", cl->peer);
 		free(cl->mech_list);
 		cl->mech_list = NULL;
-		if (nt.mic_needed && (cl->mech_list = malloc(
-		    nt.mech_types_len)) != NULL) {
+		/* Kept whether or not we must MIC it: the client may send
+		 * its own mechListMIC with the second leg. */
+		cl->mic_needed = nt.mic_needed;
+		if ((cl->mech_list = malloc(nt.mech_types_len)) != NULL) {
 			memcpy(cl->mech_list, nt.mech_types, nt.mech_types_len);
 			cl->mech_list_len = nt.mech_types_len;
 		}
@@ -1096,7 +1109,7 @@ authenticate(struct client *cl, const struct http_head *h)
 		    NEG_TOK_AP_REQ, &cl->neg_framing, &body, &bl) != NEG_OK)
 			cl->neg_framing = NEG_MECH_KRB5;
 	}
-	kh_send(cl, nt.krb5_token, nt.krb5_token_len);
+	kh_send(cl, &nt);
 	kg_zero(tok, len);
 }
 
@@ -2695,6 +2708,38 @@ sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	start_drain(w->data);
 }
 
+/*
+ * Test hook, armed only when kerbgated starts with KERBGATE_TEST_HOOKS=1 in
+ * its environment: SIGUSR2 makes this relay send the keyholder a frame of a
+ * type it does not know, so that the integration tests can show the
+ * keyholder drops this relay alone and the parent replaces it.
+ */
+#define KH_MSG_TEST_UNKNOWN	0x7777
+
+static void
+test_hook_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct relay *r = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_warnx("test hook: sending the keyholder a frame of unknown type");
+	if (kg_ipc_queue(&r->kh_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) == KG_OK)
+		kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
+}
+
+static void
+test_hook_init(struct relay *r)
+{
+	const char *v = getenv("KERBGATE_TEST_HOOKS");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return;
+	ev_signal_init(&r->test_hook, test_hook_cb, SIGUSR2);
+	r->test_hook.data = r;
+	ev_signal_start(r->loop, &r->test_hook);
+}
+
 void
 relay_main(struct relay_env *env)
 {
@@ -2761,6 +2806,7 @@ relay_main(struct relay_env *env)
 	ev_signal_init(&r.sigterm, sigterm_cb, SIGTERM);
 	r.sigterm.data = &r;
 	ev_signal_start(r.loop, &r.sigterm);
+	test_hook_init(&r);
 	TAILQ_INIT(&r.used);
 	ev_timer_init(&r.trim, trim_cb, TRIM_INTERVAL_S, TRIM_INTERVAL_S);
 	r.trim.data = &r;

@@ -35,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kh_auth_req_decode(data, size, &ar) == 0) {
 		inside(ar.ap_req, ar.ap_req_len, data, size);
 		inside(ar.mech_list, ar.mech_list_len, data, size);
+		inside(ar.client_mic, ar.client_mic_len, data, size);
 	}
 	if (kh_auth_result_decode(data, size, &as) == 0)
 		inside(as.ap_rep, as.ap_rep_len, data, size);

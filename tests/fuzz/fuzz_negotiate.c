@@ -12,7 +12,8 @@
  * Mode 1 bytes also go to acceptor_accept() directly.
  *
  * Invariants checked (abort() on violation):
- *  - classification pointers lie inside the input;
+ *  - classification pointers (AP-REQ, mechanism list, the client's
+ *    mechListMIC) lie inside the input; a MIC is never empty;
  *  - an accepted AP-REQ yields a client principal and the exact ticket
  *    bytes, which lie inside the input;
  *  - refusals carry a reason and no AP-REP or ticket;
@@ -64,10 +65,18 @@ inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)
 }
 
 static void
-accept_one(const uint8_t *tok, size_t len)
+accept_one(const uint8_t *tok, size_t len, const struct neg_token *nt)
 {
 	struct accept_params p = { .spns = spns, .nspns = 2, .allow_rc4 = true,
 	    .cb_mode = CB_ACCEPT, .clock_skew = 300 };
+
+	/* The client's mechListMIC goes to the check, with its own list. */
+	if (nt != NULL && nt->mic != NULL) {
+		p.client_mic = nt->mic;
+		p.client_mic_len = nt->mic_len;
+		p.mech_list = nt->mech_types;
+		p.mech_list_len = nt->mech_types_len;
+	}
 	struct accept_result res;
 
 	if (acceptor_accept(acc, tok, len, &p, &res) == 0) {
@@ -92,11 +101,15 @@ classify_and_answer(const uint8_t *tok, size_t len)
 		return;
 	if (nt.krb5_token != NULL && !inside(nt.krb5_token, nt.krb5_token_len, tok, len))
 		abort();
+	if (nt.mech_types != NULL && !inside(nt.mech_types, nt.mech_types_len, tok, len))
+		abort();
+	if (nt.mic != NULL && (nt.mic_len == 0 || !inside(nt.mic, nt.mic_len, tok, len)))
+		abort();
 	switch (nt.kind) {
 	case NEG_KRB5_RAW:
 	case NEG_KRB5_SPNEGO:
 	case NEG_KRB5_SPNEGO_LEG2:
-		accept_one(nt.krb5_token, nt.krb5_token_len);
+		accept_one(nt.krb5_token, nt.krb5_token_len, &nt);
 		if (neg_build_answer(&nt, fake_ap_rep, sizeof(fake_ap_rep), answer,
 		    sizeof(answer), &n) != NEG_OK || n == 0)
 			abort();
@@ -133,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		classify_and_answer(data + 1, size - 1);
-		accept_one(data + 1, size - 1);
+		accept_one(data + 1, size - 1, NULL);
 		break;
 	default:
 		if (neg_base64_decode((const char *)data + 1, size - 1, decoded, sizeof(decoded),

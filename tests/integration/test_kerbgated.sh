@@ -497,6 +497,38 @@ test_reload_keeps_connections() {
 		log_has "reloaded"
 }
 
+# A relay that sends the keyholder a malformed frame (the test hook: SIGUSR2)
+# is dropped and replaced alone: the same keyholder, the other relay
+# untouched, no new generation, and logins keep working on both relays.
+test_bad_frame_drops_one_relay_only() {
+	local kh relays victim other mark i
+	kh=$(pgrep -P "$kg_pid" -u _kgkeys) || return 1
+	relays=$(pgrep -P "$kg_pid" -u _kgrelay | sort -n)
+	[ "$(echo "$relays" | wc -l)" = 2 ] || { echo "relays: $relays"; return 1; }
+	victim=$(echo "$relays" | head -1)
+	other=$(echo "$relays" | tail -1)
+	mark=$(($(wc -l <"$log") + 1))
+	kill -USR2 "$victim"
+	for i in $(seq 100); do
+		tail -n +"$mark" "$log" | grep -q "restarted as" && break
+		sleep 0.1
+	done
+	tail -n +"$mark" "$log" >"$work/drop.log"
+	grep -q "sent a frame of unknown type 30583: dropping it" "$work/drop.log" &&
+		grep -q "starting a new one in its place" "$work/drop.log" &&
+		grep -q "restarted as" "$work/drop.log" || { cat "$work/drop.log"; return 1; }
+	! grep -q "draining" "$work/drop.log" || { echo "a new generation started"; return 1; }
+	[ "$(pgrep -P "$kg_pid" -u _kgkeys)" = "$kh" ] || { echo "the keyholder changed"; return 1; }
+	kill -0 "$other" || { echo "the other relay is gone"; return 1; }
+	! kill -0 "$victim" 2>/dev/null || { echo "the dropped relay still runs"; return 1; }
+	[ "$(pgrep -P "$kg_pid" -u _kgrelay | wc -l)" = 2 ] || return 1
+	# New connections spread over both relays (SO_REUSEPORT).
+	for i in $(seq 8); do
+		[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/whoami)" = 200 ] &&
+			body_has "user: alice@" || return 1
+	done
+}
+
 # Keep-alive load from 4 connections for SECONDS; the result in $work/load.
 start_load() {
 	client /usr/bin/python3 "$top/tests/integration/kgclient.py" load "$KGLAB_VIP" 80 \
@@ -676,6 +708,7 @@ check "TLS back-end neither from the CA nor pinned is never sent a request" test
 check "session cookie authenticates new connections; tampered or other vhost refused" test_session_cookie_authenticates_new_connections
 check "chunked and Expect: 100-continue request bodies reach the back-end whole" test_request_bodies_chunked_and_expect_continue
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
+check "a relay sending a malformed frame is replaced alone; the keyholder serves on" test_bad_frame_drops_one_relay_only
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
 check "a token used before a SIGHUP reload is refused as a replay after it" test_replay_after_reload_is_refused
 check "allow_rc4 false (by reload): RC4 tickets refused with the reason" test_rc4_disabled_by_reload

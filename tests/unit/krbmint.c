@@ -243,6 +243,7 @@ mint_ap_req(const krb5_creds *creds, const struct mint_req_spec *spec, krb5_data
 		return EIO;
 	seq &= 0x3fffffff;
 	a.seq_number = &seq;
+	a.authorization_data = (AuthorizationData *)(uintptr_t)spec->authz;
 	if (spec->subkey) {
 		if ((ret = krb5_generate_random_keyblock(ctx, creds->session.keytype, &subkey)))
 			return ret;
@@ -361,6 +362,13 @@ int
 mint_spnego_init(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
     krb5_data *out)
 {
+	return mint_spnego_init_mic(mechs, n, mech_token, NULL, out);
+}
+
+int
+mint_spnego_init_mic(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
+    const krb5_data *mic, krb5_data *out)
+{
 	krb5_data list = { 0, NULL }, t1 = { 0, NULL }, t2 = { 0, NULL }, seq = { 0, NULL };
 	gss_buffer_desc in, framed;
 	OM_uint32 major;
@@ -378,6 +386,13 @@ mint_spnego_init(const enum mint_mech *mechs, size_t n, const krb5_data *mech_to
 	if (mech_token != NULL) {
 		STEP(tlv(ASN1_C_UNIV, PRIM, UT_OctetString, mech_token->data, mech_token->length, &t1));
 		STEP(tlv(ASN1_C_CONTEXT, CONS, 2, t1.data, t1.length, &t2));
+		append(&seq, &t2);
+		krb5_data_free(&t1);
+		krb5_data_free(&t2);
+	}
+	if (mic != NULL) {
+		STEP(tlv(ASN1_C_UNIV, PRIM, UT_OctetString, mic->data, mic->length, &t1));
+		STEP(tlv(ASN1_C_CONTEXT, CONS, 3, t1.data, t1.length, &t2));
 		append(&seq, &t2);
 		krb5_data_free(&t1);
 		krb5_data_free(&t2);

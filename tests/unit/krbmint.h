@@ -60,6 +60,7 @@ struct mint_req_spec {
 	bool mutual;			/* AP option mutual-required */
 	long clock_offset;		/* the client's clock error, seconds */
 	bool subkey;			/* send an initiator subkey */
+	const AuthorizationData *authz;	/* the authenticator's authorization data */
 };
 
 #define MINT_GSS_DELEG	 1
@@ -105,6 +106,10 @@ int mint_gss_frame(const krb5_data *ap_req, bool ms_oid, krb5_data *out);
 /** SPNEGO NegTokenInit, GSS-framed, with mechTypes in the order given. */
 int mint_spnego_init(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
                      krb5_data *out);
+
+/** The same with a mechListMIC ([3]) when mic is not NULL. */
+int mint_spnego_init_mic(const enum mint_mech *mechs, size_t n, const krb5_data *mech_token,
+                         const krb5_data *mic, krb5_data *out);
 
 /** SPNEGO NegTokenResp from a client (second leg) carrying a response token. */
 int mint_spnego_resp(const krb5_data *token, krb5_data *out);

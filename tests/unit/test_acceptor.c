@@ -2,6 +2,7 @@
  * test_acceptor.c: Kerberos acceptance against tickets minted by the
  * krbmint fixture (real Heimdal encryption, no KDC).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1082,6 +1083,220 @@ test_second_leg_after_accept_incomplete_is_accepted(void **state)
 	krb5_data_free(&tok);
 }
 
+/* ---------------------------------------------------------------- the client's mechListMIC */
+
+/*
+ * Heimdal's own krb5 GSS initiator, without mutual authentication so that
+ * its context is complete once the AP-REQ is made: then gss_get_mic() gives
+ * the MIC a real client sends over its SPNEGO mechanism list.
+ */
+struct heim_init {
+	gss_ctx_id_t gctx;
+	gss_cred_id_t cred;
+	gss_name_t target;
+	krb5_ccache cc;
+	krb5_data token;	/* the GSS-framed AP-REQ */
+};
+
+static void
+heim_init_start(struct heim_init *h, int key)
+{
+	krb5_context ctx = mint_context();
+	struct mint_ticket_spec ts = { .key = &keys[key], .forwardable = true };
+	gss_buffer_desc name_buf, out = GSS_C_EMPTY_BUFFER;
+	OM_uint32 minor;
+	krb5_creds creds;
+
+	memset(h, 0, sizeof(*h));
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(krb5_cc_new_unique(ctx, "MEMORY", NULL, &h->cc), 0);
+	assert_int_equal(krb5_cc_initialize(ctx, h->cc, creds.client), 0);
+	assert_int_equal(krb5_cc_store_cred(ctx, h->cc, &creds), 0);
+	krb5_free_cred_contents(ctx, &creds);
+	assert_int_equal(gss_krb5_import_cred(&minor, h->cc, NULL, NULL, &h->cred),
+	    GSS_S_COMPLETE);
+	name_buf.value = (void *)(MINT_SPN_HTTP "@" MINT_REALM);
+	name_buf.length = strlen(name_buf.value);
+	assert_int_equal(gss_import_name(&minor, &name_buf, GSS_KRB5_NT_PRINCIPAL_NAME,
+	    &h->target), GSS_S_COMPLETE);
+	h->gctx = GSS_C_NO_CONTEXT;
+	assert_int_equal(gss_init_sec_context(&minor, h->cred, &h->gctx, h->target,
+	    GSS_KRB5_MECHANISM, GSS_C_INTEG_FLAG, 0, GSS_C_NO_CHANNEL_BINDINGS,
+	    GSS_C_NO_BUFFER, NULL, &out, NULL, NULL), GSS_S_COMPLETE);
+	h->token.length = out.length;
+	h->token.data = malloc(out.length);
+	memcpy(h->token.data, out.value, out.length);
+	gss_release_buffer(&minor, &out);
+}
+
+/* The initiator's MIC over bytes (a DER MechTypeList). */
+static krb5_data
+heim_mic(struct heim_init *h, const uint8_t *p, size_t len)
+{
+	gss_buffer_desc msg, mic = GSS_C_EMPTY_BUFFER;
+	OM_uint32 minor;
+	krb5_data out;
+
+	msg.value = (void *)(uintptr_t)p;
+	msg.length = len;
+	assert_int_equal(gss_get_mic(&minor, h->gctx, GSS_C_QOP_DEFAULT, &msg, &mic),
+	    GSS_S_COMPLETE);
+	out.length = mic.length;
+	out.data = malloc(mic.length);
+	memcpy(out.data, mic.value, mic.length);
+	gss_release_buffer(&minor, &mic);
+	return out;
+}
+
+static void
+heim_init_end(struct heim_init *h)
+{
+	OM_uint32 minor;
+
+	krb5_data_free(&h->token);
+	gss_delete_sec_context(&minor, &h->gctx, GSS_C_NO_BUFFER);
+	gss_release_name(&minor, &h->target);
+	gss_release_cred(&minor, &h->cred);
+	krb5_cc_destroy(mint_context(), h->cc);
+}
+
+enum mic_damage { MIC_INTACT, MIC_FLIPPED, MIC_TRUNCATED, MIC_OTHER_LIST };
+
+/*
+ * Leg one: NegTokenInit offering NTLM first, krb5 second, no token.  Leg
+ * two: NegTokenResp with Heimdal's AP-REQ and its MIC over leg one's list,
+ * damaged as asked.  Returns acceptor_accept()'s result.
+ */
+static int
+second_leg_with_mic(int key, enum mic_damage damage, struct accept_result *res)
+{
+	static const enum mint_mech ntlm_first[] = { MINT_NTLM, MINT_KRB5 };
+	static const enum mint_mech krb5_only[] = { MINT_KRB5 };
+	struct accept_params p = params();
+	struct heim_init h;
+	struct neg_token nt1, nt2, other;
+	uint8_t leg2[8192];
+	size_t n;
+	krb5_data leg1, list2, mic;
+	int rv;
+
+	heim_init_start(&h, key);
+	assert_int_equal(mint_spnego_init(ntlm_first, 2, NULL, &leg1), 0);
+	assert_int_equal(neg_classify(leg1.data, leg1.length, &nt1), NEG_OK);
+	assert_int_equal(nt1.kind, NEG_NEED_KRB5_LEG);
+	assert_int_equal(mint_spnego_init(krb5_only, 1, NULL, &list2), 0);
+	assert_int_equal(neg_classify(list2.data, list2.length, &other), NEG_OK);
+
+	mic = damage == MIC_OTHER_LIST ? heim_mic(&h, other.mech_types, other.mech_types_len) :
+	    heim_mic(&h, nt1.mech_types, nt1.mech_types_len);
+	if (damage == MIC_FLIPPED)
+		((uint8_t *)mic.data)[mic.length - 1] ^= 0x01;
+	if (damage == MIC_TRUNCATED)
+		mic.length -= 4;
+	/* A client's NegTokenResp has the shape of an acceptor's. */
+	assert_int_equal(neg_spnego_resp_mic(NEG_STATE_ACCEPT_INCOMPLETE, NEG_MECH_NONE,
+	    h.token.data, h.token.length, mic.data, mic.length, leg2, sizeof(leg2), &n), NEG_OK);
+	assert_int_equal(neg_classify(leg2, n, &nt2), NEG_OK);
+	assert_int_equal(nt2.kind, NEG_KRB5_SPNEGO_LEG2);
+	assert_non_null(nt2.mic);
+	assert_int_equal(nt2.mic_len, mic.length);
+
+	p.mech_list = nt1.mech_types;
+	p.mech_list_len = nt1.mech_types_len;
+	p.client_mic = nt2.mic;
+	p.client_mic_len = nt2.mic_len;
+	rv = acceptor_accept(acc, nt2.krb5_token, nt2.krb5_token_len, &p, res);
+	krb5_data_free(&mic);
+	krb5_data_free(&leg1);
+	krb5_data_free(&list2);
+	heim_init_end(&h);
+	return rv;
+}
+
+static void
+test_client_mechlistmic_made_by_heimdal_is_verified(void **state)
+{
+	struct accept_result res;
+
+	(void)state;
+	if (second_leg_with_mic(K5_AES256, MIC_INTACT, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+	assert_int_equal(second_leg_with_mic(K5_AES128, MIC_INTACT, &res), 0);
+	acceptor_result_clear(&res);
+	if (second_leg_with_mic(K5_RC4, MIC_INTACT, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+}
+
+static void
+test_wrong_or_truncated_client_mechlistmic_is_refused(void **state)
+{
+	static const char why[] = "the client's SPNEGO mechListMIC does not verify: its "
+	    "mechanism list was altered on the way, or the client is broken";
+	static const enum mic_damage bad[] = { MIC_FLIPPED, MIC_TRUNCATED, MIC_OTHER_LIST };
+	struct accept_result res;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (k = K5_AES256; k <= K5_RC4; k++) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(second_leg_with_mic(k, bad[i], &res), -1);
+			assert_int_equal(res.status, ACCEPT_MALFORMED);
+			assert_string_equal(res.reason, why);
+			assert_null(res.ap_rep);
+			acceptor_result_clear(&res);
+		}
+	}
+}
+
+/* The optimistic token and a MIC in one NegTokenInit; the MIC is refused
+ * when the list it covers is not known (a second leg on a new connection). */
+static void
+test_mechlistmic_next_to_the_optimistic_token_is_verified(void **state)
+{
+	static const enum mint_mech mechs[] = { MINT_MS_KRB5, MINT_KRB5, MINT_NTLM };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct heim_init h;
+	struct neg_token nt, list;
+	krb5_data bare, init, mic;
+
+	(void)state;
+	heim_init_start(&h, K5_AES256);
+	assert_int_equal(mint_spnego_init(mechs, 3, NULL, &bare), 0);
+	assert_int_equal(neg_classify(bare.data, bare.length, &list), NEG_OK);
+	mic = heim_mic(&h, list.mech_types, list.mech_types_len);
+	assert_int_equal(mint_spnego_init_mic(mechs, 3, &h.token, &mic, &init), 0);
+	assert_int_equal(neg_classify(init.data, init.length, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_int_equal(nt.mic_len, mic.length);
+	assert_memory_equal(nt.mic, mic.data, mic.length);
+
+	p.client_mic = nt.mic;
+	p.client_mic_len = nt.mic_len;
+	assert_int_equal(acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_MALFORMED);
+	assert_string_equal(res.reason, "malformed SPNEGO: a mechListMIC without the "
+	    "mechanism list it covers (the first leg went elsewhere)");
+	acceptor_result_clear(&res);
+
+	/* The same AP-REQ again: the refusal did not enter the replay cache. */
+	p.mech_list = nt.mech_types;
+	p.mech_list_len = nt.mech_types_len;
+	if (acceptor_accept(acc, nt.krb5_token, nt.krb5_token_len, &p, &res) != 0)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, ACCEPT_OK);
+	acceptor_result_clear(&res);
+	krb5_data_free(&bare);
+	krb5_data_free(&init);
+	krb5_data_free(&mic);
+	heim_init_end(&h);
+}
+
 /* ---------------------------------------------------------------- malformed input */
 
 static void
@@ -1552,6 +1767,387 @@ test_pac_naming_another_user_is_refused(void **state)
 	krb5_data_free(&tok);
 }
 
+/* ---------------------------------------------------------------- fast and slow paths agree */
+
+/*
+ * A table of tickets and authenticators a KDC or client could send malformed,
+ * each judged twice: by acceptor_accept() (fast path where it applies) and by
+ * plain krb5_rd_req_ctx() on the same bytes, with the same keytab.  The two
+ * verdicts must agree; the rows marked `fast` must also be taken by the fast
+ * path, so that the table exercises it rather than Heimdal against itself.
+ */
+#define PAC_TYPE_CLIENT_INFO	10
+#define PAC_TYPE_SERVER_CKSUM	6
+
+struct diff_case {
+	const char *what;
+	void (*ticket)(EncTicketPart *et);		/* the "KDC" writes this */
+	void (*pac)(uint8_t *pac, size_t len);		/* then re-signs the PAC */
+	bool pac_unsigned;				/* ... or does not */
+	void (*authz)(AuthorizationData *ad);		/* the "client" writes this */
+	bool fast;					/* accepted on the fast path */
+};
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = v >> 24;
+}
+
+/* The offset of the first PAC buffer of `type`, or 0. */
+static size_t
+pac_buffer(const uint8_t *pac, size_t len, uint32_t type, size_t *size)
+{
+	uint32_t i, n = rd32(pac);
+
+	for (i = 0; i < n && 8 + 16 * (i + 1) <= len; i++) {
+		const uint8_t *e = pac + 8 + 16 * i;
+
+		if (rd32(e) == type) {
+			*size = rd32(e + 4);
+			return rd32(e + 8);
+		}
+	}
+	return 0;
+}
+
+/* The server signature again, over the PAC as it now is (both signatures zero). */
+static void
+pac_resign(uint8_t *pac, size_t len, const krb5_keyblock *key)
+{
+	krb5_context ctx = mint_context();
+	krb5_crypto crypto;
+	Checksum ck;
+	size_t size, off = pac_buffer(pac, len, PAC_TYPE_SERVER_CKSUM, &size), psize;
+	size_t poff = pac_buffer(pac, len, 7, &psize);
+
+	assert_true(off != 0 && poff != 0);
+	memset(pac + off + 4, 0, size - 4);
+	memset(pac + poff + 4, 0, psize - 4);
+	assert_int_equal(krb5_crypto_init(ctx, key, 0, &crypto), 0);
+	assert_int_equal(krb5_create_checksum(ctx, crypto, KRB5_KU_OTHER_CKSUM,
+	    rd32(pac + off), pac, len, &ck), 0);
+	assert_int_equal(ck.checksum.length, size - 4);
+	memcpy(pac + off + 4, ck.checksum.data, ck.checksum.length);
+	free_Checksum(&ck);
+	krb5_crypto_destroy(ctx, crypto);
+}
+
+/* The PAC inside AD-IF-RELEVANT, tweaked and re-signed in place. */
+static void
+tweak_pac(EncTicketPart *et, const struct diff_case *c, const krb5_keyblock *key)
+{
+	AuthorizationDataElement *outer = &et->authorization_data->val[0];
+	AuthorizationData inner;
+	heim_octet_string *pac;
+	size_t size;
+	int ret;
+
+	assert_int_equal(decode_AuthorizationData(outer->ad_data.data, outer->ad_data.length,
+	    &inner, NULL), 0);
+	pac = &inner.val[0].ad_data;
+	c->pac(pac->data, pac->length);
+	if (!c->pac_unsigned)
+		pac_resign(pac->data, pac->length, key);
+	krb5_data_free(&outer->ad_data);
+	ASN1_MALLOC_ENCODE(AuthorizationData, outer->ad_data.data, outer->ad_data.length,
+	    &inner, &size, ret);
+	assert_int_equal(ret, 0);
+	free_AuthorizationData(&inner);
+}
+
+/* A PAC ticket from bench_mint_ticket_pac(), changed as the case says. */
+static krb5_data
+diff_token(const struct diff_case *c, krb5_data *raw)
+{
+	krb5_context ctx = mint_context();
+	const struct mint_key *k = &keys[K5_AES256];
+	struct mint_ticket_spec ts = { .key = k, .forwardable = true };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+	    .mutual = true };
+	AuthorizationData authz;
+	EncTicketPart et;
+	krb5_crypto crypto;
+	krb5_creds creds;
+	Ticket t;
+	krb5_data tok;
+	unsigned char *buf;
+	size_t len, size;
+	int ret;
+
+	assert_int_equal(bench_mint_ticket_pac(&ts, 200, &creds), 0);
+	assert_int_equal(decode_Ticket(creds.ticket.data, creds.ticket.length, &t, &size), 0);
+	assert_int_equal(krb5_decrypt_ticket(ctx, &t, (krb5_keyblock *)&k->key, &et, 0), 0);
+	if (c->ticket != NULL)
+		c->ticket(&et);
+	if (c->pac != NULL)
+		tweak_pac(&et, c, &k->key);
+	ASN1_MALLOC_ENCODE(EncTicketPart, buf, len, &et, &size, ret);
+	assert_int_equal(ret, 0);
+	free_EncTicketPart(&et);
+	free_EncryptedData(&t.enc_part);
+	assert_int_equal(krb5_crypto_init(ctx, &k->key, 0, &crypto), 0);
+	assert_int_equal(krb5_encrypt_EncryptedData(ctx, crypto, KRB5_KU_TICKET, buf, len,
+	    k->kvno, &t.enc_part), 0);
+	krb5_crypto_destroy(ctx, crypto);
+	free(buf);
+	krb5_data_free(&creds.ticket);
+	ASN1_MALLOC_ENCODE(Ticket, creds.ticket.data, creds.ticket.length, &t, &size, ret);
+	assert_int_equal(ret, 0);
+	free_Ticket(&t);
+
+	memset(&authz, 0, sizeof(authz));
+	if (c->authz != NULL) {
+		c->authz(&authz);
+		rs.authz = &authz;
+	}
+	assert_int_equal(mint_ap_req(&creds, &rs, raw, NULL), 0);
+	assert_int_equal(mint_gss_frame(raw, false, &tok), 0);
+	free_AuthorizationData(&authz);
+	krb5_free_cred_contents(ctx, &creds);
+	return tok;
+}
+
+/* Plain Heimdal's verdict on a raw AP-REQ, with the acceptor's keytab. */
+static krb5_error_code
+heimdal_verdict(const krb5_data *raw)
+{
+	krb5_context ctx;
+	krb5_keytab kt;
+	krb5_principal server;
+	krb5_auth_context ac = NULL;
+	krb5_rd_req_in_ctx in;
+	krb5_rd_req_out_ctx out = NULL;
+	krb5_error_code ret;
+
+	assert_int_equal(acceptor_keytab(acc, &ctx, &kt), 0);
+	assert_int_equal(krb5_parse_name(ctx, MINT_SPN_HTTP "@" MINT_REALM, &server), 0);
+	krb5_set_max_time_skew(ctx, 300);
+	assert_int_equal(krb5_rd_req_in_ctx_alloc(ctx, &in), 0);
+	assert_int_equal(krb5_rd_req_in_set_keytab(ctx, in, kt), 0);
+	ret = krb5_rd_req_ctx(ctx, &ac, raw, server, in, &out);
+	if (out != NULL)
+		krb5_rd_req_out_ctx_free(ctx, out);
+	krb5_rd_req_in_ctx_free(ctx, in);
+	if (ac != NULL)
+		krb5_auth_con_free(ctx, ac);
+	krb5_free_principal(ctx, server);
+	return ret;
+}
+
+/* Ticket tweaks. */
+static void t_transited_type7(EncTicketPart *et) { et->transited.tr_type = 7; }
+static void t_transited_type0(EncTicketPart *et) { et->transited.tr_type = 0; }
+static void t_transited_type7_checked(EncTicketPart *et)
+{
+	et->transited.tr_type = 7;
+	et->flags.transited_policy_checked = 1;
+}
+static void t_invalid(EncTicketPart *et) { et->flags.invalid = 1; }
+static void t_flags_all_others(EncTicketPart *et)
+{
+	et->flags.proxiable = et->flags.proxy = et->flags.forwarded = 1;
+	et->flags.renewable = et->flags.ok_as_delegate = et->flags.anonymous = 1;
+	et->flags.may_postdate = et->flags.hw_authent = 1;
+}
+static void t_start_in_future(EncTicketPart *et)
+{
+	et->starttime = malloc(sizeof(*et->starttime));
+	*et->starttime = time(NULL) + 3600;
+}
+static void t_expired(EncTicketPart *et) { et->endtime = time(NULL) - 3600; }
+static void t_endtime_before_authtime(EncTicketPart *et) { et->endtime = et->authtime - 10; }
+static void t_ad_unknown_after_pac(EncTicketPart *et)
+{
+	AuthorizationDataElement e = { 4242, { 2, (void *)"\x04\x00" } };
+
+	assert_int_equal(add_AuthorizationData(et->authorization_data, &e), 0);
+}
+
+/* PAC tweaks: CLIENT_INFO is FILETIME (8), name length (2), UTF-16LE name. */
+static uint8_t *
+client_info(uint8_t *pac, size_t len)
+{
+	size_t size, off = pac_buffer(pac, len, PAC_TYPE_CLIENT_INFO, &size);
+
+	assert_true(off != 0 && size >= 10);
+	return pac + off;
+}
+static void
+add_filetime(uint8_t *pac, size_t len, uint64_t d)
+{
+	uint8_t *c = client_info(pac, len);
+	uint64_t ft = (uint64_t)rd32(c) | (uint64_t)rd32(c + 4) << 32;
+
+	ft += d;
+	wr32(c, (uint32_t)ft);
+	wr32(c + 4, (uint32_t)(ft >> 32));
+}
+static void p_time_100ns(uint8_t *p, size_t n) { add_filetime(p, n, 1); }
+static void p_time_999ms(uint8_t *p, size_t n) { add_filetime(p, n, 9999999); }
+static void p_time_1s(uint8_t *p, size_t n) { add_filetime(p, n, 10000000); }
+static void p_name_case(uint8_t *p, size_t n) { client_info(p, n)[10] = 'A'; }
+static void p_name_empty(uint8_t *p, size_t n)
+{
+	uint8_t *c = client_info(p, n);
+
+	c[8] = c[9] = 0;
+}
+static void p_name_nul(uint8_t *p, size_t n) { client_info(p, n)[12] = 0; }
+static void p_version1(uint8_t *p, size_t n) { (void)n; wr32(p + 4, 1); }
+static void p_two_client_infos(uint8_t *p, size_t n) { (void)n; wr32(p + 8, PAC_TYPE_CLIENT_INFO); }
+static void p_cksum_aes128_type(uint8_t *p, size_t n)
+{
+	size_t size, off = pac_buffer(p, n, PAC_TYPE_SERVER_CKSUM, &size);
+
+	wr32(p + off, CKSUMTYPE_HMAC_SHA1_96_AES_128);
+}
+static void p_nothing(uint8_t *p, size_t n) { (void)p; (void)n; }
+
+/* Authenticator authorization data. */
+static void
+add_ad(AuthorizationData *ad, int type, const void *data, size_t len)
+{
+	AuthorizationDataElement e;
+
+	e.ad_type = type;
+	e.ad_data.data = (void *)(uintptr_t)data;
+	e.ad_data.length = len;
+	assert_int_equal(add_AuthorizationData(ad, &e), 0);
+}
+static void
+add_if_relevant(AuthorizationData *ad, int type, const void *data, size_t len)
+{
+	AuthorizationData inner;
+	unsigned char *buf;
+	size_t blen, size;
+	int ret;
+
+	memset(&inner, 0, sizeof(inner));
+	add_ad(&inner, type, data, len);
+	ASN1_MALLOC_ENCODE(AuthorizationData, buf, blen, &inner, &size, ret);
+	assert_int_equal(ret, 0);
+	free_AuthorizationData(&inner);
+	add_ad(ad, KRB5_AUTHDATA_IF_RELEVANT, buf, blen);
+	free(buf);
+}
+/* EtypeList { 18, 17 } and a SEQUENCE OF INTEGER cut short. */
+static const uint8_t etypes_good[] = { 0x30, 0x06, 0x02, 0x01, 0x12, 0x02, 0x01, 0x11 };
+static const uint8_t etypes_bad[] = { 0x30, 0x06, 0x02, 0x01, 0x12, 0x02 };
+static void a_etypes_good(AuthorizationData *ad)
+{
+	add_if_relevant(ad, KRB5_AUTHDATA_GSS_API_ETYPE_NEGOTIATION, etypes_good,
+	    sizeof(etypes_good));
+}
+static void a_etypes_bad(AuthorizationData *ad)
+{
+	add_if_relevant(ad, KRB5_AUTHDATA_GSS_API_ETYPE_NEGOTIATION, etypes_bad,
+	    sizeof(etypes_bad));
+}
+static void a_etypes_bad_top(AuthorizationData *ad)
+{
+	add_ad(ad, KRB5_AUTHDATA_GSS_API_ETYPE_NEGOTIATION, etypes_bad, sizeof(etypes_bad));
+}
+static void a_windows_like(AuthorizationData *ad)
+{
+	/* AD-IF-RELEVANT { etypes, KERB_AUTH_DATA_TOKEN_RESTRICTIONS-ish blob } */
+	a_etypes_good(ad);
+	add_if_relevant(ad, 141, "\x30\x00", 2);
+}
+static void a_if_relevant_garbage(AuthorizationData *ad) { add_ad(ad, 1, "\x30\x05\x01", 3); }
+static void a_unknown_top(AuthorizationData *ad) { add_ad(ad, 4242, "\x04\x00", 2); }
+
+static const struct diff_case diff_cases[] = {
+	{ "a valid PAC ticket", NULL, NULL, false, NULL, true },
+	{ "PAC re-signed unchanged", NULL, p_nothing, false, NULL, true },
+	{ "CLIENT_INFO time 100 ns after authtime", NULL, p_time_100ns, false, NULL, false },
+	{ "CLIENT_INFO time 0.9999999 s after authtime", NULL, p_time_999ms, false, NULL, false },
+	{ "CLIENT_INFO time 1 s after authtime", NULL, p_time_1s, false, NULL, false },
+	{ "CLIENT_INFO name in another case", NULL, p_name_case, false, NULL, false },
+	{ "CLIENT_INFO name empty", NULL, p_name_empty, false, NULL, false },
+	{ "CLIENT_INFO name with a NUL", NULL, p_name_nul, false, NULL, false },
+	{ "PAC version 1", NULL, p_version1, false, NULL, false },
+	{ "PAC with two CLIENT_INFO", NULL, p_two_client_infos, false, NULL, false },
+	{ "PAC server checksum of the other AES type", NULL, p_cksum_aes128_type, true, NULL,
+	    false },
+	{ "empty transited of type 0", t_transited_type0, NULL, false, NULL, true },
+	{ "empty transited of unknown type 7", t_transited_type7, NULL, false, NULL, false },
+	{ "transited type 7, policy checked by the KDC", t_transited_type7_checked, NULL, false,
+	    NULL, true },
+	{ "ticket flagged invalid", t_invalid, NULL, false, NULL, false },
+	{ "every other ticket flag set", t_flags_all_others, NULL, false, NULL, true },
+	{ "starttime an hour ahead", t_start_in_future, NULL, false, NULL, false },
+	{ "endtime an hour ago", t_expired, NULL, false, NULL, false },
+	{ "endtime before authtime", t_endtime_before_authtime, NULL, false, NULL, true },
+	{ "unknown ticket AD type after the PAC", t_ad_unknown_after_pac, NULL, false, NULL,
+	    false },
+	{ "authenticator etype list", NULL, NULL, false, a_etypes_good, true },
+	{ "authenticator AD as Windows sends it", NULL, NULL, false, a_windows_like, true },
+	{ "authenticator etype list cut short", NULL, NULL, false, a_etypes_bad, false },
+	{ "authenticator etype list cut short, top level", NULL, NULL, false, a_etypes_bad_top,
+	    false },
+	{ "authenticator AD-IF-RELEVANT that does not decode", NULL, NULL, false,
+	    a_if_relevant_garbage, false },
+	{ "authenticator AD of an unknown type", NULL, NULL, false, a_unknown_top, true },
+};
+
+static void
+test_fast_and_slow_paths_agree_on_malformed_tickets(void **state)
+{
+	struct accept_params p = params();
+	struct accept_result res;
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(diff_cases) / sizeof(diff_cases[0]); i++) {
+		const struct diff_case *c = &diff_cases[i];
+		krb5_data raw, tok = diff_token(c, &raw);
+		krb5_error_code hret = heimdal_verdict(&raw);
+		uint64_t f0, s0, f1, s1;
+		int ours;
+
+		acceptor_path_counts(acc, &f0, &s0);
+		ours = accept_with(&tok, &p, &res);
+		acceptor_path_counts(acc, &f1, &s1);
+		if ((ours == 0) != (hret == 0) || (c->fast && f1 != f0 + 1)) {
+			fprintf(stderr, "%s: kerbgated %s (%s, %s path), Heimdal %s (%d)\n", c->what,
+			    ours == 0 ? "accepts" : "refuses", res.reason,
+			    f1 != f0 ? "fast" : "slow", hret == 0 ? "accepts" : "refuses", hret);
+			bad++;
+		}
+		acceptor_result_clear(&res);
+		krb5_data_free(&raw);
+		krb5_data_free(&tok);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* The refusal names the cause, not Heimdal's unrelated table text. */
+static void
+test_unknown_transited_type_is_refused_in_words(void **state)
+{
+	static const struct diff_case c = { "transited type 7", t_transited_type7, NULL, false,
+	    NULL, false };
+	struct accept_params p = params();
+	krb5_data raw, tok = diff_token(&c, &raw);
+
+	(void)state;
+	assert_refused(&tok, &p, ACCEPT_REFUSED,
+	    "AP-REQ refused: the ticket's transited-realms encoding is not supported "
+	    "(a KDC of another realm or a forged ticket)");
+	krb5_data_free(&raw);
+	krb5_data_free(&tok);
+}
+
 /* ---------------------------------------------------------------- cost */
 
 static void
@@ -1594,6 +2190,8 @@ main(void)
 		cmocka_unit_test(test_ticket_with_a_pac_is_accepted_on_the_fast_path),
 		cmocka_unit_test(test_pac_signed_with_another_key_is_refused),
 		cmocka_unit_test(test_pac_naming_another_user_is_refused),
+		cmocka_unit_test(test_fast_and_slow_paths_agree_on_malformed_tickets),
+		cmocka_unit_test(test_unknown_transited_type_is_refused_in_words),
 		cmocka_unit_test(test_aes128_ticket_is_accepted),
 		cmocka_unit_test(test_rc4_ticket_is_accepted_when_allowed_and_reported_as_rc4),
 		cmocka_unit_test(test_newer_kvno_is_accepted_next_to_the_older),
@@ -1638,6 +2236,9 @@ main(void)
 		cmocka_unit_test(test_ap_rep_wrapped_for_a_raw_krb5_client_is_a_gss_token),
 		cmocka_unit_test(test_windows_shaped_spnego_is_accepted_with_the_optimistic_token),
 		cmocka_unit_test(test_second_leg_after_accept_incomplete_is_accepted),
+		cmocka_unit_test(test_client_mechlistmic_made_by_heimdal_is_verified),
+		cmocka_unit_test(test_wrong_or_truncated_client_mechlistmic_is_refused),
+		cmocka_unit_test(test_mechlistmic_next_to_the_optimistic_token_is_verified),
 		cmocka_unit_test(test_every_truncation_of_a_valid_token_is_a_clean_malformed),
 		cmocka_unit_test(test_random_bytes_are_a_clean_malformed),
 		cmocka_unit_test(test_tampered_authenticator_is_refused_without_blaming_the_keytab),

@@ -758,6 +758,79 @@ test_tlv_writer_refuses_to_exceed_ipc_maximum(void **state)
 
 #define PAIR_TEST(t) cmocka_unit_test_setup_teardown(t, setup_pair, teardown_pair)
 
+/* ---------------------------------------------------------------- descriptors */
+
+/* A descriptor and its tag arrive; the received copy works. */
+static void
+test_descriptor_is_handed_over_with_its_tag(void **state)
+{
+	int ctl[2], s[2], got;
+	uint32_t tag;
+	char c;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	assert_int_equal(kg_ipc_recv_fd(ctl[1], &tag, &got), KG_ERR_AGAIN);
+	assert_int_equal(kg_ipc_send_fd(ctl[0], 7, s[1]), KG_OK);
+	close(s[1]);
+	assert_int_equal(kg_ipc_recv_fd(ctl[1], &tag, &got), KG_OK);
+	assert_int_equal(tag, 7);
+	assert_true(got >= 0);
+	assert_true(fcntl(got, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(write(got, "x", 1), 1);
+	assert_int_equal(read(s[0], &c, 1), 1);
+	assert_int_equal(c, 'x');
+	close(got);
+	close(s[0]);
+	close(ctl[0]);
+	assert_int_equal(kg_ipc_recv_fd(ctl[1], &tag, &got), KG_ERR_CLOSED);
+	close(ctl[1]);
+}
+
+/* A message without a descriptor, or with two, is a protocol error. */
+static void
+test_message_without_exactly_one_descriptor_is_refused(void **state)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	struct iovec iov;
+	uint32_t tag = 1;
+	int ctl[2], fds[2], got;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	assert_int_equal(write(ctl[0], &tag, sizeof(tag)), (ssize_t)sizeof(tag));
+	assert_int_equal(kg_ipc_recv_fd(ctl[1], &tag, &got), KG_ERR_PROTO);
+	assert_int_equal(got, -1);
+
+	fds[0] = dup(0);
+	fds[1] = dup(0);
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = &tag;
+	iov.iov_len = sizeof(tag);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	assert_int_equal(sendmsg(ctl[0], &msg, 0), (ssize_t)sizeof(tag));
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(kg_ipc_recv_fd(ctl[1], &tag, &got), KG_ERR_PROTO);
+	assert_int_equal(got, -1);
+	close(ctl[0]);
+	close(ctl[1]);
+}
+
 int
 main(void)
 {
@@ -797,6 +870,8 @@ main(void)
 		cmocka_unit_test(test_tlv_peek_finds_optional_items_and_the_end),
 		cmocka_unit_test(test_tlv_tag_zero_is_refused_both_ways),
 		cmocka_unit_test(test_tlv_writer_refuses_to_exceed_ipc_maximum),
+		cmocka_unit_test(test_descriptor_is_handed_over_with_its_tag),
+		cmocka_unit_test(test_message_without_exactly_one_descriptor_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("ipc", tests, NULL, NULL);

@@ -115,6 +115,8 @@ sample_auth_req(struct kh_auth_req *r)
 	memset(r->cb_hash, 0xa5, sizeof(r->cb_hash));
 	r->mech_list = mech_list;
 	r->mech_list_len = sizeof(mech_list);
+	r->client_mic = mic;
+	r->client_mic_len = sizeof(mic);
 }
 
 static void
@@ -249,6 +251,8 @@ test_auth_request_round_trips_with_bindings_and_mech_list(void **state)
 	assert_memory_equal(out.cb_hash, in.cb_hash, sizeof(in.cb_hash));
 	assert_int_equal(out.mech_list_len, sizeof(mech_list));
 	assert_memory_equal(out.mech_list, mech_list, sizeof(mech_list));
+	assert_int_equal(out.client_mic_len, sizeof(mic));
+	assert_memory_equal(out.client_mic, mic, sizeof(mic));
 	free(p);
 }
 
@@ -264,11 +268,14 @@ test_auth_request_without_bindings_or_mech_list_decodes_to_none(void **state)
 	in.has_cb = 0;
 	in.mech_list = NULL;
 	in.mech_list_len = 0;
+	in.client_mic = NULL;
+	in.client_mic_len = 0;
 	assert_int_equal(kh_auth_req_encode(&in, &p, &n), 0);
 	assert_int_equal(kh_auth_req_decode(p, n, &out), 0);
 	assert_int_equal(out.has_cb, 0);
 	assert_null(out.mech_list);
 	assert_int_equal(out.mech_list_len, 0);
+	assert_null(out.client_mic);
 	free(p);
 }
 

@@ -437,6 +437,166 @@ test_indefinite_lengths_and_garbage_are_malformed(void **state)
 
 /* ---------------------------------------------------------------- answers */
 
+/* ---------------------------------------------------------------- the client's mechListMIC */
+
+/* tag, DER length, content: a fresh buffer. */
+static krb5_data
+der(uint8_t tag, const krb5_data *a, const krb5_data *b)
+{
+	size_t clen = a->length + (b != NULL ? b->length : 0), h = 0;
+	uint8_t hdr[6];
+	krb5_data out;
+
+	hdr[h++] = tag;
+	if (clen < 0x80) {
+		hdr[h++] = (uint8_t)clen;
+	} else {
+		hdr[h++] = 0x82;
+		hdr[h++] = (uint8_t)(clen >> 8);
+		hdr[h++] = (uint8_t)clen;
+	}
+	out.length = h + clen;
+	out.data = malloc(out.length);
+	memcpy(out.data, hdr, h);
+	memcpy((uint8_t *)out.data + h, a->data, a->length);
+	if (b != NULL)
+		memcpy((uint8_t *)out.data + h + a->length, b->data, b->length);
+	return out;
+}
+
+static krb5_data
+bytes(const void *p, size_t n)
+{
+	krb5_data d = { n, (void *)(uintptr_t)p };
+
+	return d;
+}
+
+static const uint8_t fake_mic[] = { 0x04, 0x04, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+
+/* A client NegTokenResp: [1] { SEQUENCE { [2] token, [3] mic_field } }. */
+static krb5_data
+resp_with(const krb5_data *mic_field)
+{
+	krb5_data oct = der(0x04, &gss_tok, NULL), t2 = der(0xa2, &oct, NULL);
+	krb5_data t3 = der(0xa3, mic_field, NULL), seq = der(0x30, &t2, &t3);
+	krb5_data out = der(0xa1, &seq, NULL);
+
+	krb5_data_free(&oct);
+	krb5_data_free(&t2);
+	krb5_data_free(&t3);
+	krb5_data_free(&seq);
+	return out;
+}
+
+static void
+test_client_mechlistmic_is_found_in_init_and_resp(void **state)
+{
+	static const enum mint_mech mechs[] = { MINT_MS_KRB5, MINT_KRB5 };
+	krb5_data mic = bytes(fake_mic, sizeof(fake_mic)), init, oct, resp;
+	struct neg_token nt;
+
+	(void)state;
+	assert_int_equal(mint_spnego_init_mic(mechs, 2, &gss_tok, &mic, &init), 0);
+	assert_int_equal(classify(&init, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_int_equal(nt.mic_len, sizeof(fake_mic));
+	assert_memory_equal(nt.mic, fake_mic, sizeof(fake_mic));
+
+	oct = der(0x04, &mic, NULL);
+	resp = resp_with(&oct);
+	assert_int_equal(classify(&resp, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO_LEG2);
+	assert_int_equal(nt.mic_len, sizeof(fake_mic));
+	assert_memory_equal(nt.mic, fake_mic, sizeof(fake_mic));
+
+	/* Without one, none is reported. */
+	krb5_data_free(&init);
+	init = spnego(mechs, 2, &gss_tok);
+	assert_int_equal(classify(&init, &nt), NEG_OK);
+	assert_null(nt.mic);
+	krb5_data_free(&init);
+	krb5_data_free(&oct);
+	krb5_data_free(&resp);
+}
+
+/* NegTokenInit2 (MS-SPNG) around these elements: 60 { OID, [0] { SEQUENCE { ... } } }. */
+static krb5_data
+init2(const krb5_data *const *elems, size_t n)
+{
+	static const uint8_t spnego_oid[] = { 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02 };
+	krb5_data oid = bytes(spnego_oid, sizeof(spnego_oid)), all = { 0, NULL }, seq, a0, out;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		all.data = realloc(all.data, all.length + elems[i]->length);
+		memcpy((uint8_t *)all.data + all.length, elems[i]->data, elems[i]->length);
+		all.length += elems[i]->length;
+	}
+	seq = der(0x30, &all, NULL);
+	a0 = der(0xa0, &seq, NULL);
+	out = der(0x60, &oid, &a0);
+	krb5_data_free(&all);
+	krb5_data_free(&seq);
+	krb5_data_free(&a0);
+	return out;
+}
+
+/* NegTokenInit2 (MS-SPNG): [3] is negHints, the MIC is [4]. */
+static void
+test_negtokeninit2_mic_is_tag_4_and_neghints_is_not_a_mic(void **state)
+{
+	static const uint8_t types[] = { 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	    0x12, 0x01, 0x02, 0x02 };
+	static const uint8_t hints[] = { 0x30, 0x06, 0xa0, 0x04, 0x1b, 0x02, 'n', 'o' };
+	krb5_data mic = bytes(fake_mic, sizeof(fake_mic)), t_types = bytes(types, sizeof(types));
+	krb5_data t_hints = bytes(hints, sizeof(hints));
+	krb5_data a0 = der(0xa0, &t_types, NULL), oct = der(0x04, &gss_tok, NULL);
+	krb5_data a2 = der(0xa2, &oct, NULL), a3 = der(0xa3, &t_hints, NULL);
+	krb5_data moct = der(0x04, &mic, NULL), a4 = der(0xa4, &moct, NULL);
+	const krb5_data *with_hints[] = { &a0, &a2, &a3 }, *with_mic[] = { &a0, &a2, &a3, &a4 };
+	krb5_data t1 = init2(with_hints, 3), t2 = init2(with_mic, 4);
+	struct neg_token nt;
+
+	(void)state;
+	assert_int_equal(classify(&t1, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_null(nt.mic);
+	assert_int_equal(classify(&t2, &nt), NEG_OK);
+	assert_int_equal(nt.kind, NEG_KRB5_SPNEGO);
+	assert_int_equal(nt.mic_len, sizeof(fake_mic));
+	assert_memory_equal(nt.mic, fake_mic, sizeof(fake_mic));
+	krb5_data_free(&a0);
+	krb5_data_free(&oct);
+	krb5_data_free(&a2);
+	krb5_data_free(&a3);
+	krb5_data_free(&moct);
+	krb5_data_free(&a4);
+	krb5_data_free(&t1);
+	krb5_data_free(&t2);
+}
+
+/* A mechListMIC is an OCTET STRING with something in it. */
+static void
+test_mechlistmic_that_is_not_a_non_empty_octet_string_is_malformed(void **state)
+{
+	static const uint8_t seq[] = { 0x30, 0x00 }, empty[] = { 0x04, 0x00 };
+	static const uint8_t two[] = { 0x04, 0x01, 0x00, 0x04, 0x01, 0x00 };
+	const krb5_data fields[] = { bytes(seq, sizeof(seq)), bytes(empty, sizeof(empty)),
+	    bytes(two, sizeof(two)) };
+	struct neg_token nt;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		krb5_data r = resp_with(&fields[i]);
+
+		assert_int_equal(classify(&r, &nt), NEG_ERR_MALFORMED);
+		krb5_data_free(&r);
+	}
+}
+
 static const uint8_t fake_ap_rep[] = { 0x6f, 0x03, 0x30, 0x01, 0x00 };
 
 static void
@@ -733,6 +893,9 @@ main(void)
 		cmocka_unit_test(test_second_leg_negtokenresp_carries_the_ap_req),
 		cmocka_unit_test(test_second_leg_with_ntlm_instead_is_ntlm),
 		cmocka_unit_test(test_client_reject_and_tokenless_responses_are_refused),
+		cmocka_unit_test(test_client_mechlistmic_is_found_in_init_and_resp),
+		cmocka_unit_test(test_negtokeninit2_mic_is_tag_4_and_neghints_is_not_a_mic),
+		cmocka_unit_test(test_mechlistmic_that_is_not_a_non_empty_octet_string_is_malformed),
 		cmocka_unit_test(test_every_truncation_and_extension_of_each_token_is_refused),
 		cmocka_unit_test(test_indefinite_lengths_and_garbage_are_malformed),
 		cmocka_unit_test(test_raw_client_gets_a_gss_framed_ap_rep),

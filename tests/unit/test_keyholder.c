@@ -1,0 +1,464 @@
+/*
+ * test_keyholder.c - the keyholder process (keyholder_main) driven over its
+ * framed sockets by this test playing the relays, one of which misbehaves,
+ * and the parent, which hands it a respawned relay's socket.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+#include "ipc.h"
+#include "keyholder.h"
+#include "khproto.h"
+#include "krbmint.h"
+#include "log.h"
+#include "util.h"
+
+#define NRELAYS		2
+#define WAIT_MS		20000	/* a bound on a wait, not an assertion */
+
+static struct mint_key key;
+static struct conf conf;
+/* Not mint_tmpdir(): the keyholder children would remove it as they exit. */
+static char dir[] = "/tmp/test_keyholder.XXXXXX";
+static char keytab[600], secret[600], confpath[600];
+
+/* The keyholder under test and this process's ends of its sockets. */
+struct kh {
+	pid_t pid;
+	int relay[NRELAYS];
+	int ctl;
+	struct kg_ipc_reader rd[NRELAYS];
+};
+
+static int
+group_setup(void **state)
+{
+	char minted[512], *path = confpath, err[512];
+	FILE *f;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(keytab, sizeof(keytab), "%s/kh.keytab", dir);
+	if (mint_key_from_password(ETYPE_AES256_CTS_HMAC_SHA1_96, 5, MINT_PASSWORD, MINT_SALT,
+	    &key) != 0 ||
+	    mint_write_keytab("kh.keytab", MINT_ACCOUNT, &key, 1, minted, sizeof(minted)) != 0 ||
+	    rename(minted, keytab) != 0)
+		return -1;
+	snprintf(secret, sizeof(secret), "%s/kh.secret", dir);
+	if ((f = fopen(secret, "w")) == NULL)
+		return -1;
+	fputs("0123456789abcdef0123456789abcdef0123456789abcdef", f);
+	fclose(f);
+	snprintf(confpath, sizeof(confpath), "%s/kh.json", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	/* Two vhosts; only the first routes to the kcd pool.  The KDC is a
+	 * loopback address where none listens: delegation fails, quickly. */
+	fprintf(f, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
+	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
+	    "  \"kcd\": { \"principal\": \"%s\", \"kdcs\": [\"127.0.0.1\"], \"kdc_timeout\": 1 },\n"
+	    "  \"vhosts\": [\n"
+	    "    { \"name\": \"mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] },\n"
+	    "    { \"name\": \"autod.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] } ],\n"
+	    "  \"pools\": [\n"
+	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
+	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] },\n"
+	    "    { \"name\": \"other\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
+	    "      \"cas2.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18082 } ] },\n"
+	    "    { \"name\": \"plain\", \"header_secret_file\": \"%s\",\n"
+	    "      \"servers\": [ { \"name\": \"cas3.corp.contoso.com\",\n"
+	    "      \"address\": \"127.0.0.1\", \"port\": 18083 } ] } ] }\n",
+	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, secret);
+	fclose(f);
+	if (conf_load(path, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conf: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	conf_free(&conf);
+	mint_key_free(&key);
+	unlink(keytab);
+	unlink(secret);
+	unlink(confpath);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+kh_start(struct kh *kh)
+{
+	struct keyholder_env env;
+	int pairs[NRELAYS][2], ctl[2], ends[NRELAYS];
+	size_t i;
+
+	for (i = 0; i < NRELAYS; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i]), 0);
+		ends[i] = pairs[i][1];
+	}
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	if ((kh->pid = fork()) == 0) {
+		for (i = 0; i < NRELAYS; i++)
+			close(pairs[i][0]);
+		close(ctl[0]);
+		memset(&env, 0, sizeof(env));
+		env.conf = &conf;
+		env.relay_fds = ends;
+		env.nrelays = NRELAYS;
+		env.ctl_fd = ctl[1];
+		keyholder_main(&env);
+	}
+	assert_true(kh->pid > 0);
+	for (i = 0; i < NRELAYS; i++) {
+		close(pairs[i][1]);
+		kh->relay[i] = pairs[i][0];
+		kg_ipc_reader_init(&kh->rd[i]);
+	}
+	close(ctl[1]);
+	kh->ctl = ctl[0];
+}
+
+/* Closes our ends (the keyholder then exits by itself) and reaps it. */
+static void
+kh_stop(struct kh *kh)
+{
+	int status;
+	size_t i;
+
+	for (i = 0; i < NRELAYS; i++) {
+		if (kh->relay[i] >= 0)
+			close(kh->relay[i]);
+		kg_ipc_reader_free(&kh->rd[i]);
+	}
+	close(kh->ctl);
+	assert_int_equal(waitpid(kh->pid, &status, 0), kh->pid);
+	assert_true(WIFEXITED(status));
+}
+
+static bool
+kh_alive(const struct kh *kh)
+{
+	int status;
+
+	return waitpid(kh->pid, &status, WNOHANG) == 0;
+}
+
+/*
+ * The next frame from the keyholder to relay i, its payload copied into
+ * buf.  Returns 1 with a frame, 0 when the keyholder closed the socket.
+ */
+static int
+next_frame(struct kh *kh, size_t i, struct kg_ipc_frame *f, uint8_t *buf, size_t bufsz)
+{
+	struct pollfd pfd = { .fd = kh->relay[i], .events = POLLIN };
+	int rc;
+
+	for (;;) {
+		if ((rc = kg_ipc_next(&kh->rd[i], f)) == 1) {
+			assert_true(f->len <= bufsz);
+			memcpy(buf, f->payload, f->len);
+			f->payload = buf;
+			return 1;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+		rc = kg_ipc_read(&kh->rd[i], kh->relay[i]);
+		if (rc == KG_ERR_CLOSED)
+			return 0;
+		assert_true(rc > 0 || rc == KG_ERR_AGAIN);
+	}
+}
+
+/* Relay i asks for an authentication of a fresh token for vhost 0. */
+static void
+auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *buf,
+    size_t bufsz)
+{
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_req req;
+	struct kg_ipc_frame f;
+	krb5_data tok;
+	uint8_t *p;
+	size_t n;
+
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	memset(&req, 0, sizeof(req));
+	req.vhost = 0;
+	req.ap_req = tok.data;
+	req.ap_req_len = tok.length;
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_AUTH, id, p, n), KG_OK);
+	free(p);
+	krb5_data_free(&tok);
+	assert_int_equal(next_frame(kh, i, &f, buf, bufsz), 1);
+	assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
+	assert_int_equal(f.id, id);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+}
+
+static void
+assert_auth_ok(struct kh *kh, size_t i, uint32_t id)
+{
+	struct kh_auth_result res;
+	uint8_t buf[16384];
+
+	auth(kh, i, id, &res, buf, sizeof(buf));
+	if (res.status != KH_OK)
+		fprintf(stderr, "refused: %s\n", res.reason);
+	assert_int_equal(res.status, KH_OK);
+	assert_string_equal(res.principal, MINT_CLIENT);
+}
+
+/* Relay i sends raw bytes; the keyholder must close its socket. */
+static void
+assert_dropped_after(struct kh *kh, size_t i, const void *bytes, size_t n)
+{
+	struct kg_ipc_frame f;
+	uint8_t buf[16384];
+
+	assert_int_equal(write(kh->relay[i], bytes, n), (ssize_t)n);
+	assert_int_equal(next_frame(kh, i, &f, buf, sizeof(buf)), 0);
+}
+
+static void
+frame_bytes(uint8_t *out, uint16_t type, uint16_t flags, uint32_t id, const void *p,
+    uint32_t len)
+{
+	struct kg_ipc_hdr h = { len, type, flags, id };
+
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), p, len);
+}
+
+/* Every way a relay can send a bad frame: bad payload, bad index, unknown
+ * type, bad header.  Each time the other relay is still served. */
+static void
+test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
+{
+	static const uint8_t junk[5] = { 1, 2, 3, 4, 5 };
+	struct kh_auth_req req;
+	struct kh_backend_req breq;
+	uint8_t frame[KG_IPC_HDR_LEN + 64], *p;
+	size_t n;
+	struct kh kh;
+	int s[2];
+	int k;
+
+	(void)state;
+	for (k = 0; k < 5; k++) {
+		kh_start(&kh);
+		assert_auth_ok(&kh, 0, 1);
+		switch (k) {
+		case 0:		/* an AUTH payload that does not decode */
+			frame_bytes(frame, KH_MSG_AUTH, 0, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		case 1:		/* a vhost index out of range */
+			memset(&req, 0, sizeof(req));
+			req.vhost = 7;
+			req.ap_req = junk;
+			req.ap_req_len = sizeof(junk);
+			assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+			assert_true(n <= 64);
+			frame_bytes(frame, KH_MSG_AUTH, 0, 2, p, (uint32_t)n);
+			free(p);
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + n);
+			break;
+		case 2:		/* a pool index out of range */
+			memset(&breq, 0, sizeof(breq));
+			breq.pool = 9;
+			strcpy(breq.spn, "http/cas1.corp.contoso.com");
+			assert_int_equal(kh_backend_req_encode(&breq, &p, &n), 0);
+			assert_true(n <= 64);
+			frame_bytes(frame, KH_MSG_BACKEND, 0, 2, p, (uint32_t)n);
+			free(p);
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + n);
+			break;
+		case 3:		/* a frame type no relay sends */
+			frame_bytes(frame, 0x7777, 0, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		case 4:		/* reserved header flags set */
+			frame_bytes(frame, KH_MSG_AUTH, 1, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		}
+		assert_true(kh_alive(&kh));
+		assert_auth_ok(&kh, 1, 3);
+		assert_auth_ok(&kh, 1, 4);
+		(void)s;
+		kh_stop(&kh);
+	}
+}
+
+/* The parent hands the keyholder a respawned relay's socket for the slot. */
+static void
+test_a_respawned_relay_is_served_in_the_dropped_slot(void **state)
+{
+	static const uint8_t junk[KG_IPC_HDR_LEN + 3] = { 3, 0, 0, 0, 0x77, 0x77 };
+	struct kh kh;
+	int s[2];
+
+	(void)state;
+	kh_start(&kh);
+	assert_dropped_after(&kh, 0, junk, sizeof(junk));
+	close(kh.relay[0]);
+	kg_ipc_reader_free(&kh.rd[0]);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	assert_int_equal(kg_ipc_send_fd(kh.ctl, 0, s[1]), KG_OK);
+	close(s[1]);
+	kh.relay[0] = s[0];
+	kg_ipc_reader_init(&kh.rd[0]);
+	assert_auth_ok(&kh, 0, 10);
+	assert_auth_ok(&kh, 1, 11);
+	kh_stop(&kh);
+}
+
+/* A last relay dropped is not the end: the parent may still respawn it. */
+static void
+test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone(void **state)
+{
+	struct kh kh;
+	int s[2];
+
+	(void)state;
+	kh_start(&kh);
+	close(kh.relay[0]);
+	close(kh.relay[1]);
+	kh.relay[0] = kh.relay[1] = -1;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	assert_int_equal(kg_ipc_send_fd(kh.ctl, 1, s[1]), KG_OK);
+	close(s[1]);
+	kh.relay[1] = s[0];
+	kg_ipc_reader_free(&kh.rd[1]);
+	kg_ipc_reader_init(&kh.rd[1]);
+	assert_auth_ok(&kh, 1, 20);
+	kh_stop(&kh);
+}
+
+/* KH_MSG_BACKEND from relay i for a session and pool; the answer. */
+static void
+backend(struct kh *kh, size_t i, uint64_t session, uint32_t pool, const char *spn,
+    struct kh_backend_result *res, uint8_t *buf, size_t bufsz)
+{
+	struct kh_backend_req req;
+	struct kg_ipc_frame f;
+	uint8_t *p;
+	size_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.session = session;
+	req.pool = pool;
+	snprintf(req.spn, sizeof(req.spn), "%s", spn);
+	assert_int_equal(kh_backend_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_BACKEND, 77, p, n), KG_OK);
+	free(p);
+	assert_int_equal(next_frame(kh, i, &f, buf, bufsz), 1);
+	assert_int_equal(f.type, KH_MSG_BACKEND_RESULT);
+	assert_int_equal(f.id, 77);
+	assert_int_equal(kh_backend_result_decode(f.payload, f.len, res), 0);
+}
+
+#define SESSION_GONE "session expired: the client must authenticate again"
+
+/*
+ * A session is the relay's that authenticated the user, for the pools of
+ * the vhost it authenticated on: another relay, or a kcd pool that vhost
+ * does not route to, finds no session.
+ */
+static void
+test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools(void **state)
+{
+	struct kh_auth_result ar;
+	struct kh_backend_result br;
+	uint8_t abuf[16384], bbuf[16384];
+	uint64_t session;
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	auth(&kh, 0, 1, &ar, abuf, sizeof(abuf));
+	assert_int_equal(ar.status, KH_OK);
+	assert_true(ar.session != 0);
+	session = ar.session;
+
+	backend(&kh, 1, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_int_equal(br.status, KH_B_UNAVAILABLE);
+	assert_string_equal(br.reason, SESSION_GONE);
+
+	backend(&kh, 0, session, 1, "http/cas2.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_int_equal(br.status, KH_B_UNAVAILABLE);
+	assert_string_equal(br.reason, SESSION_GONE);
+
+	/* Its own relay and pool: on to the KDC (unreachable here). */
+	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_string_not_equal(br.reason, SESSION_GONE);
+	kh_stop(&kh);
+}
+
+/* A dropped relay's sessions go with it: the respawned one cannot use them. */
+static void
+test_a_dropped_relays_sessions_are_forgotten(void **state)
+{
+	static const uint8_t junk[KG_IPC_HDR_LEN + 3] = { 3, 0, 0, 0, 0x77, 0x77 };
+	struct kh_auth_result ar;
+	struct kh_backend_result br;
+	uint8_t abuf[16384], bbuf[16384];
+	struct kh kh;
+	int s[2];
+
+	(void)state;
+	kh_start(&kh);
+	auth(&kh, 0, 1, &ar, abuf, sizeof(abuf));
+	assert_int_equal(ar.status, KH_OK);
+	assert_dropped_after(&kh, 0, junk, sizeof(junk));
+	close(kh.relay[0]);
+	kg_ipc_reader_free(&kh.rd[0]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	assert_int_equal(kg_ipc_send_fd(kh.ctl, 0, s[1]), KG_OK);
+	close(s[1]);
+	kh.relay[0] = s[0];
+	kg_ipc_reader_init(&kh.rd[0]);
+	backend(&kh, 0, ar.session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_int_equal(br.status, KH_B_UNAVAILABLE);
+	assert_string_equal(br.reason, SESSION_GONE);
+	kh_stop(&kh);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_malformed_frame_drops_only_the_relay_that_sent_it),
+		cmocka_unit_test(test_a_respawned_relay_is_served_in_the_dropped_slot),
+		cmocka_unit_test(test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone),
+		cmocka_unit_test(test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools),
+		cmocka_unit_test(test_a_dropped_relays_sessions_are_forgotten),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init("test_keyholder", 1, 0);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
