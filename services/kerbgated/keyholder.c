@@ -14,6 +14,7 @@
  *              unguessable handle (one use, KH_VERIFY_TTL_MS).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -43,6 +44,16 @@
 #define KH_MAX_VERIFY		8192
 #define KH_MAX_PENDING		4096		/* waiting frames, all relays */
 #define KH_KCD_WORKERS		2
+/*
+ * Answers wait in a per-relay queue, written as the relay's socket takes
+ * them, so one relay that stops reading (wedged or compromised) cannot make
+ * the single IPC thread block in write() and stall every other relay.
+ * Past KH_QUEUE_PAUSE bytes waiting, that relay's further frames are left
+ * unread until it catches up; a relay whose queue would pass KH_QUEUE_MAX
+ * (answers the KDC delivers late still arrive) is dropped as misbehaving.
+ */
+#define KH_QUEUE_PAUSE		(64 * 1024)
+#define KH_QUEUE_MAX		(4 * 1024 * 1024)
 
 /* The relay re-challenges the client on KH_B_UNAVAILABLE with a reason
  * starting "session"; no other reason may start so (see backend_reason). */
@@ -295,6 +306,9 @@ struct keyholder {
 	struct kcd		*kcd;		/* NULL: no pool in kcd mode */
 	struct pollfd		*pfd;		/* relays, kcd_fd(), the parent */
 	struct kg_ipc_reader	*rd;		/* one per relay */
+	struct kg_ipc_writer	*wr;		/* answers waiting, per relay */
+	bool			*doomed;	/* to drop: its queue overflowed
+						   or its socket failed */
 	size_t			 nrelays, open;	/* slots, slots with a relay */
 	size_t			 kcd_slot, ctl_slot;	/* in pfd, or SIZE_MAX */
 	char			 why[160];	/* what was wrong with a frame */
@@ -337,14 +351,59 @@ bad_frame(struct keyholder *k, const char *fmt, ...)
 	return -1;
 }
 
+/* Whether the relay has so much unread that its frames wait. */
+static bool
+relay_paused(const struct keyholder *k, size_t relay)
+{
+	return kg_ipc_queued(&k->wr[relay]) > KH_QUEUE_PAUSE;
+}
+
+/* Relays' sockets never block the loop, reading or writing. */
+static void
+set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		fatal("fcntl O_NONBLOCK");
+}
+
+/* Writes what the relay's socket takes now; polls for the rest. */
+static void
+flush_relay(struct keyholder *k, size_t relay)
+{
+	struct pollfd *pfd = &k->pfd[relay];
+	int rc;
+
+	if (pfd->fd < 0 || k->doomed[relay])
+		return;
+	if ((rc = kg_ipc_flush(&k->wr[relay], pfd->fd)) < 0) {
+		log_debug("relay %zu went away before its answers: %s", relay,
+		    kg_strerror(rc));
+		k->doomed[relay] = true;
+		return;
+	}
+	pfd->events = (relay_paused(k, relay) ? 0 : POLLIN) |
+	    (rc > 0 ? POLLOUT : 0);
+}
+
 static void
 send_answer(struct keyholder *k, size_t relay, uint16_t type, uint32_t id,
     uint8_t *payload, size_t plen)
 {
-	int fd = k->pfd[relay].fd;
+	int rc;
 
-	if (fd < 0 || kg_ipc_send(fd, type, id, payload, plen) < 0)
+	if (k->pfd[relay].fd < 0 || k->doomed[relay]) {
 		log_debug("a relay went away before its answer");
+	} else if ((rc = kg_ipc_queue(&k->wr[relay], type, id, payload,
+	    plen)) < 0) {
+		log_warnx("relay %zu does not read its answers (%zu bytes wait): "
+		    "dropping it (the parent starts a new one); the other relays "
+		    "are served on", relay, kg_ipc_queued(&k->wr[relay]));
+		k->doomed[relay] = true;
+	} else {
+		flush_relay(k, relay);
+	}
 	kg_freezero(payload, plen);
 }
 
@@ -936,31 +995,56 @@ close_slot(struct keyholder *k, size_t relay)
 		return;
 	close(k->pfd[relay].fd);
 	k->pfd[relay].fd = -1;
+	k->pfd[relay].events = POLLIN;
 	kg_ipc_reader_free(&k->rd[relay]);
+	kg_ipc_writer_free(&k->wr[relay]);
+	k->doomed[relay] = false;
 	k->open--;
 	table_forget_relay(&k->sessions, relay, session_relay);
 	table_forget_relay(&k->pending, relay, pending_relay);
 	table_forget_relay(&k->verifies, relay, verify_relay);
 }
 
-/* The relay's frames, as many as have arrived; a bad one drops the relay. */
-static void
-relay_readable(struct keyholder *k, size_t relay)
+/*
+ * The relay's frames that have arrived, until its answers back up (the
+ * rest wait in the reader); a bad one drops the relay.  \return
+ * KG_ERR_PROTO for a bad header, else 0.
+ */
+static int
+relay_frames(struct keyholder *k, size_t relay)
 {
 	struct kg_ipc_frame f;
-	int rc, next;
+	int next = 0;
 
-	rc = kg_ipc_read(&k->rd[relay], k->pfd[relay].fd);
-	while ((next = kg_ipc_next(&k->rd[relay], &f)) == 1) {
+	while (!relay_paused(k, relay) && !k->doomed[relay] &&
+	    (next = kg_ipc_next(&k->rd[relay], &f)) == 1) {
 		if (dispatch(k, relay, &f) < 0) {
 			log_warnx("relay %zu sent %s: dropping it (the parent "
 			    "starts a new one); the other relays are served on",
 			    relay, k->why);
-			close_slot(k, relay);
-			return;
+			k->doomed[relay] = true;
+			return 0;
 		}
 	}
-	if (next == KG_ERR_PROTO || rc == KG_ERR_PROTO) {
+	return relay_paused(k, relay) || k->doomed[relay] ? 0 : next;
+}
+
+/* The relay's socket is readable (or its queue drained): take its frames. */
+static void
+relay_readable(struct keyholder *k, size_t relay)
+{
+	int rc = KG_ERR_AGAIN, next;
+
+	/* Frames left waiting by a pause first: the reader must be drained
+	 * before it reads again. */
+	next = relay_frames(k, relay);
+	if (next == 0 && !relay_paused(k, relay) && !k->doomed[relay]) {
+		rc = kg_ipc_read(&k->rd[relay], k->pfd[relay].fd);
+		next = relay_frames(k, relay);
+	}
+	if (k->doomed[relay]) {
+		close_slot(k, relay);
+	} else if (next == KG_ERR_PROTO || rc == KG_ERR_PROTO) {
 		log_warnx("relay %zu sent a frame with a bad header: dropping "
 		    "it (the parent starts a new one); the other relays are "
 		    "served on", relay);
@@ -993,8 +1077,11 @@ parent_readable(struct keyholder *k)
 		return;
 	}
 	close_slot(k, slot);
+	set_nonblocking(fd);
 	k->pfd[slot].fd = fd;
+	k->pfd[slot].events = POLLIN;
 	kg_ipc_reader_init(&k->rd[slot]);
+	kg_ipc_writer_init(&k->wr[slot], KH_QUEUE_MAX);
 	k->open++;
 	log_info("relay %u: a new relay is connected", slot);
 }
@@ -1169,12 +1256,17 @@ keyholder_main(struct keyholder_env *env)
 	k.ctl_slot = env->ctl_fd >= 0 ? nfds++ : SIZE_MAX;
 	k.pfd = calloc(nfds, sizeof(*k.pfd));
 	k.rd = calloc(env->nrelays, sizeof(*k.rd));
-	if (k.pfd == NULL || k.rd == NULL)
+	k.wr = calloc(env->nrelays, sizeof(*k.wr));
+	k.doomed = calloc(env->nrelays, sizeof(*k.doomed));
+	if (k.pfd == NULL || k.rd == NULL || k.wr == NULL || k.doomed == NULL)
 		fatal("calloc");
 	for (i = 0; i < env->nrelays; i++) {
 		k.pfd[i].fd = env->relay_fds[i];
 		k.pfd[i].events = POLLIN;
+		if (k.pfd[i].fd >= 0)
+			set_nonblocking(k.pfd[i].fd);
 		kg_ipc_reader_init(&k.rd[i]);
+		kg_ipc_writer_init(&k.wr[i], KH_QUEUE_MAX);
 	}
 	k.open = env->nrelays;
 	if (k.kcd_slot != SIZE_MAX) {
@@ -1193,15 +1285,33 @@ keyholder_main(struct keyholder_env *env)
 				continue;
 			fatal("poll");
 		}
-		for (i = 0; i < env->nrelays; i++)
-			if (k.pfd[i].fd >= 0 && k.pfd[i].revents != 0)
+		for (i = 0; i < env->nrelays; i++) {
+			short ev = k.pfd[i].fd >= 0 ? k.pfd[i].revents : 0;
+			bool was_paused;
+
+			if (ev == 0)
+				continue;
+			was_paused = relay_paused(&k, i);
+			if (ev & (POLLOUT | POLLERR | POLLHUP))
+				flush_relay(&k, i);
+			/* Read when asked to, or take the frames left waiting
+			 * now that its answers have drained. */
+			if (k.doomed[i] || (ev & POLLIN) ||
+			    (was_paused && !relay_paused(&k, i)) ||
+			    (!relay_paused(&k, i) && (ev & (POLLERR | POLLHUP))))
 				relay_readable(&k, i);
+		}
 		if (k.kcd_slot != SIZE_MAX && (k.pfd[k.kcd_slot].revents & POLLIN))
 			kcd_answers(&k);
 		if (k.ctl_slot != SIZE_MAX && k.pfd[k.ctl_slot].fd >= 0 &&
 		    k.pfd[k.ctl_slot].revents != 0)
 			parent_readable(&k);
 		housekeeping(&k);
+		/* Relays whose queue overflowed outside their own frames
+		 * (late KDC answers, timeouts). */
+		for (i = 0; i < env->nrelays; i++)
+			if (k.doomed[i])
+				close_slot(&k, i);
 	}
 	/* kcd_free() wants every ticket reference back first. */
 	table_free(&k.verifies);
@@ -1210,6 +1320,10 @@ keyholder_main(struct keyholder_env *env)
 	kcd_free(k.kcd);
 	free(k.vhost_kcd);
 	acceptor_free(k.acc);
+	for (i = 0; i < env->nrelays; i++)
+		kg_ipc_writer_free(&k.wr[i]);
+	free(k.wr);
+	free(k.doomed);
 	free(k.rd);
 	free(k.pfd);
 	log_debug("every relay has gone; exiting");

@@ -4,6 +4,7 @@
  * and the parent, which hands it a respawned relay's socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -447,6 +448,82 @@ test_a_dropped_relays_sessions_are_forgotten(void **state)
 	kh_stop(&kh);
 }
 
+/*
+ * A relay that stops reading its answers (a compromised or wedged one) must
+ * not stall the keyholder: the other relays are still answered.
+ */
+static void
+test_a_relay_that_never_reads_does_not_stall_the_others(void **state)
+{
+	static const uint8_t junk[1] = { 0x60 };
+	struct kh_auth_req req;
+	struct kh_auth_result res;
+	uint8_t *p, frame[KG_IPC_HDR_LEN + 64], buf[16384];
+	struct kg_ipc_frame f;
+	struct pollfd pfd;
+	krb5_data tok;
+	struct mint_req_spec rs = { .gss_checksum = true };
+	size_t n, sent = 0;
+	struct kh kh;
+	int fl, rc;
+
+	(void)state;
+	kh_start(&kh);
+	memset(&req, 0, sizeof(req));
+	req.ap_req = junk;
+	req.ap_req_len = sizeof(junk);
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	frame_bytes(frame, KH_MSG_AUTH, 0, 1, p, (uint32_t)n);
+	free(p);
+	/* Relay 0 writes requests until the keyholder stops taking them and
+	 * never reads an answer. */
+	fl = fcntl(kh.relay[0], F_GETFL);
+	fcntl(kh.relay[0], F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
+		if (write(kh.relay[0], frame, KG_IPC_HDR_LEN + n) < 0) {
+			assert_true(errno == EAGAIN);
+			pfd.fd = kh.relay[0];
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, 2000) == 0)
+				break;	/* the keyholder takes no more */
+			continue;
+		}
+		sent++;
+	}
+	fprintf(stderr, "relay 0 sent %zu requests unread\n", sent);
+
+	/* Relay 1 asks: it must be answered promptly. */
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	memset(&req, 0, sizeof(req));
+	req.ap_req = tok.data;
+	req.ap_req_len = tok.length;
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh.relay[1], KH_MSG_AUTH, 9, p, n), KG_OK);
+	free(p);
+	krb5_data_free(&tok);
+	pfd.fd = kh.relay[1];
+	pfd.events = POLLIN;
+	rc = poll(&pfd, 1, 5000);
+	if (rc == 0)
+		fprintf(stderr, "relay 1 got no answer in 5 s: the keyholder is "
+		    "stuck writing to relay 0\n");
+	assert_int_equal(rc, 1);
+	assert_int_equal(next_frame(&kh, 1, &f, buf, sizeof(buf)), 1);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, &res), 0);
+	assert_int_equal(res.status, KH_OK);
+
+	/* Relay 0 reads again: every request it sent is answered, in turn. */
+	fcntl(kh.relay[0], F_SETFL, fl);
+	for (n = 0; n < sent; n++) {
+		assert_int_equal(next_frame(&kh, 0, &f, buf, sizeof(buf)), 1);
+		assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
+		assert_int_equal(kh_auth_result_decode(f.payload, f.len, &res), 0);
+		assert_int_equal(res.status, KH_MALFORMED);
+	}
+	assert_true(kh_alive(&kh));
+	kh_stop(&kh);
+}
+
 int
 main(void)
 {
@@ -456,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone),
 		cmocka_unit_test(test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools),
 		cmocka_unit_test(test_a_dropped_relays_sessions_are_forgotten),
+		cmocka_unit_test(test_a_relay_that_never_reads_does_not_stall_the_others),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
