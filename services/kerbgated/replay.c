@@ -17,7 +17,9 @@
 
 struct replay_entry {
 	uint8_t digest[REPLAY_DIGEST_LEN];
-	int64_t expires;		/* live while now < expires */
+	int64_t ctime;			/* live while now <= ctime + skew
+					   (live()): a raised skew lengthens
+					   every entry at once */
 };
 
 /* The start of the region: offsets and counters only, no pointers. */
@@ -46,6 +48,13 @@ struct kg_replay {
 };
 
 #define ALIGN8(n)	(((n) + 7) & ~(size_t)7)
+
+/* The skew check passes while now <= ctime + skew (inclusive). */
+static bool
+live(const struct replay_hdr *h, const struct replay_entry *e, int64_t now)
+{
+	return e->ctime + h->skew >= now;
+}
 
 static size_t
 index_slots(size_t capacity)
@@ -169,25 +178,39 @@ set_floor(struct replay_hdr *h, int64_t now)
 	h->floor_until = now + h->skew + 1;
 }
 
+static void compact(struct kg_replay *rc, int64_t now);
+
 /*
- * Takes the lock.  If its holder died, the ring and index may be half
- * updated: start empty, and refuse what the dead process may have let in
- * (the restart floor), as after any unplanned keyholder death.
+ * Takes the lock.  If its holder died, the index may be half updated, but
+ * the ring still holds every entry that process or any other had made
+ * (an entry is written whole before count takes it in; eviction and
+ * compaction only drop expired entries, and a compaction cut short leaves
+ * copies, never gaps): rebuild the index from the ring rather than forget
+ * what was accepted.  Emptying it would let every authenticator accepted
+ * in the last skew window through again, those of clients whose clocks
+ * run ahead of ours even past the restart floor.  The floor is set as
+ * after any unplanned keyholder death.
  */
 static void
 lock(struct kg_replay *rc)
 {
 	struct replay_hdr *h = rc->h;
+	int64_t now;
 	int e = pthread_mutex_lock(&h->lock);
 
 	if (e == 0)
 		return;
 	if (e != EOWNERDEAD)
 		abort();	/* a robust mutex we initialised: cannot be */
-	h->head = h->count = 0;
-	memset(rc->ring, 0, h->capacity * sizeof(*rc->ring));
-	memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
-	set_floor(h, (int64_t)time(NULL));
+	now = (int64_t)time(NULL);
+	if (h->head < h->capacity && h->count <= h->capacity) {
+		compact(rc, now);
+	} else {
+		h->head = h->count = 0;
+		memset(rc->ring, 0, h->capacity * sizeof(*rc->ring));
+		memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
+	}
+	set_floor(h, now);
 	h->resets++;
 	pthread_mutex_consistent(&h->lock);
 }
@@ -260,7 +283,7 @@ compact(struct kg_replay *rc, int64_t now)
 	for (r = 0; r < h->count; r++) {
 		struct replay_entry *e = &rc->ring[(h->head + r) % cap];
 
-		if (e->expires <= now)
+		if (!live(h, e, now))
 			continue;
 		if (w != r)
 			rc->ring[(h->head + w) % cap] = *e;
@@ -280,7 +303,7 @@ make_room(struct kg_replay *rc, int64_t now)
 {
 	struct replay_hdr *h = rc->h;
 
-	while (h->count > 0 && rc->ring[h->head].expires <= now)
+	while (h->count > 0 && !live(h, &rc->ring[h->head], now))
 		evict_oldest(rc);
 	if (h->count < h->capacity)
 		return true;
@@ -302,7 +325,7 @@ seen_locked(const struct kg_replay *rc, const uint8_t *digest, int64_t now)
 	while (rc->index[i] != 0) {
 		const struct replay_entry *e = &rc->ring[rc->index[i] - 1];
 
-		if (memcmp(e->digest, digest, REPLAY_DIGEST_LEN) == 0 && e->expires > now)
+		if (memcmp(e->digest, digest, REPLAY_DIGEST_LEN) == 0 && live(rc->h, e, now))
 			return true;
 		i = (i + 1) & rc->h->index_mask;
 	}
@@ -346,18 +369,12 @@ replay_check(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
 	return v;
 }
 
+/* Entries hold their ctime: a larger skew lengthens them all at once. */
 static void
 raise_skew(struct kg_replay *rc, int skew)
 {
-	struct replay_hdr *h = rc->h;
-	int64_t d = (int64_t)skew - h->skew;
-	size_t i;
-
-	if (d <= 0)
-		return;
-	for (i = 0; i < h->count; i++)
-		rc->ring[(h->head + i) % h->capacity].expires += d;
-	h->skew = skew;
+	if ((int64_t)skew > rc->h->skew)
+		rc->h->skew = skew;
 }
 
 void
@@ -387,8 +404,10 @@ replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
 	}
 	pos = (h->head + h->count) % h->capacity;
 	memcpy(rc->ring[pos].digest, digest, REPLAY_DIGEST_LEN);
-	/* The skew check passes while now <= ctime + skew (inclusive). */
-	rc->ring[pos].expires = (int64_t)ctime + h->skew + 1;
+	rc->ring[pos].ctime = (int64_t)ctime;
+	/* The entry whole before count takes it in: what lock() relies on
+	 * to repair the cache after a holder died here. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	h->count++;
 	index_add(rc, pos);
 out:

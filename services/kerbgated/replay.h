@@ -18,8 +18,11 @@
  * again after a crash, sees what the one before it accepted, and two
  * generations serving at once (one draining) share one cache.  A robust
  * process-shared mutex guards it; if a keyholder dies holding it, the next
- * user empties the cache (its state may be half written) and sets the
- * restart floor below.
+ * user rebuilds the index (which may be half written) from the ring, which
+ * never loses a live entry however an update is cut short, and sets the
+ * restart floor below.  (Emptying it instead would let an authenticator
+ * with a ctime at or after the restart, a client clock running ahead of
+ * ours, be accepted twice: the floor does not cover those.)
  *
  * Restart floor: after an unplanned keyholder death, authenticators whose
  * ctime is older than the restart are refused (REPLAY_STALE) for one skew
@@ -163,7 +166,7 @@ size_t replay_capacity(const struct kg_replay *rc);
 /** \brief Authenticators refused because the cache was full of live entries. */
 uint64_t replay_full_refusals(struct kg_replay *rc);
 
-/** \brief Times the cache was emptied because its user died holding it. */
+/** \brief Times the cache was repaired because its user died holding it. */
 uint64_t replay_resets(struct kg_replay *rc);
 
 #endif /* KG_REPLAY_H */

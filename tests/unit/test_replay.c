@@ -292,17 +292,19 @@ test_shared_cache_carries_entries_across_processes(void **state)
 
 /*
  * A keyholder killed while it holds the cache's lock: the next user must
- * not hang, must not trust the half-updated entries, and must refuse what
- * the dead one may have let in.  The child takes the lock directly: the
- * handle's first member points at the region, whose first member is the
- * mutex (replay.c).
+ * not hang, must not trust the half-updated index, must still know every
+ * authenticator accepted before (emptying the cache let one whose client
+ * clock ran ahead of ours through again: the restart floor refuses only
+ * ctime < restart), and refuses what the dead one may have let in.  The
+ * child takes the lock directly: the handle's first member points at the
+ * region, whose first member is the mutex (replay.c).
  */
 static void
-test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor(void **state)
+test_user_dying_with_the_lock_keeps_the_entries_and_sets_the_floor(void **state)
 {
 	struct kg_replay *rc = replay_new_shared(16);
 	pthread_mutex_t *m = *(pthread_mutex_t **)rc;
-	uint8_t d[REPLAY_DIGEST_LEN], e[REPLAY_DIGEST_LEN];
+	uint8_t d[REPLAY_DIGEST_LEN], e[REPLAY_DIGEST_LEN], f[REPLAY_DIGEST_LEN];
 	time_t now = time(NULL);
 	pid_t pid;
 	int status;
@@ -310,7 +312,10 @@ test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor(void **state)
 	replay_set_skew(rc, SKEW);
 	digest_of(rc, 1, d);
 	digest_of(rc, 2, e);
+	digest_of(rc, 3, f);
 	assert_int_equal(ins(rc, d, now, now), REPLAY_NEW);
+	/* A client 60 s ahead of us; and one in this very second. */
+	assert_int_equal(ins(rc, f, now + 60, now), REPLAY_NEW);
 	if ((pid = fork()) == 0) {
 		pthread_mutex_lock(m);
 		_exit(0);		/* dies holding it */
@@ -319,7 +324,9 @@ test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(replay_check(rc, e, now - 10, now), REPLAY_STALE);
 	assert_int_equal(replay_resets(rc), 1);
-	assert_int_equal(replay_count(rc), 0);
+	assert_int_equal(replay_count(rc), 2);
+	assert_int_equal(replay_check(rc, f, now + 60, now), REPLAY_SEEN);
+	assert_int_equal(replay_check(rc, d, now, now), REPLAY_SEEN);
 	assert_int_equal(replay_check(rc, e, now + 1, now + 1), REPLAY_NEW);
 	replay_free(rc);
 }
@@ -370,7 +377,7 @@ main(void)
 		cmocka_unit_test(test_raising_the_skew_lengthens_the_entries_held),
 		cmocka_unit_test(test_after_a_restart_older_authenticators_are_refused_for_one_skew),
 		cmocka_unit_test(test_shared_cache_carries_entries_across_processes),
-		cmocka_unit_test(test_user_dying_with_the_lock_empties_the_cache_and_sets_the_floor),
+		cmocka_unit_test(test_user_dying_with_the_lock_keeps_the_entries_and_sets_the_floor),
 		cmocka_unit_test(test_region_size_is_32_to_40_bytes_an_entry),
 		cmocka_unit_test(test_zero_capacity_selects_the_configured_default),
 		cmocka_unit_test(test_absurd_capacity_is_refused),
