@@ -42,7 +42,8 @@
 #define KH_SESSION_SWEEP_MS	(30 * 1000)	/* full scan of the sessions */
 #define KH_VERIFY_TTL_MS	(120 * 1000)
 #define KH_MAX_VERIFY		8192
-#define KH_MAX_PENDING		4096		/* waiting frames, all relays */
+#define KH_MAX_PENDING		4096		/* waiting frames, all relays;
+						   each relay at most its share */
 #define KH_KCD_WORKERS		2
 /*
  * Answers wait in a per-relay queue, written as the relay's socket takes
@@ -309,6 +310,9 @@ struct keyholder {
 	struct kg_ipc_writer	*wr;		/* answers waiting, per relay */
 	bool			*doomed;	/* to drop: its queue overflowed
 						   or its socket failed */
+	size_t			*npending;	/* per relay, in pending */
+	size_t			 pending_share;	/* most pending one relay may
+						   hold: KH_MAX_PENDING / relays */
 	size_t			 nrelays, open;	/* slots, slots with a relay */
 	size_t			 kcd_slot, ctl_slot;	/* in pfd, or SIZE_MAX */
 	char			 why[160];	/* what was wrong with a frame */
@@ -808,9 +812,13 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		    KH_SESSION_GONE);
 		return 0;
 	}
-	if (k->pending.n >= k->pending.max) {
+	/* Each relay its share of the waiting room: one relay (the busiest,
+	 * or a compromised one) cannot leave the others none. */
+	if (k->pending.n >= k->pending.max ||
+	    k->npending[relay] >= k->pending_share) {
 		snprintf(reason, sizeof(reason), "keyholder busy: %zu "
-		    "delegation requests wait for the KDC", k->pending.n);
+		    "delegation requests wait for the KDC, %zu of them this "
+		    "relay's", k->pending.n, k->npending[relay]);
 		log_warnx("%s", reason);
 		send_backend_failure(k, relay, f->id, KH_B_UNAVAILABLE, reason);
 		return 0;
@@ -844,6 +852,7 @@ backend(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	if (kcd_submit(k->kcd, &kr, p->e.id, &r) == KCD_PENDING) {
 		p->e.expires_ms = kg_now_ms() + (uint64_t)k->pending_ttl_s * 1000;
 		table_insert(&k->pending, &p->e);
+		k->npending[relay]++;
 		return 0;
 	}
 	finish_backend(k, relay, f->id, req.pool, req.cb, req.cb_len,
@@ -865,6 +874,7 @@ kcd_answers(struct keyholder *k)
 		if ((e = table_find(&k->pending, r.cookie)) != NULL) {
 			p = (struct kh_pending *)e;
 			table_remove(&k->pending, e);
+			k->npending[p->relay]--;
 			finish_backend(k, p->relay, p->frame_id, p->pool, p->cb,
 			    p->cb_len, p->user, p->spn, &r);
 			pending_destroy(e);
@@ -881,6 +891,7 @@ pending_timed_out(void *arg, struct kh_entry *e)
 	struct kh_pending *p = (struct kh_pending *)e;
 	char reason[128], to[KG_LOG_SANITIZE_BUFSZ];
 
+	k->npending[p->relay]--;
 	snprintf(reason, sizeof(reason), "no answer from the KDC within %u s",
 	    k->pending_ttl_s);
 	log_warnx("delegation to %s: %s", log_sanitize(p->spn, to, sizeof(to)),
@@ -1002,6 +1013,7 @@ close_slot(struct keyholder *k, size_t relay)
 	k->open--;
 	table_forget_relay(&k->sessions, relay, session_relay);
 	table_forget_relay(&k->pending, relay, pending_relay);
+	k->npending[relay] = 0;
 	table_forget_relay(&k->verifies, relay, verify_relay);
 }
 
@@ -1258,8 +1270,13 @@ keyholder_main(struct keyholder_env *env)
 	k.rd = calloc(env->nrelays, sizeof(*k.rd));
 	k.wr = calloc(env->nrelays, sizeof(*k.wr));
 	k.doomed = calloc(env->nrelays, sizeof(*k.doomed));
-	if (k.pfd == NULL || k.rd == NULL || k.wr == NULL || k.doomed == NULL)
+	k.npending = calloc(env->nrelays, sizeof(*k.npending));
+	if (k.pfd == NULL || k.rd == NULL || k.wr == NULL || k.doomed == NULL ||
+	    k.npending == NULL)
 		fatal("calloc");
+	k.pending_share = KH_MAX_PENDING / (env->nrelays > 0 ? env->nrelays : 1);
+	if (k.pending_share == 0)
+		k.pending_share = 1;
 	for (i = 0; i < env->nrelays; i++) {
 		k.pfd[i].fd = env->relay_fds[i];
 		k.pfd[i].events = POLLIN;
@@ -1324,6 +1341,7 @@ keyholder_main(struct keyholder_env *env)
 		kg_ipc_writer_free(&k.wr[i]);
 	free(k.wr);
 	free(k.doomed);
+	free(k.npending);
 	free(k.rd);
 	free(k.pfd);
 	log_debug("every relay has gone; exiting");

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -524,6 +526,109 @@ test_a_relay_that_never_reads_does_not_stall_the_others(void **state)
 	kh_stop(&kh);
 }
 
+/*
+ * The delegation requests waiting for the KDC are shared by every relay:
+ * one relay (compromised, or just the busiest) must not take them all and
+ * leave the others "keyholder busy".  The KDC here takes requests and never
+ * answers, so they all wait.
+ */
+static void
+test_one_relay_cannot_take_every_waiting_delegation_slot(void **state)
+{
+	struct kh_auth_result ar0, ar1;
+	struct kh_backend_result br;
+	struct kh_backend_req req;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	uint8_t abuf[16384], bbuf[16384], *p, frame[KG_IPC_HDR_LEN + 128];
+	struct kg_ipc_frame f;
+	struct pollfd pfd;
+	struct conf saved = conf, deaf;
+	char path[700], err[512];
+	size_t n, sent = 0;
+	struct kh kh;
+	FILE *fp;
+	int udp, tcp, fl;
+
+	(void)state;
+	/* A KDC that never answers, on UDP and TCP. */
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(tcp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(tcp, 64), 0);
+	assert_int_equal(getsockname(tcp, (struct sockaddr *)&sin, &slen), 0);
+	assert_int_equal(bind(udp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+
+	snprintf(path, sizeof(path), "%s/deaf.json", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
+	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
+	    "  \"kcd\": { \"principal\": \"%s\", \"kdcs\": [\"127.0.0.1:%u\"], \"kdc_timeout\": 5 },\n"
+	    "  \"vhosts\": [\n"
+	    "    { \"name\": \"mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ],\n"
+	    "  \"pools\": [\n"
+	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
+	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] } ] }\n",
+	    keytab, MINT_ACCOUNT, (unsigned)ntohs(sin.sin_port), MINT_SPN_HTTP);
+	fclose(fp);
+	assert_int_equal(conf_load(path, &deaf, err, sizeof(err)), 0);
+	conf = deaf;
+	kh_start(&kh);
+	conf = saved;
+
+	auth(&kh, 0, 1, &ar0, abuf, sizeof(abuf));
+	assert_int_equal(ar0.status, KH_OK);
+	auth(&kh, 1, 2, &ar1, abuf, sizeof(abuf));
+	assert_int_equal(ar1.status, KH_OK);
+
+	/* Relay 0 asks for delegation until the keyholder takes no more. */
+	memset(&req, 0, sizeof(req));
+	req.session = ar0.session;
+	req.pool = 0;
+	snprintf(req.spn, sizeof(req.spn), "http/cas1.corp.contoso.com");
+	assert_int_equal(kh_backend_req_encode(&req, &p, &n), 0);
+	assert_true(n <= 128);
+	frame_bytes(frame, KH_MSG_BACKEND, 0, 5, p, (uint32_t)n);
+	free(p);
+	fl = fcntl(kh.relay[0], F_GETFL);
+	fcntl(kh.relay[0], F_SETFL, fl | O_NONBLOCK);
+	while (sent < 5000) {
+		if (write(kh.relay[0], frame, KG_IPC_HDR_LEN + n) < 0) {
+			assert_true(errno == EAGAIN);
+			pfd.fd = kh.relay[0];
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, 1000) == 0)
+				break;
+			continue;
+		}
+		sent++;
+	}
+	usleep(300 * 1000);
+
+	/* Relay 1's one request must wait its turn at the KDC, not be
+	 * refused for relay 0's. */
+	memset(&req, 0, sizeof(req));
+	req.session = ar1.session;
+	req.pool = 0;
+	snprintf(req.spn, sizeof(req.spn), "http/cas1.corp.contoso.com");
+	assert_int_equal(kh_backend_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh.relay[1], KH_MSG_BACKEND, 6, p, n), KG_OK);
+	free(p);
+	assert_int_equal(next_frame(&kh, 1, &f, bbuf, sizeof(bbuf)), 1);
+	assert_int_equal(kh_backend_result_decode(f.payload, f.len, &br), 0);
+	fprintf(stderr, "relay 0 sent %zu; relay 1 got: %s\n", sent, br.reason);
+	assert_null(strstr(br.reason, "keyholder busy"));
+	kh_stop(&kh);
+	conf_free(&deaf);
+	unlink(path);
+	close(udp);
+	close(tcp);
+}
+
 int
 main(void)
 {
@@ -534,6 +639,7 @@ main(void)
 		cmocka_unit_test(test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools),
 		cmocka_unit_test(test_a_dropped_relays_sessions_are_forgotten),
 		cmocka_unit_test(test_a_relay_that_never_reads_does_not_stall_the_others),
+		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
