@@ -289,8 +289,12 @@ compact(struct kg_replay *rc, int64_t now)
 			rc->ring[(h->head + w) % cap] = *e;
 		w++;
 	}
+	/* Every live entry copied before any slot is cleared or count cut:
+	 * a holder dying here leaves duplicates, never a lost entry (lock()). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (r = w; r < h->count; r++)
 		memset(&rc->ring[(h->head + r) % cap], 0, sizeof(*rc->ring));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	h->count = w;
 	memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
 	for (r = 0; r < w; r++)
