@@ -6,9 +6,10 @@
  * threads and come back through kcd_fd(), so the loop never waits for a
  * KDC.  Three tables hold what outlives one frame:
  *
- *   sessions   an authentication's evidence ticket, by an unguessable
- *              handle returned in AUTH_RESULT (LRU, bounded by
- *              conf->kcd_sessions, dropped at the ticket's end time);
+ *   sessions   a user's newest evidence ticket, one per relay, virtual
+ *              host and principal, by an unguessable handle returned in
+ *              AUTH_RESULT (LRU, bounded by conf->kcd_sessions, dropped
+ *              at the ticket's end time);
  *   pending    KH_MSG_BACKEND frames waiting for the KDC, by kcd cookie;
  *   verifies   initiator contexts waiting for a back-end's AP-REP, by an
  *              unguessable handle (one use, KH_VERIFY_TTL_MS).
@@ -29,7 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/sha256.h>
+
 #include "acceptor.h"
+#include "kcrypto.h"
 #include "ipc.h"
 #include "kcd.h"
 #include "keyholder.h"
@@ -319,6 +323,7 @@ struct keyholder {
 	bool			*vhost_kcd;	/* a route of the vhost goes to
 						   a kcd pool: keep sessions */
 	struct kh_table		 sessions, pending, verifies;
+	uint8_t			 session_key[32];	/* keys session_id() */
 	uint64_t		 next_cookie;
 	uint64_t		 next_tick_ms;
 	uint64_t		 next_sweep_ms;
@@ -472,41 +477,89 @@ reason_code(enum accept_status st)
 }
 
 /*
- * Keeps an accepted ticket as evidence for constrained delegation.
- * \return the session's handle, or 0 (no memory).
+ * A user's session handle on a relay and virtual host: one per (relay,
+ * vhost, principal), so that a user who logs in again and again (every
+ * connection, or a flood of fresh authenticators) refreshes one entry
+ * instead of pushing other users' out of the LRU table.  Keyed by a
+ * secret of this keyholder: as unguessable as a random one to relays.
+ */
+static uint64_t
+session_id(const struct keyholder *k, size_t relay, uint32_t vhost,
+    const char *principal)
+{
+	mbedtls_sha256_context sha;
+	uint8_t full[32];
+	uint64_t id, r = relay;
+
+	mbedtls_sha256_init(&sha);
+	mbedtls_sha256_starts(&sha, 0);
+	mbedtls_sha256_update(&sha, k->session_key, sizeof(k->session_key));
+	mbedtls_sha256_update(&sha, (const uint8_t *)&r, sizeof(r));
+	mbedtls_sha256_update(&sha, (const uint8_t *)&vhost, sizeof(vhost));
+	mbedtls_sha256_update(&sha, (const uint8_t *)principal, strlen(principal));
+	mbedtls_sha256_finish(&sha, full);
+	mbedtls_sha256_free(&sha);
+	memcpy(&id, full, sizeof(id));
+	kg_zero(full, sizeof(full));
+	return id != 0 ? id : 1;
+}
+
+/*
+ * Keeps an accepted ticket as evidence for constrained delegation, in the
+ * user's session on this relay and vhost (its newest ticket replaces an
+ * older one).  \return the session's handle, or 0 (no memory).
  */
 static uint64_t
 session_new(struct keyholder *k, size_t relay, uint32_t vhost,
     const struct accept_result *res)
 {
 	struct kh_session *s;
+	struct kh_entry *e;
 	time_t left = res->endtime - time(NULL);
+	uint64_t id = session_id(k, relay, vhost, res->client);
+	uint8_t *evidence = NULL;
 	char who[KG_LOG_SANITIZE_BUFSZ];
 
 	/* Accepted within the clock skew but already over: the KDC will say
 	 * so with a reason, rather than the relay re-challenging forever. */
 	if (left < 60)
 		left = 60;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (res->ticket_len > 0 && (s->evidence = malloc(res->ticket_len)) ==
-	    NULL)) {
-		free(s);
+	if (res->ticket_len > 0 && (evidence = malloc(res->ticket_len)) == NULL) {
 		log_warnx("out of memory keeping the ticket of %s for delegation",
 		    log_sanitize(res->client, who, sizeof(who)));
 		return 0;
 	}
-	s->relay = relay;
-	s->vhost = vhost;
-	kg_strlcpy(s->principal, res->client, sizeof(s->principal));
+	if ((e = table_find(&k->sessions, id)) != NULL) {
+		s = (struct kh_session *)e;
+		if (s->relay != relay || s->vhost != vhost ||
+		    strcmp(s->principal, res->client) != 0) {
+			/* A 64-bit collision: keep the other user's. */
+			kg_freezero(evidence, res->ticket_len);
+			return 0;
+		}
+		kg_freezero(s->evidence, s->evidence_len);
+		table_touch(&k->sessions, e);
+	} else {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			kg_freezero(evidence, res->ticket_len);
+			log_warnx("out of memory keeping the ticket of %s for "
+			    "delegation", log_sanitize(res->client, who, sizeof(who)));
+			return 0;
+		}
+		s->relay = relay;
+		s->vhost = vhost;
+		kg_strlcpy(s->principal, res->client, sizeof(s->principal));
+		s->e.id = id;
+		if (table_insert(&k->sessions, &s->e))
+			log_debug("session table full (%zu): the least recently "
+			    "used login's ticket was dropped", k->sessions.max);
+	}
 	if (res->ticket_len > 0)
-		memcpy(s->evidence, res->ticket, res->ticket_len);
+		memcpy(evidence, res->ticket, res->ticket_len);
+	s->evidence = evidence;
 	s->evidence_len = res->ticket_len;
 	s->forwardable = res->forwardable;
-	s->e.id = fresh_id(&k->sessions);
 	s->e.expires_ms = kg_now_ms() + (uint64_t)left * 1000;
-	if (table_insert(&k->sessions, &s->e))
-		log_debug("session table full (%zu): the least recently used "
-		    "login's ticket was dropped", k->sessions.max);
 	return s->e.id;
 }
 
@@ -1257,6 +1310,8 @@ keyholder_main(struct keyholder_env *env)
 		k.pending_ttl_s = 3 * c->kcd_timeout_s *
 		    (unsigned)(c->kcd_nkdcs > 0 ? c->kcd_nkdcs : 1) + 5;
 	}
+	if (kc_random(k.session_key, sizeof(k.session_key)) != KC_OK)
+		fatalx("no randomness for the session key");
 	table_init(&k.sessions, c->kcd_sessions > 0 ? c->kcd_sessions : 16,
 	    session_destroy);
 	table_init(&k.pending, KH_MAX_PENDING, pending_destroy);
@@ -1337,6 +1392,7 @@ keyholder_main(struct keyholder_env *env)
 	kcd_free(k.kcd);
 	free(k.vhost_kcd);
 	acceptor_free(k.acc);
+	kg_zero(k.session_key, sizeof(k.session_key));
 	for (i = 0; i < env->nrelays; i++)
 		kg_ipc_writer_free(&k.wr[i]);
 	free(k.wr);

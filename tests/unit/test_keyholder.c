@@ -629,6 +629,83 @@ test_one_relay_cannot_take_every_waiting_delegation_slot(void **state)
 	close(tcp);
 }
 
+/*
+ * A user who logs in again and again (each connection, or a flood of fresh
+ * authenticators) keeps one delegation session per relay and vhost: the
+ * table's other users' sessions are not pushed out.  The newest login's
+ * ticket is the session's evidence.
+ */
+static void
+test_repeated_logins_of_one_user_do_not_evict_other_sessions(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &key, .client = "mallory@CORP.CONTOSO.COM",
+	    .forwardable = true };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_result ar, victim;
+	struct kh_backend_result br;
+	struct kh_auth_req req;
+	struct kg_ipc_frame f;
+	uint8_t abuf[16384], bbuf[16384], *p;
+	struct conf saved = conf, small;
+	char path[700], err[512];
+	uint64_t first = 0;
+	krb5_creds creds;
+	krb5_data ap, tok;
+	struct kh kh;
+	size_t n;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/small.json", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
+	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
+	    "  \"kcd\": { \"principal\": \"%s\", \"kdcs\": [\"127.0.0.1\"], \"kdc_timeout\": 1, \"sessions\": 16 },\n"
+	    "  \"vhosts\": [\n"
+	    "    { \"name\": \"mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ],\n"
+	    "  \"pools\": [\n"
+	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
+	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] } ] }\n",
+	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP);
+	fclose(fp);
+	assert_int_equal(conf_load(path, &small, err, sizeof(err)), 0);
+	conf = small;
+	kh_start(&kh);
+	conf = saved;
+
+	auth(&kh, 1, 1, &victim, abuf, sizeof(abuf));	/* alice, relay 1 */
+	assert_int_equal(victim.status, KH_OK);
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	for (i = 0; i < 40; i++) {		/* mallory, relay 0, 40 logins */
+		assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+		assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+		memset(&req, 0, sizeof(req));
+		req.ap_req = tok.data;
+		req.ap_req_len = tok.length;
+		assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+		assert_int_equal(kg_ipc_send(kh.relay[0], KH_MSG_AUTH, 100 + i, p, n), KG_OK);
+		free(p);
+		krb5_data_free(&ap);
+		krb5_data_free(&tok);
+		assert_int_equal(next_frame(&kh, 0, &f, abuf, sizeof(abuf)), 1);
+		assert_int_equal(kh_auth_result_decode(f.payload, f.len, &ar), 0);
+		assert_int_equal(ar.status, KH_OK);
+		assert_string_equal(ar.principal, "mallory@CORP.CONTOSO.COM");
+		if (i == 0)
+			first = ar.session;
+		assert_true(ar.session == first);	/* one session, refreshed */
+	}
+	krb5_free_cred_contents(mint_context(), &creds);
+	backend(&kh, 1, victim.session, 0, "http/cas1.corp.contoso.com", &br, bbuf,
+	    sizeof(bbuf));
+	assert_string_not_equal(br.reason, SESSION_GONE);
+	kh_stop(&kh);
+	conf_free(&small);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -640,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_a_dropped_relays_sessions_are_forgotten),
 		cmocka_unit_test(test_a_relay_that_never_reads_does_not_stall_the_others),
 		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),
+		cmocka_unit_test(test_repeated_logins_of_one_user_do_not_evict_other_sessions),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
