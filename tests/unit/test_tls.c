@@ -1219,22 +1219,8 @@ static void
 test_plain_http_to_the_tls_port_is_described(void **state)
 {
 	static const char get[] = "GET / HTTP/1.1\r\nHost: mail\r\n\r\n";
-	struct tls_server *srv = vip_server();
-	struct pair p;
-	int rc = TLS_WANT_READ, round;
 
-	pair_open(&p, srv, NULL, NULL);
-	assert_int_equal(write(p.cli.fd, get, sizeof(get) - 1), sizeof(get) - 1);
-	for (round = 0; round < 100 && (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE);
-	    round++) {
-		struct pollfd pfd = { p.srv.fd, events_for(rc), 0 };
-		if ((rc = tls_handshake(p.srv.tc)) == TLS_WANT_READ)
-			poll(&pfd, 1, 1000);
-	}
-	assert_int_equal(rc, TLS_ERR);
-	assert_contains(tls_conn_error(p.srv.tc), "plain HTTP");
-	pair_close(&p);
-	tls_server_unref(srv);
+	assert_client_bytes_refused((const uint8_t *)get, sizeof(get) - 1, "plain HTTP");
 }
 
 static void
