@@ -18,3 +18,4 @@ $(OBJDIR)/tests/unit/test_acceptor.o: INCLUDES += -Ibench -Itests/unit
 $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
 test_hmac256_SRCS := services/kerbgated/hmac256.c
 test_reqfilter_SRCS := services/kerbgated/reqfilter.c
+test_sandbox_SRCS := services/kerbgated/sandbox.c
