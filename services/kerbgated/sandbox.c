@@ -348,10 +348,11 @@ sandbox_prepare_root(const char *dir, char *err, size_t errlen)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		kg_strlcpy(path, de->d_name, sizeof(path));	/* de dies with d */
 		closedir(d);
 		return kg_seterr(err, errlen, "sandbox root %s is not empty "
 		    "(%s): the children would see it; use an empty directory",
-		    dir, de->d_name);
+		    dir, path);
 	}
 	closedir(d);
 	return 0;

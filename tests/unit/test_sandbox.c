@@ -34,6 +34,7 @@
 #endif
 #endif
 
+#ifndef UNDER_ASAN
 /* Runs fn in a child under the filter for kind; returns its wait status. */
 static int
 sandboxed(enum sandbox_kind kind, int (*fn)(void))
@@ -102,7 +103,6 @@ do_fork(void)
 	return fork() >= 0 ? 0 : 1;
 }
 
-#ifndef UNDER_ASAN
 static void
 test_relay_open_dies_of_sigsys_and_is_named(void **state)
 {
