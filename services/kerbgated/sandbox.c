@@ -76,8 +76,9 @@ static const char *const common_calls[] = {
 
 /* Relays: the event loop and the sockets of clients and back-ends. */
 static const char *const relay_calls[] = {
-	/* libev's epoll backend */
-	"epoll_wait", "epoll_ctl",
+	/* libev's epoll backend; it makes a new epoll set when an event
+	 * comes for an fd closed and reused meanwhile (seen under load) */
+	"epoll_wait", "epoll_ctl", "epoll_create1",
 	/* clients (the VIP listeners, the admin port for /metrics) */
 	"accept4", "getpeername",
 	/* mbedTLS and the relay's send()/recv(); ipc frames to the keyholder */
