@@ -4,7 +4,7 @@
  * sets NoNewPrivs and installs a seccomp filter that allows only the
  * system calls its kind needs.  Any other call raises SIGSYS: the child
  * records the call in a page it shares with the parent and dies of it, and
- * the parent logs which child and which call, and restarts the generation.
+ * the parent logs which child and which call, and replaces it.
  */
 #ifndef KG_SANDBOX_H
 #define KG_SANDBOX_H
