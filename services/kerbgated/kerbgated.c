@@ -586,7 +586,8 @@ relay_died(struct generation *g, pid_t pid, int status)
 	return respawn_relay(g, w);
 }
 
-/* "relay 1 (pid 4242) killed by the sandbox: forbidden system call openat" */
+/* "relay 1 (pid 4242) killed by the sandbox: forbidden system call openat",
+ * the relay named by its slot, as relay_died() names it. */
 static void
 log_violation(const struct generation *g, pid_t pid)
 {
@@ -597,8 +598,7 @@ log_violation(const struct generation *g, pid_t pid)
 	snprintf(who, sizeof(who), "keyholder");
 	for (j = 0; j < g->nrelays; j++)
 		if (pid == g->relays[j])
-			snprintf(who, sizeof(who), "relay %u",
-			    j + (g->id & 1) * g->nrelays);
+			snprintf(who, sizeof(who), "relay %u", j);
 	log_warnx("generation %u: %s (pid %d) killed by the sandbox: "
 	    "forbidden system call %s", g->id, who, (int)pid, call);
 }
