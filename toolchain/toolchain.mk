@@ -48,3 +48,4 @@ HEIMDAL_LIBS   := -L$(TARGET_LIBDIR)/heimdal -Wl,-rpath,$(TARGET_LIBDIR)/heimdal
 EV_LIBS        := -lev
 JANSSON_LIBS   := -ljansson
 CMOCKA_LIBS    := -lcmocka
+SECCOMP_LIBS   := -lseccomp

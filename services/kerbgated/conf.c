@@ -17,11 +17,23 @@
 #include "conf.h"
 #include "util.h"
 
+/* A .config from before the sandbox existed still gets one. */
+#if defined(CONFIG_KERBGATED_SANDBOX_ENABLED) || !defined(CONFIG_KERBGATED_SANDBOX_ROOT)
+#define SANDBOX_DEFAULT_ON	1
+#else
+#define SANDBOX_DEFAULT_ON	0
+#endif
+#ifndef CONFIG_KERBGATED_SANDBOX_ROOT
+#define CONFIG_KERBGATED_SANDBOX_ROOT	"/var/empty/kerbgate"
+#endif
+
 #define TRY(x)	do { if ((x) < 0) return KG_ERR_CONFIG; } while (0)
 
 static const char *const top_keys[] = { "user", "keyholder_user", "workers",
 	"keytab", "clock_skew", "allow_rc4", "replay_cache_entries", "limits",
-	"admin", "listeners", "vhosts", "pools", "kcd", NULL };
+	"admin", "listeners", "vhosts", "pools", "kcd", "sandbox", NULL };
+static const char *const sandbox_keys[] = { "enabled", "root", "test_trigger",
+	NULL };
 static const char *const kcd_keys[] = { "principal", "kdcs", "kdc_timeout",
 	"cache_entries", "sessions", NULL };
 static const char *const limit_keys[] = { "max_header_bytes", "max_headers",
@@ -462,6 +474,35 @@ load_pool(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	return 0;
 }
 
+/* "sandbox": every child chroots and is seccomp-filtered (sandbox.c). */
+static int
+load_sandbox(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
+{
+	const json_t *sb;
+	int rc;
+
+	c->sandbox_enabled = SANDBOX_DEFAULT_ON;
+	kg_strlcpy(c->sandbox_root, CONFIG_KERBGATED_SANDBOX_ROOT,
+	    sizeof(c->sandbox_root));
+	c->sandbox_test_trigger = 0;
+	if ((rc = kg_cfg_object(o, "sandbox", 0, &sb, ctx)) <= 0)
+		return rc;
+	kg_cfg_push_key(ctx, "sandbox");
+	rc = kg_cfg_check_keys(sb, sandbox_keys, ctx);
+	if (rc >= 0)
+		rc = kg_cfg_bool(sb, "enabled", 0, &c->sandbox_enabled, ctx);
+	if (rc >= 0)
+		rc = get_str(sb, "root", 0, c->sandbox_root,
+		    sizeof(c->sandbox_root), ctx);
+	if (rc >= 0 && c->sandbox_root[0] != '/')
+		rc = kg_cfg_error(ctx, "root", "must be an absolute path");
+	if (rc >= 0)
+		rc = kg_cfg_bool(sb, "test_trigger", 0,
+		    &c->sandbox_test_trigger, ctx);
+	kg_cfg_pop(ctx);
+	return rc < 0 ? rc : 0;
+}
+
 static int
 load_limits(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 {
@@ -558,6 +599,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(get_uint(root, "replay_cache_entries", 1024, 4194304,
 	    &c->replay_entries, ctx));
 	TRY(load_limits(root, c, ctx));
+	TRY(load_sandbox(root, c, ctx));
 	if ((rc = kg_cfg_object(root, "admin", 0, &adm, ctx)) < 0)
 		return rc;
 	if (rc == 1) {

@@ -121,6 +121,10 @@ struct conf {
 	char			 path[CONF_MAX_NAME];
 	char			 relay_user[64];
 	char			 keyholder_user[64];
+	/* sandbox.c: chroot, NoNewPrivs, seccomp for every child */
+	int			 sandbox_enabled;
+	char			 sandbox_root[CONF_MAX_NAME];
+	int			 sandbox_test_trigger;	/**< TEST ONLY */
 	unsigned		 workers;	/**< 0: one per core */
 	char			 keytab[CONF_MAX_NAME];
 	unsigned		 clock_skew_s;

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "relay.h"
 #include "replay.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "util.h"
 
@@ -77,9 +78,14 @@ static struct metrics_shm *metrics;
 static struct kg_replay *replay;
 static int keyholder_died;		/* unexpectedly: the next keyholder
 					   sets the restart floor */
+static struct conf *crashed_conf;	/* the configuration to restart with,
+					   should the crashed generation be
+					   gone before the restart */
 static uint8_t cookie_key[32];
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
+static struct sandbox_opts sandbox;	/* the forked child's, set before
+					   it enters its main */
 
 /* A child must not inherit the parent's blocked signals or handlers. */
 static void
@@ -295,6 +301,21 @@ fork_child(void)
 	return pid;
 }
 
+/* The sandbox a child enters after its set-up, or NULL if it is off. */
+static const struct sandbox_opts *
+child_sandbox(const struct generation *g, enum sandbox_kind kind)
+{
+	if (!g->conf->sandbox_enabled)
+		return NULL;
+	memset(&sandbox, 0, sizeof(sandbox));
+	sandbox.kind = kind;
+	sandbox.root = g->conf->sandbox_root;
+	sandbox.user = kind == SANDBOX_RELAY ? g->conf->relay_user :
+	    g->conf->keyholder_user;
+	sandbox.test_trigger = g->conf->sandbox_test_trigger;
+	return &sandbox;
+}
+
 static pid_t
 fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
     int ctl_fd)
@@ -323,6 +344,7 @@ fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
 	env.user = g->conf->keyholder_user;
 	env.replay = replay;
 	env.after_crash = g->after_crash;
+	env.sandbox = child_sandbox(g, SANDBOX_KEYHOLDER);
 	keyholder_main(&env);
 }
 
@@ -364,7 +386,9 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	env.tls = g->tls;
 	env.metrics = metrics;
 	memcpy(env.cookie_key, cookie_key, sizeof(cookie_key));
-	drop_privileges(g->conf->relay_user);
+	/* Sandboxed, it stays root until set-up is done: chroot needs it. */
+	if ((env.sandbox = child_sandbox(g, SANDBOX_RELAY)) == NULL)
+		drop_privileges(g->conf->relay_user);
 	relay_main(&env);
 }
 
@@ -410,10 +434,16 @@ start_generation(struct conf *c)
 	struct generation *g = free_slot();
 	int (*kh)[2], (*ctl)[2], khctl[2];
 	int *kh_ends;
+	char err[512];
 	unsigned i, n = worker_count(c);
 
 	if (g == NULL) {
 		log_warnx("too many generations still draining; try again later");
+		return -1;
+	}
+	if (c->sandbox_enabled &&
+	    sandbox_prepare_root(c->sandbox_root, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
 		return -1;
 	}
 	memset(g, 0, sizeof(*g));
@@ -556,6 +586,23 @@ relay_died(struct generation *g, pid_t pid, int status)
 	return respawn_relay(g, w);
 }
 
+/* "relay 1 (pid 4242) killed by the sandbox: forbidden system call openat",
+ * the relay named by its slot, as relay_died() names it. */
+static void
+log_violation(const struct generation *g, pid_t pid)
+{
+	char call[64], who[32];
+	unsigned j;
+
+	sandbox_violation(pid, call, sizeof(call));
+	snprintf(who, sizeof(who), "keyholder");
+	for (j = 0; j < g->nrelays; j++)
+		if (pid == g->relays[j])
+			snprintf(who, sizeof(who), "relay %u", j);
+	log_warnx("generation %u: %s (pid %d) killed by the sandbox: "
+	    "forbidden system call %s", g->id, who, (int)pid, call);
+}
+
 static void
 reap(int *restart)
 {
@@ -579,6 +626,8 @@ reap(int *restart)
 			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
 			    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
 				keyholder_died = 1;
+			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+				log_violation(g, pid);
 			if (!g->draining && !got_term) {
 				if (pid != g->keyholder && relay_died(g, pid, status) == 0)
 					continue;
@@ -591,6 +640,7 @@ reap(int *restart)
 					    "exited with %d: restarting", g->id,
 					    (int)pid, WEXITSTATUS(status));
 				*restart = 1;
+				crashed_conf = g->conf;
 				drain_generation(g);
 				kill(g->keyholder, SIGTERM);
 			}
@@ -658,6 +708,12 @@ restart_current(void)
 			newest = gens[i].id;
 			c = gens[i].conf;
 		}
+	/* Every process of the crashed generation may have exited (a relay
+	 * exits when its keyholder goes) before this runs; its
+	 * configuration was not freed, no generation being current. */
+	if (c == NULL)
+		c = crashed_conf;
+	crashed_conf = NULL;
 	if (c == NULL || (g = current()) != NULL)
 		return;
 	start_generation(c);
@@ -724,6 +780,8 @@ main(int argc, char **argv)
 		fatal("daemon");
 	if ((metrics = metrics_map()) == NULL)
 		fatal("mmap for metrics");
+	if (sandbox_init() < 0)
+		fatal("mmap for the sandbox's reports");
 	if ((replay = replay_new_shared(c->replay_entries)) == NULL)
 		fatal("cannot map a replay cache of %u entries (%zu bytes)",
 		    c->replay_entries, replay_region_size(c->replay_entries));

@@ -40,6 +40,7 @@
 #include "khproto.h"
 #include "log.h"
 #include "replay.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define KH_TICK_MS		1000		/* housekeeping period */
@@ -1245,8 +1246,6 @@ start_kcd(const struct conf *c, struct kg_acceptor *acc)
 	if (kcd == NULL)
 		fatalx("constrained delegation as %s: %s", c->kcd_principal,
 		    err);
-	if (kcd_prefetch_tgt(kcd) < 0)
-		log_warnx("kcd: cannot queue the TGT prefetch");
 	log_info("constrained delegation as %s via %s", c->kcd_principal,
 	    c->kcd_nkdcs > 0 ? c->kcd_kdcs[0] : "krb5.conf's KDCs");
 	return kcd;
@@ -1300,7 +1299,9 @@ keyholder_main(struct keyholder_env *env)
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
 	free(spns);
-	drop_privileges(env->user);
+	/* Sandboxed, root until set-up is done: chroot needs it. */
+	if (env->sandbox == NULL)
+		drop_privileges(env->user);
 	prctl(PR_SET_DUMPABLE, 0);	/* no core with keys in it */
 
 	if (c->kcd_enabled) {
@@ -1312,6 +1313,11 @@ keyholder_main(struct keyholder_env *env)
 	}
 	if (kc_random(k.session_key, sizeof(k.session_key)) != KC_OK)
 		fatalx("no randomness for the session key");
+	/* After the KDC configuration is read, before the first exchange. */
+	if (env->sandbox != NULL)
+		sandbox_enter(env->sandbox);
+	if (k.kcd != NULL && kcd_prefetch_tgt(k.kcd) < 0)
+		log_warnx("kcd: cannot queue the TGT prefetch");
 	table_init(&k.sessions, c->kcd_sessions > 0 ? c->kcd_sessions : 16,
 	    session_destroy);
 	table_init(&k.pending, KH_MAX_PENDING, pending_destroy);

@@ -34,6 +34,9 @@ struct keyholder_env {
 	int		 after_crash;	/**< the previous keyholder died
 					     unexpectedly: set the restart
 					     floor (replay.h) */
+	const struct sandbox_opts *sandbox;	/**< entered after set-up
+						     (then user is its), or
+						     NULL (sandbox.h) */
 };
 
 /**

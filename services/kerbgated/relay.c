@@ -39,6 +39,7 @@
 #include "pool.h"
 #include "relay.h"
 #include "reqfilter.h"
+#include "sandbox.h"
 #include "sign.h"
 #include "tls.h"
 #include "util.h"
@@ -2824,6 +2825,8 @@ relay_main(struct relay_env *env)
 		ev_io_init(&r.admin_io, admin_cb, env->admin_fd, EV_READ);
 		ev_io_start(r.loop, &r.admin_io);
 	}
+	if (env->sandbox != NULL)
+		sandbox_enter(env->sandbox);
 	log_debug("ready: %zu listener(s), %zu pool(s)", r.conf->nlisteners,
 	    r.conf->npools);
 	ev_run(r.loop, 0);

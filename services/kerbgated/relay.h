@@ -28,6 +28,8 @@ struct relay_env {
 	struct tls_server	*tls;		/**< VIP certificates, or NULL */
 	struct metrics_shm	*metrics;
 	uint8_t			 cookie_key[32];/**< per boot, all workers */
+	const struct sandbox_opts *sandbox;	/**< entered after set-up, or
+						     NULL (sandbox.h) */
 };
 
 /** Parent -> relay control messages (ipc frames on ctl_fd). */

@@ -368,6 +368,40 @@ test_max_connections_per_source_is_read_and_bounded(void **state)
 }
 
 static void
+test_sandbox_is_on_by_default_and_read(void **state)
+{
+	struct conf c;
+	char err[256];
+	char *t;
+
+	(void)state;
+	if (load_text(MINIMAL("", "", "", "cas"), &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_true(c.sandbox_enabled);
+	assert_string_equal(c.sandbox_root, "/var/empty/kerbgate");
+	assert_false(c.sandbox_test_trigger);
+	conf_free(&c);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"sandbox\": { \"enabled\": false, \"root\": \"/srv/empty\", "
+	    "\"test_trigger\": true }, \"keytab\"");
+	if (load_text(t, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_false(c.sandbox_enabled);
+	assert_string_equal(c.sandbox_root, "/srv/empty");
+	assert_true(c.sandbox_test_trigger);
+	conf_free(&c);
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"sandbox\": { \"root\": \"var/empty\" }, \"keytab\"");
+	expect_error(t, "sandbox.root");
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"sandbox\": { \"chroot\": \"/x\" }, \"keytab\"");
+	expect_error(t, "unknown key 'chroot'");
+	free(t);
+}
+
+static void
 test_unknown_top_level_key_is_refused(void **state)
 {
 	char *t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
@@ -581,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_cookie_lifetime_out_of_range_is_refused),
 		cmocka_unit_test(test_allow_rc4_must_be_a_boolean),
 		cmocka_unit_test(test_a_failed_load_leaves_nothing_behind),
+		cmocka_unit_test(test_sandbox_is_on_by_default_and_read),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, setup_dir,
