@@ -3,7 +3,9 @@
 
   connprobe.py HOST PORT SRCPORT < steps.json
 
-Every connection is made from the same source port SRCPORT, so that the
+Every connection is made from the same source port SRCPORT (below the
+kernel's ephemeral range, 32768-60999, so that no other client in the
+namespace is handed it), so that the
 kernel's SO_REUSEPORT hash hands all of them to the same relay worker (and
 so to the same back-end connection pool); each is closed with a reset, so
 the port is free again at once.  The steps are a JSON list of:

@@ -204,7 +204,7 @@ test_other_authorization_not_forwarded_on_negotiate_routes() {
 # (auth: none) serves only that client connection, and dies with it.
 test_backend_connection_with_client_authorization_is_private() {
 	local r auths conns
-	r=$(probe 40151 <<'EOF'
+	r=$(probe 20151 <<'EOF'
 [["new"],
  ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\nAuthorization: NTLM TlRMTVNTUAADAAAAGAAYAEA=\n\n"], ["read"],
  ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
@@ -222,7 +222,7 @@ EOF
 # challenge (NTLM, Negotiate).
 test_backend_connection_with_connection_based_challenge_is_private() {
 	local r
-	r=$(probe 40152 <<'EOF'
+	r=$(probe 20152 <<'EOF'
 [["new"],
  ["send", "GET /odd/challenge HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
  ["new"],
@@ -239,7 +239,7 @@ EOF
 test_delete_is_not_retried_when_the_backend_closes() {
 	local r
 	: >"$events"
-	r=$(probe 40153 <<'EOF'
+	r=$(probe 20153 <<'EOF'
 [["new"],
  ["send", "GET /odd/conn HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
  ["send", "DELETE /odd/drop HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"]]
@@ -257,7 +257,7 @@ test_late_bytes_on_an_idle_backend_connection_are_not_a_response() {
 	local r relays
 	relays=$(pgrep -u _kgrelay -f "$top/$out/bin/kerbgated" | paste -sd' ')
 	[ -n "$relays" ] || return 1
-	r=$(probe 40154 <<EOF
+	r=$(probe 20154 <<EOF
 [["new"],
  ["send", "GET /odd/late HTTP/1.1\nHost: mail.corp.contoso.com\n\n"], ["read"],
  ["sleep", 0.05], ["sh", "kill -STOP $relays"], ["sleep", 0.8],
