@@ -692,10 +692,16 @@ conf_vhost_find(const struct conf *c, const char *host, size_t len)
 
 	if (host == NULL)
 		return -1;
-	/* Strip a port, but not from a bracketed IPv6 literal. */
+	/* Strip a port, but not from a bracketed IPv6 literal.  A port is
+	 * digits (RFC 3986 3.2.3): "mail:443,evil" or "mail:x" name no vhost
+	 * (the Host goes on to the back-end as it came, and into Forwarded). */
 	if (len > 0 && host[0] != '[' &&
-	    (colon = memchr(host, ':', len)) != NULL)
+	    (colon = memchr(host, ':', len)) != NULL) {
+		for (j = (size_t)(colon - host) + 1; j < len; j++)
+			if (host[j] < '0' || host[j] > '9')
+				return -1;
 		len = (size_t)(colon - host);
+	}
 	if (len > 0 && host[len - 1] == '.')
 		len--;
 	for (i = 0; i < c->nvhosts; i++) {

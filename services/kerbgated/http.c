@@ -900,7 +900,7 @@ static const struct error_info errors[] = {
 	{ HTTP_E_BAD_CHUNK_END, 400, "chunk data not followed by CRLF" },
 	{ HTTP_E_BAD_TRAILER, 400, "invalid or too large trailer section" },
 	{ HTTP_E_TRUNCATED_BODY, 400, "connection closed inside the body" },
-	{ HTTP_E_FORBIDDEN_TRAILER, 400, "trailer field that only the proxy may set (identity or forwarding header)" },
+	{ HTTP_E_FORBIDDEN_TRAILER, 400, "trailer field that only the proxy may set (identity or forwarding header) or that may not be a trailer (authentication, cookie, Host, framing)" },
 };
 
 static const struct error_info *

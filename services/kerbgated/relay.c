@@ -453,6 +453,18 @@ hdr_is(const struct http_header *h, const char *name)
 	    strncasecmp(h->name, name, h->name_len) == 0;
 }
 
+/* How many header lines are named name (any case). */
+static unsigned
+count_named(const struct http_head *h, const char *name)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nheaders; i++)
+		if (hdr_is(&h->headers[i], name))
+			n++;
+	return n;
+}
+
 static void
 count_response(struct client *cl, int status)
 {
@@ -1223,9 +1235,10 @@ handle_request_head(struct client *cl)
 	memset(&cl->resp_head, 0, sizeof(cl->resp_head));
 	cl->backend_close = 0;
 	http_body_init(&cl->req_body, &h);
-	/* A trailer named like a header we set is refused before its value
-	 * is passed on (a streamed trailer cannot be rewritten). */
-	cl->req_body.refuse_trailer = rf_name_reserved;
+	/* A trailer named like a header we set, or one that frames, routes
+	 * or authenticates, is refused before its value is passed on (a
+	 * streamed trailer cannot be rewritten). */
+	cl->req_body.refuse_trailer = rf_trailer_refused;
 	cl->req_http10 = h.version_minor == 0;
 	cl->dechunk = 0;
 	snprintf(cl->method, sizeof(cl->method), "%.*s",
@@ -1233,6 +1246,16 @@ handle_request_head(struct client *cl)
 	    sizeof(cl->method) - 1), h.method);
 	if (cl->admin) {
 		serve_admin(cl, &h);
+		return;
+	}
+	/* Authorization is a singleton: with two, we would judge the first
+	 * (a Basic one, say) and ignore a Negotiate token in the second,
+	 * and a back-end on an auth: none route might read either. */
+	if (count_named(&h, "Authorization") > 1) {
+		log_info("%s: refused request with more than one Authorization "
+		    "header", cl->peer);
+		client_respond(cl, 400, NULL, "more than one Authorization "
+		    "header", 1);
 		return;
 	}
 	host = http_find(&h, "Host");

@@ -8,12 +8,20 @@
 
 /* ------------------------------------------------------------ names */
 
+/*
+ * Letters without case, digits as they are, and every other byte as '-':
+ * back-ends map more than '_' onto '-' (lighttpd's CGI/FastCGI/SCGI
+ * environment turns every non-alphanumeric byte into '_', so
+ * "X.Kerbgate.User" and "X+Kerbgate~User" are HTTP_X_KERBGATE_USER there).
+ */
 static int
 fold(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c + ('a' - 'A');
-	return c == '_' ? '-' : c;
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return c;
+	return '-';
 }
 
 int
@@ -49,6 +57,31 @@ rf_name_reserved(const char *name, size_t len)
 		return 1;
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (rf_name_equal(name, len, reserved[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Fields RFC 9110 6.5.1 keeps out of trailers because they frame, route or
+ * authenticate a request: a back-end that merges trailers into the header
+ * section (Apache's MergeTrailers) would otherwise take a client's
+ * Authorization or Host from a trailer that the relay never looked at.
+ */
+static const char *const not_in_trailers[] = {
+	"authorization", "proxy-authorization", "cookie", "host",
+	"content-length", "transfer-encoding",
+};
+
+int
+rf_trailer_refused(const char *name, size_t len)
+{
+	size_t i;
+
+	if (rf_name_reserved(name, len))
+		return 1;
+	for (i = 0; i < sizeof(not_in_trailers) / sizeof(not_in_trailers[0]);
+	    i++)
+		if (rf_name_equal(name, len, not_in_trailers[i]))
 			return 1;
 	return 0;
 }
@@ -259,7 +292,7 @@ rf_path_normalize(const char *target, size_t len, char *out, size_t cap,
 {
 	const char *q, *slash;
 	size_t plen, m = 0, s, e, nl, w = 0;
-	int rc, prev_empty = 0, dir = 0;
+	int rc, seen_empty = 0, dir = 0;
 
 	if (target == NULL || out == NULL || outlen == NULL || len == 0 ||
 	    target[0] != '/')
@@ -274,12 +307,19 @@ rf_path_normalize(const char *target, size_t len, char *out, size_t cap,
 		return rc;
 
 	/* Second pass, in place: each segment is written at or before where
-	 * it was read, so the copy never overtakes the reading. */
+	 * it was read, so the copy never overtakes the reading.
+	 *
+	 * No ".." anywhere after an empty segment: merged (Apache, Tomcat)
+	 * or kept (RFC 3986, nginx with merge_slashes off, Jetty), "//" moves
+	 * every later ".." by one level: "/x//y/../../open" is "/open" merged
+	 * and "/x/open" kept, "/x//./../open" likewise.  A segment of only
+	 * ";params" counts as empty: Tomcat drops the params, then merges
+	 * ("/open/;/../x" is "/x" there, "/open/x" read literally). */
 	for (s = 1; s <= m; s = e + 1) {
 		slash = memchr(out + s, '/', m - s);
 		e = slash != NULL ? (size_t)(slash - out) : m;
 		if (e == s) {
-			prev_empty = 1;		/* merged, as Apache does */
+			seen_empty = 1;		/* merged, as Apache does */
 			dir = 1;
 			continue;
 		}
@@ -290,7 +330,7 @@ rf_path_normalize(const char *target, size_t len, char *out, size_t cap,
 				return RF_E_DOT_SEGMENT;
 			dir = 1;
 		} else if (nl == 2 && out[s] == '.' && out[s + 1] == '.') {
-			if (nl < e - s || prev_empty)
+			if (nl < e - s || seen_empty)
 				return RF_E_DOT_SEGMENT;
 			if (w == 0)
 				return RF_E_ABOVE_ROOT;
@@ -306,7 +346,10 @@ rf_path_normalize(const char *target, size_t len, char *out, size_t cap,
 			w += e - s;
 			dir = 0;
 		}
-		prev_empty = 0;
+		/* A segment of only ";params" is empty to Tomcat, which drops
+		 * the params and then merges the slashes. */
+		if (nl == 0)
+			seen_empty = 1;
 	}
 	if (w == 0 || dir)
 		out[w++] = '/';

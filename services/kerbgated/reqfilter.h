@@ -6,7 +6,8 @@
  *  - Header names kerbgated owns (its identity headers, the forwarding
  *    headers it sets itself), compared as back-ends read them: CGI, WSGI,
  *    PHP and IIS's server variables map '-' and '_' to the same character
- *    and ignore case, so "X_Kerbgate_User" is "X-Kerbgate-User" to them.
+ *    and ignore case, so "X_Kerbgate_User" is "X-Kerbgate-User" to them;
+ *    lighttpd maps every byte that is not a letter or digit that way.
  *  - Removing kerbgate's session cookie from a Cookie header.
  *  - The request path as route matching must see it: the way Apache and
  *    IIS resolve it (percent-decoded dots, dot segments, merged slashes),
@@ -19,7 +20,8 @@
 
 /**
  * Whether a header name equals \p canon after folding: ASCII case ignored
- * and '_' taken for '-' on both sides.
+ * and every byte that is not a letter or a digit ('_', '.', '~', '+'...)
+ * taken for '-' on both sides.
  *
  * \return 1 if equal, 0 if not (or a pointer is NULL).
  */
@@ -35,6 +37,17 @@ int rf_name_equal(const char *name, size_t len, const char *canon);
  * \return 1 if reserved, 0 if not.
  */
 int rf_name_reserved(const char *name, size_t len);
+
+/**
+ * Whether a chunked request's trailer field named (name, len) is refused:
+ * every rf_name_reserved() name, and (folded the same way) Authorization,
+ * Proxy-Authorization, Cookie, Host, Content-Length and Transfer-Encoding,
+ * which RFC 9110 6.5.1 keeps out of trailers (framing, routing,
+ * authentication).
+ *
+ * \return 1 if refused, 0 if the trailer may pass.
+ */
+int rf_trailer_refused(const char *name, size_t len);
 
 /**
  * Copies a Cookie header value without the cookie(s) named \p name (ASCII
@@ -80,7 +93,9 @@ size_t rf_cookie_strip(const char *in, size_t len, const char *name,
  * bytes that are not shortest-form UTF-8 (overlong dots), a segment of only
  * dots and spaces other than "." and ".." (Windows trims trailing dots and
  * spaces from names), "." or ".." with ";" parameters (Tomcat drops them),
- * ".." right after an empty segment (merged or not, "//.." ends elsewhere),
+ * ".." anywhere after an empty segment (merged or not, "//" moves every
+ * later "..": "/x//y/../../open" ends elsewhere) or after a segment of only
+ * ";params" (empty to Tomcat: "/a/;/.."),
  * ".." above the root, and '#'.
  *
  * \param target, len  the request target (origin-form).

@@ -65,8 +65,11 @@ def verify(h, method, target):
     if any(len(v) != 1 for v in values) or len(proto) != 1 or len(hosts) != 1:
         return "bad"
     user, ts, rid, sig = (v[0].encode("latin-1") for v in values)
-    # The virtual host is the Host header without a port, in lower case.
+    # The virtual host is the Host header without a port and one trailing
+    # dot, in lower case.
     host = hosts[0].encode("latin-1").lower().split(b":")[0]
+    if host.endswith(b"."):
+        host = host[:-1]
     if not sig.startswith(b"v2=") or not ts.isdigit():
         return "bad"
     msg = b"\n".join((b"kerbgate-v2", user, ts, rid,

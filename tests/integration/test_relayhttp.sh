@@ -52,13 +52,15 @@ test_identity_and_forwarding_header_spellings_never_reach_the_backend() {
 		-H 'x_kerbgate-time: 1' -H 'X-Forwarded-Proto: https' -H 'X_Forwarded_Proto: https' \
 		-H 'X-Forwarded-Host: evil.example' -H 'X_Forwarded_Host: evil.example' \
 		-H 'X-Original-URL: /admin' -H 'X_Rewrite_URL: /admin' -H 'Forwarded: for=192.0.2.9;proto=https' \
-		-H 'X_Forwarded_For: 192.0.2.9' http://mail.corp.contoso.com/ident)" = 200 ] || return 1
+		-H 'X_Forwarded_For: 192.0.2.9' -H 'X.Kerbgate.User: mallory3' \
+		-H 'X~Kerbgate~Signature: 00' -H 'X.Forwarded.Host: evil.example' \
+		http://mail.corp.contoso.com/ident)" = 200 ] || return 1
 	names=$(sed -n 's/^header-names: //p' "$work/body")
 	body_has "user: alice@CORP.CONTOSO.COM" && body_has "signature: valid" &&
 		! body_has mallory && ! body_has evil.example && ! body_has 192.0.2.9 &&
 		grep -qx 'xfp: http' "$work/body" &&
 		grep -qx "forwarded: for=$KGLAB_CLIENT_IP;proto=http;host=\"mail.corp.contoso.com\"" "$work/body" &&
-		! grep -qiE '(^|,)(x_kerbgate|x-kerbgate_|x_forwarded|x-forwarded-host|x-original-url|x_rewrite_url)' <<<"$names" ||
+		! grep -qiE '(^|,)(x_kerbgate|x-kerbgate_|x_forwarded|x-forwarded-host|x-original-url|x_rewrite_url|x[.~]kerbgate|x[.]forwarded)' <<<"$names" ||
 		{ cat "$work/body"; return 1; }
 }
 
@@ -77,6 +79,21 @@ test_identity_header_in_a_chunked_trailer_is_refused() {
 	sleep 0.5
 	! grep -q "trailers /public/trail" "$events" &&
 		log_has "trailer field that only the proxy may set"
+}
+
+# RFC 9110 6.5.1: no framing, routing or authentication in trailers (a
+# back-end with MergeTrailers would take them for headers).
+test_authorization_host_cookie_framing_trailers_are_refused() {
+	local t r
+	: >"$events"
+	for t in 'Authorization: NTLM TlRMTVNTUAABAAAAB4IIog==' 'Host: evil.example' \
+		'Cookie: kerbgate_session=x' 'Content-Length: 5' 'Transfer-Encoding: chunked' \
+		'X.Kerbgate.User: mallory'; do
+		r=$(chunked_with_trailer trail-auth "$t" | vip_raw 5)
+		[[ $r == "HTTP/1.1 400"* ]] || { echo "$t: ${r%%$'\r'*}"; return 1; }
+	done
+	sleep 0.5
+	! grep -q "trailers /public/trail-auth" "$events"
 }
 
 test_other_trailers_still_pass() {
@@ -125,6 +142,35 @@ test_dot_segment_paths_are_not_matched_by_the_open_route() {
 	[ "$(vip_curl --path-as-is 'http://mail.corp.contoso.com/public/x/../y?q=/../z')" = 200 ] &&
 		grep -q 'request GET /public/x/../y user=None' "$events" &&
 		log_has "ambiguous dot segment in the path"
+}
+
+# Paths that kerbgated (and Apache, merging slashes) read under /public but
+# that other back-ends read elsewhere: "/x//./../public/y" is "/x/public/y"
+# to an RFC 3986 resolver that keeps "//" (nginx merge_slashes off, Jetty),
+# "/x//y/../../public/z" is "/x/public/z" there, and "/public/;/../secret"
+# is "/secret" to Tomcat (";" dropped, "//" merged).
+test_paths_other_backends_resolve_elsewhere_are_refused() {
+	local p r
+	for p in '/x//./../public/y' '/x//%2e/../public/y' '/x//y/../../public/z' '/public/;/../secret' \
+		'/public/;a=b/../secret' '/public/;/./../secret'; do
+		r=$(raw_get "$p" mail.corp.contoso.com | vip_raw 5)
+		[[ $r == "HTTP/1.1 400"* ]] || { echo "$p: ${r%%$'\r'*}"; return 1; }
+	done
+	r=$(raw_get '/public/;/y' mail.corp.contoso.com | vip_raw 5)
+	[[ $r == "HTTP/1.1 200"* ]] || { echo "/public/;/y: ${r%%$'\r'*}"; return 1; }
+}
+
+# ------------------------------------------------------------ 7: Authorization
+
+# Two Authorization headers: refused, never "the first one wins" (which let
+# a Basic header hide a Negotiate token behind it).
+test_two_authorization_headers_are_refused() {
+	local r p
+	for p in /whoami /public/two-auth; do
+		r=$(printf 'GET %s HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Basic Ym9iOng=\r\nAuthorization: Negotiate YIIBAA==\r\nConnection: close\r\n\r\n' "$p" | vip_raw 5)
+		[[ $r == "HTTP/1.1 400"* ]] || { echo "$p: ${r%%$'\r'*}"; return 1; }
+	done
+	log_has "more than one Authorization header"
 }
 
 # Paths that Apache, asked directly, resolves to its Kerberos-protected
@@ -208,10 +254,13 @@ check "1: a 64 KB head in 8 KB pieces: accepted" test_head_of_64k_in_8k_pieces_i
 check "1: max_header_bytes exactly is accepted, one more byte is 431, in pieces or at once" test_head_limit_is_exact_however_it_arrives
 check "2: identity and forwarding headers in any spelling are not forwarded; ours are" test_identity_and_forwarding_header_spellings_never_reach_the_backend
 check "2: identity or forwarding header in a chunked trailer: 400, not forwarded" test_identity_header_in_a_chunked_trailer_is_refused
+check "2: Authorization, Host, Cookie or framing fields in a chunked trailer: 400, not forwarded" test_authorization_host_cookie_framing_trailers_are_refused
 check "2: other trailers still reach the back-end" test_other_trailers_still_pass
+check "7: two Authorization headers are refused with 400" test_two_authorization_headers_are_refused
 check "6: kerbgate_session is stripped from Cookie, other cookies kept" test_session_cookie_is_not_forwarded
 check "8: dot-segment and backslash paths do not match the auth:none route" test_dot_segment_paths_are_not_matched_by_the_open_route
 check "8: paths Apache resolves to a protected resource never pass unauthenticated" test_paths_apache_resolves_to_a_protected_resource_never_pass_unauthenticated
+check "8: paths that non-merging or Tomcat back-ends resolve outside /public are refused" test_paths_other_backends_resolve_elsewhere_are_refused
 check "10: HTTP/1.0 client gets a de-chunked, close-delimited answer" test_http10_client_gets_a_dechunked_close_delimited_answer
 check "12: a connection that sends nothing is closed after header_timeout" test_connection_sending_nothing_is_closed_after_header_timeout
 check "12: a keep-alive connection between requests still has idle_timeout" test_keepalive_connection_still_waits_idle_timeout

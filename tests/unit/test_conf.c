@@ -274,6 +274,11 @@ test_example_vhosts_are_found_by_host_header(void **state)
 	assert_true(conf_vhost_find(&c, "autod.corp.contoso.com.", 23) >= 0);
 	assert_int_equal(conf_vhost_find(&c, "10.77.0.100", 11), -1);
 	assert_int_equal(conf_vhost_find(&c, "mail.corp.contoso.co", 20), -1);
+	/* A port is digits: anything else after ':' names no vhost. */
+	assert_true(conf_vhost_find(&c, "mail.corp.contoso.com:", 22) >= 0);
+	assert_int_equal(conf_vhost_find(&c, "mail.corp.contoso.com:x", 23), -1);
+	assert_int_equal(conf_vhost_find(&c, "mail.corp.contoso.com:443,evil", 30), -1);
+	assert_int_equal(conf_vhost_find(&c, "mail.corp.contoso.com:4:3", 25), -1);
 	conf_free(&c);
 }
 

@@ -1,8 +1,8 @@
 /*
  * test_reqfilter.c: what the relay strips or refuses in a client's request
  * before routing and forwarding it (issue 15, items 2, 6 and 8): header
- * names folded as CGI and IIS fold them, the session cookie, and the path
- * as route matching must see it.
+ * names folded as CGI, IIS and lighttpd fold them, trailers, the session
+ * cookie, and the path as route matching must see it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,9 +33,13 @@ test_identity_header_spellings_are_reserved(void **state)
 		"X_FORWARDED_PROTO", "X-Forwarded-Host", "x_forwarded_host",
 		"X-Original-URL", "X_ORIGINAL_URL", "X-Rewrite-URL",
 		"x_rewrite_url", "Forwarded", "FORWARDED",
+		/* lighttpd maps every non-alphanumeric byte to '_'. */
+		"X.Kerbgate.User", "X-Kerbgate.User", "X~Kerbgate~Signature",
+		"X+Kerbgate!Time", "X.Forwarded.Host", "X.Original.URL",
+		"x'forwarded'proto",
 	};
 	static const char *const no[] = {
-		"X-Kerbgate", "X-Kerbgat-User", "XKerbgate-User", "X-Kerbgate.User",
+		"X-Kerbgate", "X-Kerbgat-User", "XKerbgate-User",
 		"Host", "Cookie", "Authorization", "X-Forwarded", "X-Forwarded-Fo",
 		"X-Forwarded-Protocol", "Forwarded-For", "X-Original-URLs", "",
 		"X-Real-IP", "User-Agent",
@@ -53,15 +57,50 @@ test_identity_header_spellings_are_reserved(void **state)
 }
 
 static void
-test_name_folding_maps_underscore_and_case_only(void **state)
+test_name_folding_maps_non_alphanumerics_and_case_only(void **state)
 {
 	(void)state;
 	assert_true(rf_name_equal("X_A-b", 5, "x-a_B"));
 	assert_true(rf_name_equal("Host", 4, "host"));
 	assert_false(rf_name_equal("Hos", 3, "host"));
 	assert_false(rf_name_equal("Hostx", 5, "host"));
-	assert_false(rf_name_equal("X.A", 3, "x-a"));
+	assert_true(rf_name_equal("X.A", 3, "x-a"));
+	assert_true(rf_name_equal("X~A", 3, "x-a"));
+	assert_false(rf_name_equal("XA", 2, "x-a"));
+	assert_false(rf_name_equal("X1A", 3, "x-a"));
 	assert_false(rf_name_equal(NULL, 0, "x"));
+}
+
+static int
+trailer_refused(const char *name)
+{
+	return rf_trailer_refused(name, strlen(name));
+}
+
+/* RFC 9110 6.5.1: framing, routing and authentication stay out of
+ * trailers, where the relay does not look at them. */
+static void
+test_trailers_that_frame_route_or_authenticate_are_refused(void **state)
+{
+	static const char *const yes[] = {
+		"X-Kerbgate-User", "X_Kerbgate_User", "X.Kerbgate.Signature",
+		"Forwarded", "X-Forwarded-For", "Authorization", "AUTHORIZATION",
+		"Proxy-Authorization", "Cookie", "cookie", "Host", "Content-Length",
+		"Content_Length", "Transfer-Encoding",
+	};
+	static const char *const no[] = {
+		"X-Checksum", "Server-Timing", "Digest", "Cookies", "Hosts",
+		"Authorizatio", "Content-MD5", "Grpc-Status",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!trailer_refused(yes[i]))
+			fail_msg("trailer %s should be refused", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (trailer_refused(no[i]))
+			fail_msg("trailer %s should pass", no[i]);
 }
 
 static void
@@ -141,6 +180,16 @@ static const struct path_case paths[] = {
 	{ "//public//x", "/public/x", 0 },
 	{ "/public//../secret", NULL, RF_E_DOT_SEGMENT },
 	{ "//../secret", NULL, RF_E_DOT_SEGMENT },
+	/* ...also with "." segments between: "/x//./../open" is "/open"
+	 * merged, "/x/open" to an RFC 3986 resolver that keeps "//". */
+	{ "/x//./../open/y", NULL, RF_E_DOT_SEGMENT },
+	{ "/x//%2e/../open/y", NULL, RF_E_DOT_SEGMENT },
+	{ "/x//././../open/y", NULL, RF_E_DOT_SEGMENT },
+	/* ...and any later "..": "//" moves each by one level. */
+	{ "/x//y/../../open/z", NULL, RF_E_DOT_SEGMENT },
+	{ "/x//./y/../z", NULL, RF_E_DOT_SEGMENT },
+	{ "/x//y/z", "/x/y/z", 0 },
+	{ "/x/y/../z//w", "/x/z/w", 0 },
 	{ "/public/x//", "/public/x/", 0 },
 	/* Windows trims dots and spaces; Tomcat drops ;params. */
 	{ "/public/.../secret", NULL, RF_E_DOT_SEGMENT },
@@ -151,6 +200,15 @@ static const struct path_case paths[] = {
 	{ "/public/%2e%2e;x=1/secret", NULL, RF_E_DOT_SEGMENT },
 	{ "/public;jsessionid=1/x", "/public;jsessionid=1/x", 0 },
 	{ "/public;x/../secret", "/secret", 0 },
+	/* A segment of only ";params" is empty to Tomcat ("/open//../x",
+	 * merged: "/x"): ".." after it is ambiguous. */
+	{ "/open/;/../x", NULL, RF_E_DOT_SEGMENT },
+	{ "/open/;a=b/../x", NULL, RF_E_DOT_SEGMENT },
+	{ "/open/;/./../x", NULL, RF_E_DOT_SEGMENT },
+	{ "/open/;/x/../../y", NULL, RF_E_DOT_SEGMENT },
+	{ "/open/;/x/../y", NULL, RF_E_DOT_SEGMENT },
+	{ "/open/;/x", "/open/;/x", 0 },
+	{ "/open/x/../;/y", "/open/;/y", 0 },
 	{ "/public/x.%20y", "/public/x.%20y", 0 },
 	/* Escapes: unreserved decoded, others upper-cased. */
 	{ "/p%75blic/%7e%2D%5f", "/public/~-_", 0 },
@@ -276,7 +334,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_header_spellings_are_reserved),
-		cmocka_unit_test(test_name_folding_maps_underscore_and_case_only),
+		cmocka_unit_test(test_name_folding_maps_non_alphanumerics_and_case_only),
+		cmocka_unit_test(test_trailers_that_frame_route_or_authenticate_are_refused),
 		cmocka_unit_test(test_session_cookie_is_stripped_and_only_it),
 		cmocka_unit_test(test_path_normalisation_table),
 		cmocka_unit_test(test_normalised_paths_are_fixed_points),
