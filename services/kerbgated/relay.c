@@ -1633,8 +1633,12 @@ forward_request_head(struct client *cl)
 			 * scheme is not the back-end's to see; it gets our
 			 * identity.  auth: none: the back-end authenticates
 			 * the client itself, on this connection, which
-			 * therefore serves no other client. */
-			if (cl->route->auth == CONF_AUTH_NEGOTIATE)
+			 * therefore serves no other client; but never with a
+			 * Negotiate token: the ticket in it is for this VIP's
+			 * own SPN, useless to a back-end, and a login to our
+			 * negotiate routes for whoever sees it there. */
+			if (cl->route->auth == CONF_AUTH_NEGOTIATE ||
+			    is_negotiate(hd->value, hd->value_len))
 				continue;
 			cl->up->is_private = 1;
 		}

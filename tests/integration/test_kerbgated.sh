@@ -200,6 +200,21 @@ test_other_authorization_not_forwarded_on_negotiate_routes() {
 		{ echo "$r" | grep -E '^(HTTP|user|authorization)'; return 1; }
 }
 
+# A Negotiate token sent to an auth: none route is not forwarded: it holds a
+# ticket for the VIP's own SPN, a reusable login to whoever sees it there.
+test_negotiate_token_on_an_open_route_is_not_forwarded() {
+	local tok r
+	kinit_as alice >/dev/null
+	tok=$(kgc token HTTP@mail.corp.contoso.com)
+	r=$(printf 'GET /odd/open HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$tok" | raw80)
+	r=$(tr -d '\r' <<<"$r")
+	grep -q '^HTTP/1.1 200' <<<"$r" && grep -q '^authorization: $' <<<"$r" &&
+		! grep -q '^user: ' <<<"$r" || { echo "$r" | grep -E '^(HTTP|user|authorization)'; return 1; }
+	# The token was never used: it still logs alice in, once.
+	r=$(printf 'GET /whoami/after HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$tok" | raw80)
+	grep -q '^user: alice@' <<<"$(tr -d '\r' <<<"$r")"
+}
+
 # Item 3: a back-end connection that carried a client's own Authorization
 # (auth: none) serves only that client connection, and dies with it.
 test_backend_connection_with_client_authorization_is_private() {
@@ -680,6 +695,7 @@ check "authenticated connection: no identity on an auth:none route" test_no_iden
 check "bob's token on alice's connection: the request goes out as bob" test_new_token_on_an_authenticated_connection_replaces_the_user
 check "a refused token on an authenticated connection: 401, and no longer authenticated" test_refused_token_on_an_authenticated_connection_ends_its_login
 check "negotiate route: a client's other Authorization is not forwarded" test_other_authorization_not_forwarded_on_negotiate_routes
+check "auth: none route: a client's Negotiate token is not forwarded (it is a login to the VIP)" test_negotiate_token_on_an_open_route_is_not_forwarded
 check "back-end connection that carried a client's Authorization: private to that client" test_backend_connection_with_client_authorization_is_private
 check "back-end connection that answered an NTLM/Negotiate challenge: private to that client" test_backend_connection_with_connection_based_challenge_is_private
 check "DELETE on a reused back-end connection closed unanswered: not sent twice" test_delete_is_not_retried_when_the_backend_closes
