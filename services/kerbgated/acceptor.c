@@ -215,6 +215,12 @@ acceptor_new(struct kg_acceptor **out, size_t replay_entries, char *err, size_t 
 }
 
 void
+acceptor_set_replay_quota(struct kg_acceptor *acc, size_t quota)
+{
+	replay_set_quota(acc->replay, quota);
+}
+
+void
 acceptor_use_replay(struct kg_acceptor *acc, struct kg_replay *rc)
 {
 	replay_free(acc->replay);
@@ -1009,9 +1015,10 @@ make_mic_ac(krb5_context ctx, krb5_auth_context ac, const uint8_t *data,
 	return rv;
 }
 
-/* The replay cache's verdict as a refusal; 0 if the authenticator is new. */
+/* The replay cache's verdict as a refusal; 0 if the authenticator is new.
+ * res->client names the authenticated client. */
 static int
-replay_refusal(enum replay_verdict v, struct accept_result *res)
+replay_refusal(struct kg_acceptor *acc, enum replay_verdict v, struct accept_result *res)
 {
 	switch (v) {
 	case REPLAY_NEW:
@@ -1022,6 +1029,10 @@ replay_refusal(enum replay_verdict v, struct accept_result *res)
 		return set_reason(res, ACCEPT_REPLAY, "authenticator older than the "
 		    "keyholder's restart after a crash: the client must authenticate "
 		    "again");
+	case REPLAY_QUOTA:
+		return set_reason(res, ACCEPT_REPLAY_QUOTA, "too many authentications "
+		    "by %s in the replay window (quota %zu): slow down or raise "
+		    "replay_cache_per_principal", res->client, replay_quota(acc->replay));
 	case REPLAY_FULL:
 		break;
 	}
@@ -1036,18 +1047,21 @@ check_authenticator(struct kg_acceptor *acc, const AP_REQ *ap, const Authenticat
 {
 	replay_digest(acc->replay, ap->authenticator.cipher.data,
 	    ap->authenticator.cipher.length, digest);
-	if (replay_refusal(replay_check(acc->replay, digest, auth->ctime, now), res) != 0)
+	if (replay_refusal(acc, replay_check(acc->replay, digest,
+	    replay_tag(acc->replay, res->client), auth->ctime, now), res) != 0)
 		return -1;
 	return check_gss_checksum((krb5_authenticator)(uintptr_t)auth, params, res);
 }
 
 /* Both paths, last: remember the authenticator, or refuse if it cannot be
- * (another generation's keyholder took it a moment ago, the cache is full). */
+ * (another generation's keyholder took it a moment ago, the client holds
+ * its quota, the cache is full). */
 static int
 remember_authenticator(struct kg_acceptor *acc, const Authenticator *auth, int skew,
     krb5_timestamp now, const uint8_t digest[REPLAY_DIGEST_LEN], struct accept_result *res)
 {
-	return replay_refusal(replay_insert(acc->replay, digest, auth->ctime, skew, now), res);
+	return replay_refusal(acc, replay_insert(acc->replay, digest,
+	    replay_tag(acc->replay, res->client), auth->ctime, skew, now), res);
 }
 
 /* ---------------------------------------------------------------- fast path */
@@ -1782,6 +1796,7 @@ acceptor_status_name(enum accept_status status)
 	case ACCEPT_TICKET_NOT_YET_VALID: return "ticket-not-yet-valid";
 	case ACCEPT_REPLAY:		return "replay";
 	case ACCEPT_REPLAY_CACHE_FULL:	return "replay-cache-full";
+	case ACCEPT_REPLAY_QUOTA:	return "replay-quota";
 	case ACCEPT_CB_MISMATCH:	return "cb-mismatch";
 	case ACCEPT_CB_MISSING:		return "cb-missing";
 	case ACCEPT_REFUSED:		return "refused";

@@ -98,6 +98,8 @@ enum accept_status {
 					     keyholder restart (reason says) */
 	ACCEPT_REPLAY_CACHE_FULL,	/**< the replay cache holds only live
 					     entries: cannot take one more */
+	ACCEPT_REPLAY_QUOTA,		/**< this client holds its quota of
+					     live replay cache entries */
 	ACCEPT_CB_MISMATCH,
 	ACCEPT_CB_MISSING,
 	ACCEPT_REFUSED,			/**< other Kerberos refusals (reason says which) */
@@ -154,6 +156,12 @@ struct kg_replay;
  *                 unmapped from this process).
  */
 void acceptor_use_replay(struct kg_acceptor *acc, struct kg_replay *rc);
+
+/**
+ * \brief          Set the replay cache's per-principal quota (see
+ *                 replay_set_quota(): 0 none, REPLAY_QUOTA_AUTO the default).
+ */
+void acceptor_set_replay_quota(struct kg_acceptor *acc, size_t quota);
 
 /**
  * \brief          Free an acceptor; its keys are zeroized (NULL is fine).

@@ -30,7 +30,8 @@
 #define TRY(x)	do { if ((x) < 0) return KG_ERR_CONFIG; } while (0)
 
 static const char *const top_keys[] = { "user", "keyholder_user", "workers",
-	"keytab", "clock_skew", "allow_rc4", "replay_cache_entries", "limits",
+	"keytab", "clock_skew", "allow_rc4", "replay_cache_entries",
+	"replay_cache_per_principal", "limits",
 	"admin", "listeners", "vhosts", "pools", "kcd", "sandbox", NULL };
 static const char *const sandbox_keys[] = { "enabled", "root", "test_trigger",
 	NULL };
@@ -588,6 +589,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	c->clock_skew_s = 300;
 	c->allow_rc4 = 1;
 	c->replay_entries = CONFIG_KERBGATED_REPLAY_CACHE_ENTRIES;
+	c->replay_per_principal = CONF_REPLAY_QUOTA_AUTO;
 	TRY(kg_cfg_check_keys(root, top_keys, ctx));
 	TRY(get_str(root, "user", 0, c->relay_user, sizeof(c->relay_user), ctx));
 	TRY(get_str(root, "keyholder_user", 0, c->keyholder_user,
@@ -598,6 +600,8 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(kg_cfg_bool(root, "allow_rc4", 0, &c->allow_rc4, ctx));
 	TRY(get_uint(root, "replay_cache_entries", 1024, 4194304,
 	    &c->replay_entries, ctx));
+	TRY(get_uint(root, "replay_cache_per_principal", 0, 4194304,
+	    &c->replay_per_principal, ctx));
 	TRY(load_limits(root, c, ctx));
 	TRY(load_sandbox(root, c, ctx));
 	if ((rc = kg_cfg_object(root, "admin", 0, &adm, ctx)) < 0)

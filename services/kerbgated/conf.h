@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 
 #define CONF_MAX_NAME	256
+/** replay_per_principal when the key is absent: replay_entries / 16. */
+#define CONF_REPLAY_QUOTA_AUTO	((unsigned)-1)
 
 /** Channel-binding (Extended Protection) policy of a virtual host. */
 enum conf_cb_mode {
@@ -130,6 +132,9 @@ struct conf {
 	unsigned		 clock_skew_s;
 	int			 allow_rc4;
 	unsigned		 replay_entries;
+	unsigned		 replay_per_principal;	/**< 0: no quota;
+						     CONF_REPLAY_QUOTA_AUTO:
+						     replay_entries / 16 */
 	/* limits and timeouts */
 	size_t			 max_header_bytes;
 	unsigned		 max_headers;

@@ -458,6 +458,8 @@ reason_code(enum accept_status st)
 		return KH_R_REPLAY;
 	case ACCEPT_REPLAY_CACHE_FULL:
 		return KH_R_REPLAY_CACHE_FULL;
+	case ACCEPT_REPLAY_QUOTA:
+		return KH_R_REPLAY_QUOTA;
 	case ACCEPT_SPN_NOT_SERVED:
 		return KH_R_SPN;
 	case ACCEPT_ENCTYPE_DISABLED:
@@ -616,6 +618,7 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :
 		    res.status == ACCEPT_REPLAY_CACHE_FULL ? KH_UNAVAILABLE :
+		    res.status == ACCEPT_REPLAY_QUOTA ? KH_UNAVAILABLE :
 		    KH_DENIED;
 		out.reason_code = reason_code(res.status);
 		kg_strlcpy(out.reason, res.reason, sizeof(out.reason));
@@ -1294,6 +1297,8 @@ keyholder_main(struct keyholder_env *env)
 			restart_floor(env->replay, c->clock_skew_s);
 		acceptor_use_replay(k.acc, env->replay);
 	}
+	acceptor_set_replay_quota(k.acc, c->replay_per_principal ==
+	    CONF_REPLAY_QUOTA_AUTO ? REPLAY_QUOTA_AUTO : c->replay_per_principal);
 	all_spns(c, &spns, &nspns);
 	if (acceptor_load_keytab(k.acc, c->keytab, spns, nspns, err,
 	    sizeof(err)) < 0)

@@ -40,6 +40,7 @@ static const char *const reason_labels[KH_R_MAX] = {
 	[KH_R_MALFORMED] = "malformed_token",
 	[KH_R_INTERNAL] = "internal",
 	[KH_R_REPLAY_CACHE_FULL] = "replay_cache_full",
+	[KH_R_REPLAY_QUOTA] = "replay_quota",
 };
 
 const char *

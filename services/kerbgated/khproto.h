@@ -25,7 +25,8 @@ enum kh_status {
 	KH_MALFORMED,		/**< not a usable AP-REQ */
 	KH_INTERNAL,		/**< the keyholder failed (no keytab, memory) */
 	KH_UNAVAILABLE,		/**< cannot authenticate anyone just now
-				     (replay cache full): answer 503 */
+				     (replay cache full; this principal's
+				     quota of it): answer 503 */
 };
 
 /**
@@ -45,6 +46,8 @@ enum kh_reason {
 	KH_R_MALFORMED,		/**< malformed token */
 	KH_R_INTERNAL,		/**< keyholder problem */
 	KH_R_REPLAY_CACHE_FULL,	/**< replay cache full of live entries */
+	KH_R_REPLAY_QUOTA,	/**< one principal holds its quota of the
+				     replay cache: that one is refused */
 	KH_R_MAX
 };
 

@@ -180,6 +180,15 @@ struct client {
 	int			 used_listed;
 };
 
+/* Replay quota refusals logged lately, a slot per hash of the reason
+ * (which names the user): see quota_log_due(). */
+#define QUOTA_LOG_SLOTS 16
+struct quota_log {
+	uint64_t		 hash;
+	ev_tstamp		 logged;
+	unsigned		 unlogged;
+};
+
 struct relay {
 	struct ev_loop		*loop;
 	struct relay_env	*env;
@@ -215,6 +224,7 @@ struct relay {
 	unsigned		 src_cap;	/* this worker's share */
 	unsigned		 src_unlogged;	/* refusals not logged yet */
 	ev_tstamp		 src_logged;
+	struct quota_log	 quota_log[QUOTA_LOG_SLOTS];
 	struct http_limits	 limits;
 	struct http_header	 hdrs[SCRATCH_HEADERS];
 	char			 path[MAX_REQUEST_LINE + 2];	/* as routes
@@ -630,6 +640,29 @@ kh_send(struct client *cl, const struct neg_token *nt)
 		cl->state = CS_AUTH;
 }
 
+/*
+ * A user over its replay quota retries as fast as it likes, and each
+ * refusal would be a line: log one a second per user (per slot, users
+ * sharing one share the second), saying how many went unlogged.
+ */
+static int
+quota_log_due(struct relay *r, const char *reason, unsigned *unlogged)
+{
+	uint64_t h = pool_hash(reason, strlen(reason));
+	struct quota_log *q = &r->quota_log[h % QUOTA_LOG_SLOTS];
+	ev_tstamp now = ev_now(r->loop);
+
+	if (q->hash == h && now - q->logged < 1.) {
+		q->unlogged++;
+		return 0;
+	}
+	*unlogged = q->hash == h ? q->unlogged : 0;
+	q->hash = h;
+	q->logged = now;
+	q->unlogged = 0;
+	return 1;
+}
+
 static void
 auth_result(struct client *cl, const struct kh_auth_result *res)
 {
@@ -642,9 +675,16 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 
 	cl->kh_id = 0;
 	if (res->status != KH_OK) {
+		unsigned unlogged = 0;
+
 		r->mw->auth_fail_kh[res->reason_code]++;
-		log_warnx("%s: Negotiate refused for %s: %s", cl->peer, v->name,
-		    res->reason);
+		if (res->reason_code != KH_R_REPLAY_QUOTA)
+			log_warnx("%s: Negotiate refused for %s: %s", cl->peer,
+			    v->name, res->reason);
+		else if (quota_log_due(r, res->reason, &unlogged))
+			log_warnx("%s: Negotiate refused for %s: %s (%u more "
+			    "such refusals since the last such line)", cl->peer,
+			    v->name, res->reason, unlogged);
 		/* Not the client's fault, and a new token would fare no
 		 * better until the keyholder can take one: no challenge. */
 		if (res->status == KH_UNAVAILABLE) {

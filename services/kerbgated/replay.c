@@ -17,6 +17,7 @@
 
 struct replay_entry {
 	uint8_t digest[REPLAY_DIGEST_LEN];
+	uint32_t tag;			/* of the client principal (quota) */
 	int64_t ctime;			/* live while now <= ctime + skew
 					   (live()): a raised skew lengthens
 					   every entry at once */
@@ -30,12 +31,21 @@ struct replay_hdr {
 	uint64_t head;
 	uint64_t count;
 	uint64_t full_refusals;
+	uint64_t quota_refusals;
+	uint64_t quota;			/* live entries a principal may hold */
 	uint64_t resets;
 	int64_t skew;			/* largest skew any user passed */
 	int64_t floor_ctime;		/* restart floor, see replay.h */
 	int64_t floor_until;
 	int64_t last_sweep;		/* second of the last full sweep */
 	uint8_t salt[16];
+	uint8_t tag_salt[16];
+};
+
+/* One principal's entries held; empty while count is 0. */
+struct replay_tagslot {
+	uint32_t tag;
+	uint32_t count;
 };
 
 /* This process's view of the region. */
@@ -43,6 +53,7 @@ struct kg_replay {
 	struct replay_hdr *h;
 	struct replay_entry *ring;	/* capacity entries, oldest at head */
 	uint32_t *index;		/* 0: empty, else ring position + 1 */
+	struct replay_tagslot *tags;	/* index_mask + 1 slots */
 	size_t size;			/* of the mapping */
 	bool shared;
 };
@@ -72,7 +83,8 @@ replay_region_size(size_t capacity)
 {
 	return ALIGN8(sizeof(struct replay_hdr)) +
 	    capacity * sizeof(struct replay_entry) +
-	    index_slots(capacity) * sizeof(uint32_t);
+	    index_slots(capacity) * sizeof(uint32_t) +
+	    index_slots(capacity) * sizeof(struct replay_tagslot);
 }
 
 static size_t
@@ -83,6 +95,13 @@ home_slot(const struct kg_replay *rc, const uint8_t *digest)
 	/* The digest is a salted SHA-256: any 8 of its bytes are uniform. */
 	memcpy(&h, digest, sizeof(h));
 	return (size_t)h & rc->h->index_mask;
+}
+
+/* Enough for a heavy legitimate client; at most 16 principals fill it. */
+static size_t
+default_quota(size_t capacity)
+{
+	return capacity / 16 > REPLAY_QUOTA_MIN ? capacity / 16 : REPLAY_QUOTA_MIN;
 }
 
 static struct kg_replay *
@@ -109,10 +128,14 @@ create(size_t capacity, bool shared)
 	rc->h = (struct replay_hdr *)base;
 	rc->ring = (struct replay_entry *)(base + ALIGN8(sizeof(*rc->h)));
 	rc->index = (uint32_t *)(rc->ring + capacity);
+	rc->tags = (struct replay_tagslot *)(rc->index + index_slots(capacity));
 	rc->h->capacity = capacity;
 	rc->h->index_mask = index_slots(capacity) - 1;
+	rc->h->quota = default_quota(capacity);
 	if (getrandom(rc->h->salt, sizeof(rc->h->salt), 0) !=
 	    (ssize_t)sizeof(rc->h->salt) ||
+	    getrandom(rc->h->tag_salt, sizeof(rc->h->tag_salt), 0) !=
+	    (ssize_t)sizeof(rc->h->tag_salt) ||
 	    pthread_mutexattr_init(&ma) != 0) {
 		replay_free(rc);
 		return NULL;
@@ -169,6 +192,26 @@ replay_digest(const struct kg_replay *rc, const uint8_t *data, size_t len,
 	mbedtls_sha256_finish(&sha, full);
 	mbedtls_sha256_free(&sha);
 	memcpy(digest, full, REPLAY_DIGEST_LEN);
+	explicit_bzero(full, sizeof(full));
+}
+
+/* Salted like the digest: a user cannot pick a name that lands its entries
+ * on another's tag, nor grind tags into one region of the table. */
+uint32_t
+replay_tag(const struct kg_replay *rc, const char *principal)
+{
+	mbedtls_sha256_context sha;
+	uint8_t full[32];
+	uint32_t tag;
+
+	mbedtls_sha256_init(&sha);
+	mbedtls_sha256_starts(&sha, 0);
+	mbedtls_sha256_update(&sha, rc->h->tag_salt, sizeof(rc->h->tag_salt));
+	mbedtls_sha256_update(&sha, (const uint8_t *)principal, strlen(principal));
+	mbedtls_sha256_finish(&sha, full);
+	mbedtls_sha256_free(&sha);
+	memcpy(&tag, full, sizeof(tag));
+	return tag;
 }
 
 static void
@@ -209,6 +252,7 @@ lock(struct kg_replay *rc)
 		h->head = h->count = 0;
 		memset(rc->ring, 0, h->capacity * sizeof(*rc->ring));
 		memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
+		memset(rc->tags, 0, (h->index_mask + 1) * sizeof(*rc->tags));
 	}
 	set_floor(h, now);
 	h->resets++;
@@ -253,6 +297,51 @@ index_add(struct kg_replay *rc, size_t pos)
 	rc->index[i] = (uint32_t)(pos + 1);
 }
 
+/* The slot holding \p tag, or the empty slot where it would go. */
+static size_t
+tag_slot(const struct kg_replay *rc, uint32_t tag)
+{
+	size_t i = tag & rc->h->index_mask;
+
+	/* Fewer tags than entries, at most half the slots: always an empty one. */
+	while (rc->tags[i].count != 0 && rc->tags[i].tag != tag)
+		i = (i + 1) & rc->h->index_mask;
+	return i;
+}
+
+static void
+tag_inc(struct kg_replay *rc, uint32_t tag)
+{
+	size_t i = tag_slot(rc, tag);
+
+	rc->tags[i].tag = tag;
+	rc->tags[i].count++;
+}
+
+/* As index_delete(): backward shift once a tag holds nothing. */
+static void
+tag_dec(struct kg_replay *rc, uint32_t tag)
+{
+	size_t hole = tag_slot(rc, tag), j = hole, mask = rc->h->index_mask;
+
+	if (rc->tags[hole].count == 0 || --rc->tags[hole].count > 0)
+		return;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (rc->tags[j].count == 0)
+			break;
+		home = rc->tags[j].tag & mask;
+		if (hole <= j ? (hole < home && home <= j) : (hole < home || home <= j))
+			continue;
+		rc->tags[hole] = rc->tags[j];
+		hole = j;
+	}
+	rc->tags[hole].tag = 0;
+	rc->tags[hole].count = 0;
+}
+
 static void
 evict_oldest(struct kg_replay *rc)
 {
@@ -263,6 +352,7 @@ evict_oldest(struct kg_replay *rc)
 		i = (i + 1) & h->index_mask;
 	if (rc->index[i] != 0)
 		index_delete(rc, i);
+	tag_dec(rc, rc->ring[pos].tag);
 	memset(&rc->ring[pos], 0, sizeof(rc->ring[pos]));
 	h->head = (h->head + 1) % h->capacity;
 	h->count--;
@@ -297,27 +387,57 @@ compact(struct kg_replay *rc, int64_t now)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	h->count = w;
 	memset(rc->index, 0, (h->index_mask + 1) * sizeof(*rc->index));
-	for (r = 0; r < w; r++)
+	memset(rc->tags, 0, (h->index_mask + 1) * sizeof(*rc->tags));
+	for (r = 0; r < w; r++) {
 		index_add(rc, (h->head + r) % cap);
+		tag_inc(rc, rc->ring[(h->head + r) % cap].tag);
+	}
+}
+
+static void
+drop_expired_head(struct kg_replay *rc, int64_t now)
+{
+	struct replay_hdr *h = rc->h;
+
+	while (h->count > 0 && !live(h, &rc->ring[h->head], now))
+		evict_oldest(rc);
+}
+
+/* A full sweep is O(capacity): at most once a second, so that a flood
+ * against a full cache or a quota cannot turn it into a CPU burner. */
+static bool
+sweep(struct kg_replay *rc, int64_t now)
+{
+	if (rc->h->last_sweep == now)
+		return false;
+	rc->h->last_sweep = now;
+	compact(rc, now);
+	return true;
 }
 
 /* Whether one more entry fits once the expired ones have gone. */
 static bool
 make_room(struct kg_replay *rc, int64_t now)
 {
-	struct replay_hdr *h = rc->h;
-
-	while (h->count > 0 && !live(h, &rc->ring[h->head], now))
-		evict_oldest(rc);
-	if (h->count < h->capacity)
+	drop_expired_head(rc, now);
+	if (rc->h->count < rc->h->capacity)
 		return true;
-	/* A full sweep is O(capacity): at most once a second, so that a
-	 * flood against a full cache cannot turn it into a CPU burner. */
-	if (h->last_sweep == now)
+	return sweep(rc, now) && rc->h->count < rc->h->capacity;
+}
+
+/* Whether \p tag holds its quota of live entries.  Its count may include
+ * expired entries behind a live head: those go in a sweep first. */
+static bool
+over_quota(struct kg_replay *rc, uint32_t tag, int64_t now)
+{
+	uint64_t quota = rc->h->quota;
+
+	if (quota == 0)
 		return false;
-	h->last_sweep = now;
-	compact(rc, now);
-	return h->count < h->capacity;
+	drop_expired_head(rc, now);
+	if (rc->tags[tag_slot(rc, tag)].count < quota)
+		return false;
+	return !sweep(rc, now) || rc->tags[tag_slot(rc, tag)].count >= quota;
 }
 
 static bool
@@ -361,13 +481,15 @@ replay_seen(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN], time_
 
 enum replay_verdict
 replay_check(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
-    time_t ctime, time_t now)
+    uint32_t tag, time_t ctime, time_t now)
 {
 	enum replay_verdict v;
 
 	lock(rc);
 	v = judge(rc, digest, (int64_t)ctime, (int64_t)now);
-	if (v == REPLAY_NEW && !make_room(rc, (int64_t)now))
+	if (v == REPLAY_NEW && over_quota(rc, tag, (int64_t)now))
+		v = REPLAY_QUOTA;
+	else if (v == REPLAY_NEW && !make_room(rc, (int64_t)now))
 		v = REPLAY_FULL;
 	unlock(rc);
 	return v;
@@ -391,7 +513,7 @@ replay_set_skew(struct kg_replay *rc, int skew)
 
 enum replay_verdict
 replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
-    time_t ctime, int skew, time_t now)
+    uint32_t tag, time_t ctime, int skew, time_t now)
 {
 	struct replay_hdr *h = rc->h;
 	enum replay_verdict v;
@@ -401,6 +523,11 @@ replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
 	raise_skew(rc, skew);
 	if ((v = judge(rc, digest, (int64_t)ctime, (int64_t)now)) != REPLAY_NEW)
 		goto out;
+	if (over_quota(rc, tag, (int64_t)now)) {
+		h->quota_refusals++;
+		v = REPLAY_QUOTA;
+		goto out;
+	}
 	if (!make_room(rc, (int64_t)now)) {
 		h->full_refusals++;
 		v = REPLAY_FULL;
@@ -408,12 +535,14 @@ replay_insert(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
 	}
 	pos = (h->head + h->count) % h->capacity;
 	memcpy(rc->ring[pos].digest, digest, REPLAY_DIGEST_LEN);
+	rc->ring[pos].tag = tag;
 	rc->ring[pos].ctime = (int64_t)ctime;
 	/* The entry whole before count takes it in: what lock() relies on
 	 * to repair the cache after a holder died here. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	h->count++;
 	index_add(rc, pos);
+	tag_inc(rc, tag);
 out:
 	unlock(rc);
 	return v;
@@ -462,6 +591,48 @@ replay_resets(struct kg_replay *rc)
 
 	lock(rc);
 	n = rc->h->resets;
+	unlock(rc);
+	return n;
+}
+
+void
+replay_set_quota(struct kg_replay *rc, size_t quota)
+{
+	lock(rc);
+	rc->h->quota = quota == REPLAY_QUOTA_AUTO ?
+	    default_quota(rc->h->capacity) : quota;
+	unlock(rc);
+}
+
+size_t
+replay_quota(struct kg_replay *rc)
+{
+	size_t n;
+
+	lock(rc);
+	n = rc->h->quota;
+	unlock(rc);
+	return n;
+}
+
+size_t
+replay_tag_count(struct kg_replay *rc, uint32_t tag)
+{
+	size_t n;
+
+	lock(rc);
+	n = rc->tags[tag_slot(rc, tag)].count;
+	unlock(rc);
+	return n;
+}
+
+uint64_t
+replay_quota_refusals(struct kg_replay *rc)
+{
+	uint64_t n;
+
+	lock(rc);
+	n = rc->h->quota_refusals;
 	unlock(rc);
 	return n;
 }

@@ -24,18 +24,30 @@
  * with a ctime at or after the restart, a client clock running ahead of
  * ours, be accepted twice: the floor does not cover those.)
  *
+ * Per-principal quota: a single authenticated user can mint fresh
+ * authenticators as fast as it can encrypt, each an entry for up to
+ * 2 * skew + 1 s; alone it could fill the cache and lock every other user
+ * out.  Each entry therefore also holds a salted 32-bit tag of its client
+ * principal (replay_tag()), and the region keeps a tag -> entries-held
+ * table (open addressing, as many slots as the index, rebuilt with it).
+ * A principal already holding its quota is refused alone (REPLAY_QUOTA).
+ * Two principals sharing a tag (odds 1 in 2^32 a pair) share a quota.
+ *
  * Restart floor: after an unplanned keyholder death, authenticators whose
  * ctime is older than the restart are refused (REPLAY_STALE) for one skew
  * window, whatever the cache holds.
  *
  * The digest is SHA-256 over a per-cache random salt and the bytes,
- * truncated to REPLAY_DIGEST_LEN.  The salt keeps an authenticated client,
+ * truncated to REPLAY_DIGEST_LEN (96 bits: with at most 2^28 entries
+ * held, a fresh authenticator is taken for a replay with odds below
+ * 2^-68).  The salt keeps an authenticated client,
  * which can mint as many authenticators as it likes, from grinding digests
  * that pile up in one region of the index.  Digests are not secrets.
  *
  * Cost: 24 bytes per entry in the ring plus 2 to 4 index slots of 4 bytes
- * (the index is the power of two at or above twice the capacity): 32 to
- * 40 bytes per entry, see replay_region_size() and docs/config.md.
+ * and as many tag slots of 8 bytes (both tables are the power of two at or
+ * above twice the capacity): 48 to 72 bytes per entry, see
+ * replay_region_size() and docs/config.md.
  */
 #ifndef KG_REPLAY_H
 #define KG_REPLAY_H
@@ -46,13 +58,17 @@
 #include <time.h>
 
 /** Bytes of the truncated digest that identifies an authenticator. */
-#define REPLAY_DIGEST_LEN 16
+#define REPLAY_DIGEST_LEN 12
 
 /** Largest capacity accepted by replay_new() (index positions are 32-bit). */
 #define REPLAY_MAX_CAPACITY ((size_t)1 << 28)
 
 /** The words a refused full cache gives (the log, the client's 503). */
 #define REPLAY_FULL_REASON "replay cache full"
+
+/** replay_set_quota(): capacity / 16, at least REPLAY_QUOTA_MIN. */
+#define REPLAY_QUOTA_AUTO ((size_t)-1)
+#define REPLAY_QUOTA_MIN 64
 
 struct kg_replay;
 
@@ -62,6 +78,8 @@ enum replay_verdict {
 	REPLAY_SEEN,		/**< a live entry has this digest: a replay */
 	REPLAY_FULL,		/**< every entry is live: cannot remember it */
 	REPLAY_STALE,		/**< ctime older than a keyholder restart */
+	REPLAY_QUOTA,		/**< this principal holds its quota of
+				     live entries: cannot remember more */
 };
 
 /**
@@ -103,6 +121,26 @@ void replay_digest(const struct kg_replay *rc, const uint8_t *data, size_t len,
                    uint8_t digest[REPLAY_DIGEST_LEN]);
 
 /**
+ * \brief          The salted 32-bit tag of a client principal (the
+ *                 unparsed name, e.g. alice@CORP.EXAMPLE) for the quota.
+ */
+uint32_t replay_tag(const struct kg_replay *rc, const char *principal);
+
+/**
+ * \brief          Set the most live entries one principal may hold
+ *                 (0: no quota; REPLAY_QUOTA_AUTO: capacity / 16, at
+ *                 least REPLAY_QUOTA_MIN).  A new cache starts at AUTO;
+ *                 the last setter wins for every user of a shared cache.
+ */
+void replay_set_quota(struct kg_replay *rc, size_t quota);
+
+/** \brief The quota in force (0: none). */
+size_t replay_quota(struct kg_replay *rc);
+
+/** \brief Live entries (and expired ones not yet pushed out) held for \p tag. */
+size_t replay_tag_count(struct kg_replay *rc, uint32_t tag);
+
+/**
  * \brief          Whether a live (unexpired) entry with this digest exists.
  *
  * \return         true if the authenticator was seen and its entry has
@@ -116,15 +154,16 @@ bool replay_seen(struct kg_replay *rc, const uint8_t digest[REPLAY_DIGEST_LEN],
  *
  * \param rc       The cache.
  * \param digest   From replay_digest().
+ * \param tag      From replay_tag(): the authenticator's client.
  * \param ctime    The authenticator's ctime (seconds).
  * \param now      The current time.
  *
- * \return         REPLAY_STALE, REPLAY_SEEN, REPLAY_FULL (in that order of
- *                 precedence), or REPLAY_NEW.
+ * \return         REPLAY_STALE, REPLAY_SEEN, REPLAY_QUOTA, REPLAY_FULL (in
+ *                 that order of precedence), or REPLAY_NEW.
  */
 enum replay_verdict replay_check(struct kg_replay *rc,
                                  const uint8_t digest[REPLAY_DIGEST_LEN],
-                                 time_t ctime, time_t now);
+                                 uint32_t tag, time_t ctime, time_t now);
 
 /**
  * \brief          Judge and, if new, remember an authenticator, at once
@@ -142,7 +181,8 @@ enum replay_verdict replay_check(struct kg_replay *rc,
  */
 enum replay_verdict replay_insert(struct kg_replay *rc,
                                   const uint8_t digest[REPLAY_DIGEST_LEN],
-                                  time_t ctime, int skew, time_t now);
+                                  uint32_t tag, time_t ctime, int skew,
+                                  time_t now);
 
 /**
  * \brief          Raise the skew entries are kept for (never lowers it);
@@ -165,6 +205,9 @@ size_t replay_capacity(const struct kg_replay *rc);
 
 /** \brief Authenticators refused because the cache was full of live entries. */
 uint64_t replay_full_refusals(struct kg_replay *rc);
+
+/** \brief Authenticators refused because their principal held its quota. */
+uint64_t replay_quota_refusals(struct kg_replay *rc);
 
 /** \brief Times the cache was repaired because its user died holding it. */
 uint64_t replay_resets(struct kg_replay *rc);

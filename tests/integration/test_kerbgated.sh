@@ -578,6 +578,44 @@ test_rc4_disabled_by_reload() {
 	[ $want = 200 ] || log_has "enctype rc4-hmac disabled"
 }
 
+# One user minting fresh authenticators from one ticket cannot fill the
+# replay cache: over replay_cache_per_principal (set by a reload) that user
+# alone gets 503 with the words, counted as its own reason; another user
+# gets in; back to the default quota (reload), the user gets in again.
+test_one_user_over_the_replay_quota_is_refused_alone() {
+	local tok code rc=1
+	bob_token >/dev/null || return 1
+	sed 's/"clock_skew": 300,/"clock_skew": 300, "replay_cache_per_principal": 5,/' \
+		"$work/kerbgated.json" >"$work/quota.json"
+	cp "$work/kerbgated.json" "$work/noquota.json"
+	cp "$work/quota.json" "$work/kerbgated.json"
+	kill -HUP "$kg_pid"
+	for tok in $(client env KRB5CCNAME="FILE:$work/bob.cc" /usr/bin/python3 \
+		"$top/tests/integration/kgclient.py" tokens HTTP@mail.corp.contoso.com 30); do
+		sleep 0.2
+		code=$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/quota)
+		[ "$code" = 503 ] && break
+	done
+	if [ "$code" = 503 ] && body_has "too many authentications by bob@$KGLAB_REALM in the replay window (quota 5)" &&
+		log_has "too many authentications by bob@$KGLAB_REALM in the replay window (quota 5): slow down or raise replay_cache_per_principal"; then
+		kinit_as bigpac >/dev/null
+		[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/quota-other)" = 200 ] &&
+			body_has "user: bigpac@$KGLAB_REALM" && rc=0
+		kinit_as alice >/dev/null
+	fi
+	lb curl -s http://127.0.0.1:9100/metrics | grep -q 'kerbgate_auth_failures_total{reason="replay_quota"} [1-9]' || rc=1
+	cp "$work/noquota.json" "$work/kerbgated.json"
+	kill -HUP "$kg_pid"
+	for _ in $(seq 20); do
+		sleep 0.5
+		tok=$(bob_token) || continue
+		code=$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/quota-after)
+		[ "$code" = 200 ] && break
+	done
+	[ "$code" = 200 ] || rc=1
+	return $rc
+}
+
 # Tokens, keys and passwords never reach a log line.
 test_no_secret_in_the_log() {
 	local tok
@@ -728,6 +766,7 @@ check "a relay sending a malformed frame is replaced alone; the keyholder serves
 check "SIGHUP reload keeps an authenticated keep-alive connection" test_reload_keeps_connections
 check "a token used before a SIGHUP reload is refused as a replay after it" test_replay_after_reload_is_refused
 check "allow_rc4 false (by reload): RC4 tickets refused with the reason" test_rc4_disabled_by_reload
+check "one user over replay_cache_per_principal: 503 for that user alone, counted as replay_quota" test_one_user_over_the_replay_quota_is_refused_alone
 check "no token, key or password in the log or a response" test_no_secret_in_the_log
 check "two reloads under keep-alive load: no request fails" test_reload_under_load_drops_nothing
 check "a back-end killed under load is ejected without client errors, and comes back" test_backend_killed_is_ejected

@@ -160,6 +160,9 @@ group_setup(void **state)
 		return -1;
 	if (acceptor_new(&acc, 1024, err, sizeof(err)) != 0)
 		return -1;
+	/* Every test here authenticates the same client: the per-principal
+	 * quota has tests of its own, with acceptors of their own. */
+	acceptor_set_replay_quota(acc, 0);
 	if (acceptor_load_keytab(acc, keytab_path, served, 3, err, sizeof(err)) != 6) {
 		fprintf(stderr, "load: %s\n", err);
 		return -1;
@@ -789,6 +792,116 @@ test_authenticator_older_than_a_crash_restart_is_refused(void **state)
 	krb5_data_free(&old_tok);
 	krb5_data_free(&new_tok);
 	acceptor_free(fresh);
+}
+
+/*
+ * One authenticated user, one service ticket, many authenticators (each a
+ * local encryption for the client): with ctime = now + skew, each entry
+ * lives 2 * skew.  Without a quota the cache fills with one principal's
+ * entries and every other user is refused (503) until they expire.  With
+ * it, only that principal is refused, and says why.
+ */
+static int
+flood_as(struct kg_acceptor *a, int key, const char *client, int n,
+    enum accept_status *last, char *reason, size_t reasonlen)
+{
+	struct mint_ticket_spec ts = { .key = &keys[key], .client = client };
+	struct mint_req_spec ahead = { .gss_checksum = true, .clock_offset = 300 };
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_creds creds;
+	krb5_data ap, tok;
+	int i, ok = 0;
+
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(mint_ap_req(&creds, &ahead, &ap, NULL), 0);
+		assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+		if (acceptor_accept(a, tok.data, tok.length, &p, &res) == 0)
+			ok++;
+		*last = res.status;
+		snprintf(reason, reasonlen, "%s", res.reason);
+		acceptor_result_clear(&res);
+		krb5_data_free(&ap);
+		krb5_data_free(&tok);
+	}
+	krb5_free_cred_contents(mint_context(), &creds);
+	return ok;
+}
+
+static void
+one_principal_cannot_fill_the_replay_cache(int key)
+{
+	struct kg_acceptor *small;
+	struct accept_params p = params();
+	struct accept_result res;
+	krb5_data victim = simple_token(key);
+	enum accept_status last;
+	char err[256], reason[384];
+	uint64_t fast = 0, slow = 0, fast1, slow1;
+
+	assert_int_equal(acceptor_new(&small, 1024, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(small, keytab_path, served, 3, err,
+	    sizeof(err)), 6);
+	acceptor_path_counts(small, &fast, &slow);
+	/* The default quota of a 1024-entry cache: 1024 / 16 = 64. */
+	assert_int_equal(flood_as(small, key, "mallory@CORP.CONTOSO.COM", 1024,
+	    &last, reason, sizeof(reason)), 64);
+	assert_int_equal(last, ACCEPT_REPLAY_QUOTA);
+	assert_string_equal(reason, "too many authentications by "
+	    "mallory@CORP.CONTOSO.COM in the replay window (quota 64): slow "
+	    "down or raise replay_cache_per_principal");
+	assert_string_equal(acceptor_status_name(last), "replay-quota");
+	acceptor_path_counts(small, &fast1, &slow1);
+	/* The path under test judged them all (RC4 never takes the fast
+	 * one; its refusals are final, Heimdal never sees them). */
+	if (key == K5_RC4)
+		assert_true(slow1 == slow + 1024 && fast1 == fast);
+	else
+		assert_true(fast1 == fast + 64 && slow1 == slow);
+	/* Everyone else still gets in, the victim's token only once. */
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), 0);
+	acceptor_result_clear(&res);
+	assert_int_equal(acceptor_accept(small, victim.data, victim.length, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_REPLAY);
+	acceptor_result_clear(&res);
+	assert_int_equal(flood_as(small, key, "bob@CORP.CONTOSO.COM", 3, &last,
+	    reason, sizeof(reason)), 3);
+	krb5_data_free(&victim);
+	acceptor_free(small);
+}
+
+static void
+test_one_principal_cannot_fill_the_replay_cache(void **state)
+{
+	(void)state;
+	one_principal_cannot_fill_the_replay_cache(K5_AES256);
+}
+
+static void
+test_one_principal_cannot_fill_the_replay_cache_on_the_heimdal_path(void **state)
+{
+	(void)state;
+	one_principal_cannot_fill_the_replay_cache(K5_RC4);
+}
+
+/* replay_cache_per_principal 0: no quota, the cache-full refusal as before. */
+static void
+test_replay_quota_zero_means_no_quota(void **state)
+{
+	struct kg_acceptor *small;
+	enum accept_status last;
+	char err[256], reason[384];
+
+	(void)state;
+	assert_int_equal(acceptor_new(&small, 1024, err, sizeof(err)), 0);
+	assert_int_equal(acceptor_load_keytab(small, keytab_path, served, 3, err,
+	    sizeof(err)), 6);
+	acceptor_set_replay_quota(small, 0);
+	assert_int_equal(flood_as(small, K5_AES256, "mallory@CORP.CONTOSO.COM",
+	    1025, &last, reason, sizeof(reason)), 1024);
+	assert_int_equal(last, ACCEPT_REPLAY_CACHE_FULL);
+	acceptor_free(small);
 }
 
 /* ---------------------------------------------------------------- channel bindings */
@@ -2219,6 +2332,9 @@ main(void)
 		cmocka_unit_test(test_replay_at_the_skew_edge_is_refused_on_the_heimdal_path),
 		cmocka_unit_test(test_full_replay_cache_refuses_rather_than_forgets),
 		cmocka_unit_test(test_authenticator_older_than_a_crash_restart_is_refused),
+		cmocka_unit_test(test_one_principal_cannot_fill_the_replay_cache),
+		cmocka_unit_test(test_one_principal_cannot_fill_the_replay_cache_on_the_heimdal_path),
+		cmocka_unit_test(test_replay_quota_zero_means_no_quota),
 		cmocka_unit_test(test_cb_hash_of_a_sha256_certificate_matches_an_independent_computation),
 		cmocka_unit_test(test_cb_hash_of_a_sha384_signed_certificate_uses_sha384),
 		cmocka_unit_test(test_cb_hash_of_garbage_is_an_error),

@@ -300,6 +300,7 @@ test_omitted_keys_get_the_documented_defaults(void **state)
 	assert_int_equal(c.clock_skew_s, 300);
 	assert_true(c.allow_rc4);
 	assert_int_equal(c.replay_entries, CONFIG_KERBGATED_REPLAY_CACHE_ENTRIES);
+	assert_int_equal(c.replay_per_principal, CONF_REPLAY_QUOTA_AUTO);
 	assert_int_equal(c.max_header_bytes,
 	    CONFIG_KERBGATED_MAX_HEADER_BYTES + 8192);
 	assert_int_equal(c.max_headers, 100);
@@ -404,6 +405,36 @@ test_sandbox_is_on_by_default_and_read(void **state)
 	    "{ \"sandbox\": { \"chroot\": \"/x\" }, \"keytab\"");
 	expect_error(t, "unknown key 'chroot'");
 	free(t);
+}
+
+static void
+test_replay_cache_per_principal_is_read_and_bounded(void **state)
+{
+	static const char *const ok[] = { "0", "1", "4096", "4194304" };
+	static const unsigned want[] = { 0, 1, 4096, 4194304 };
+	static const char *const bad[] = { "-1", "4194305", "\"64\"", "1.5" };
+	struct conf c;
+	char err[256], key[80];
+	char *t;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(key, sizeof(key), "{ \"replay_cache_per_principal\": %s, \"keytab\"",
+		    ok[i]);
+		t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"", key);
+		if (load_text(t, &c, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", ok[i], err);
+		assert_int_equal(c.replay_per_principal, want[i]);
+		conf_free(&c);
+		free(t);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(key, sizeof(key), "{ \"replay_cache_per_principal\": %s, \"keytab\"",
+		    bad[i]);
+		t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"", key);
+		expect_error(t, "replay_cache_per_principal");
+		free(t);
+	}
 }
 
 static void
@@ -603,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_unknown_key_is_refused_with_a_suggestion),
 		cmocka_unit_test(test_unknown_top_level_key_is_refused),
 		cmocka_unit_test(test_max_connections_per_source_is_read_and_bounded),
+		cmocka_unit_test(test_replay_cache_per_principal_is_read_and_bounded),
 		cmocka_unit_test(test_route_naming_a_missing_pool_is_refused),
 		cmocka_unit_test(test_tls_listener_without_any_certificate_is_refused),
 		cmocka_unit_test(test_tls_listener_with_a_certificate_loads),

@@ -752,6 +752,78 @@ test_repeated_logins_of_one_user_do_not_evict_other_sessions(void **state)
 	unlink(path);
 }
 
+/*
+ * replay_cache_per_principal reaches the keyholder's replay cache: a user
+ * over it is refused as unavailable (503), with its own metrics label and
+ * words naming the user and the key; another user still gets in.
+ */
+static void
+test_a_user_over_the_replay_quota_is_refused_alone(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &key, .client = "mallory@CORP.CONTOSO.COM" };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_result ar;
+	struct kh_auth_req req;
+	struct kg_ipc_frame f;
+	uint8_t abuf[16384], *p;
+	struct conf saved = conf, quota;
+	char path[700], err[512];
+	krb5_creds creds;
+	krb5_data ap, tok;
+	struct kh kh;
+	size_t n;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/quota.json", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "{ \"keytab\": \"%s\", \"replay_cache_per_principal\": 3,\n"
+	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
+	    "  \"vhosts\": [\n"
+	    "    { \"name\": \"mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ],\n"
+	    "  \"pools\": [\n"
+	    "    { \"name\": \"cas\", \"header_secret_file\": \"%s\", \"servers\": [ { \"name\":\n"
+	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] } ] }\n",
+	    keytab, MINT_SPN_HTTP, secret);
+	fclose(fp);
+	if (conf_load(path, &quota, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	conf = quota;
+	kh_start(&kh);
+	conf = saved;
+
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+		assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+		memset(&req, 0, sizeof(req));
+		req.ap_req = tok.data;
+		req.ap_req_len = tok.length;
+		assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+		assert_int_equal(kg_ipc_send(kh.relay[0], KH_MSG_AUTH, 100 + i, p, n), KG_OK);
+		free(p);
+		krb5_data_free(&ap);
+		krb5_data_free(&tok);
+		assert_int_equal(next_frame(&kh, 0, &f, abuf, sizeof(abuf)), 1);
+		assert_int_equal(kh_auth_result_decode(f.payload, f.len, &ar), 0);
+		if (i < 3)
+			assert_int_equal(ar.status, KH_OK);
+	}
+	assert_int_equal(ar.status, KH_UNAVAILABLE);
+	assert_int_equal(ar.reason_code, KH_R_REPLAY_QUOTA);
+	assert_string_equal(kh_reason_label(ar.reason_code), "replay_quota");
+	assert_non_null(strstr(ar.reason, "mallory@CORP.CONTOSO.COM"));
+	assert_non_null(strstr(ar.reason, "(quota 3)"));
+	assert_non_null(strstr(ar.reason, "replay_cache_per_principal"));
+	krb5_free_cred_contents(mint_context(), &creds);
+	assert_auth_ok(&kh, 1, 1);		/* another user */
+	kh_stop(&kh);
+	conf_free(&quota);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -765,6 +837,7 @@ main(void)
 		cmocka_unit_test(test_a_relay_that_never_reads_does_not_stall_the_others),
 		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),
 		cmocka_unit_test(test_repeated_logins_of_one_user_do_not_evict_other_sessions),
+		cmocka_unit_test(test_a_user_over_the_replay_quota_is_refused_alone),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -680,6 +680,27 @@ test_replay_cache_full_travels_as_unavailable_with_its_label(void **state)
 }
 
 static void
+test_replay_quota_travels_as_unavailable_with_its_own_label(void **state)
+{
+	struct kh_auth_result in, out;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.status = KH_UNAVAILABLE;
+	in.reason_code = KH_R_REPLAY_QUOTA;
+	kg_strlcpy(in.reason, "too many authentications by alice@EXAMPLE.COM",
+	    sizeof(in.reason));
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), 0);
+	assert_int_equal(out.status, KH_UNAVAILABLE);
+	assert_int_equal(out.reason_code, KH_R_REPLAY_QUOTA);
+	assert_string_equal(kh_reason_label(out.reason_code), "replay_quota");
+	free(p);
+}
+
+static void
 test_backend_result_with_unknown_status_is_refused(void **state)
 {
 	struct kh_backend_result in, out;
@@ -969,6 +990,7 @@ main(void)
 		cmocka_unit_test(test_failed_decode_leaves_no_pointer_behind),
 		cmocka_unit_test(test_reason_labels_cover_every_code_and_unknown),
 		cmocka_unit_test(test_replay_cache_full_travels_as_unavailable_with_its_label),
+		cmocka_unit_test(test_replay_quota_travels_as_unavailable_with_its_own_label),
 	};
 
 	return cmocka_run_group_tests_name("khproto", tests, NULL, NULL);

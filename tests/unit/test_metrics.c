@@ -387,6 +387,8 @@ test_failure_reasons_are_summed_across_workers(void **state)
 	m->w[0].auth_fail_kh[KH_R_SKEW] = 3;
 	m->w[1].auth_fail_kh[KH_R_SKEW] = 4;
 	m->w[1].auth_fail_kh[KH_R_KVNO] = 9;
+	m->w[0].auth_fail_kh[KH_R_REPLAY_QUOTA] = 2;
+	m->w[1].auth_fail_kh[KH_R_REPLAY_CACHE_FULL] = 1;
 	m->w[0].auth_fail_relay[MR_NTLM] = 5;
 	m->w[1].auth_fail_relay[MR_NTLM] = 6;
 	m->w[1].auth_fail_relay[MR_KEYHOLDER] = 1;
@@ -395,6 +397,11 @@ test_failure_reasons_are_summed_across_workers(void **state)
 	    "kerbgate_auth_failures_total{reason=\"clock_skew\"}"), 7);
 	assert_int_equal(value_of(text,
 	    "kerbgate_auth_failures_total{reason=\"kvno_not_in_keytab\"}"), 9);
+	/* One user over its replay quota is not the whole cache full. */
+	assert_int_equal(value_of(text,
+	    "kerbgate_auth_failures_total{reason=\"replay_quota\"}"), 2);
+	assert_int_equal(value_of(text,
+	    "kerbgate_auth_failures_total{reason=\"replay_cache_full\"}"), 1);
 	assert_int_equal(value_of(text,
 	    "kerbgate_auth_failures_total{reason=\"ntlm_offered\"}"), 11);
 	assert_int_equal(value_of(text,
