@@ -87,13 +87,15 @@ def main():
     print(f"keep-alive req/s, Apache without auth (reference): {med.get('ap_keepalive_noauth', 0):.0f}")
     https_report(phases, med, ratio, rounds)
     print()
-    print("memory, kerbgated processes (sum of VmRSS; PSS counts shared pages once):")
+    print("memory, kerbgated processes (sum of VmRSS less the shared replay cache, reported\n"
+          " beside it; PSS counts shared pages once):")
     for d in idle:
         n = int(d["n"])
         b = int(d["rss_before_kb"])
         tls = "tls" in d["label"]
         print(f"  {d['label']}: {d.get('idle_conns', '?')} of {n} connections held, "
-              f"{d.get('probed_200', '?')} answered 200 after the hold; before {b / 1024:.1f} MiB")
+              f"{d.get('probed_200', '?')} answered 200 after the hold; before {b / 1024:.1f} MiB; "
+              f"replay cache touched {int(d.get('replay_shm_kb', 0)) / 1024:.1f} MiB (shared)")
         for key, what in (("idle", "idle after set-up"), ("burst", "idle after a burst")):
             a = int(d[f"rss_{key}_kb"])
             per = (a - b) / n

@@ -21,7 +21,10 @@
 #   KGB_PIN=none|split      split: proxies on CPU 0, kgbench and back-end on CPU 1
 #   KGB_CERT=ecdsa|rsa      the VIP certificate for both servers: P-256 or RSA-2048
 #   KGB_TLS_MAX=13|12       highest TLS version kgbench offers in the HTTPS phases
-#   KGB_ONLY=all|https      https: the HTTPS phases only (no plain, no memory)
+#   KGB_ONLY=all|https|plain  https: the HTTPS phases only; plain: the plain-HTTP
+#                           load phases only (no HTTPS, no memory)
+#   KGB_KERBGATED=PATH      another kerbgated binary to measure (an older build, for
+#                           a before/after comparison on the same machine)
 #   KGB_OUT=output          build tree (binaries in $KGB_OUT/bin, $KGB_OUT/bench)
 #   KGB_KEEP=0              1: keep the work directory
 #
@@ -95,7 +98,7 @@ kgbackend=$top/$out/bench/kgbackend
 # kerbgated with pgrep -f "^.../output/bin/kerbgated -d" and signal it; this
 # one must not be found that way.
 mkdir -p "$work/bin"
-install -m 0755 "$top/$out/bin/kerbgated" "$work/bin/kerbgated"
+install -m 0755 "${KGB_KERBGATED:-$top/$out/bin/kerbgated}" "$work/bin/kerbgated"
 kerbgated=$work/bin/kerbgated
 
 for u in _kgrelay _kgkeys; do
@@ -145,6 +148,8 @@ cat >"$work/kerbgated.json" <<EOF
   "workers": 2,
   "allow_rc4": false,
   "clock_skew": 300,
+  "replay_cache_entries": 4194304,
+  "replay_cache_per_principal": 0,
   "limits": { "max_connections": 20000, "header_timeout": 10, "idle_timeout": 600 },
   "admin": { "address": "$KG_IP", "port": $KG_ADMIN },
   "listeners": [
@@ -174,6 +179,10 @@ cat >"$work/kerbgated.json" <<EOF
   ]
 }
 EOF
+# An older build (KGB_KERBGATED) does not know the replay quota key.
+if ! "$kerbgated" -n -f "$work/kerbgated.json" >/dev/null 2>&1; then
+	sed -i '/"replay_cache_per_principal"/d' "$work/kerbgated.json"
+fi
 
 # Apache as an admin would set it up in front of the same back-end: the
 # event MPM with Debian's mpm_event.conf values, mod_auth_gssapi with the
@@ -286,6 +295,12 @@ kg_sum() {
 	done
 	echo "$s"
 }
+# VmRSS less RssShmem, summed (kB): the replay cache is one shared region,
+# sized by replay_cache_entries (here for the benchmark's own volume), which
+# each keyholder would count again; it is reported on its own.
+kg_rss() {
+	echo $(( $(kg_sum VmRSS) - $(kg_sum RssShmem) ))
+}
 # Sum of PSS (kB): shared library pages counted once over the processes.
 kg_pss() {
 	local s=0 p v
@@ -374,7 +389,8 @@ run() {	# label, kgbench arguments...
 # session resumption (kgbench offers the last session or ticket again), and
 # the handshake alone (an unauthenticated request on each new connection).
 tls=(-t -C "$work/mail.pem" -V "$tls_max")
-for round in $(seq "$repeat"); do
+https_rounds=$repeat; [ "$only" = plain ] && https_rounds=0
+for round in $(seq "$https_rounds"); do
 	run kgtls_newconn   newconn "${tls[@]}" -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
 	run aptls_newconn   newconn "${tls[@]}" -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
 	run kgtls_resumed   newconn "${tls[@]}" -R -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 15000)) -P "$pac_typ"
@@ -406,7 +422,7 @@ for pair in $(seq "$ka_pairs"); do
 		run kgpair_keepalive_auth keepalive -a $KG_IP:$KG_PORT -c "$ka_c" -d "$ka_pair_s" -P "$pac_typ"
 	fi
 done
-if [ "$only" != https ]; then
+if [ "$only" = all ]; then
 hwm_load=$(kg_sum VmHWM)
 echo "HWM after_load_kb=$hwm_load" >>"$results"
 kg_detail >"$work/after_load.txt"
@@ -427,23 +443,23 @@ idle_phase() {	# label, count, kgbench args
 	local label=$1 n=$2; shift 2
 	local out_f=$work/$label.out pid before pss_before r1 p1 r2 p2
 	sleep 1
-	before=$(kg_sum VmRSS); pss_before=$(kg_pss)
+	before=$(kg_rss); pss_before=$(kg_pss)
 	say "$label: kgbench idle -c $n $*"
 	"${pin_cli[@]}" "$kgbench" idle -a "$@" -c "$n" -s 60 -l "$label" >"$out_f" 2>"$work/$label.err" &
 	pid=$!; bench_pids+=("$pid")
 	wait_line "$out_f" '^READY' "$pid"
 	sleep 2	# let the relays settle
-	r1=$(kg_sum VmRSS); p1=$(kg_pss)
+	r1=$(kg_rss); p1=$(kg_pss)
 	kg_detail >"$work/$label.detail"
 	kill -USR1 "$pid" 2>/dev/null
 	wait_line "$out_f" '^AFTER_HOLD' "$pid"
 	sleep 2
-	r2=$(kg_sum VmRSS); p2=$(kg_pss)
+	r2=$(kg_rss); p2=$(kg_pss)
 	kg_detail >>"$work/$label.detail"
 	kill -USR1 "$pid" 2>/dev/null
 	wait "$pid"
 	cat "$out_f" "$work/$label.detail" >&2
-	echo "IDLE label=$label n=$n rss_before_kb=$before pss_before_kb=$pss_before rss_idle_kb=$r1 pss_idle_kb=$p1 rss_burst_kb=$r2 pss_burst_kb=$p2 hwm_kb=$(kg_sum VmHWM) $(grep -h '^READY\|^AFTER_HOLD' "$out_f" | tr '\n' ' ')" >>"$results"
+	echo "IDLE label=$label n=$n rss_before_kb=$before pss_before_kb=$pss_before rss_idle_kb=$r1 pss_idle_kb=$p1 rss_burst_kb=$r2 pss_burst_kb=$p2 replay_shm_kb=$(kg_sum RssShmem) hwm_kb=$(kg_sum VmHWM) $(grep -h '^READY\|^AFTER_HOLD' "$out_f" | tr '\n' ' ')" >>"$results"
 	grep "^IDLE label=$label" "$results" >&2
 }
 restart_kg() {
