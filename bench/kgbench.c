@@ -460,6 +460,13 @@ tls_init(void)
 		mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	}
 	mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
+	/* Key shares as Windows, browsers and curl offer them: X25519 first.
+	 * (mbedTLS's own client default sends a P-256 share.) */
+	static const uint16_t groups[] = {
+		MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+		MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE
+	};
+	mbedtls_ssl_conf_groups(&tls_conf, groups);
 	if (o.tls_max == 12)
 		mbedtls_ssl_conf_max_tls_version(&tls_conf, MBEDTLS_SSL_VERSION_TLS1_2);
 	if (o.tls_resume)
