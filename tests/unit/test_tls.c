@@ -615,6 +615,37 @@ test_certificates_are_not_exposed_before_the_handshake(void **state)
 	tls_server_unref(srv);
 }
 
+/* Each TLS 1.3 handshake in flight holds a PSA key (its key share): more
+ * than mbedTLS's default fixed 32 at once must still all complete. */
+static void
+test_a_hundred_handshakes_in_flight_at_once_all_complete(void **state)
+{
+	enum { N = 100 };
+	struct tls_server *srv = vip_server();
+	struct tls_client *cli = client_with(VIP_MAIL, ca_pem, NULL);
+	struct pair *p = calloc(N, sizeof(*p));
+	int i;
+
+	assert_non_null(p);
+	/* Every client sends its ClientHello (and makes its key share)
+	 * before any server answers. */
+	for (i = 0; i < N; i++) {
+		pair_open(&p[i], srv, cli, NULL);
+		assert_int_equal(tls_handshake(p[i].cli.tc), TLS_WANT_READ);
+	}
+	for (i = 0; i < N; i++) {
+		pair_handshake(&p[i]);
+		if (p[i].cli.rc != TLS_OK || p[i].srv.rc != TLS_OK)
+			fail_msg("handshake %d of %d: client \"%s\", server \"%s\"", i, N,
+			    tls_conn_error(p[i].cli.tc), tls_conn_error(p[i].srv.tc));
+	}
+	for (i = 0; i < N; i++)
+		pair_close(&p[i]);
+	free(p);
+	tls_client_unref(cli);
+	tls_server_unref(srv);
+}
+
 /* ---- resumption -------------------------------------------------------- */
 
 static ssize_t read_until_done(struct side *s, char *buf, size_t n);
@@ -1845,6 +1876,7 @@ main(void)
 		cmocka_unit_test(test_unknown_sni_gets_the_default_certificate_and_is_reported),
 		cmocka_unit_test(test_own_and_peer_certificate_der_equal_the_files),
 		cmocka_unit_test(test_certificates_are_not_exposed_before_the_handshake),
+		cmocka_unit_test(test_a_hundred_handshakes_in_flight_at_once_all_complete),
 		cmocka_unit_test(test_second_connection_resumes_with_a_session_ticket),
 		cmocka_unit_test(test_session_tickets_survive_a_reload),
 		cmocka_unit_test(test_a_ticket_from_one_forked_worker_resumes_on_another),

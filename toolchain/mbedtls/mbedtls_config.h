@@ -78,6 +78,11 @@
 
 /* ---- PSA: TLS 1.3 does its key schedule and key exchange through it */
 #define MBEDTLS_PSA_CRYPTO_C
+/* Every TLS 1.3 handshake in flight holds a PSA key (its key share) until
+ * the peer answers; a fixed store (32 slots) would fail the 33rd
+ * concurrent handshake of a relay, or of a back-end pool opening
+ * connections. */
+#define MBEDTLS_PSA_KEY_STORE_DYNAMIC
 
 /* ---- TLS */
 #define MBEDTLS_SSL_TLS_C
