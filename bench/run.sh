@@ -21,8 +21,9 @@
 #   KGB_PIN=none|split      split: proxies on CPU 0, kgbench and back-end on CPU 1
 #   KGB_CERT=ecdsa|rsa      the VIP certificate for both servers: P-256 or RSA-2048
 #   KGB_TLS_MAX=13|12       highest TLS version kgbench offers in the HTTPS phases
-#   KGB_ONLY=all|https|plain  https: the HTTPS phases only; plain: the plain-HTTP
-#                           load phases only (no HTTPS, no memory)
+#   KGB_ONLY=all|https|plain|memory  https: the HTTPS phases only; plain: the
+#                           plain-HTTP load phases only; memory: the idle-connection
+#                           memory phases only
 #   KGB_KERBGATED=PATH      another kerbgated binary to measure (an older build, for
 #                           a before/after comparison on the same machine)
 #   KGB_OUT=output          build tree (binaries in $KGB_OUT/bin, $KGB_OUT/bench)
@@ -389,7 +390,7 @@ run() {	# label, kgbench arguments...
 # session resumption (kgbench offers the last session or ticket again), and
 # the handshake alone (an unauthenticated request on each new connection).
 tls=(-t -C "$work/mail.pem" -V "$tls_max")
-https_rounds=$repeat; [ "$only" = plain ] && https_rounds=0
+https_rounds=$repeat; case $only in plain|memory) https_rounds=0 ;; esac
 for round in $(seq "$https_rounds"); do
 	run kgtls_newconn   newconn "${tls[@]}" -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
 	run aptls_newconn   newconn "${tls[@]}" -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
@@ -398,7 +399,7 @@ for round in $(seq "$https_rounds"); do
 	run kgtls_handshake newconn "${tls[@]}" -N -p /open/bench -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur"
 	run aptls_handshake newconn "${tls[@]}" -N -p /open/bench -a $AP_IP:$AP_TLS_PORT -c "$nc_c" -d "$dur"
 done
-[ "$only" = https ] && repeat=0 && ka_pairs=0
+case $only in https|memory) repeat=0; ka_pairs=0 ;; esac
 for round in $(seq "$repeat"); do
 	run kg_newconn      newconn   -a $KG_IP:$KG_PORT -c "$nc_c" -d "$dur" -n $((dur * 25000)) -P "$pac_typ"
 	run ap_newconn      newconn   -a $AP_IP:$AP_PORT -c "$nc_c" -d "$dur" -n $((dur * 12000)) -P "$pac_typ"
@@ -422,7 +423,7 @@ for pair in $(seq "$ka_pairs"); do
 		run kgpair_keepalive_auth keepalive -a $KG_IP:$KG_PORT -c "$ka_c" -d "$ka_pair_s" -P "$pac_typ"
 	fi
 done
-if [ "$only" = all ]; then
+if [ "$only" = all ] || [ "$only" = memory ]; then
 hwm_load=$(kg_sum VmHWM)
 echo "HWM after_load_kb=$hwm_load" >>"$results"
 kg_detail >"$work/after_load.txt"
