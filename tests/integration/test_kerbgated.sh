@@ -206,10 +206,10 @@ test_negotiate_token_on_an_open_route_is_not_forwarded() {
 	local tok r
 	kinit_as alice >/dev/null
 	tok=$(kgc token HTTP@mail.corp.contoso.com)
-	r=$(printf 'GET /odd/open HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$tok" | raw80)
+	r=$(printf 'GET /public/open HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$tok" | raw80)
 	r=$(tr -d '\r' <<<"$r")
 	grep -q '^HTTP/1.1 200' <<<"$r" && grep -q '^authorization: $' <<<"$r" &&
-		! grep -q '^user: ' <<<"$r" || { echo "$r" | grep -E '^(HTTP|user|authorization)'; return 1; }
+		grep -q '^user: $' <<<"$r" || { echo "$r" | grep -E '^(HTTP|user|authorization)'; return 1; }
 	# The token was never used: it still logs alice in, once.
 	r=$(printf 'GET /whoami/after HTTP/1.1\r\nHost: mail.corp.contoso.com\r\nAuthorization: Negotiate %s\r\nConnection: close\r\n\r\n' "$tok" | raw80)
 	grep -q '^user: alice@' <<<"$(tr -d '\r' <<<"$r")"
@@ -594,7 +594,9 @@ test_one_user_over_the_replay_quota_is_refused_alone() {
 		"$top/tests/integration/kgclient.py" tokens HTTP@mail.corp.contoso.com 30); do
 		sleep 0.2
 		code=$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/quota)
-		[ "$code" = 503 ] && break
+		# Only the quota's 503 ends the flood: right after the reload a
+		# busy machine may still answer one from the starting keyholder.
+		[ "$code" = 503 ] && body_has "too many authentications" && break
 	done
 	if [ "$code" = 503 ] && body_has "too many authentications by bob@$KGLAB_REALM in the replay window (quota 5)" &&
 		log_has "too many authentications by bob@$KGLAB_REALM in the replay window (quota 5): slow down or raise replay_cache_per_principal"; then
