@@ -2,8 +2,10 @@
 # Runs every test kerbgate has and ends with one line the CI reads:
 #   N passed, N failed
 # Suites: unit (cmocka programs), fuzz (each libFuzzer target for a bounded
-# time from its corpus), lab (the Active Directory lab's own checks), and
-# integration (scripts that run kerbgated against the lab).  A suite that
+# time from its corpus), firmware (scripts in tests/firmware/ that need no
+# lab: GRUB's boot-state script under grub-emu, ...), lab (the Active
+# Directory lab's own checks), and integration (scripts that run kerbgated
+# against the lab).  A suite that
 # cannot run (not root, say) counts as failed, with the reason printed:
 # a test that silently does not run is worse than one that fails.
 set -uo pipefail
@@ -79,6 +81,13 @@ if want fuzz; then
 			fail "fuzz/$name"
 		fi
 		rm -rf "$work"
+	done
+fi
+
+if want firmware; then
+	for s in tests/firmware/test_*.sh; do
+		[ -x "$s" ] || continue
+		KG_OUT="$out" KG_LONG=$long run_suite_program "firmware/$(basename "$s" .sh)" "$s"
 	done
 fi
 
