@@ -104,6 +104,7 @@ $(LIBDIR)/%.a:
 include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
+include firmware/rauc/rauc.mk
 include tests/tests.mk
 -include bench/bench.mk
 
