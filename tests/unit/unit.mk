@@ -19,3 +19,5 @@ $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
 test_hmac256_SRCS := services/kerbgated/hmac256.c
 test_reqfilter_SRCS := services/kerbgated/reqfilter.c
 test_sandbox_SRCS := services/kerbgated/sandbox.c
+test_credkeys_SRCS := services/kerbgated/credkeys.c
+test_sealedstore_SRCS := services/kerbgated/sealedstore.c
