@@ -43,7 +43,11 @@ get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Whole pages: mlock and MADV_DONTDUMP work on pages. */
+/*
+ * Whole pages of their own (mmap): mlock and MADV_DONTDUMP act on pages, and
+ * changing them on malloc's heap would split and leave marked the mappings
+ * of whatever malloc puts there next.
+ */
 static size_t
 page_round(size_t n)
 {
@@ -58,9 +62,9 @@ sealed_alloc(size_t n)
 	size_t sz = page_round(n);
 	void *p;
 
-	if (posix_memalign(&p, (size_t)sysconf(_SC_PAGESIZE), sz) != 0)
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return NULL;
-	memset(p, 0, sz);
 	(void)mlock(p, sz);		/* best effort: RLIMIT_MEMLOCK */
 	(void)madvise(p, sz, MADV_DONTDUMP);
 	return p;
@@ -74,8 +78,7 @@ sealed_free(void *p, size_t n)
 	if (p == NULL)
 		return;
 	kg_zero(p, sz);
-	(void)munlock(p, sz);
-	free(p);
+	(void)munmap(p, sz);		/* unlocks */
 }
 
 static int

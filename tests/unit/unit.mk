@@ -21,3 +21,4 @@ test_reqfilter_SRCS := services/kerbgated/reqfilter.c
 test_sandbox_SRCS := services/kerbgated/sandbox.c
 test_credkeys_SRCS := services/kerbgated/credkeys.c
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
+test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
