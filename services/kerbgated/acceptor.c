@@ -1592,6 +1592,73 @@ out:
 	return rv;
 }
 
+/* Errors after which MS-KILE 3.4.5 has a server try its other keys. */
+static bool
+key_error(krb5_error_code code)
+{
+	return code == KRB5_KT_NOTFOUND || code == KRB5KRB_AP_ERR_BADKEYVER ||
+	    code == KRB5KRB_AP_ERR_NOKEY || code == KRB5KRB_AP_ERR_BAD_INTEGRITY ||
+	    code == KRB5KRB_AP_ERR_MODIFIED;
+}
+
+/*
+ * The ticket's kvno is not held, or its key does not decrypt the ticket:
+ * like a Windows server (MS-KILE 3.4.5), try the other keys held for the
+ * SPN with the ticket's enctype, newest first.  During a password change a
+ * KDC can issue tickets at a kvno the keyholder has not been told about yet
+ * (a staged key not activated, replication between DCs).  On a decryption,
+ * *ac and *out become that attempt's, whatever its outcome (a clock skew is
+ * then the real reason); else `first` is returned and nothing changes.
+ */
+static krb5_error_code
+rd_req_other_keys(struct kg_acceptor *acc, const AP_REQ *ap,
+    krb5_const_principal server, krb5_data *data, krb5_error_code first,
+    krb5_auth_context *ac, krb5_rd_req_out_ctx *out)
+{
+	krb5_kvno tkvno = ap->ticket.enc_part.kvno ? *ap->ticket.enc_part.kvno : 0;
+	krb5_auth_context a2;
+	krb5_rd_req_in_ctx in;
+	krb5_rd_req_out_ctx o;
+	krb5_keytab_entry e;
+	krb5_error_code ret;
+	int kvnos[16];
+	size_t n, i;
+
+	n = held_kvnos(acc, &ap->ticket.sname, ap->ticket.realm, kvnos, 16, 0,
+	    NULL, NULL, 0);
+	for (i = n < 16 ? n : 16; i-- > 0;) {
+		if ((krb5_kvno)kvnos[i] == tkvno ||
+		    krb5_kt_get_entry(acc->ctx, acc->kt, server, (krb5_kvno)kvnos[i],
+		    ap->ticket.enc_part.etype, &e) != 0)
+			continue;
+		a2 = NULL;
+		in = NULL;
+		o = NULL;
+		if ((ret = krb5_auth_con_init(acc->ctx, &a2)) == 0 &&
+		    (ret = krb5_rd_req_in_ctx_alloc(acc->ctx, &in)) == 0 &&
+		    (ret = krb5_rd_req_in_set_keyblock(acc->ctx, in, &e.keyblock)) == 0)
+			ret = krb5_rd_req_ctx(acc->ctx, &a2, data, server, in, &o);
+		if (in != NULL)
+			krb5_rd_req_in_ctx_free(acc->ctx, in);
+		krb5_kt_free_entry(acc->ctx, &e);
+		if (ret != 0 && key_error(ret)) {
+			if (o != NULL)
+				krb5_rd_req_out_ctx_free(acc->ctx, o);
+			if (a2 != NULL)
+				krb5_auth_con_free(acc->ctx, a2);
+			continue;
+		}
+		if (*out != NULL)
+			krb5_rd_req_out_ctx_free(acc->ctx, *out);
+		if (*ac != NULL)
+			krb5_auth_con_free(acc->ctx, *ac);
+		*ac = a2;
+		*out = o;
+		return ret;
+	}
+	return first;
+}
+
 /* Syntax, SPN, enctype: everything that needs no key. */
 static int
 precheck(struct kg_acceptor *acc, const AP_REQ *ap, const struct accept_params *params,
@@ -1691,6 +1758,8 @@ acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
 	/* An explicit server: with NULL, Heimdal would fall back to trying
 	 * every key of the keytab when the exact one is missing. */
 	ret = krb5_rd_req_ctx(acc->ctx, &ac, &data, server, in, &out);
+	if (ret != 0 && key_error(ret))
+		ret = rd_req_other_keys(acc, &ap, server, &data, ret, &ac, &out);
 	if (ret != 0) {
 		map_rd_req_error(acc, ret, ac, &ap, server, spn, skew, res);
 		goto out;

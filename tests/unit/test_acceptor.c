@@ -392,6 +392,41 @@ test_ticket_kvno_not_in_keytab_names_the_kvnos_held(void **state)
 	mint_key_free(&k7);
 }
 
+/*
+ * MS-KILE 3.4.5: a server that cannot decrypt a ticket with the key of the
+ * ticket's kvno tries its other keys.  A ticket claiming kvno 7 (not held)
+ * or kvno 5 but made with kvno 6's key is accepted, on either path.
+ */
+static void
+test_other_retained_keys_are_tried_when_the_kvno_does_not_fit(void **state)
+{
+	static const int wrong_kvno[] = { 7, 5 };
+	static const int key[] = { K6_AES256, K6_RC4 };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+	    .mutual = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct mint_key k;
+	krb5_data tok;
+	size_t i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++) {
+			struct mint_ticket_spec ts = { .key = &k };
+
+			k = keys[key[j]];		/* shallow: not freed here */
+			k.kvno = wrong_kvno[i];
+			tok = token_for(&ts, &rs, NULL);
+			if (accept_with(&tok, &p, &res) != 0)
+				fail_msg("kvno %d, key %d: %s", wrong_kvno[i], key[j],
+				    res.reason);
+			assert_int_equal(res.kvno, wrong_kvno[i]);
+			assert_non_null(res.ap_rep);
+			acceptor_result_clear(&res);
+			krb5_data_free(&tok);
+		}
+}
+
 static void
 test_enctype_missing_at_a_held_kvno_names_the_enctypes_held(void **state)
 {
@@ -2313,6 +2348,7 @@ main(void)
 		cmocka_unit_test(test_spn_case_differences_are_ignored_as_in_active_directory),
 		cmocka_unit_test(test_ticket_without_kvno_uses_the_newest_key),
 		cmocka_unit_test(test_ticket_kvno_not_in_keytab_names_the_kvnos_held),
+		cmocka_unit_test(test_other_retained_keys_are_tried_when_the_kvno_does_not_fit),
 		cmocka_unit_test(test_enctype_missing_at_a_held_kvno_names_the_enctypes_held),
 		cmocka_unit_test(test_ticket_under_a_stale_key_says_the_keytab_is_stale),
 		cmocka_unit_test(test_ticket_for_an_spn_not_served_here_is_refused),
