@@ -22,3 +22,4 @@ test_sandbox_SRCS := services/kerbgated/sandbox.c
 test_credkeys_SRCS := services/kerbgated/credkeys.c
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
 test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
+test_ctlproto_SRCS := services/kerbgated/ctlproto.c
