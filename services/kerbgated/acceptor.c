@@ -1824,6 +1824,59 @@ out:
 	return rv;
 }
 
+/* MS-KILE 2.2.1 KERB-ERROR-DATA { data-type [1] KERB_AP_ERR_TYPE_SKEW_RECOVERY (2) } */
+static const uint8_t skew_recovery[] = { 0x30, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x02 };
+
+int
+acceptor_error_token(struct kg_acceptor *acc, const struct accept_result *res,
+    uint8_t **out, size_t *outlen)
+{
+	krb5_error_code code;
+	krb5_principal server = NULL;
+	krb5_data err, edata;
+	uint8_t *tok;
+	size_t cap, n;
+	int rv = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	switch (res->status) {
+	case ACCEPT_WRONG_KEY:
+	case ACCEPT_KVNO_NOT_IN_KEYTAB:
+	case ACCEPT_NO_KEY:
+		code = KRB5KRB_AP_ERR_MODIFIED;
+		break;
+	case ACCEPT_CLOCK_SKEW:
+		code = KRB5KRB_AP_ERR_SKEW;
+		break;
+	default:
+		return 0;
+	}
+	if (res->server[0] != '\0' &&
+	    krb5_parse_name(acc->ctx, res->server, &server) != 0)
+		server = NULL;
+	edata.data = (void *)(uintptr_t)skew_recovery;
+	edata.length = sizeof(skew_recovery);
+	/* stime and susec are now: a client corrects its skew from them. */
+	if (krb5_mk_error(acc->ctx, code, NULL, code == KRB5KRB_AP_ERR_SKEW ? &edata :
+	    NULL, NULL, server, NULL, NULL, &err) != 0)
+		goto out;
+	cap = err.length + 32;
+	if ((tok = malloc(cap)) != NULL &&
+	    neg_gss_krb5_wrap(NEG_MECH_KRB5, 0x0300, err.data, err.length, tok, cap,
+	    &n) == NEG_OK) {
+		*out = tok;
+		*outlen = n;
+		rv = 1;
+	} else
+		free(tok);
+	krb5_data_free(&err);
+out:
+	if (server != NULL)
+		krb5_free_principal(acc->ctx, server);
+	return rv;
+}
+
 void
 acceptor_path_counts(const struct kg_acceptor *acc, uint64_t *fast, uint64_t *slow)
 {

@@ -579,7 +579,7 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	struct accept_result res;
 	const struct conf_vhost *v;
 	const char *spns[64];
-	uint8_t *payload;
+	uint8_t *payload, *kerr = NULL;
 	size_t plen, i;
 
 	memset(&out, 0, sizeof(out));
@@ -625,9 +625,14 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		    KH_DENIED;
 		out.reason_code = reason_code(res.status);
 		kg_strlcpy(out.reason, res.reason, sizeof(out.reason));
+		/* What a Windows server answers, so that clients recover. */
+		if (out.status == KH_DENIED &&
+		    acceptor_error_token(k->acc, &res, &kerr, &out.krb_error_len) == 1)
+			out.krb_error = kerr;
 	}
 	if (kh_auth_result_encode(&out, &payload, &plen) < 0)
 		fatalx("out of memory encoding an answer");
+	free(kerr);
 	acceptor_result_clear(&res);
 	send_answer(k, relay, KH_MSG_AUTH_RESULT, f->id, payload, plen);
 	return 0;
