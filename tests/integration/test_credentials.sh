@@ -176,6 +176,31 @@ test_spn_missing_or_elsewhere_is_named_by_verify() {
 	asa_password=$pw
 }
 
+# A password changed in AD and not (yet) staged: the 401 carries the
+# KRB-ERROR a Windows server sends (KRB_AP_ERR_MODIFIED, 41) inside a
+# SPNEGO reject; staging, verifying and activating it lets the client in.
+test_unknown_key_gets_krb_ap_err_modified_then_rotation_fixes_it() {
+	local pw="Kglab-RotErr-$(date +%s)-Aa1" new=$((kvno + 1)) tok
+	set_ad_password "$pw" || return 1
+	client kdestroy >/dev/null 2>&1; kinit_as alice >/dev/null
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/unknown-key)" = 401 ] || return 1
+	tok=$(sed -n 's/^WWW-Authenticate: Negotiate \([A-Za-z0-9+/=]*\).*/\1/ip' "$work/headers")
+	python3 - "$tok" <<-'PY' || return 1
+		import base64, sys
+		t = base64.b64decode(sys.argv[1])
+		# NegTokenResp [1], negState reject (2), a GSS krb5 token 03 00 with a
+		# KRB-ERROR: pvno 5, msg-type 30, error-code 41.
+		ok = t[0] == 0xa1 and bytes.fromhex("0a0102") in t and bytes.fromhex("0300") in t \
+			and bytes.fromhex("a003020105a10302011e") in t and bytes.fromhex("a603020129") in t
+		sys.exit(0 if ok else 1)
+	PY
+	stage "$pw" $new && ctl verify $new >/dev/null 2>&1 && ctl activate $new >/dev/null 2>&1 ||
+		return 1
+	kvno=$new
+	asa_password=$pw
+	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/known-key)" = 200 ]
+}
+
 test_non_root_client_is_refused() {
 	! lb setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$top/$out/bin/kerbgatectl" -s "$work/run/control.sock" credentials list \
@@ -208,6 +233,8 @@ check "a wrong kvno fails verify, naming AD's kvno" test_wrong_kvno_fails_verify
 check "a kvno below the active one is refused" test_lower_kvno_is_refused
 check "verify names an SPN missing or registered to another account" \
 	test_spn_missing_or_elsewhere_is_named_by_verify
+check "a ticket no key decrypts: 401 with KRB_AP_ERR_MODIFIED; the rotation lets it in" \
+	test_unknown_key_gets_krb_ap_err_modified_then_rotation_fixes_it
 check "the control socket refuses a non-root client" test_non_root_client_is_refused
 restore_lab_keytab || nok "the lab's ASA keytab follows AD again"
 finish
