@@ -421,13 +421,14 @@ verify_run(krb5_context ctx, struct verify_job *j, const char *const *spns,
 	krb5_keytab kt = NULL;
 	krb5_ccache cc = NULL;
 	krb5_keytab_entry e;
+	static unsigned seq;	/* the verifier thread's only */
 	char name[64], m[256];
 	size_t i, bad = 0;
 	krb5_error_code ret;
 
 	j->ok = 0;
 	j->text[0] = '\0';
-	snprintf(name, sizeof(name), "MEMORY:kg-verify-%p", (void *)j);
+	snprintf(name, sizeof(name), "MEMORY:kg-verify-%u", ++seq);
 	if ((ret = krb5_parse_name(ctx, j->principal, &me)) != 0 ||
 	    (ret = krb5_kt_resolve(ctx, name, &kt)) != 0 ||
 	    (ret = krb5_cc_new_unique(ctx, "MEMORY", NULL, &cc)) != 0) {
