@@ -684,6 +684,10 @@ credctl_verify_readable(struct credctl *cc)
 		answer(cc, j->frame_id, CTL_OK, 1, "%snext: kerbgatectl credentials "
 		    "activate %d", j->text, j->kvno);
 	} else {
+		size_t n = strlen(j->text);
+
+		if (n > 0 && j->text[n - 1] == '\n')	/* one log line */
+			j->text[n - 1] = '\0';
 		log_warnx("credentials: kvno %d failed verification: %s", j->kvno, j->text);
 		answer(cc, j->frame_id, CTL_FAILED, 0, "kvno %d NOT verified (nothing "
 		    "activated; the active keys keep serving):\n%s", j->kvno, j->text);
