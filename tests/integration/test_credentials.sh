@@ -202,9 +202,15 @@ test_unknown_key_gets_krb_ap_err_modified_then_rotation_fixes_it() {
 }
 
 test_non_root_client_is_refused() {
-	! lb setpriv --reuid=65534 --regid=65534 --clear-groups \
+	local rc
+	# Open the folder and socket for the test: the uid check must refuse.
+	chmod 755 "$work/run" && chmod 666 "$work/run/control.sock" || return 1
+	lb setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$top/$out/bin/kerbgatectl" -s "$work/run/control.sock" credentials list \
 		>/dev/null 2>&1
+	rc=$?
+	chmod 700 "$work/run"; chmod 600 "$work/run/control.sock"
+	[ $rc -ne 0 ] && log_has "control: refused a client of uid 65534: root only"
 }
 
 # The lab's copy of the ASA keys follows AD, so that later scripts start
@@ -221,6 +227,7 @@ restore_lab_keytab() {
 
 asa_password=$KGLAB_ASA_PASSWORD
 setup
+mkdir -m 0700 "$work/data"	# /data on the appliance: it exists
 start_or_exit
 check "the keytab is imported into a 0600 sealed store; kvno $kvno active" test_store_imported_from_the_keytab
 check "list shows no key bytes" test_list_never_shows_key_bytes
