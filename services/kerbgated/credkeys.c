@@ -8,6 +8,7 @@
 #include <krb5.h>
 
 #include "credkeys.h"
+#include "sealedstore.h"
 #include "util.h"
 
 /* Appends src[0..n) to out at *off, mapped by fn (NULL: as is). */
@@ -80,6 +81,7 @@ cred_string_to_key(krb5_context ctx, int32_t enctype, const char *password,
 	krb5_keyblock kb;
 	krb5_error_code ret;
 	uint8_t iter[4];
+	char *copy;
 	const char *msg;
 
 	memset(out, 0, sizeof(*out));
@@ -93,7 +95,12 @@ cred_string_to_key(krb5_context ctx, int32_t enctype, const char *password,
 	iter[1] = (uint8_t)(iterations >> 16);
 	iter[2] = (uint8_t)(iterations >> 8);
 	iter[3] = (uint8_t)iterations;
-	pw.data = (void *)(uintptr_t)password;
+	/* NUL-terminated: Heimdal's RC4 string-to-key reads up to a NUL
+	 * (wind_utf8ucs2_length), whatever the length says. */
+	if ((copy = sealed_alloc(pwlen + 1)) == NULL)
+		return kg_seterr(err, errlen, "out of memory");
+	memcpy(copy, password, pwlen);
+	pw.data = copy;
 	pw.length = pwlen;
 	s.salttype = KRB5_PW_SALT;
 	s.saltvalue.data = (void *)(uintptr_t)(salt != NULL ? salt : "");
@@ -103,6 +110,7 @@ cred_string_to_key(krb5_context ctx, int32_t enctype, const char *password,
 	memset(&kb, 0, sizeof(kb));
 	ret = krb5_string_to_key_data_salt_opaque(ctx, enctype, pw, s,
 	    enctype == CRED_ETYPE_RC4 ? (krb5_data){ 0, NULL } : params, &kb);
+	sealed_free(copy, pwlen + 1);
 	if (ret != 0) {
 		msg = krb5_get_error_message(ctx, ret);
 		kg_seterr(err, errlen, "cannot derive a key for enctype %d: %s",

@@ -125,6 +125,7 @@ ask(struct rig *g, const struct ctl_req *req, struct ctl_result *res,
 	*sealed_len = res->sealed_len;
 	res->sealed = NULL;
 	kg_ipc_reader_free(&rd);
+	print_message("answer %u: %s\n", res->status, res->text);
 	return res->status;
 }
 

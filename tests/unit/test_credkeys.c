@@ -134,6 +134,26 @@ test_rc4_is_the_nt_hash(void **state)
 	    "8846f7eaee8fb117ad06bdd830b7586c");
 }
 
+/* The password is pwlen bytes, not up to a NUL (a frame's payload has none). */
+static void
+test_password_length_is_respected_for_every_enctype(void **state)
+{
+	static const int32_t et[3] = { CRED_ETYPE_RC4, CRED_ETYPE_AES128,
+	    CRED_ETYPE_AES256 };
+	struct cred_key a, b;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cred_string_to_key(kctx, et[i], "passwordXYZ", 8, "s", 1,
+		    &a, err, sizeof(err)), 0);
+		assert_int_equal(cred_string_to_key(kctx, et[i], "password", 8, "s", 1,
+		    &b, err, sizeof(err)), 0);
+		assert_memory_equal(a.bytes, b.bytes, a.len);
+	}
+}
+
 static void
 test_account_keys_use_the_ad_salt_and_4096_iterations(void **state)
 {
@@ -184,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_salt_refusals),
 		cmocka_unit_test(test_rfc3962_vectors),
 		cmocka_unit_test(test_rc4_is_the_nt_hash),
+		cmocka_unit_test(test_password_length_is_respected_for_every_enctype),
 		cmocka_unit_test(test_account_keys_use_the_ad_salt_and_4096_iterations),
 		cmocka_unit_test(test_refusals),
 	};
