@@ -27,8 +27,17 @@
 #include "sealedstore.h"
 #include "util.h"
 
-/* One verification, in locked memory: the staged keys travel with it. */
+/*
+ * One job for the verifier thread, in locked memory: a verification (the
+ * staged keys travel with it), or a password's keys to derive (PBKDF2 is
+ * tens of milliseconds: not on the loop that answers relays).
+ */
+enum job_kind { JOB_VERIFY, JOB_DERIVE };
+
 struct verify_job {
+	enum job_kind	 kind;
+	char		 password[CTL_MAX_PASSWORD + 1];	/* JOB_DERIVE */
+	size_t		 pwlen;
 	char		 principal[CRED_PRINCIPAL_MAX];
 	int		 kvno;
 	struct cred_key	 keys[CRED_MAX_KEYS];
@@ -479,7 +488,14 @@ verifier(void *arg)
 			continue;
 		if (r != (ssize_t)sizeof(j) || j == NULL)
 			return NULL;
-		verify_run(cc->vctx, j, cc->spns, cc->nspns);
+		if (j->kind == JOB_DERIVE) {
+			j->ok = cred_keys_from_password(cc->vctx, j->principal,
+			    j->password, j->pwlen, j->keys, j->text,
+			    sizeof(j->text)) == 3;
+			j->nkeys = j->ok ? 3 : 0;
+			kg_zero(j->password, sizeof(j->password));
+		} else
+			verify_run(cc->vctx, j, cc->spns, cc->nspns);
 		while (write(cc->donefd[1], &j, sizeof(j)) < 0 && errno == EINTR)
 			;
 	}
@@ -578,38 +594,22 @@ principal_of_store(const struct credctl *cc)
 	return cc->cs->n > 0 ? cc->cs->e[0].principal : "";
 }
 
+/* The keys into the store and the acceptor: they serve at once. */
 static void
-do_stage(struct credctl *cc, uint32_t id, struct ctl_req *r)
+finish_stage(struct credctl *cc, uint32_t id, const char *principal, int kvno,
+    const struct cred_key *keys, size_t n)
 {
-	struct cred_key keys[CRED_MAX_KEYS];
 	const struct cred_entry *old, *e;
-	size_t n = r->nkeys, i, off = 0;
+	size_t i, off = 0;
 	char err[512], ets[128] = "";
 
-	if (r->password != NULL) {
-		if (cred_keys_from_password(cc->kctx, r->principal,
-		    (const char *)r->password, r->pwlen, keys, err, sizeof(err)) < 0) {
-			answer(cc, id, CTL_REFUSED, 0, "not staged: %s", err);
-			return;
-		}
-		n = 3;
-	} else
-		memcpy(keys, r->keys, n * sizeof(*keys));
-	if (cc->job != NULL && cc->job->kvno == (int)r->kvno) {
-		kg_zero(keys, sizeof(keys));
-		answer(cc, id, CTL_REFUSED, 0, "kvno %u is being verified: wait for "
-		    "the verification to finish", r->kvno);
-		return;
-	}
-	old = credstore_find(cc->cs, (int)r->kvno);
-	if (credstore_stage(cc->cs, r->principal, (int)r->kvno, keys, n, now_s(),
-	    err, sizeof(err)) != 0) {
-		kg_zero(keys, sizeof(keys));
+	old = credstore_find(cc->cs, kvno);
+	if (credstore_stage(cc->cs, principal, kvno, keys, n, now_s(), err,
+	    sizeof(err)) != 0) {
 		answer(cc, id, CTL_REFUSED, 0, "not staged: %s", err);
 		return;
 	}
-	kg_zero(keys, sizeof(keys));
-	e = credstore_find(cc->cs, (int)r->kvno);
+	e = credstore_find(cc->cs, kvno);
 	if (old != NULL)	/* staged again: the earlier keys go */
 		unserve_kvno(cc, e->principal, e->kvno);
 	if (serve_entry(cc, e, err, sizeof(err)) != 0) {
@@ -627,6 +627,49 @@ do_stage(struct credctl *cc, uint32_t id, struct ctl_req *r)
 	    "kerbgatectl credentials verify %d", e->kvno, e->principal, ets, e->kvno);
 }
 
+/* Hands a job to the verifier thread; 0, or -1 (answered already). */
+static int
+post_job(struct credctl *cc, struct verify_job *j, uint32_t id)
+{
+	if (cc->job != NULL || !cc->started) {
+		sealed_free(j, sizeof(*j));
+		answer(cc, id, CTL_REFUSED, 0, cc->started ? "a verification or key "
+		    "derivation is running: try again when it has finished" :
+		    "no verifier: see the keyholder's log at start");
+		return -1;
+	}
+	j->frame_id = id;
+	cc->job = j;
+	if (write(cc->jobfd[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
+		cc->job = NULL;
+		sealed_free(j, sizeof(*j));
+		answer(cc, id, CTL_FAILED, 0, "the verifier is gone");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+do_stage(struct credctl *cc, uint32_t id, struct ctl_req *r)
+{
+	struct verify_job *j;
+
+	if (r->password == NULL) {
+		finish_stage(cc, id, r->principal, (int)r->kvno, r->keys, r->nkeys);
+		return;
+	}
+	if ((j = sealed_alloc(sizeof(*j))) == NULL) {
+		answer(cc, id, CTL_FAILED, 0, "out of memory");
+		return;
+	}
+	j->kind = JOB_DERIVE;
+	kg_strlcpy(j->principal, r->principal, sizeof(j->principal));
+	j->kvno = (int)r->kvno;
+	memcpy(j->password, r->password, r->pwlen);
+	j->pwlen = r->pwlen;
+	(void)post_job(cc, j, id);
+}
+
 static void
 do_verify(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 {
@@ -638,27 +681,16 @@ do_verify(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 		    "verified", r->kvno, e == NULL ? "not held" : cred_state_name(e->state));
 		return;
 	}
-	if (cc->job != NULL || !cc->started) {
-		answer(cc, id, CTL_REFUSED, 0, cc->started ? "a verification is running: "
-		    "try again when it has finished" : "no verifier: see the keyholder's "
-		    "log at start");
-		return;
-	}
 	if ((j = sealed_alloc(sizeof(*j))) == NULL) {
 		answer(cc, id, CTL_FAILED, 0, "out of memory");
 		return;
 	}
+	j->kind = JOB_VERIFY;
 	kg_strlcpy(j->principal, e->principal, sizeof(j->principal));
 	j->kvno = e->kvno;
 	j->nkeys = e->nkeys;
 	memcpy(j->keys, e->keys, e->nkeys * sizeof(e->keys[0]));
-	j->frame_id = id;
-	cc->job = j;
-	if (write(cc->jobfd[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
-		cc->job = NULL;
-		sealed_free(j, sizeof(*j));
-		answer(cc, id, CTL_FAILED, 0, "the verifier is gone");
-	}
+	(void)post_job(cc, j, id);
 }
 
 void
@@ -671,6 +703,15 @@ credctl_verify_readable(struct credctl *cc)
 	if (read(cc->donefd[0], &j, sizeof(j)) != (ssize_t)sizeof(j) || j != cc->job)
 		return;
 	cc->job = NULL;
+	if (j->kind == JOB_DERIVE) {
+		if (j->ok)
+			finish_stage(cc, j->frame_id, j->principal, j->kvno, j->keys,
+			    j->nkeys);
+		else
+			answer(cc, j->frame_id, CTL_REFUSED, 0, "not staged: %s", j->text);
+		sealed_free(j, sizeof(*j));
+		return;
+	}
 	e = credstore_find(cc->cs, j->kvno);
 	if (j->ok && (e == NULL || e->state != CRED_STAGED ||
 	    memcmp(e->keys, j->keys, e->nkeys * sizeof(e->keys[0])) != 0)) {
@@ -684,11 +725,15 @@ credctl_verify_readable(struct credctl *cc)
 		answer(cc, j->frame_id, CTL_OK, 1, "%snext: kerbgatectl credentials "
 		    "activate %d", j->text, j->kvno);
 	} else {
-		size_t n = strlen(j->text);
+		char line[CTL_MAX_TEXT], *nl;
 
-		if (n > 0 && j->text[n - 1] == '\n')	/* one log line */
-			j->text[n - 1] = '\0';
-		log_warnx("credentials: kvno %d failed verification: %s", j->kvno, j->text);
+		/* One log line: the reasons joined with "; ". */
+		kg_strlcpy(line, j->text, sizeof(line));
+		if ((nl = strrchr(line, '\n')) != NULL && nl[1] == '\0')
+			*nl = '\0';
+		while ((nl = strchr(line, '\n')) != NULL)
+			*nl = ';';
+		log_warnx("credentials: kvno %d failed verification: %s", j->kvno, line);
 		answer(cc, j->frame_id, CTL_FAILED, 0, "kvno %d NOT verified (nothing "
 		    "activated; the active keys keep serving):\n%s", j->kvno, j->text);
 	}

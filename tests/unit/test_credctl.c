@@ -111,7 +111,9 @@ ask(struct rig *g, const struct ctl_req *req, struct ctl_result *res,
 	assert_int_equal(kg_ipc_send(g->sv[0], req->type, 42, p, n), KG_OK);
 	free(p);
 	assert_int_equal(credctl_parent_readable(g->cc), 0);
-	if (req->type == CTL_MSG_VERIFY) {
+	/* Verification and a password's key derivation run on the thread. */
+	if (req->type == CTL_MSG_VERIFY ||
+	    (req->type == CTL_MSG_STAGE && req->password != NULL)) {
 		credctl_fds(g->cc, &pfd, &vfd);
 		assert_true(vfd >= 0);
 		credctl_verify_readable(g->cc);	/* blocks until the thread answers */
