@@ -14,6 +14,6 @@ cd "$(dirname "$0")/.."
 uptime
 KG_OUT=${KG_OUT:-output} tests/integration/test_credentials.sh >/tmp/kg-rotation.$$.log 2>&1
 rc=$?
-grep -E "figure:|load-(old|fresh):|rotations under load|passed, " /tmp/kg-rotation.$$.log
+grep -E "figure:|load-(old|fresh):|^(ok|not ok) |passed, " /tmp/kg-rotation.$$.log
 rm -f /tmp/kg-rotation.$$.log
 exit $rc
