@@ -449,6 +449,42 @@ out:
 	return rv;
 }
 
+int
+acceptor_load_empty(struct kg_acceptor *acc, const char *realm,
+    const char *const *spns, size_t nspns, char *err, size_t errlen)
+{
+	krb5_principal *sp = NULL;
+	krb5_keytab kt = NULL;
+	krb5_error_code ret;
+	char msg[256];
+	size_t i;
+
+	if (acc == NULL || realm == NULL || nspns == 0 || spns == NULL)
+		return kg_seterr(err, errlen, "invalid argument");
+	if ((sp = calloc(nspns, sizeof(*sp))) == NULL)
+		return kg_seterr(err, errlen, "out of memory");
+	for (i = 0; i < nspns; i++)
+		if ((ret = parse_principal(acc->ctx, spns[i], realm, &sp[i])) != 0) {
+			kg_seterr(err, errlen, "bad SPN \"%s\": %s", spns[i],
+			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+			free_principals(acc->ctx, sp, nspns);
+			return -1;
+		}
+	if ((ret = new_memory_keytab(acc, &kt)) != 0) {
+		free_principals(acc->ctx, sp, nspns);
+		return kg_seterr(err, errlen, "cannot create a memory keytab: %s",
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+	}
+	fast_keys_clear(acc);
+	if (acc->kt != NULL)
+		krb5_kt_close(acc->ctx, acc->kt);
+	free_principals(acc->ctx, acc->spns, acc->nspns);
+	acc->kt = kt;
+	acc->spns = sp;
+	acc->nspns = nspns;
+	return 0;
+}
+
 static const char *
 keytab_realm(const struct kg_acceptor *acc)
 {
@@ -1592,6 +1628,73 @@ out:
 	return rv;
 }
 
+/* Errors after which MS-KILE 3.4.5 has a server try its other keys. */
+static bool
+key_error(krb5_error_code code)
+{
+	return code == KRB5_KT_NOTFOUND || code == KRB5KRB_AP_ERR_BADKEYVER ||
+	    code == KRB5KRB_AP_ERR_NOKEY || code == KRB5KRB_AP_ERR_BAD_INTEGRITY ||
+	    code == KRB5KRB_AP_ERR_MODIFIED;
+}
+
+/*
+ * The ticket's kvno is not held, or its key does not decrypt the ticket:
+ * like a Windows server (MS-KILE 3.4.5), try the other keys held for the
+ * SPN with the ticket's enctype, newest first.  During a password change a
+ * KDC can issue tickets at a kvno the keyholder has not been told about yet
+ * (a staged key not activated, replication between DCs).  On a decryption,
+ * *ac and *out become that attempt's, whatever its outcome (a clock skew is
+ * then the real reason); else `first` is returned and nothing changes.
+ */
+static krb5_error_code
+rd_req_other_keys(struct kg_acceptor *acc, const AP_REQ *ap,
+    krb5_const_principal server, krb5_data *data, krb5_error_code first,
+    krb5_auth_context *ac, krb5_rd_req_out_ctx *out)
+{
+	krb5_kvno tkvno = ap->ticket.enc_part.kvno ? *ap->ticket.enc_part.kvno : 0;
+	krb5_auth_context a2;
+	krb5_rd_req_in_ctx in;
+	krb5_rd_req_out_ctx o;
+	krb5_keytab_entry e;
+	krb5_error_code ret;
+	int kvnos[16];
+	size_t n, i;
+
+	n = held_kvnos(acc, &ap->ticket.sname, ap->ticket.realm, kvnos, 16, 0,
+	    NULL, NULL, 0);
+	for (i = n < 16 ? n : 16; i-- > 0;) {
+		if ((krb5_kvno)kvnos[i] == tkvno ||
+		    krb5_kt_get_entry(acc->ctx, acc->kt, server, (krb5_kvno)kvnos[i],
+		    ap->ticket.enc_part.etype, &e) != 0)
+			continue;
+		a2 = NULL;
+		in = NULL;
+		o = NULL;
+		if ((ret = krb5_auth_con_init(acc->ctx, &a2)) == 0 &&
+		    (ret = krb5_rd_req_in_ctx_alloc(acc->ctx, &in)) == 0 &&
+		    (ret = krb5_rd_req_in_set_keyblock(acc->ctx, in, &e.keyblock)) == 0)
+			ret = krb5_rd_req_ctx(acc->ctx, &a2, data, server, in, &o);
+		if (in != NULL)
+			krb5_rd_req_in_ctx_free(acc->ctx, in);
+		krb5_kt_free_entry(acc->ctx, &e);
+		if (ret != 0 && key_error(ret)) {
+			if (o != NULL)
+				krb5_rd_req_out_ctx_free(acc->ctx, o);
+			if (a2 != NULL)
+				krb5_auth_con_free(acc->ctx, a2);
+			continue;
+		}
+		if (*out != NULL)
+			krb5_rd_req_out_ctx_free(acc->ctx, *out);
+		if (*ac != NULL)
+			krb5_auth_con_free(acc->ctx, *ac);
+		*ac = a2;
+		*out = o;
+		return ret;
+	}
+	return first;
+}
+
 /* Syntax, SPN, enctype: everything that needs no key. */
 static int
 precheck(struct kg_acceptor *acc, const AP_REQ *ap, const struct accept_params *params,
@@ -1691,6 +1794,8 @@ acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
 	/* An explicit server: with NULL, Heimdal would fall back to trying
 	 * every key of the keytab when the exact one is missing. */
 	ret = krb5_rd_req_ctx(acc->ctx, &ac, &data, server, in, &out);
+	if (ret != 0 && key_error(ret))
+		ret = rd_req_other_keys(acc, &ap, server, &data, ret, &ac, &out);
 	if (ret != 0) {
 		map_rd_req_error(acc, ret, ac, &ap, server, spn, skew, res);
 		goto out;
@@ -1716,6 +1821,59 @@ out:
 	if (ac != NULL)
 		krb5_auth_con_free(acc->ctx, ac);
 	free_AP_REQ(&ap);
+	return rv;
+}
+
+/* MS-KILE 2.2.1 KERB-ERROR-DATA { data-type [1] KERB_AP_ERR_TYPE_SKEW_RECOVERY (2) } */
+static const uint8_t skew_recovery[] = { 0x30, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x02 };
+
+int
+acceptor_error_token(struct kg_acceptor *acc, const struct accept_result *res,
+    uint8_t **out, size_t *outlen)
+{
+	krb5_error_code code;
+	krb5_principal server = NULL;
+	krb5_data err, edata;
+	uint8_t *tok;
+	size_t cap, n;
+	int rv = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	switch (res->status) {
+	case ACCEPT_WRONG_KEY:
+	case ACCEPT_KVNO_NOT_IN_KEYTAB:
+	case ACCEPT_NO_KEY:
+		code = KRB5KRB_AP_ERR_MODIFIED;
+		break;
+	case ACCEPT_CLOCK_SKEW:
+		code = KRB5KRB_AP_ERR_SKEW;
+		break;
+	default:
+		return 0;
+	}
+	if (res->server[0] != '\0' &&
+	    krb5_parse_name(acc->ctx, res->server, &server) != 0)
+		server = NULL;
+	edata.data = (void *)(uintptr_t)skew_recovery;
+	edata.length = sizeof(skew_recovery);
+	/* stime and susec are now: a client corrects its skew from them. */
+	if (krb5_mk_error(acc->ctx, code, NULL, code == KRB5KRB_AP_ERR_SKEW ? &edata :
+	    NULL, NULL, server, NULL, NULL, &err) != 0)
+		goto out;
+	cap = err.length + 32;
+	if ((tok = malloc(cap)) != NULL &&
+	    neg_gss_krb5_wrap(NEG_MECH_KRB5, 0x0300, err.data, err.length, tok, cap,
+	    &n) == NEG_OK) {
+		*out = tok;
+		*outlen = n;
+		rv = 1;
+	} else
+		free(tok);
+	krb5_data_free(&err);
+out:
+	if (server != NULL)
+		krb5_free_principal(acc->ctx, server);
 	return rv;
 }
 

@@ -197,6 +197,18 @@ int acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
                          const char *const *spns, size_t nspns, char *err, size_t errlen);
 
 /**
+ * \brief          Start with no keys, serving \p spns (credentials from the
+ *                 sealed store: acceptor_add_key() adds them).  Replaces
+ *                 the current keytab.
+ *
+ * \param realm    The realm of SPNs given without "@REALM".
+ *
+ * \return         0 or -1 (a bad SPN, memory).
+ */
+int acceptor_load_empty(struct kg_acceptor *acc, const char *realm,
+                        const char *const *spns, size_t nspns, char *err, size_t errlen);
+
+/**
  * \brief          Add one key of the account (credential rotation: stage).
  *
  *                 Adds it under \p principal and under every SPN of the
@@ -287,6 +299,26 @@ int acceptor_keytab(struct kg_acceptor *acc, krb5_context *ctx, krb5_keytab *kt)
  */
 int acceptor_accept(struct kg_acceptor *acc, const uint8_t *token, size_t len,
                     const struct accept_params *params, struct accept_result *res);
+
+/**
+ * \brief          The Kerberos error a Windows server answers a refused
+ *                 AP-REQ with, as a GSS krb5 token (RFC 4121 §4.1, token
+ *                 ID 03 00), for the refusal's Negotiate answer (wrap it in
+ *                 a NegTokenResp reject for SPNEGO clients):
+ *                 KRB_AP_ERR_MODIFIED for a ticket no held key decrypts
+ *                 (wrong key, kvno not held), KRB_AP_ERR_SKEW with a
+ *                 KERB-ERROR-DATA of type KERB_AP_ERR_TYPE_SKEW_RECOVERY
+ *                 (MS-KILE 2.2.1) for clock skew, carrying the server's
+ *                 time, from which Windows clients correct their skew and
+ *                 retry.  No token for other refusals.
+ *
+ * \param res      A refused acceptor_accept() result.
+ * \param out      Receives the token (free() it), or NULL.
+ *
+ * \return         1 (a token), 0 (none for this refusal), -1 (memory).
+ */
+int acceptor_error_token(struct kg_acceptor *acc, const struct accept_result *res,
+                         uint8_t **out, size_t *outlen);
 
 /**
  * \brief          Free the buffers of a result and zero it.

@@ -18,6 +18,7 @@ enum {
 	/* KH_MSG_VERIFY, KH_MSG_VERIFY_RESULT */
 	T_V_HANDLE = 50, T_V_TOKEN,
 	T_V_OK = 60, T_V_REASON,
+	T_KRB_ERROR = 90,	/* optional, last item of an auth result */
 };
 
 /*
@@ -131,6 +132,8 @@ kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
 	kg_tlv_put_bytes(&w, T_AP_REP, res->ap_rep, res->ap_rep_len);
 	kg_tlv_put_bytes(&w, T_MIC, res->mic, res->mic_len);
 	kg_tlv_put_u64(&w, T_SESSION, res->session);
+	if (res->krb_error_len > 0)
+		kg_tlv_put_bytes(&w, T_KRB_ERROR, res->krb_error, res->krb_error_len);
 	return finish(&w, out, outlen);
 }
 
@@ -153,6 +156,8 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	    kg_tlv_get_bytes(&r, T_AP_REP, &res->ap_rep, &res->ap_rep_len) < 0 ||
 	    kg_tlv_get_bytes(&r, T_MIC, &res->mic, &res->mic_len) < 0 ||
 	    kg_tlv_get_u64(&r, T_SESSION, &res->session) < 0 ||
+	    (kg_tlv_peek(&r) == T_KRB_ERROR && kg_tlv_get_bytes(&r, T_KRB_ERROR,
+	    &res->krb_error, &res->krb_error_len) < 0) ||
 	    kg_tlv_end(&r) < 0)
 		return KG_ERR_PROTO;
 	if (status > KH_UNAVAILABLE || code >= KH_R_MAX)

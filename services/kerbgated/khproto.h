@@ -81,6 +81,10 @@ struct kh_auth_result {
 	uint64_t	 session;	/**< the keyholder's handle on this
 					     authentication's evidence ticket, for
 					     KH_MSG_BACKEND; 0 when none is kept */
+	const uint8_t	*krb_error;	/**< KH_DENIED: the GSS token with the
+					     KRB-ERROR to answer with
+					     (acceptor_error_token()), or NULL */
+	size_t		 krb_error_len;
 };
 
 /** The keyholder's verdict on a request for a delegated back-end token. */

@@ -540,6 +540,35 @@ challenge(struct client *cl, const char *token_b64, const char *body)
 	client_respond(cl, 401, v, body, 0);
 }
 
+/*
+ * A refusal with the keyholder's KRB-ERROR in the Negotiate answer
+ * (KRB_AP_ERR_MODIFIED, or KRB_AP_ERR_SKEW with the server's time), as a
+ * Windows server sends it: inside a NegTokenResp reject for SPNEGO
+ * clients, bare for raw krb5 ones.  Without one, a bare challenge.
+ */
+static void
+challenge_krb_error(struct client *cl, const struct kh_auth_result *res)
+{
+	uint8_t spnego[8192];
+	char b64[NEG_MAX_B64_LEN + 1];
+	const uint8_t *tok = res->krb_error;
+	size_t tlen = res->krb_error_len, blen;
+
+	if (tok != NULL && cl->neg_kind != NEG_KRB5_RAW) {
+		if (neg_spnego_resp(NEG_STATE_REJECT, cl->neg_mech, tok, tlen, spnego,
+		    sizeof(spnego), &tlen) != NEG_OK)
+			tok = NULL;
+		else
+			tok = spnego;
+	}
+	if (tok == NULL || neg_base64_encode(tok, tlen, b64, sizeof(b64), &blen) !=
+	    NEG_OK) {
+		challenge(cl, NULL, "Kerberos authentication failed");
+		return;
+	}
+	challenge(cl, b64, "Kerberos authentication failed");
+}
+
 /* RFC 5929 tls-server-end-point, as the Bnd field of RFC 4121 §4.1.1.2. */
 static void
 compute_channel_binding(struct client *cl)
@@ -691,7 +720,7 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 			client_respond(cl, 503, NULL, res->reason, 1);
 			return;
 		}
-		challenge(cl, NULL, "Kerberos authentication failed");
+		challenge_krb_error(cl, res);
 		return;
 	}
 	r->mw->auth_ok++;

@@ -12,3 +12,5 @@ fuzz_http_headers_SRCS := services/kerbgated/http.c services/kerbgated/conf.c se
 fuzz_khproto_SRCS := services/kerbgated/khproto.c
 fuzz_reqfilter_SRCS := services/kerbgated/reqfilter.c
 fuzz_bootstate_SRCS := firmware/bootstate/bootstate.c
+fuzz_sealedstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
+fuzz_ctlproto_SRCS := services/kerbgated/ctlproto.c

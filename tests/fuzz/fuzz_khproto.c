@@ -37,8 +37,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(ar.mech_list, ar.mech_list_len, data, size);
 		inside(ar.client_mic, ar.client_mic_len, data, size);
 	}
-	if (kh_auth_result_decode(data, size, &as) == 0)
+	if (kh_auth_result_decode(data, size, &as) == 0) {
 		inside(as.ap_rep, as.ap_rep_len, data, size);
+		inside(as.krb_error, as.krb_error_len, data, size);
+	}
 	if (kh_backend_req_decode(data, size, &br) == 0) {
 		inside(br.cb, br.cb_len, data, size);
 		if (kh_backend_req_encode(&br, &out, &n) != 0)

@@ -392,6 +392,99 @@ test_ticket_kvno_not_in_keytab_names_the_kvnos_held(void **state)
 	mint_key_free(&k7);
 }
 
+/*
+ * MS-KILE 3.4.5: a server that cannot decrypt a ticket with the key of the
+ * ticket's kvno tries its other keys.  A ticket claiming kvno 7 (not held)
+ * or kvno 5 but made with kvno 6's key is accepted, on either path.
+ */
+static void
+test_other_retained_keys_are_tried_when_the_kvno_does_not_fit(void **state)
+{
+	static const int wrong_kvno[] = { 7, 5 };
+	static const int key[] = { K6_AES256, K6_RC4 };
+	struct mint_req_spec rs = { .gss_checksum = true, .gss_flags = MINT_GSS_MUTUAL,
+	    .mutual = true };
+	struct accept_params p = params();
+	struct accept_result res;
+	struct mint_key k;
+	krb5_data tok;
+	size_t i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++) {
+			struct mint_ticket_spec ts = { .key = &k };
+
+			k = keys[key[j]];		/* shallow: not freed here */
+			k.kvno = wrong_kvno[i];
+			tok = token_for(&ts, &rs, NULL);
+			if (accept_with(&tok, &p, &res) != 0)
+				fail_msg("kvno %d, key %d: %s", wrong_kvno[i], key[j],
+				    res.reason);
+			assert_int_equal(res.kvno, wrong_kvno[i]);
+			assert_non_null(res.ap_rep);
+			acceptor_result_clear(&res);
+			krb5_data_free(&tok);
+		}
+}
+
+/* The KRB-ERROR of a refusal, unwrapped and decoded. */
+static void
+error_token_is(const struct accept_result *res, int code, bool skew_data)
+{
+	const uint8_t *body;
+	uint8_t *tok;
+	size_t len, blen, sz;
+	KRB_ERROR e;
+
+	assert_int_equal(acceptor_error_token(acc, res, &tok, &len), 1);
+	assert_int_equal(neg_gss_krb5_unwrap(tok, len, 0x0300, NULL, &body, &blen), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(decode_KRB_ERROR(body, blen, &e, &sz), 0);
+	assert_int_equal(e.error_code, code);
+	assert_int_equal(labs((long)(e.stime - time(NULL))) <= 2, 1);
+	assert_int_equal(e.sname.name_string.len, 2);
+	assert_string_equal(e.sname.name_string.val[0], "http");
+	if (skew_data) {
+		assert_non_null(e.e_data);
+		assert_int_equal(e.e_data->length, 7);
+		assert_memory_equal(e.e_data->data, "\x30\x05\xa1\x03\x02\x01\x02", 7);
+	} else
+		assert_null(e.e_data);
+	free_KRB_ERROR(&e);
+	free(tok);
+}
+
+/* As a Windows server: KRB_AP_ERR_MODIFIED (41), KRB_AP_ERR_SKEW (37). */
+static void
+test_refusals_carry_the_kerberos_error_windows_sends(void **state)
+{
+	struct mint_ticket_spec stale = { .key = &stale_aes256 };
+	struct mint_ticket_spec good = { .key = &keys[K5_AES256] };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct mint_req_spec late = { .gss_checksum = true, .clock_offset = 1000 };
+	struct accept_params p = params();
+	struct accept_result res;
+	uint8_t *tok;
+	size_t len;
+	krb5_data t;
+
+	t = token_for(&stale, &rs, NULL);
+	assert_int_equal(accept_with(&t, &p, &res), -1);
+	error_token_is(&res, 41, false);
+	acceptor_result_clear(&res);
+	krb5_data_free(&t);
+	t = token_for(&good, &late, NULL);
+	assert_int_equal(accept_with(&t, &p, &res), -1);
+	assert_int_equal(res.status, ACCEPT_CLOCK_SKEW);
+	error_token_is(&res, 37, true);
+	/* A replay, an SPN not served: no Kerberos error to send. */
+	res.status = ACCEPT_REPLAY;
+	assert_int_equal(acceptor_error_token(acc, &res, &tok, &len), 0);
+	assert_null(tok);
+	acceptor_result_clear(&res);
+	krb5_data_free(&t);
+}
+
 static void
 test_enctype_missing_at_a_held_kvno_names_the_enctypes_held(void **state)
 {
@@ -2313,6 +2406,8 @@ main(void)
 		cmocka_unit_test(test_spn_case_differences_are_ignored_as_in_active_directory),
 		cmocka_unit_test(test_ticket_without_kvno_uses_the_newest_key),
 		cmocka_unit_test(test_ticket_kvno_not_in_keytab_names_the_kvnos_held),
+		cmocka_unit_test(test_other_retained_keys_are_tried_when_the_kvno_does_not_fit),
+		cmocka_unit_test(test_refusals_carry_the_kerberos_error_windows_sends),
 		cmocka_unit_test(test_enctype_missing_at_a_held_kvno_names_the_enctypes_held),
 		cmocka_unit_test(test_ticket_under_a_stale_key_says_the_keytab_is_stale),
 		cmocka_unit_test(test_ticket_for_an_spn_not_served_here_is_refused),

@@ -374,6 +374,41 @@ test_max_connections_per_source_is_read_and_bounded(void **state)
 }
 
 static void
+test_credentials_defaults_and_refusals(void **state)
+{
+	struct conf c;
+	char err[256];
+	char *t;
+
+	(void)state;
+	if (load_text(MINIMAL("", "", "", "cas"), &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.cred_store, "");
+	assert_string_equal(c.cred_control_socket, "");
+	assert_int_equal(c.cred_retention_s, 36000 + 300);
+	conf_free(&c);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"clock_skew\": 120, \"credentials\": { \"store\": \"/data/keys.sealed\", "
+	    "\"control_socket\": \"/run/kerbgate/control.sock\" }, \"keytab\"");
+	if (load_text(t, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.cred_store, "/data/keys.sealed");
+	assert_string_equal(c.cred_device_key, "/data/device.key");
+	assert_string_equal(c.cred_control_socket, "/run/kerbgate/control.sock");
+	assert_int_equal(c.cred_retention_s, 36000 + 120);
+	conf_free(&c);
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"credentials\": { \"store\": \"keys.sealed\" }, \"keytab\"");
+	expect_error(t, "credentials.store: must be an absolute path");
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), "{ \"keytab\"",
+	    "{ \"credentials\": { \"retention\": 10 }, \"keytab\"");
+	expect_error(t, "credentials.retention");
+	free(t);
+}
+
+static void
 test_sandbox_is_on_by_default_and_read(void **state)
 {
 	struct conf c;
@@ -653,6 +688,7 @@ main(void)
 		cmocka_unit_test(test_allow_rc4_must_be_a_boolean),
 		cmocka_unit_test(test_a_failed_load_leaves_nothing_behind),
 		cmocka_unit_test(test_sandbox_is_on_by_default_and_read),
+		cmocka_unit_test(test_credentials_defaults_and_refusals),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, setup_dir,

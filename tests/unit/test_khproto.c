@@ -324,7 +324,32 @@ test_auth_refusal_round_trips_with_reason_and_no_session(void **state)
 	assert_string_equal(out.reason, in.reason);
 	assert_null(out.ap_rep);
 	assert_null(out.mic);
+	assert_null(out.krb_error);
 	assert_true(out.session == 0);
+	free(p);
+}
+
+static void
+test_auth_refusal_carries_the_krb_error_token(void **state)
+{
+	static const uint8_t kerr[] = { 0x60, 0x05, 0x06, 0x03, 0x03, 0x00, 0x7e };
+	struct kh_auth_result in, out;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.status = KH_DENIED;
+	in.reason_code = KH_R_SKEW;
+	kg_strlcpy(in.reason, "clock skew 1000 s", sizeof(in.reason));
+	in.krb_error = kerr;
+	in.krb_error_len = sizeof(kerr);
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), 0);
+	assert_int_equal(out.krb_error_len, sizeof(kerr));
+	assert_memory_equal(out.krb_error, kerr, sizeof(kerr));
+	/* Cut inside the optional item: refused. */
+	assert_int_equal(kh_auth_result_decode(p, n - 1, &out), KG_ERR_PROTO);
 	free(p);
 }
 
@@ -960,6 +985,7 @@ main(void)
 		cmocka_unit_test(test_auth_request_round_trips_with_bindings_and_mech_list),
 		cmocka_unit_test(test_auth_request_without_bindings_or_mech_list_decodes_to_none),
 		cmocka_unit_test(test_auth_result_round_trips_every_field_including_session),
+		cmocka_unit_test(test_auth_refusal_carries_the_krb_error_token),
 		cmocka_unit_test(test_auth_refusal_round_trips_with_reason_and_no_session),
 		cmocka_unit_test(test_backend_request_round_trips_with_bindings),
 		cmocka_unit_test(test_backend_request_without_bindings_decodes_to_null),

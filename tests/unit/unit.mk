@@ -10,7 +10,7 @@ test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
 test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
-test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
 test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 
 # test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
@@ -20,3 +20,9 @@ test_hmac256_SRCS := services/kerbgated/hmac256.c
 test_reqfilter_SRCS := services/kerbgated/reqfilter.c
 test_sandbox_SRCS := services/kerbgated/sandbox.c
 test_bootstate_SRCS := firmware/bootstate/bootstate.c
+test_credkeys_SRCS := services/kerbgated/credkeys.c services/kerbgated/sealedstore.c
+test_sealedstore_SRCS := services/kerbgated/sealedstore.c
+test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
+test_ctlproto_SRCS := services/kerbgated/ctlproto.c
+test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
+$(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
