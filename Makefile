@@ -44,7 +44,7 @@ DL_DIR ?= output/dl
 include toolchain/mbedtls/mbedtls.mk
 
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
-INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
+INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated -Iservices/mgmtd $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
 SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(EV_LIBS) $(JANSSON_LIBS) $(SECCOMP_LIBS)
 
 objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
@@ -103,6 +103,7 @@ $(LIBDIR)/%.a:
 
 include services/common/common.mk
 include services/kerbgated/kerbgated.mk
+include services/mgmtd/mgmtd.mk
 include tests/tests.mk
 -include bench/bench.mk
 

@@ -85,6 +85,7 @@ struct tls_server {
 	struct tls_vhost *vhosts;
 	size_t nvhosts;
 	unsigned int ticket_lifetime;
+	mbedtls_x509_crt *client_ca;   /* set: a client certificate is required */
 };
 
 struct tls_client {
@@ -801,6 +802,10 @@ server_free(struct tls_server *srv)
 		mbedtls_pk_free(&srv->vhosts[i].key);
 	}
 	free(srv->vhosts);
+	if (srv->client_ca != NULL) {
+		mbedtls_x509_crt_free(srv->client_ca);
+		free(srv->client_ca);
+	}
 	mbedtls_ssl_config_free(&srv->conf);
 	free(srv);
 }
@@ -1476,8 +1481,7 @@ tls_conn_peer_cert_der(const struct tls_conn *c, size_t *len)
 {
 	const mbedtls_x509_crt *peer;
 
-	if (!c->established || c->cli == NULL ||
-	    (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
+	if (!c->established || (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
 		return NULL;
 	*len = peer->raw.len;
 	return peer->raw.p;
@@ -1518,4 +1522,35 @@ tls_end_point_hash(const uint8_t *der, size_t len,
 out:
 	mbedtls_x509_crt_free(&crt);
 	return ret;
+}
+
+/* ---- client certificates (the management API) -------------------------- */
+
+int
+tls_server_require_client_cert(struct tls_server *srv, const char *ca_file,
+    char *err, size_t errlen)
+{
+	char reason[128];
+	int ret;
+
+	if (srv->client_ca != NULL) {
+		kg_seterr(err, errlen, "a client CA is already set");
+		return -1;
+	}
+	if ((srv->client_ca = calloc(1, sizeof(*srv->client_ca))) == NULL) {
+		kg_seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	mbedtls_x509_crt_init(srv->client_ca);
+	if ((ret = mbedtls_x509_crt_parse_file(srv->client_ca, ca_file)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client CA %s: %s", ca_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		mbedtls_x509_crt_free(srv->client_ca);
+		free(srv->client_ca);
+		srv->client_ca = NULL;
+		return -1;
+	}
+	mbedtls_ssl_conf_ca_chain(&srv->conf, srv->client_ca, NULL);
+	mbedtls_ssl_conf_authmode(&srv->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	return 0;
 }

@@ -132,6 +132,20 @@ struct tls_conn;
 /* ---- server side ------------------------------------------------------ */
 
 /**
+ * \brief       Require every client to present a certificate that chains to
+ *              the CA(s) in \p ca_file (PEM): a handshake without one, or
+ *              with one from another CA, fails.  For the management API
+ *              (mutual TLS with a pinned management CA); the VIP never
+ *              asks for client certificates.  Call before the first
+ *              connection; tls_conn_peer_cert_der() then returns the
+ *              client's certificate.
+ *
+ * \return      0, or -1 (err says why)
+ */
+int tls_server_require_client_cert(struct tls_server *srv, const char *ca_file,
+    char *err, size_t errlen);
+
+/**
  * \brief       Load the VIP's certificates and keys and build a server
  *              context.  Checks that every key matches its certificate.
  *

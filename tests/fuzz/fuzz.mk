@@ -13,3 +13,4 @@ fuzz_khproto_SRCS := services/kerbgated/khproto.c
 fuzz_reqfilter_SRCS := services/kerbgated/reqfilter.c
 fuzz_sealedstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
 fuzz_ctlproto_SRCS := services/kerbgated/ctlproto.c
+fuzz_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c

@@ -23,3 +23,4 @@ test_credkeys_SRCS := services/kerbgated/credkeys.c
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
 test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
 test_ctlproto_SRCS := services/kerbgated/ctlproto.c
+test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
