@@ -88,6 +88,14 @@ struct tls_server {
 	mbedtls_x509_crt *client_ca;   /* set: a client certificate is required */
 };
 
+/* A client certificate and its key (the management tools' mutual TLS). */
+struct tls_own_cert {
+	mbedtls_x509_crt chain;
+	mbedtls_pk_context key;
+};
+
+static void own_cert_free(struct tls_own_cert *own);
+
 struct tls_client {
 	unsigned int refs;
 	mbedtls_ssl_config conf;
@@ -99,6 +107,7 @@ struct tls_client {
 	bool resume;
 	mbedtls_ssl_session session;   /* last session, offered again */
 	char *session_name;            /* the name it was made with, or NULL */
+	struct tls_own_cert *own;      /* set: a client certificate to present */
 	bool have_session;
 };
 
@@ -1000,6 +1009,7 @@ client_free(struct tls_client *cli)
 	free(cli->session_name);
 	free(cli->server_name);
 	mbedtls_x509_crt_free(&cli->ca);
+	own_cert_free(cli->own);
 	mbedtls_ssl_config_free(&cli->conf);
 	free(cli);
 }
@@ -1553,4 +1563,58 @@ tls_server_require_client_cert(struct tls_server *srv, const char *ca_file,
 	mbedtls_ssl_conf_ca_chain(&srv->conf, srv->client_ca, NULL);
 	mbedtls_ssl_conf_authmode(&srv->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	return 0;
+}
+
+static void
+own_cert_free(struct tls_own_cert *own)
+{
+	if (own == NULL)
+		return;
+	mbedtls_x509_crt_free(&own->chain);
+	mbedtls_pk_free(&own->key);	/* zeroizes the key */
+	free(own);
+}
+
+int
+tls_client_use_cert(struct tls_client *cli, const char *cert_file,
+    const char *key_file, char *err, size_t errlen)
+{
+	struct tls_own_cert *own;
+	char reason[128];
+	int ret;
+
+	if (cli->own != NULL)
+		return kg_seterr(err, errlen, "a client certificate is already set");
+	if (rng_ready() != 0)
+		return kg_seterr(err, errlen, "cannot seed the random generator");
+	if ((own = calloc(1, sizeof(*own))) == NULL)
+		return kg_seterr(err, errlen, "out of memory");
+	mbedtls_x509_crt_init(&own->chain);
+	mbedtls_pk_init(&own->key);
+	if ((ret = mbedtls_x509_crt_parse_file(&own->chain, cert_file)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client certificate %s: %s",
+		    cert_file, mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	if ((ret = mbedtls_pk_parse_keyfile(&own->key, key_file, NULL, rng_random,
+	    NULL)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client key %s: %s", key_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	if (mbedtls_pk_check_pair(&own->chain.pk, &own->key, rng_random, NULL) != 0) {
+		kg_seterr(err, errlen, "the key %s does not belong to the certificate %s",
+		    key_file, cert_file);
+		goto fail;
+	}
+	if ((ret = mbedtls_ssl_conf_own_cert(&cli->conf, &own->chain, &own->key)) != 0) {
+		kg_seterr(err, errlen, "cannot use the client certificate: %s",
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	cli->own = own;
+	return 0;
+fail:
+	own_cert_free(own);
+	return -1;
 }

@@ -206,6 +206,16 @@ struct tls_conn *tls_conn_new_server(struct tls_server *srv, int fd);
 struct tls_client *tls_client_new(const struct tls_client_config *cfg,
     char *err, size_t errlen);
 
+/**
+ * \brief       Present a client certificate (mutual TLS: kerbgate-roll to
+ *              the appliances' management API).  Call before the first
+ *              connection.  The key is checked against the certificate.
+ *
+ * \return      0, or -1 (err says why, never key bytes)
+ */
+int tls_client_use_cert(struct tls_client *cli, const char *cert_file,
+    const char *key_file, char *err, size_t errlen);
+
 /** \brief Take one more reference on a client context.  \return cli */
 struct tls_client *tls_client_ref(struct tls_client *cli);
 
