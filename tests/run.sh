@@ -59,7 +59,7 @@ run_suite_program() {
 if want unit; then
 	for t in "$out"/tests/test_*; do
 		[ -x "$t" ] || continue
-		run_suite_program "unit/$(basename "$t")" "$t"
+		run_suite_program "unit/$(basename "$t")" env KG_LONG=$long "$t"
 	done
 fi
 

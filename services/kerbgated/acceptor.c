@@ -449,6 +449,42 @@ out:
 	return rv;
 }
 
+int
+acceptor_load_empty(struct kg_acceptor *acc, const char *realm,
+    const char *const *spns, size_t nspns, char *err, size_t errlen)
+{
+	krb5_principal *sp = NULL;
+	krb5_keytab kt = NULL;
+	krb5_error_code ret;
+	char msg[256];
+	size_t i;
+
+	if (acc == NULL || realm == NULL || nspns == 0 || spns == NULL)
+		return kg_seterr(err, errlen, "invalid argument");
+	if ((sp = calloc(nspns, sizeof(*sp))) == NULL)
+		return kg_seterr(err, errlen, "out of memory");
+	for (i = 0; i < nspns; i++)
+		if ((ret = parse_principal(acc->ctx, spns[i], realm, &sp[i])) != 0) {
+			kg_seterr(err, errlen, "bad SPN \"%s\": %s", spns[i],
+			    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+			free_principals(acc->ctx, sp, nspns);
+			return -1;
+		}
+	if ((ret = new_memory_keytab(acc, &kt)) != 0) {
+		free_principals(acc->ctx, sp, nspns);
+		return kg_seterr(err, errlen, "cannot create a memory keytab: %s",
+		    krb5_msg(acc->ctx, ret, msg, sizeof(msg)));
+	}
+	fast_keys_clear(acc);
+	if (acc->kt != NULL)
+		krb5_kt_close(acc->ctx, acc->kt);
+	free_principals(acc->ctx, acc->spns, acc->nspns);
+	acc->kt = kt;
+	acc->spns = sp;
+	acc->nspns = nspns;
+	return 0;
+}
+
 static const char *
 keytab_realm(const struct kg_acceptor *acc)
 {

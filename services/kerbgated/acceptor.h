@@ -197,6 +197,18 @@ int acceptor_load_keytab(struct kg_acceptor *acc, const char *path,
                          const char *const *spns, size_t nspns, char *err, size_t errlen);
 
 /**
+ * \brief          Start with no keys, serving \p spns (credentials from the
+ *                 sealed store: acceptor_add_key() adds them).  Replaces
+ *                 the current keytab.
+ *
+ * \param realm    The realm of SPNs given without "@REALM".
+ *
+ * \return         0 or -1 (a bad SPN, memory).
+ */
+int acceptor_load_empty(struct kg_acceptor *acc, const char *realm,
+                        const char *const *spns, size_t nspns, char *err, size_t errlen);
+
+/**
  * \brief          Add one key of the account (credential rotation: stage).
  *
  *                 Adds it under \p principal and under every SPN of the

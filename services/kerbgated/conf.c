@@ -32,7 +32,10 @@
 static const char *const top_keys[] = { "user", "keyholder_user", "workers",
 	"keytab", "clock_skew", "allow_rc4", "replay_cache_entries",
 	"replay_cache_per_principal", "limits",
-	"admin", "listeners", "vhosts", "pools", "kcd", "sandbox", NULL };
+	"admin", "listeners", "vhosts", "pools", "kcd", "sandbox", "credentials",
+	NULL };
+static const char *const cred_keys[] = { "store", "device_key",
+	"control_socket", "retention", NULL };
 static const char *const sandbox_keys[] = { "enabled", "root", "test_trigger",
 	NULL };
 static const char *const kcd_keys[] = { "principal", "kdcs", "kdc_timeout",
@@ -541,6 +544,47 @@ load_limits(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 	return rc < 0 ? KG_ERR_CONFIG : 1;
 }
 
+/* "credentials": the sealed store and its control socket (credctl.h). */
+static int
+load_credentials(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
+{
+	const json_t *cr;
+	char *slash;
+	int rc;
+
+	/* AD's default maximum ticket lifetime (10 h) plus the skew. */
+	c->cred_retention_s = 36000 + c->clock_skew_s;
+	if ((rc = kg_cfg_object(o, "credentials", 0, &cr, ctx)) <= 0)
+		return rc;
+	kg_cfg_push_key(ctx, "credentials");
+	rc = kg_cfg_check_keys(cr, cred_keys, ctx);
+	if (rc >= 0)
+		rc = get_str(cr, "store", 0, c->cred_store, sizeof(c->cred_store), ctx);
+	if (rc >= 0 && c->cred_store[0] != '\0' && c->cred_store[0] != '/')
+		rc = kg_cfg_error(ctx, "store", "must be an absolute path");
+	if (rc >= 0)
+		rc = get_str(cr, "device_key", 0, c->cred_device_key,
+		    sizeof(c->cred_device_key), ctx);
+	if (rc >= 0 && c->cred_device_key[0] == '\0' && c->cred_store[0] != '\0') {
+		kg_strlcpy(c->cred_device_key, c->cred_store, sizeof(c->cred_device_key));
+		if ((slash = strrchr(c->cred_device_key, '/')) != NULL)
+			kg_strlcpy(slash + 1, "device.key", sizeof(c->cred_device_key) -
+			    (size_t)(slash + 1 - c->cred_device_key));
+	}
+	if (rc >= 0)
+		rc = get_str(cr, "control_socket", 0, c->cred_control_socket,
+		    sizeof(c->cred_control_socket), ctx);
+	if (rc >= 0 && c->cred_control_socket[0] != '\0' &&
+	    (c->cred_control_socket[0] != '/' ||
+	    strlen(c->cred_control_socket) >= 100))
+		rc = kg_cfg_error(ctx, "control_socket", "must be an absolute path "
+		    "of fewer than 100 characters");
+	if (rc >= 0)
+		rc = get_uint(cr, "retention", 60, 30 * 86400, &c->cred_retention_s, ctx);
+	kg_cfg_pop(ctx);
+	return rc < 0 ? rc : 0;
+}
+
 static int
 load_kcd(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 {
@@ -621,6 +665,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(each(root, "vhosts", 1, &c->nvhosts, &c->vhosts, sizeof(*c->vhosts),
 	    load_vhost, c, ctx));
 	TRY(load_kcd(root, c, ctx));
+	TRY(load_credentials(root, c, ctx));
 	for (i = 0; i < c->nlisteners; i++) {
 		size_t j;
 		if (!c->listeners[i].tls)

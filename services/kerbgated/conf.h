@@ -159,6 +159,11 @@ struct conf {
 	unsigned		 kcd_timeout_s;
 	unsigned		 kcd_cache_entries;
 	unsigned		 kcd_sessions;	/**< evidence tickets kept */
+	/* credentials (credctl.h): "" = not configured */
+	char			 cred_store[CONF_MAX_NAME];	/**< sealed store */
+	char			 cred_device_key[CONF_MAX_NAME];
+	char			 cred_control_socket[CONF_MAX_NAME];
+	unsigned		 cred_retention_s;	/**< old kvnos kept */
 };
 
 /**

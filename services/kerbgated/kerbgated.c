@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "ipc.h"
 #include "keyholder.h"
 #include "log.h"
@@ -49,6 +51,8 @@ struct generation {
 	int		*ctl;		/* parent end of each relay's control */
 	int		 khctl;		/* parent end of the keyholder's: new
 					   relays' sockets go there */
+	int		 credfd;	/* parent end of the keyholder's
+					   credential control (control.h) */
 	uint64_t	*spawned_ms;	/* when each relay slot was last started */
 	unsigned	 nrelays;
 	unsigned	 alive;
@@ -82,10 +86,46 @@ static struct conf *crashed_conf;	/* the configuration to restart with,
 					   should the crashed generation be
 					   gone before the restart */
 static uint8_t cookie_key[32];
+static struct control *control;		/* credentials.control_socket */
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
 static struct sandbox_opts sandbox;	/* the forked child's, set before
 					   it enters its main */
+
+static void
+set_nonblock(int fd)
+{
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* The keyholder behind fd is gone: stop polling its socket. */
+static void
+close_credfd(int fd)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (gens[i].id != 0 && gens[i].credfd == fd) {
+			close(fd);
+			gens[i].credfd = -1;
+		}
+}
+
+/* The current generation's credential socket, or -1. */
+static int
+current_credfd(void)
+{
+	size_t i;
+	int fd = -1;
+	unsigned best = 0;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (gens[i].id > best && !gens[i].draining) {
+			best = gens[i].id;
+			fd = gens[i].credfd;
+		}
+	return fd;
+}
 
 /* A child must not inherit the parent's blocked signals or handlers. */
 static void
@@ -282,6 +322,8 @@ close_other_generations(struct generation *keep)
 		/* A keyholder exits only once the parent's end is closed. */
 		if (gens[i].khctl >= 0)
 			close(gens[i].khctl);
+		if (gens[i].credfd >= 0)
+			close(gens[i].credfd);
 	}
 }
 
@@ -318,7 +360,7 @@ child_sandbox(const struct generation *g, enum sandbox_kind kind)
 
 static pid_t
 fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
-    int ctl_fd)
+    int ctl_fd, int cred_fd)
 {
 	struct keyholder_env env;
 	unsigned i;
@@ -339,6 +381,7 @@ fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
 	env.ctl_fd = ctl_fd;
+	env.cred_fd = cred_fd;
 	env.relay_fds = kh_ends;
 	env.nrelays = g->nrelays;
 	env.user = g->conf->keyholder_user;
@@ -425,6 +468,13 @@ drain_generation(struct generation *g)
 		close(g->khctl);
 		g->khctl = -1;
 	}
+	/* Credential requests go to the next generation's keyholder. */
+	if (g->credfd >= 0) {
+		close(g->credfd);
+		g->credfd = -1;
+		if (control != NULL)
+			control_keyholder_gone(control);
+	}
 	log_info("generation %u draining", g->id);
 }
 
@@ -432,7 +482,7 @@ static int
 start_generation(struct conf *c)
 {
 	struct generation *g = free_slot();
-	int (*kh)[2], (*ctl)[2], khctl[2];
+	int (*kh)[2], (*ctl)[2], khctl[2], cred[2] = { -1, -1 };
 	int *kh_ends;
 	char err[512];
 	unsigned i, n = worker_count(c);
@@ -472,6 +522,10 @@ start_generation(struct conf *c)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, khctl) < 0)
 		fatal("socketpair");
 	g->khctl = khctl[0];
+	if (control != NULL &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cred) < 0)
+		fatal("socketpair");
+	g->credfd = cred[0];
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[i]) < 0 ||
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[i]) < 0)
@@ -480,8 +534,12 @@ start_generation(struct conf *c)
 		g->ctl[i] = ctl[i][0];
 	}
 	/* The keyholder gets its ends only; relays never see the keytab. */
-	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends, khctl[1]);
+	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends, khctl[1], cred[1]);
 	close(khctl[1]);
+	if (cred[1] >= 0) {
+		close(cred[1]);
+		set_nonblock(g->credfd);
+	}
 	for (i = 0; i < n; i++)
 		close(kh[i][1]);
 	for (i = 0; i < n; i++) {
@@ -657,6 +715,8 @@ reap(int *restart)
 				free(g->spawned_ms);
 				if (g->khctl >= 0)
 					close(g->khctl);
+				if (g->credfd >= 0)
+					close(g->credfd);
 				memset(g, 0, sizeof(*g));
 			}
 		}
@@ -789,6 +849,10 @@ main(int argc, char **argv)
 	    (ssize_t)sizeof(cookie_key))
 		fatal("getrandom");
 	bind_listeners(c, worker_count(c));
+	if (c->cred_control_socket[0] != '\0' &&
+	    (control = control_new(c->cred_control_socket, c->cred_store, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGHUP, &sa, NULL);
@@ -808,7 +872,18 @@ main(int argc, char **argv)
 	log_info("started with %s", conf_path);
 
 	while (!got_term) {
-		sigsuspend(&parent_mask);
+		struct pollfd pfd[CONTROL_MAX_FDS];
+		struct timespec tick = { 1, 0 };
+		size_t npfd = 0;
+		int kh_fd = current_credfd();
+
+		/* Signals are taken only while waiting here, as before. */
+		if (control != NULL)
+			npfd = control_fill(control, kh_fd, pfd);
+		/* A second at most: a client that stalls is timed out. */
+		if (ppoll(pfd, npfd, control != NULL ? &tick : NULL, &parent_mask) > 0 &&
+		    control != NULL && control_handle(control, kh_fd, pfd, npfd) < 0)
+			close_credfd(kh_fd);
 		if (got_chld) {
 			got_chld = 0;
 			reap(&restart);
@@ -824,6 +899,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_info("terminating");
+	control_free(control);
 	signal(SIGCHLD, SIG_DFL);
 	shutdown_all();
 	return 0;

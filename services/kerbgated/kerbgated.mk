@@ -17,3 +17,16 @@ $(KERBGATED_BIN): $(call objs,$(KERBGATED_MAIN)) $(KERBGATED_LIB) $(COMMON_LIB) 
 ifeq ($(CONFIG_SERVICE_KERBGATED),y)
 SERVICE_BINS += $(if $(wildcard $(KERBGATED_MAIN)),$(KERBGATED_BIN))
 endif
+
+# kerbgatectl: the administrator's command for the control socket.
+KERBGATECTL_MAIN := services/kerbgatectl/kerbgatectl.c
+KERBGATECTL_BIN  := $(BINDIR)/kerbgatectl
+
+$(KERBGATECTL_BIN): $(call objs,$(KERBGATECTL_MAIN)) $(KERBGATED_LIB) $(COMMON_LIB) $(MBEDTLS_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(SERVICE_LIBS)
+
+ifeq ($(CONFIG_SERVICE_KERBGATED),y)
+SERVICE_BINS += $(if $(wildcard $(KERBGATECTL_MAIN)),$(KERBGATECTL_BIN))
+endif

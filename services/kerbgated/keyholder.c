@@ -37,6 +37,7 @@
 #include "ipc.h"
 #include "kcd.h"
 #include "keyholder.h"
+#include "credctl.h"
 #include "khproto.h"
 #include "log.h"
 #include "replay.h"
@@ -320,6 +321,8 @@ struct keyholder {
 						   hold: KH_MAX_PENDING / relays */
 	size_t			 nrelays, open;	/* slots, slots with a relay */
 	size_t			 kcd_slot, ctl_slot;	/* in pfd, or SIZE_MAX */
+	struct credctl		*cred;		/* credential rotation */
+	size_t			 cred_slot, credv_slot;	/* in pfd, or SIZE_MAX */
 	char			 why[160];	/* what was wrong with a frame */
 	bool			*vhost_kcd;	/* a route of the vhost goes to
 						   a kcd pool: keep sessions */
@@ -1163,6 +1166,7 @@ housekeeping(struct keyholder *k)
 	if (now < k->next_tick_ms)
 		return;
 	k->next_tick_ms = now + KH_TICK_MS;
+	credctl_tick(k->cred);
 	table_expire(&k->pending, now, true, pending_timed_out, k);
 	table_expire(&k->verifies, now, true, NULL, NULL);
 	if (now >= k->next_sweep_ms) {
@@ -1213,7 +1217,7 @@ vhosts_with_kcd(const struct conf *c)
  * never opened again and kcd's threads are born unprivileged.
  */
 static struct kcd *
-start_kcd(const struct conf *c, struct kg_acceptor *acc)
+start_kcd(const struct conf *c, struct kg_acceptor *acc, int kvno)
 {
 	struct kcd_config kc;
 	struct kcd *kcd;
@@ -1226,13 +1230,11 @@ start_kcd(const struct conf *c, struct kg_acceptor *acc)
 	if (acceptor_keytab(acc, &kc.keytab_ctx, &kc.keytab) < 0)
 		fatalx("kcd: no keytab loaded");
 	/*
-	 * kvno 0: the highest kvno the account holds.  Credential rotation
-	 * must change this: a staged kvno (acceptor_add_key() before AD
-	 * knows the password) would be the highest, and the ASA's AS-REQ
-	 * would fail with it.  Rotation calls kcd_set_keys() with the kvno
-	 * it activates, from this same acceptor keytab.
+	 * The active kvno, not the highest: a staged kvno (keys served
+	 * before AD knows the password) would make the ASA's AS-REQ fail.
+	 * Activation calls kcd_set_keys() with the new kvno (credctl.c).
 	 */
-	kc.kvno = 0;
+	kc.kvno = kvno;
 	if (c->kcd_nkdcs > 0) {
 		if ((kdcs = calloc(c->kcd_nkdcs, sizeof(*kdcs))) == NULL)
 			fatal("calloc");
@@ -1300,17 +1302,18 @@ keyholder_main(struct keyholder_env *env)
 	acceptor_set_replay_quota(k.acc, c->replay_per_principal ==
 	    CONF_REPLAY_QUOTA_AUTO ? REPLAY_QUOTA_AUTO : c->replay_per_principal);
 	all_spns(c, &spns, &nspns);
-	if (acceptor_load_keytab(k.acc, c->keytab, spns, nspns, err,
-	    sizeof(err)) < 0)
+	/* The keys: the sealed store, or the keytab (imported). */
+	if ((k.cred = credctl_new(c, k.acc, spns, nspns, env->cred_fd, err,
+	    sizeof(err))) == NULL)
 		fatalx("%s", err);
-	free(spns);
 	/* Sandboxed, root until set-up is done: chroot needs it. */
 	if (env->sandbox == NULL)
 		drop_privileges(env->user);
 	prctl(PR_SET_DUMPABLE, 0);	/* no core with keys in it */
 
 	if (c->kcd_enabled) {
-		k.kcd = start_kcd(c, k.acc);
+		k.kcd = start_kcd(c, k.acc, credctl_active_kvno(k.cred));
+		credctl_set_kcd(k.cred, k.kcd);
 		k.vhost_kcd = vhosts_with_kcd(c);
 		/* Each of up to three KDC exchanges may try every KDC. */
 		k.pending_ttl_s = 3 * c->kcd_timeout_s *
@@ -1332,6 +1335,8 @@ keyholder_main(struct keyholder_env *env)
 	nfds = env->nrelays;
 	k.kcd_slot = k.kcd != NULL ? nfds++ : SIZE_MAX;
 	k.ctl_slot = env->ctl_fd >= 0 ? nfds++ : SIZE_MAX;
+	k.cred_slot = env->cred_fd >= 0 ? nfds++ : SIZE_MAX;
+	k.credv_slot = env->cred_fd >= 0 ? nfds++ : SIZE_MAX;
 	k.pfd = calloc(nfds, sizeof(*k.pfd));
 	k.rd = calloc(env->nrelays, sizeof(*k.rd));
 	k.wr = calloc(env->nrelays, sizeof(*k.wr));
@@ -1359,6 +1364,11 @@ keyholder_main(struct keyholder_env *env)
 	if (k.ctl_slot != SIZE_MAX) {
 		k.pfd[k.ctl_slot].fd = env->ctl_fd;
 		k.pfd[k.ctl_slot].events = POLLIN;
+	}
+	if (k.cred_slot != SIZE_MAX) {
+		credctl_fds(k.cred, &k.pfd[k.cred_slot].fd, &k.pfd[k.credv_slot].fd);
+		k.pfd[k.cred_slot].events = POLLIN;
+		k.pfd[k.credv_slot].events = POLLIN;
 	}
 	log_debug("ready: serving %zu relay(s)", env->nrelays);
 	/* Until every relay is gone and the parent will send no other. */
@@ -1389,6 +1399,13 @@ keyholder_main(struct keyholder_env *env)
 		if (k.ctl_slot != SIZE_MAX && k.pfd[k.ctl_slot].fd >= 0 &&
 		    k.pfd[k.ctl_slot].revents != 0)
 			parent_readable(&k);
+		if (k.cred_slot != SIZE_MAX && k.pfd[k.credv_slot].fd >= 0 &&
+		    (k.pfd[k.credv_slot].revents & POLLIN))
+			credctl_verify_readable(k.cred);
+		if (k.cred_slot != SIZE_MAX && k.pfd[k.cred_slot].fd >= 0 &&
+		    k.pfd[k.cred_slot].revents != 0 &&
+		    credctl_parent_readable(k.cred) < 0)
+			k.pfd[k.cred_slot].fd = -1;
 		housekeeping(&k);
 		/* Relays whose queue overflowed outside their own frames
 		 * (late KDC answers, timeouts). */
@@ -1402,7 +1419,9 @@ keyholder_main(struct keyholder_env *env)
 	table_free(&k.sessions);
 	kcd_free(k.kcd);
 	free(k.vhost_kcd);
+	credctl_free(k.cred);
 	acceptor_free(k.acc);
+	free(spns);
 	kg_zero(k.session_key, sizeof(k.session_key));
 	for (i = 0; i < env->nrelays; i++)
 		kg_ipc_writer_free(&k.wr[i]);

@@ -25,6 +25,8 @@ struct keyholder_env {
 	int		 ctl_fd;	/**< from the parent: a respawned relay's
 					     socket for slot n (kg_ipc_send_fd()),
 					     or -1 for none */
+	int		 cred_fd;	/**< credential control frames from the
+					     parent (credctl.h), or -1 */
 	const int	*relay_fds;	/**< one socketpair end per relay */
 	size_t		 nrelays;
 	const char	*user;		/**< drop to this user, or NULL */

@@ -101,6 +101,8 @@ static const char *const keyholder_calls[] = {
 	"futex",
 	/* malloc arenas of the kcd threads grow with mprotect */
 	"mprotect",
+	/* secrets in locked pages (sealedstore.c: sealed_alloc) */
+	"mlock", "munlock",
 	/* a kcd thread's exit when the keyholder ends */
 	"exit",
 	/* Heimdal's KDC exchanges (UDP, TCP on KRB_ERR_RESPONSE_TOO_BIG):

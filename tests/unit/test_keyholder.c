@@ -143,6 +143,7 @@ kh_start(struct kh *kh)
 		env.relay_fds = ends;
 		env.nrelays = NRELAYS;
 		env.ctl_fd = ctl[1];
+		env.cred_fd = -1;
 		env.sandbox = kh_sandbox;
 		keyholder_main(&env);
 	}

@@ -251,8 +251,8 @@ test_device_key_is_made_once_and_checked(void **state)
  * Crash injection: a child rewrites the store with state A, then B, then A...
  * (each 256 KiB, so that a kill lands inside a write as often as between
  * two); the parent kills it at a random instant, then the store must open
- * and hold exactly A or exactly B.  KG_CRASH_ROUNDS sets the count
- * (make test-long: 200).
+ * and hold exactly A or exactly B.  20 rounds; 200 with KG_LONG=1 (make
+ * test-long); KG_CRASH_ROUNDS sets any count.
  */
 static void
 fill_state(uint8_t *p, size_t n, uint8_t which)
@@ -267,8 +267,9 @@ static void
 test_killed_writer_leaves_old_or_new_state(void **state)
 {
 	enum { STATE_LEN = 256 * 1024 };
-	const char *env = getenv("KG_CRASH_ROUNDS");
-	int rounds = env != NULL ? atoi(env) : 20, r, sawa = 0, sawb = 0;
+	const char *env = getenv("KG_CRASH_ROUNDS"), *lng = getenv("KG_LONG");
+	int rounds = env != NULL ? atoi(env) : lng != NULL && strcmp(lng, "1") == 0 ?
+	    200 : 20, r, sawa = 0, sawb = 0;
 	uint8_t *a = malloc(STATE_LEN), *b = malloc(STATE_LEN), *img, *plain;
 	size_t len, plen;
 	char path[256], err[256];
