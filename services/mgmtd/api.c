@@ -317,7 +317,7 @@ api_handle(const struct api_backend *be, const struct api_request *rq,
 		    "management CA is required");
 	if (is(rq, "GET", "/api/v1/credentials")) {
 		memset(&req, 0, sizeof(req));
-		req.type = CTL_MSG_LIST;
+		req.type = CTL_MSG_LIST_JSON;
 		return call(be, rq, &req, NULL, rs);
 	}
 	if (is(rq, "PUT", "/api/v1/credentials/staged"))

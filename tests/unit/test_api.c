@@ -228,7 +228,7 @@ test_list_embeds_the_keyholders_json_and_is_not_audited(void **s)
 
 	(void)s;
 	assert_int_equal(req(&f, "GET", "/api/v1/credentials", NULL, &admin, &rs), 200);
-	assert_int_equal(f.last.type, CTL_MSG_LIST);
+	assert_int_equal(f.last.type, CTL_MSG_LIST_JSON);
 	assert_non_null(strstr(rs.body, "\"credentials\":[{"));
 	assert_int_equal(f.audits, 0);
 	api_response_free(&rs);
