@@ -45,7 +45,7 @@ appliance_conf() {
 	local n=$1 port=$2
 	sed -e "s|@WORK@|$work|g" -e "s|@N@|$n|g" -e "s|@PORT@|$port|g" \
 		tests/integration/roll.json.in >"$work/kerbgated$n.json"
-	mkdir -p "$work/log$n"; chown _kgmgmt "$work/log$n"
+	mkdir -p "$work/log$n" "$work/data$n"; chmod 0700 "$work/data$n"
 	cat >"$work/mgmtd$n.json" <<-EOF
 	{ "listen": "$vip:$((8442 + n))",
 	  "tls": { "cert": "$work/mgmt.pem", "key": "$work/mgmt.key", "client_ca": "$work/mca.pem" },
