@@ -17,7 +17,7 @@ mgmtd_pid=()
 roll_cleanup() {
 	{
 		for p in "${mgmtd_pid[@]}"; do kill "$p"; done
-		pkill -f "^$top/$out/bin/kerbgated -d -f $work/kerbgated2.json"
+		pkill -f "^$top/$out/bin/kerbgated -d -v -f $work/kerbgated2.json"
 		touch "$work/stop"
 	} 2>/dev/null
 	cleanup
@@ -80,7 +80,7 @@ appliance_conf 1 80
 appliance_conf 2 8081
 cp "$work/kerbgated1.json" "$work/kerbgated.json"
 start_or_exit
-lb env "$top/$out/bin/kerbgated" -d -f "$work/kerbgated2.json" >>"$work/kerbgated2.log" 2>&1 &
+lb env "$top/$out/bin/kerbgated" -d -v -f "$work/kerbgated2.json" >>"$work/kerbgated2.log" 2>&1 &
 for _ in $(seq 100); do [ -S "$work/run2/control.sock" ] && break; sleep 0.1; done
 start_mgmtd 1 && start_mgmtd 2 || { nok "both mgmtds start"; cat "$work"/mgmtd*.log; finish; exit 1; }
 cat >"$work/roll.json" <<EOF
@@ -215,4 +215,7 @@ check "the API refuses a kvno lower than the active one (409, in words)" t_api_r
 check "the API's list carries no key bytes" t_api_list_has_no_key_bytes
 check "the audit log records who activated, 0600" t_audit_records_changes
 check "mgmtd runs as _kgmgmt, through the control socket's group" t_mgmtd_unprivileged
+if [ "$failed" -gt 0 ]; then
+	echo "--- appliance 2's kerbgated log (last 25 lines)"; tail -25 "$work/kerbgated2.log"
+fi
 finish
