@@ -44,7 +44,8 @@ DL_DIR ?= output/dl
 include toolchain/mbedtls/mbedtls.mk
 
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
-INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated -Ifirmware/bootstate $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
+INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated -Iservices/mgmtd -Itools/roll \
+              -Ifirmware/bootstate $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
 SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(EV_LIBS) $(JANSSON_LIBS) $(SECCOMP_LIBS)
 
 objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
@@ -105,12 +106,14 @@ include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
 include firmware/rauc/rauc.mk
+include services/mgmtd/mgmtd.mk
+include tools/roll/roll.mk
 include tests/tests.mk
 -include bench/bench.mk
 
 # autoconf.h first: without a .config its rule says what to do, where an
 # empty SERVICE_BINS would otherwise "build" nothing.
-all: $(AUTOCONF_H) $(SERVICE_BINS)
+all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS)
 	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"
 
 # ---------------------------------------------------------------- setup, demo, lab

@@ -57,7 +57,7 @@ $(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(f
 	  $(fuzz_$*_LIBS)
 
 # ---- running
-test-build: $(SERVICE_BINS) $(UNIT_BINS) $(TEST_TOOLS)
+test-build: $(SERVICE_BINS) $(TOOL_BINS) $(UNIT_BINS) $(TEST_TOOLS)
 fuzz-build: $(FUZZ_BINS)
 
 test: deps

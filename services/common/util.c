@@ -79,3 +79,15 @@ kg_seterr(char *err, size_t errlen, const char *fmt, ...)
 	}
 	return -1;
 }
+
+int
+kg_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

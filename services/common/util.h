@@ -89,4 +89,11 @@ int kg_seterr(char *err, size_t errlen, const char *fmt, ...)
  */
 uint64_t kg_now_ms(void);
 
+/**
+ * \brief          The value of one hexadecimal digit.
+ *
+ * \return         0..15, or -1 when c is not one of 0-9, a-f, A-F.
+ */
+int kg_hexval(int c);
+
 #endif /* KG_UTIL_H */

@@ -35,7 +35,7 @@ static const char *const top_keys[] = { "user", "keyholder_user", "workers",
 	"admin", "listeners", "vhosts", "pools", "kcd", "sandbox", "credentials",
 	NULL };
 static const char *const cred_keys[] = { "store", "device_key",
-	"control_socket", "retention", NULL };
+	"control_socket", "control_group", "retention", NULL };
 static const char *const sandbox_keys[] = { "enabled", "root", "test_trigger",
 	NULL };
 static const char *const kcd_keys[] = { "principal", "kdcs", "kdc_timeout",
@@ -579,6 +579,9 @@ load_credentials(const json_t *o, struct conf *c, struct kg_cfgctx *ctx)
 	    strlen(c->cred_control_socket) >= 100))
 		rc = kg_cfg_error(ctx, "control_socket", "must be an absolute path "
 		    "of fewer than 100 characters");
+	if (rc >= 0)
+		rc = get_str(cr, "control_group", 0, c->cred_control_group,
+		    sizeof(c->cred_control_group), ctx);
 	if (rc >= 0)
 		rc = get_uint(cr, "retention", 60, 30 * 86400, &c->cred_retention_s, ctx);
 	kg_cfg_pop(ctx);

@@ -163,6 +163,7 @@ struct conf {
 	char			 cred_store[CONF_MAX_NAME];	/**< sealed store */
 	char			 cred_device_key[CONF_MAX_NAME];
 	char			 cred_control_socket[CONF_MAX_NAME];
+	char			 cred_control_group[CONF_MAX_NAME];	/**< may use the socket too (kerbgate-mgmtd's) */
 	unsigned		 cred_retention_s;	/**< old kvnos kept */
 };
 

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -31,12 +32,16 @@ struct control {
 	struct kg_ipc_reader	 krd;		/* the keyholder's answers */
 	uint32_t		 next_id;
 	uint32_t		 waiting;	/* forwarded request, 0: none */
+	gid_t			 gid;		/* the control group's, if group_ok */
+	int			 group_ok;
 	uint64_t		 since_ms;
 };
 
 struct control *
-control_new(const char *path, const char *store, char *err, size_t errlen)
+control_new(const char *path, const char *store, const char *group, char *err,
+    size_t errlen)
 {
+	struct group *gr = NULL;
 	struct sockaddr_un sun;
 	struct control *c;
 	char dir[sizeof(sun.sun_path)];
@@ -46,6 +51,10 @@ control_new(const char *path, const char *store, char *err, size_t errlen)
 	sun.sun_family = AF_UNIX;
 	if (kg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
 		return kg_seterr(err, errlen, "control socket path too long"), NULL;
+	if (group[0] != '\0' && (gr = getgrnam(group)) == NULL)
+		return kg_seterr(err, errlen, "credentials.control_group: no group %s "
+		    "(groupadd --system %s, and make it kerbgate-mgmtd's user's group)",
+		    group, group), NULL;
 	kg_strlcpy(dir, path, sizeof(dir));
 	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
 		return kg_seterr(err, errlen, "cannot make the folder of %s: %s", path,
@@ -56,6 +65,8 @@ control_new(const char *path, const char *store, char *err, size_t errlen)
 	kg_strlcpy(c->store, store, sizeof(c->store));
 	c->cfd = -1;
 	c->next_id = 1;
+	c->gid = gr != NULL ? gr->gr_gid : 0;
+	c->group_ok = gr != NULL;
 	kg_ipc_reader_init(&c->crd);
 	kg_ipc_reader_init(&c->krd);
 	(void)unlink(path);
@@ -74,6 +85,16 @@ control_new(const char *path, const char *store, char *err, size_t errlen)
 		return NULL;
 	}
 	umask(old);
+	/* The folder made 0700 above is root's; the group needs to pass it. */
+	kg_strlcpy(dir, path, sizeof(dir));
+	if (gr != NULL && (chown(path, 0, gr->gr_gid) < 0 || chmod(path, 0660) < 0 ||
+	    chown(dirname(dir), 0, gr->gr_gid) < 0 || chmod(dir, 0750) < 0)) {
+		kg_seterr(err, errlen, "cannot give %s to group %s: %s", path, group,
+		    strerror(errno));
+		close(c->lfd);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -127,9 +148,10 @@ accept_client(struct control *c)
 	if ((fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
 		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    cred.uid != 0) {
-		log_warnx("control: refused a client of uid %ld: root only",
-		    len == sizeof(cred) ? (long)cred.uid : -1L);
+	    (cred.uid != 0 && !(c->group_ok && cred.gid == c->gid))) {
+		log_warnx("control: refused a client of uid %ld: root%s only",
+		    len == sizeof(cred) ? (long)cred.uid : -1L,
+		    c->group_ok ? " and the control group" : "");
 		close(fd);
 		return;
 	}

@@ -23,11 +23,15 @@ struct control;
  *                 folder is made 0700 when missing).
  *
  * \param store    The sealed store's path, or "" (no store to write).
+ * \param group    A group whose members (by their primary group, from
+ *                 SO_PEERCRED) may use the socket besides root: kerbgate-
+ *                 mgmtd's; or "" (root only).  Socket 0660, folder 0750,
+ *                 both of that group.
  *
  * \return         The module, or NULL with the reason in \p err.
  */
-struct control *control_new(const char *path, const char *store, char *err,
-    size_t errlen);
+struct control *control_new(const char *path, const char *store,
+    const char *group, char *err, size_t errlen);
 
 /**
  * \brief          The descriptors to poll: the listener, the client being

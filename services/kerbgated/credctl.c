@@ -16,6 +16,8 @@
 
 #include <krb5.h>
 
+#include <jansson.h>
+
 #include "acceptor.h"
 #include "credctl.h"
 #include "credkeys.h"
@@ -831,6 +833,41 @@ do_list(struct credctl *cc, uint32_t id)
 	free(t);
 }
 
+/* The list for the management API: the same facts as do_list(), as JSON. */
+static void
+do_list_json(struct credctl *cc, uint32_t id)
+{
+	json_t *o, *arr = json_array();
+	char *text, when[32];
+	size_t i, k;
+
+	for (i = 0; arr != NULL && i < cc->cs->n; i++) {
+		const struct cred_entry *e = &cc->cs->e[i];
+		uint64_t since = e->state == CRED_STAGED ? e->staged_at :
+		    e->state == CRED_VERIFIED ? e->verified_at :
+		    e->state == CRED_ACTIVE ? e->activated_at : e->superseded_at;
+		json_t *ets = json_array();
+
+		for (k = 0; ets != NULL && k < e->nkeys; k++)
+			json_array_append_new(ets, json_string(etype_name(e->keys[k].enctype)));
+		fmt_time(since, when, sizeof(when));
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:s, s:I, s:o}",
+		    "kvno", (int)e->kvno, "state", cred_state_name(e->state),
+		    "since", (json_int_t)since, "since_utc", when,
+		    "retire_after", (json_int_t)(e->state == CRED_RETAINED ?
+		    e->superseded_at + cc->cs->retention_s : 0), "enctypes", ets));
+	}
+	o = json_pack("{s:s, s:b, s:o}", "account", principal_of_store(cc),
+	    "sealed", cc->dkey != NULL, "kvnos", arr ? arr : json_array());
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL || strlen(text) >= CTL_MAX_TEXT)
+		answer(cc, id, CTL_FAILED, 0, "the list does not fit in an answer");
+	else
+		answer(cc, id, CTL_OK, 0, "%s", text);
+	free(text);
+}
+
 static void
 handle(struct credctl *cc, const struct kg_ipc_frame *f)
 {
@@ -850,6 +887,8 @@ handle(struct credctl *cc, const struct kg_ipc_frame *f)
 		do_activate(cc, f->id, r);
 	else if (r->type == CTL_MSG_RETIRE)
 		do_retire(cc, f->id, r);
+	else if (r->type == CTL_MSG_LIST_JSON)
+		do_list_json(cc, f->id);
 	else
 		do_list(cc, f->id);
 	sealed_free(r, sizeof(*r));

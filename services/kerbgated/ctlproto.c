@@ -19,7 +19,7 @@
 int
 ctl_is_request(uint16_t type)
 {
-	return type >= CTL_MSG_STAGE && type <= CTL_MSG_LIST;
+	return type >= CTL_MSG_STAGE && type <= CTL_MSG_LIST_JSON;
 }
 
 /* A finished writer's bytes in a buffer of the caller's; the writer wiped. */
@@ -55,7 +55,7 @@ ctl_req_encode(const struct ctl_req *req, uint8_t **out, size_t *outlen)
 	kg_tlv_writer_init(&w);
 	if (req->type == CTL_MSG_STAGE)
 		kg_tlv_put_string(&w, T_PRINCIPAL, req->principal);
-	if (req->type != CTL_MSG_LIST)
+	if (req->type != CTL_MSG_LIST && req->type != CTL_MSG_LIST_JSON)
 		kg_tlv_put_u32(&w, T_KVNO, req->kvno);
 	if (req->type == CTL_MSG_STAGE && req->password != NULL)
 		kg_tlv_put_bytes(&w, T_PASSWORD, req->password, req->pwlen);
@@ -128,9 +128,9 @@ ctl_req_decode(uint16_t type, const uint8_t *p, size_t n, struct ctl_req *req)
 	kg_tlv_reader_init(&r, p, n);
 	if (type == CTL_MSG_STAGE)
 		rc = decode_stage(&r, req);
-	else if (type != CTL_MSG_LIST)
+	else if (type != CTL_MSG_LIST && type != CTL_MSG_LIST_JSON)
 		rc = kg_tlv_get_u32(&r, T_KVNO, &req->kvno);
-	if (rc == 0 && type != CTL_MSG_LIST &&
+	if (rc == 0 && type != CTL_MSG_LIST && type != CTL_MSG_LIST_JSON &&
 	    (req->kvno == 0 || req->kvno > INT32_MAX))
 		rc = KG_ERR_PROTO;
 	if (rc == 0 && kg_tlv_end(&r) != 0)

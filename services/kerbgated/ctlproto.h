@@ -12,6 +12,7 @@
  *   CTL_MSG_ACTIVATE  kvno
  *   CTL_MSG_RETIRE    kvno
  *   CTL_MSG_LIST      (empty)
+ *   CTL_MSG_LIST_JSON (empty): the same as a JSON object (docs/api.md)
  *   CTL_MSG_RESULT    status, text; from the keyholder to the parent also
  *                     the sealed store to write (never passed on)
  *
@@ -30,6 +31,7 @@
 #define CTL_MSG_ACTIVATE	3
 #define CTL_MSG_RETIRE		4
 #define CTL_MSG_LIST		5
+#define CTL_MSG_LIST_JSON	6	/**< as LIST, the answer's text is JSON (the API's) */
 #define CTL_MSG_RESULT		16
 
 #define CTL_MAX_PASSWORD	256

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "util.h"
 
 #define CONTENT_LENGTH_MAX ((uint64_t)INT64_MAX)	/* 2^63 - 1 */
 
@@ -28,18 +29,6 @@ static int
 is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -1065,7 +1054,7 @@ chunk_framing_byte(struct http_body *b, unsigned char c)
 	case B_SIZE:
 		if (c != '\r' && ++b->line_len > HTTP_MAX_CHUNK_LINE)
 			return HTTP_E_BAD_CHUNK_SIZE;
-		if ((d = hex_value(c)) >= 0) {
+		if ((d = kg_hexval(c)) >= 0) {
 			if (b->remaining > (CHUNK_SIZE_MAX - (unsigned)d) / 16)
 				return HTTP_E_BAD_CHUNK_SIZE;
 			b->remaining = b->remaining * 16 + (unsigned)d;

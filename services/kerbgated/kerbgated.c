@@ -850,7 +850,8 @@ main(int argc, char **argv)
 		fatal("getrandom");
 	bind_listeners(c, worker_count(c));
 	if (c->cred_control_socket[0] != '\0' &&
-	    (control = control_new(c->cred_control_socket, c->cred_store, err,
+	    (control = control_new(c->cred_control_socket, c->cred_store,
+	    c->cred_control_group, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
 	memset(&sa, 0, sizeof(sa));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "reqfilter.h"
+#include "util.h"
 
 /* ------------------------------------------------------------ names */
 
@@ -151,18 +152,6 @@ rf_cookie_strip(const char *in, size_t len, const char *name, char *out)
 
 /* ------------------------------------------------------------ paths */
 
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3986 2.3 unreserved: ALPHA DIGIT "-" "." "_" "~" */
 static int
 is_unreserved(unsigned char c)
@@ -228,8 +217,8 @@ canonical(const char *t, size_t plen, char *out, size_t *m)
 			out[n++] = (char)c;
 			continue;
 		}
-		if (i + 2 >= plen || (h1 = hex_value((unsigned char)t[i + 1]))
-		    < 0 || (h2 = hex_value((unsigned char)t[i + 2])) < 0)
+		if (i + 2 >= plen || (h1 = kg_hexval((unsigned char)t[i + 1]))
+		    < 0 || (h2 = kg_hexval((unsigned char)t[i + 2])) < 0)
 			return RF_E_BAD_ESCAPE;
 		c = (unsigned char)(h1 * 16 + h2);
 		i += 2;
@@ -260,8 +249,8 @@ canonical(const char *t, size_t plen, char *out, size_t *m)
 	 * once decoded and "%30" to a back-end that decodes twice. */
 	for (i = 0; i + 4 < n; i++)
 		if (out[i] == '%' && out[i + 1] == '2' && out[i + 2] == '5' &&
-		    hex_value((unsigned char)out[i + 3]) >= 0 &&
-		    hex_value((unsigned char)out[i + 4]) >= 0)
+		    kg_hexval((unsigned char)out[i + 3]) >= 0 &&
+		    kg_hexval((unsigned char)out[i + 4]) >= 0)
 			return RF_E_DOUBLE_ESCAPE;
 	*m = n;
 	return 0;

@@ -85,7 +85,16 @@ struct tls_server {
 	struct tls_vhost *vhosts;
 	size_t nvhosts;
 	unsigned int ticket_lifetime;
+	mbedtls_x509_crt *client_ca;   /* set: a client certificate is required */
 };
+
+/* A client certificate and its key (the management tools' mutual TLS). */
+struct tls_own_cert {
+	mbedtls_x509_crt chain;
+	mbedtls_pk_context key;
+};
+
+static void own_cert_free(struct tls_own_cert *own);
 
 struct tls_client {
 	unsigned int refs;
@@ -98,6 +107,7 @@ struct tls_client {
 	bool resume;
 	mbedtls_ssl_session session;   /* last session, offered again */
 	char *session_name;            /* the name it was made with, or NULL */
+	struct tls_own_cert *own;      /* set: a client certificate to present */
 	bool have_session;
 };
 
@@ -801,6 +811,10 @@ server_free(struct tls_server *srv)
 		mbedtls_pk_free(&srv->vhosts[i].key);
 	}
 	free(srv->vhosts);
+	if (srv->client_ca != NULL) {
+		mbedtls_x509_crt_free(srv->client_ca);
+		free(srv->client_ca);
+	}
 	mbedtls_ssl_config_free(&srv->conf);
 	free(srv);
 }
@@ -995,6 +1009,7 @@ client_free(struct tls_client *cli)
 	free(cli->session_name);
 	free(cli->server_name);
 	mbedtls_x509_crt_free(&cli->ca);
+	own_cert_free(cli->own);
 	mbedtls_ssl_config_free(&cli->conf);
 	free(cli);
 }
@@ -1476,8 +1491,7 @@ tls_conn_peer_cert_der(const struct tls_conn *c, size_t *len)
 {
 	const mbedtls_x509_crt *peer;
 
-	if (!c->established || c->cli == NULL ||
-	    (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
+	if (!c->established || (peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL)
 		return NULL;
 	*len = peer->raw.len;
 	return peer->raw.p;
@@ -1518,4 +1532,89 @@ tls_end_point_hash(const uint8_t *der, size_t len,
 out:
 	mbedtls_x509_crt_free(&crt);
 	return ret;
+}
+
+/* ---- client certificates (the management API) -------------------------- */
+
+int
+tls_server_require_client_cert(struct tls_server *srv, const char *ca_file,
+    char *err, size_t errlen)
+{
+	char reason[128];
+	int ret;
+
+	if (srv->client_ca != NULL) {
+		kg_seterr(err, errlen, "a client CA is already set");
+		return -1;
+	}
+	if ((srv->client_ca = calloc(1, sizeof(*srv->client_ca))) == NULL) {
+		kg_seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	mbedtls_x509_crt_init(srv->client_ca);
+	if ((ret = mbedtls_x509_crt_parse_file(srv->client_ca, ca_file)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client CA %s: %s", ca_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		mbedtls_x509_crt_free(srv->client_ca);
+		free(srv->client_ca);
+		srv->client_ca = NULL;
+		return -1;
+	}
+	mbedtls_ssl_conf_ca_chain(&srv->conf, srv->client_ca, NULL);
+	mbedtls_ssl_conf_authmode(&srv->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	return 0;
+}
+
+static void
+own_cert_free(struct tls_own_cert *own)
+{
+	if (own == NULL)
+		return;
+	mbedtls_x509_crt_free(&own->chain);
+	mbedtls_pk_free(&own->key);	/* zeroizes the key */
+	free(own);
+}
+
+int
+tls_client_use_cert(struct tls_client *cli, const char *cert_file,
+    const char *key_file, char *err, size_t errlen)
+{
+	struct tls_own_cert *own;
+	char reason[128];
+	int ret;
+
+	if (cli->own != NULL)
+		return kg_seterr(err, errlen, "a client certificate is already set");
+	if (rng_ready() != 0)
+		return kg_seterr(err, errlen, "cannot seed the random generator");
+	if ((own = calloc(1, sizeof(*own))) == NULL)
+		return kg_seterr(err, errlen, "out of memory");
+	mbedtls_x509_crt_init(&own->chain);
+	mbedtls_pk_init(&own->key);
+	if ((ret = mbedtls_x509_crt_parse_file(&own->chain, cert_file)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client certificate %s: %s",
+		    cert_file, mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	if ((ret = mbedtls_pk_parse_keyfile(&own->key, key_file, NULL, rng_random,
+	    NULL)) != 0) {
+		kg_seterr(err, errlen, "cannot read the client key %s: %s", key_file,
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	if (mbedtls_pk_check_pair(&own->chain.pk, &own->key, rng_random, NULL) != 0) {
+		kg_seterr(err, errlen, "the key %s does not belong to the certificate %s",
+		    key_file, cert_file);
+		goto fail;
+	}
+	if ((ret = mbedtls_ssl_conf_own_cert(&cli->conf, &own->chain, &own->key)) != 0) {
+		kg_seterr(err, errlen, "cannot use the client certificate: %s",
+		    mbedtls_reason(ret, reason, sizeof(reason)));
+		goto fail;
+	}
+	cli->own = own;
+	return 0;
+fail:
+	own_cert_free(own);
+	return -1;
 }

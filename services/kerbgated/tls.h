@@ -132,6 +132,20 @@ struct tls_conn;
 /* ---- server side ------------------------------------------------------ */
 
 /**
+ * \brief       Require every client to present a certificate that chains to
+ *              the CA(s) in \p ca_file (PEM): a handshake without one, or
+ *              with one from another CA, fails.  For the management API
+ *              (mutual TLS with a pinned management CA); the VIP never
+ *              asks for client certificates.  Call before the first
+ *              connection; tls_conn_peer_cert_der() then returns the
+ *              client's certificate.
+ *
+ * \return      0, or -1 (err says why)
+ */
+int tls_server_require_client_cert(struct tls_server *srv, const char *ca_file,
+    char *err, size_t errlen);
+
+/**
  * \brief       Load the VIP's certificates and keys and build a server
  *              context.  Checks that every key matches its certificate.
  *
@@ -191,6 +205,16 @@ struct tls_conn *tls_conn_new_server(struct tls_server *srv, int fd);
  */
 struct tls_client *tls_client_new(const struct tls_client_config *cfg,
     char *err, size_t errlen);
+
+/**
+ * \brief       Present a client certificate (mutual TLS: kerbgate-roll to
+ *              the appliances' management API).  Call before the first
+ *              connection.  The key is checked against the certificate.
+ *
+ * \return      0, or -1 (err says why, never key bytes)
+ */
+int tls_client_use_cert(struct tls_client *cli, const char *cert_file,
+    const char *key_file, char *err, size_t errlen);
 
 /** \brief Take one more reference on a client context.  \return cli */
 struct tls_client *tls_client_ref(struct tls_client *cli);

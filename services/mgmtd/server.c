@@ -1,0 +1,330 @@
+/*
+ * server.c: mgmtd's HTTPS connections (server.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <mbedtls/x509_crt.h>
+
+#include "http.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+#include "util.h"
+
+enum conn_state { C_HANDSHAKE, C_READ, C_WRITE };
+
+struct conn {
+	struct ev_loop		*loop;
+	const struct server_config *cfg;
+	int			 fd;
+	struct tls_conn		*tls;
+	enum conn_state		 state;
+	ev_io			 io;
+	ev_timer		 timer;
+	char			*in;
+	size_t			 in_len, in_cap;
+	struct http_head	 head;
+	struct http_header	 hdrs[64];
+	char			*out;
+	size_t			 out_len, out_off;
+	struct api_client	 client;
+	int			 have_client;
+};
+
+static const struct server_config *server_cfg;
+static ev_io accept_io;
+static unsigned nconns;
+
+const char *
+server_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 422: return "Unprocessable Content";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	}
+	return status < 500 ? "Bad Request" : "Internal Server Error";
+}
+
+static void
+conn_free(struct conn *c)
+{
+	ev_io_stop(c->loop, &c->io);
+	ev_timer_stop(c->loop, &c->timer);
+	if (c->tls != NULL) {
+		if (c->state == C_WRITE)
+			(void)tls_close_notify(c->tls);
+		tls_conn_free(c->tls);
+	}
+	close(c->fd);
+	kg_freezero(c->in, c->in_cap);	/* a body may hold a password */
+	free(c->out);
+	free(c);
+	nconns--;
+}
+
+static void
+want(struct conn *c, int events)
+{
+	ev_io_stop(c->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->loop, &c->io);
+}
+
+/* Queues a whole answer and switches to writing it. */
+static void
+respond(struct conn *c, int status, const char *json, size_t json_len)
+{
+	int n;
+
+	free(c->out);
+	c->out = NULL;
+	n = asprintf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%.*s",
+	    status, server_reason(status), json_len, (int)json_len, json);
+	if (n < 0) {
+		c->out = NULL;
+		conn_free(c);
+		return;
+	}
+	c->out_len = (size_t)n;
+	c->out_off = 0;
+	c->state = C_WRITE;
+	want(c, EV_WRITE);
+}
+
+static void
+respond_error(struct conn *c, int status, const char *code, const char *msg)
+{
+	char body[384];
+	int n = snprintf(body, sizeof(body),
+	    "{\"ok\":false,\"error\":\"%s\",\"message\":\"%s\"}", code, msg);
+
+	respond(c, status, body, n > 0 ? (size_t)n : 0);
+}
+
+/* The client certificate's subject and fingerprint, for the audit log. */
+static void
+note_client(struct conn *c)
+{
+	mbedtls_x509_crt crt;
+	const uint8_t *der;
+	uint8_t sum[32];
+	size_t len, i;
+
+	if ((der = tls_conn_peer_cert_der(c->tls, &len)) == NULL)
+		return;
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse_der(&crt, der, len) == 0 &&
+	    mbedtls_x509_dn_gets(c->client.subject, sizeof(c->client.subject),
+	    &crt.subject) > 0 && tls_cert_sha256(der, len, sum) == 0) {
+		for (i = 0; i < sizeof(sum); i++)
+			snprintf(c->client.fingerprint + 2 * i, 3, "%02x", sum[i]);
+		c->have_client = 1;
+	}
+	mbedtls_x509_crt_free(&crt);
+}
+
+static void
+handle(struct conn *c)
+{
+	struct api_request rq;
+	struct api_response rs;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = c->head.method;
+	rq.method_len = c->head.method_len;
+	rq.path = c->head.target;
+	rq.path_len = c->head.target_len;
+	rq.body = c->in + c->head.head_len;
+	rq.body_len = c->head.has_content_length ? (size_t)c->head.content_length : 0;
+	rq.client = c->have_client ? &c->client : NULL;
+	api_handle(c->cfg->api, &rq, &rs);
+	kg_zero(c->in, c->in_len);
+	respond(c, rs.status, rs.body ? rs.body : "{}", rs.body ? rs.body_len : 2);
+	api_response_free(&rs);
+}
+
+/* Reads what TLS has; answers once the head and the whole body are in. */
+static void
+on_read(struct conn *c)
+{
+	struct http_limits lim = { 0 };
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (c->in_len == c->in_cap) {
+			respond_error(c, 413, "size", "the request is too large");
+			return;
+		}
+		n = tls_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n == TLS_WANT_READ) {
+			want(c, EV_READ);
+			return;
+		}
+		if (n == TLS_WANT_WRITE) {
+			want(c, EV_WRITE);
+			return;
+		}
+		if (n <= 0) {
+			conn_free(c);
+			return;
+		}
+		c->in_len += (size_t)n;
+		if (c->head.head_len == 0) {
+			lim.max_head_bytes = SERVER_MAX_HEAD;
+			rc = http_parse_request(c->in, c->in_len, &lim, c->hdrs,
+			    KG_NELEM(c->hdrs), &c->head);
+			if (rc == HTTP_NEED_MORE)
+				continue;
+			if (rc < 0) {
+				respond_error(c, http_error_status(rc), "http",
+				    http_strerror(rc));
+				return;
+			}
+			if (c->head.body == HTTP_BODY_CHUNKED) {
+				respond_error(c, 411, "length", "send the body "
+				    "with a Content-Length");
+				return;
+			}
+			if (c->head.has_content_length &&
+			    c->head.content_length > c->cfg->max_body) {
+				respond_error(c, 413, "size", "the body is larger "
+				    "than the API accepts");
+				return;
+			}
+		}
+		if (c->in_len >= c->head.head_len + (c->head.has_content_length ?
+		    (size_t)c->head.content_length : 0)) {
+			handle(c);
+			return;
+		}
+	}
+}
+
+static void
+on_write(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = tls_write(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+		if (n == TLS_WANT_WRITE) {
+			want(c, EV_WRITE);
+			return;
+		}
+		if (n == TLS_WANT_READ) {
+			want(c, EV_READ);
+			return;
+		}
+		if (n <= 0) {
+			conn_free(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	conn_free(c);
+}
+
+static void
+on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	if (c->state == C_HANDSHAKE) {
+		rc = tls_handshake(c->tls);
+		if (rc == TLS_WANT_READ) {
+			want(c, EV_READ);
+			return;
+		}
+		if (rc == TLS_WANT_WRITE) {
+			want(c, EV_WRITE);
+			return;
+		}
+		if (rc != TLS_OK) {
+			log_info("management connection refused in the TLS handshake: %s",
+			    tls_conn_error(c->tls));
+			conn_free(c);
+			return;
+		}
+		note_client(c);
+		c->state = C_READ;
+	}
+	if (c->state == C_READ) {
+		on_read(c);
+		return;
+	}
+	on_write(c);
+}
+
+static void
+on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_free(w->data);
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c;
+	int fd;
+
+	(void)revents;
+	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (nconns >= SERVER_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->in_cap = SERVER_MAX_HEAD + server_cfg->max_body;
+		if ((c->in = malloc(c->in_cap)) == NULL ||
+		    (c->tls = tls_conn_new_server(server_cfg->tls, fd)) == NULL) {
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		nconns++;
+		c->loop = loop;
+		c->cfg = server_cfg;
+		c->fd = fd;
+		c->state = C_HANDSHAKE;
+		ev_io_init(&c->io, on_io, fd, EV_READ);
+		c->io.data = c;
+		ev_io_start(loop, &c->io);
+		ev_timer_init(&c->timer, on_timeout, SERVER_CONN_TIMEOUT_S, 0);
+		c->timer.data = c;
+		ev_timer_start(loop, &c->timer);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("accept");
+}
+
+int
+server_start(struct ev_loop *loop, const struct server_config *cfg)
+{
+	server_cfg = cfg;
+	ev_io_init(&accept_io, on_accept, cfg->listen_fd, EV_READ);
+	ev_io_start(loop, &accept_io);
+	return 0;
+}
