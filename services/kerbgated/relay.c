@@ -42,6 +42,7 @@
 #include "sandbox.h"
 #include "sign.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 
 #define IO_CHUNK		16384
@@ -128,6 +129,8 @@ struct client {
 	int			 auth_vhost;
 	char			 principal[256];
 	uint32_t		 kh_id;
+	uint32_t		 tk_id;		/* handshake waits for the TLS key
+						   process's signature */
 	uint64_t		 session;	/* keyholder's evidence handle */
 	char			*backend_auth;	/* kcd: Authorization value */
 	uint64_t		 verify;	/* kcd: AP-REP check handle */
@@ -209,6 +212,11 @@ struct relay {
 						   the last trim */
 	struct kg_ipc_reader	 kh_rd;
 	struct kg_ipc_writer	 kh_wr;
+	ev_io			 tk_io;		/* the TLS key process */
+	struct kg_ipc_reader	 tk_rd;
+	struct kg_ipc_writer	 tk_wr;
+	int			 tk_gone;	/* its socket closed: no more
+						   signatures in this relay */
 	uint32_t		 next_id;
 	TAILQ_HEAD(, client)	 clients;
 	unsigned		 nclients;
@@ -982,6 +990,124 @@ kh_cb(struct ev_loop *loop, ev_io *w, int events)
 	}
 	if (rc < 0)
 		fatalx("keyholder protocol error: %s", kg_strerror(rc));
+}
+
+/* ------------------------------------------------------------ TLS key */
+
+/*
+ * A handshake needs a signature (tls.h's tls_sign_fn): ask the key process
+ * and park the connection (step() leaves it unwatched) until tk_cb() hands
+ * the answer to tls_conn_signed().
+ */
+static int
+tk_sign(void *arg, struct tls_conn *c, const struct tls_sign_request *req)
+{
+	struct relay *r = arg;
+	struct client *cl = tls_conn_data(c);
+	uint8_t frame[TK_SIGN_MAX_LEN];
+	size_t n;
+
+	if (cl == NULL || r->tk_gone || r->env->tlskey_fd < 0) {
+		r->mw->tls_key_failures++;
+		return -1;
+	}
+	if ((n = tlskey_encode_request(req, frame, sizeof(frame))) == 0)
+		return -1;
+	cl->tk_id = ++r->next_id;
+	if (cl->tk_id == 0)
+		cl->tk_id = ++r->next_id;
+	if (kg_ipc_queue(&r->tk_wr, TK_MSG_SIGN, cl->tk_id, frame, n) < 0) {
+		log_warnx("%s: the TLS key process does not keep up (queue "
+		    "full): handshake refused", cl->peer);
+		cl->tk_id = 0;
+		r->mw->tls_key_failures++;
+		return -1;
+	}
+	kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+	if (kg_ipc_queued(&r->tk_wr) > 0) {
+		ev_io_stop(r->loop, &r->tk_io);
+		ev_io_set(&r->tk_io, r->env->tlskey_fd, EV_READ | EV_WRITE);
+		ev_io_start(r->loop, &r->tk_io);
+	}
+	return 0;
+}
+
+/* The key process's answer (sig NULL: none) to the handshake waiting. */
+static void
+tk_deliver(struct client *cl, const uint8_t *sig, size_t len, const char *why)
+{
+	cl->tk_id = 0;
+	if (sig == NULL)
+		cl->r->mw->tls_key_failures++;
+	(void)tls_conn_signed(cl->c.tls, sig, len, why);
+	client_pump(cl);
+}
+
+/*
+ * The key process is gone (its generation is being restarted) or broke the
+ * protocol: every handshake waiting fails now, with an alert, and so does
+ * every later one in this relay; none hangs.
+ */
+static void
+tk_lost(struct relay *r, const char *why)
+{
+	struct client *cl, *next;
+
+	if (r->tk_gone)
+		return;
+	r->tk_gone = 1;
+	ev_io_stop(r->loop, &r->tk_io);
+	log_warnx("the TLS key process %s: TLS handshakes on this relay fail "
+	    "until the parent restarts the generation (see its log)", why);
+	for (cl = TAILQ_FIRST(&r->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->tk_id != 0)
+			tk_deliver(cl, NULL, 0, "the TLS key process has gone");
+	}
+}
+
+static void
+tk_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct relay *r = w->data;
+	struct kg_ipc_frame f;
+	struct client *cl;
+	const uint8_t *sig;
+	size_t siglen;
+	int rc;
+
+	if (events & EV_WRITE) {
+		kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+		if (kg_ipc_queued(&r->tk_wr) == 0) {
+			ev_io_stop(loop, w);
+			ev_io_set(w, r->env->tlskey_fd, EV_READ);
+			ev_io_start(loop, w);
+		}
+	}
+	if (!(events & EV_READ))
+		return;
+	rc = kg_ipc_read(&r->tk_rd, r->env->tlskey_fd);
+	if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN)) {
+		tk_lost(r, "has gone");
+		return;
+	}
+	while ((rc = kg_ipc_next(&r->tk_rd, &f)) == 1) {
+		rc = f.type == TK_MSG_SIG ?
+		    tlskey_parse_answer(f.payload, f.len, &sig, &siglen) : -1;
+		if (rc < 0) {
+			tk_lost(r, "sent a malformed answer");
+			return;
+		}
+		TAILQ_FOREACH(cl, &r->clients, entry)
+			if (cl->tk_id != 0 && cl->tk_id == f.id)
+				break;
+		if (cl == NULL)
+			continue;	/* the client left meanwhile */
+		tk_deliver(cl, rc == 1 ? sig : NULL, siglen,
+		    "the TLS key process could not sign (see its log)");
+	}
+	if (rc < 0)
+		tk_lost(r, "sent a frame longer than the protocol allows");
 }
 
 /* ------------------------------------------------------------ requests */
@@ -2246,6 +2372,8 @@ step(struct client *cl)
 			ep_tls_status(&cl->c, rc);
 			return 0;
 		}
+		if (rc == TLS_WANT_SIGN)
+			return 0;	/* parked until tk_cb() */
 		log_info("%s: TLS handshake failed: %s", cl->peer,
 		    tls_conn_error(cl->c.tls));
 		cl->state = CS_CLOSING;
@@ -2452,7 +2580,10 @@ client_pump(struct client *cl)
 	}
 	if (cl->state == CS_READ_HEAD && kg_buf_len(&cl->c.in) == 0)
 		kg_buf_release(&cl->c.in);	/* idle: give buffers back */
-	ep_watch(r, &cl->c, want_client_read(cl) || cl->state == CS_HANDSHAKE);
+	/* A handshake waiting for its signature is not watched: bytes the
+	 * client sends meanwhile would wake it for nothing, again and again. */
+	ep_watch(r, &cl->c, want_client_read(cl) ||
+	    (cl->state == CS_HANDSHAKE && cl->tk_id == 0));
 	if (cl->up != NULL) {
 		if (cl->state == CS_CONNECT && !cl->up->connected)
 			cl->up->e.tls_wait = EV_WRITE;
@@ -2625,6 +2756,7 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 			free(cl);
 			return;
 		}
+		tls_conn_set_data(cl->c.tls, cl);	/* for tk_sign() */
 		cl->state = CS_HANDSHAKE;
 	}
 	TAILQ_INSERT_TAIL(&r->clients, cl, entry);
@@ -2867,6 +2999,17 @@ relay_main(struct relay_env *env)
 	ev_io_init(&r.kh_io, kh_cb, env->kh_fd, EV_READ);
 	r.kh_io.data = &r;
 	ev_io_start(r.loop, &r.kh_io);
+	kg_ipc_reader_init(&r.tk_rd);
+	kg_ipc_writer_init(&r.tk_wr, 1024 * 1024);
+	if (env->tlskey_fd >= 0) {
+		fcntl(env->tlskey_fd, F_SETFL, O_NONBLOCK);
+		ev_io_init(&r.tk_io, tk_cb, env->tlskey_fd, EV_READ);
+		r.tk_io.data = &r;
+		ev_io_start(r.loop, &r.tk_io);
+	} else
+		r.tk_gone = 1;
+	if (env->tls != NULL)
+		tls_server_set_signer(env->tls, tk_sign, &r);
 	fcntl(env->ctl_fd, F_SETFL, O_NONBLOCK);
 	ev_io_init(&r.ctl_io, ctl_cb, env->ctl_fd, EV_READ);
 	r.ctl_io.data = &r;
