@@ -11,3 +11,4 @@ fuzz_negotiate_SRCS := services/kerbgated/negotiate.c services/kerbgated/accepto
 fuzz_http_headers_SRCS := services/kerbgated/http.c services/kerbgated/conf.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/negotiate.c
 fuzz_khproto_SRCS := services/kerbgated/khproto.c
 fuzz_reqfilter_SRCS := services/kerbgated/reqfilter.c
+fuzz_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/tls.c services/kerbgated/sandbox.c
