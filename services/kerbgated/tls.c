@@ -733,14 +733,17 @@ async_sign_start(mbedtls_ssl_context *ssl, mbedtls_x509_crt *cert,
 		req.scheme = TLS_SIGN_RSA_PKCS1;
 	req.hash = hash;
 	req.hash_len = hash_len;
+	c->sign_state = SIGN_WAITING;
 	if (srv->sign == NULL || srv->sign(srv->sign_arg, c, &req) != 0) {
 		conn_err(c, "the TLS key process is not available to sign for "
 		    "this handshake (see the log for why)");
 		c->sign_state = SIGN_FAILED;
 		return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 	}
-	c->sign_state = SIGN_WAITING;
-	return MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS;
+	/* A signer may answer at once (tls_conn_signed() inside the call):
+	 * then mbedTLS resumes without returning. */
+	return c->sign_state == SIGN_WAITING ?
+	    MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS : 0;
 }
 
 static int

@@ -207,8 +207,9 @@ struct tls_sign_request {
 
 /*
  * Starts a remote signature for connection c.  Returns 0 when the request
- * is on its way (the answer comes through tls_conn_signed()), -1 when it
- * cannot be sent (the handshake then fails with an internal_error alert).
+ * is on its way (the answer comes through tls_conn_signed(), which the
+ * function may also call itself before it returns), -1 when it cannot be
+ * sent (the handshake then fails with an internal_error alert).
  */
 typedef int (*tls_sign_fn)(void *arg, struct tls_conn *c,
     const struct tls_sign_request *req);

@@ -454,6 +454,22 @@ sign_start(void *arg, struct tls_conn *c, const struct tls_sign_request *req)
 	return 0;
 }
 
+/* A signer that answers inside the call (tls_conn_signed() before it
+ * returns): the handshake goes on without a TLS_WANT_SIGN. */
+static int
+sign_at_once(void *arg, struct tls_conn *c, const struct tls_sign_request *req)
+{
+	struct signer *s = arg;
+	struct kg_ipc_frame f;
+	const uint8_t *sig;
+	size_t len;
+
+	if (sign_start(arg, c, req) != 0 || read_frame(s->fd, &s->rd, &f) != 1 ||
+	    tlskey_parse_answer(f.payload, f.len, &sig, &len) != 1)
+		return -1;
+	return tls_conn_signed(c, sig, len, NULL);
+}
+
 /* The answer to the last request, handed to the connection. */
 static void
 sign_finish(struct signer *s, struct tls_conn *c)
@@ -548,8 +564,8 @@ struct outcome {
 
 /* One handshake, the server's signatures through the key process on fd. */
 static void
-handshake(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
-    struct outcome *o)
+handshake_with(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
+    tls_sign_fn fn, struct outcome *o)
 {
 	struct tls_server_config cfg = { .vhosts = vhosts, .nvhosts = 2,
 	    .remote_keys = true, .no_session_tickets = true };
@@ -566,7 +582,7 @@ handshake(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
 	srv = tls_server_new(&cfg, err, sizeof(err));
 	if (srv == NULL)
 		fail_msg("tls_server_new: %s", err);
-	tls_server_set_signer(srv, sign_start, &s);
+	tls_server_set_signer(srv, fn, &s);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_non_null(tc = tls_conn_new_server(srv, sv[0]));
 	client_init(&cl, sv[1], sni, max);
@@ -576,6 +592,9 @@ handshake(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
 		if (!srv_done) {
 			srv_rc = tls_handshake(tc);
 			if (srv_rc == TLS_WANT_SIGN) {
+				if (fn != sign_start)
+					fail_msg("TLS_WANT_SIGN from a signer that "
+					    "answered at once");
 				sign_finish(&s, tc);
 				continue;
 			}
@@ -610,6 +629,13 @@ handshake(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
 	close(sv[0]);
 	close(sv[1]);
 	kg_ipc_reader_free(&s.rd);
+}
+
+static void
+handshake(int keyfd, const char *sni, mbedtls_ssl_protocol_version max,
+    struct outcome *o)
+{
+	handshake_with(keyfd, sni, max, sign_start, o);
 }
 
 static void
@@ -654,6 +680,27 @@ test_tls13_rsa_pss(void **state)
 {
 	(void)state;
 	expect_handshake(RSA_NAME, MBEDTLS_SSL_VERSION_TLS1_3);
+}
+
+static void
+test_signer_may_answer_at_once(void **state)
+{
+	mbedtls_ssl_protocol_version v[2] = { MBEDTLS_SSL_VERSION_TLS1_2,
+	    MBEDTLS_SSL_VERSION_TLS1_3 };
+	struct keyproc kp;
+	struct outcome o;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		keyproc_start(&kp);
+		handshake_with(kp.fd[0], RSA_NAME, v[i], sign_at_once, &o);
+		if (o.srv_rc != TLS_OK || o.cli_ret != 0)
+			fail_msg("server %d (%s), client -0x%04x", o.srv_rc,
+			    o.srv_err, (unsigned)-o.cli_ret);
+		assert_int_equal(o.asked, 1);
+		assert_int_equal(keyproc_stop(&kp), 0);
+	}
 }
 
 /* The key process's socket is closed before the request: the handshake
@@ -767,6 +814,7 @@ main(void)
 		cmocka_unit_test(test_tls13_ecdsa),
 		cmocka_unit_test(test_tls12_rsa),
 		cmocka_unit_test(test_tls13_rsa_pss),
+		cmocka_unit_test(test_signer_may_answer_at_once),
 		cmocka_unit_test(test_key_process_closed_fails_cleanly),
 		cmocka_unit_test(test_key_process_gone_fails_cleanly),
 		cmocka_unit_test(test_malformed_frame_drops_that_relay_only),
