@@ -217,6 +217,9 @@ struct relay {
 	struct kg_ipc_writer	 tk_wr;
 	int			 tk_gone;	/* its socket closed: no more
 						   signatures in this relay */
+	ev_timer		 tk_orphan;	/* then: exit unless told to drain */
+	int			 test_tlskey;	/* TEST ONLY: the hook writes to
+						   the key process instead */
 	uint32_t		 next_id;
 	TAILQ_HEAD(, client)	 clients;
 	unsigned		 nclients;
@@ -1044,9 +1047,30 @@ tk_deliver(struct client *cl, const uint8_t *sig, size_t len, const char *why)
 }
 
 /*
+ * The socket closed, and no drain came: the key process is alive but
+ * dropped this relay (a frame it refused).  Exit, so that the parent starts
+ * a relay in this slot with a new socket to it; the connections of this one
+ * are cut, as when the keyholder drops a relay.
+ */
+static void
+tk_orphan_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct relay *r = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (r->draining)
+		return;
+	log_warnx("the TLS key process dropped this relay and no new generation "
+	    "came: exiting, so that the parent replaces it");
+	exit(1);
+}
+
+/*
  * The key process is gone (its generation is being restarted) or broke the
  * protocol: every handshake waiting fails now, with an alert, and so does
- * every later one in this relay; none hangs.
+ * every later one in this relay; none hangs.  When the key process itself
+ * went, the parent drains this generation at once; otherwise tk_orphan_cb().
  */
 static void
 tk_lost(struct relay *r, const char *why)
@@ -1059,6 +1083,11 @@ tk_lost(struct relay *r, const char *why)
 	ev_io_stop(r->loop, &r->tk_io);
 	log_warnx("the TLS key process %s: TLS handshakes on this relay fail "
 	    "until the parent restarts the generation (see its log)", why);
+	if (!r->draining) {
+		ev_timer_init(&r->tk_orphan, tk_orphan_cb, 2., 0.);
+		r->tk_orphan.data = r;
+		ev_timer_start(r->loop, &r->tk_orphan);
+	}
 	for (cl = TAILQ_FIRST(&r->clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, entry);
 		if (cl->tk_id != 0)
@@ -2923,6 +2952,14 @@ test_hook_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (r->test_tlskey) {
+		log_warnx("test hook: sending the TLS key process a frame of "
+		    "unknown type");
+		if (kg_ipc_queue(&r->tk_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) ==
+		    KG_OK)
+			kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+		return;
+	}
 	log_warnx("test hook: sending the keyholder a frame of unknown type");
 	if (kg_ipc_queue(&r->kh_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) == KG_OK)
 		kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
@@ -2933,8 +2970,10 @@ test_hook_init(struct relay *r)
 {
 	const char *v = getenv("KERBGATE_TEST_HOOKS");
 
-	if (v == NULL || strcmp(v, "1") != 0)
+	/* "tlskey": the bad frame goes to the TLS key process. */
+	if (v == NULL || (strcmp(v, "1") != 0 && strcmp(v, "tlskey") != 0))
 		return;
+	r->test_tlskey = strcmp(v, "tlskey") == 0;
 	ev_signal_init(&r->test_hook, test_hook_cb, SIGUSR2);
 	r->test_hook.data = r;
 	ev_signal_start(r->loop, &r->test_hook);

@@ -16,6 +16,8 @@ trap 'rm -f "$template"; cleanup' EXIT
 sed '1s|^{$|{\n  "sandbox": { "root": "@WORK@/empty" },|' \
 	tests/integration/kerbgated.json.in >"$template"
 export KG_CONF_TEMPLATE=$template
+# SIGUSR2 makes a relay send the key process a frame of unknown type.
+export KG_TEST_HOOKS=tlskey
 
 # autod gets an RSA-2048 certificate from the lab CA instead of ECDSA.
 make_rsa_cert() {
@@ -119,6 +121,35 @@ test_reload_keeps_keys_out_of_parent_and_relays() {
 	test_no_relay_parent_or_keyholder_holds_a_key
 }
 
+# A relay that sends the key process a frame it refuses loses its socket;
+# it exits and is replaced alone: the same key process and keyholder, no
+# new generation, handshakes on both relays again.
+test_malformed_frame_replaces_that_relay_only() {
+	local tk victim other mark i
+	tk=$(tlskey_pid)
+	victim=$(relays | head -1)
+	other=$(relays | tail -1)
+	mark=$(($(wc -l <"$log") + 1))
+	kill -USR2 "$victim"
+	for _ in $(seq 50); do
+		tail -n +"$mark" "$log" | grep -q "restarted as" && break
+		sleep 0.2
+	done
+	tail -n +"$mark" "$log" >"$work/drop.log"
+	grep -q "sent a malformed signing request (unknown frame type): closing its socket" "$work/drop.log" &&
+		grep -q "the TLS key process dropped this relay and no new generation came: exiting" "$work/drop.log" &&
+		grep -q "restarted as" "$work/drop.log" || { cat "$work/drop.log"; return 1; }
+	! grep -q "draining" "$work/drop.log" || { echo "# a new generation started"; return 1; }
+	kill -0 "$tk" && [ "$(tlskey_pid)" = "$tk" ] || { echo "# the key process changed"; return 1; }
+	kill -0 "$other" || { echo "# the other relay went too"; return 1; }
+	! kill -0 "$victim" 2>/dev/null || { echo "# the dropped relay still runs"; return 1; }
+	[ "$(relays | wc -l)" -eq 2 ] || return 1
+	# Both relays sign again (the kernel spreads the connections).
+	for i in $(seq 8); do
+		[ "$(https mail.corp.contoso.com 1.3)" = 200 ] || { echo "# request $i"; return 1; }
+	done
+}
+
 test_killed_key_process_fails_cleanly_and_returns() {
 	local old rc t0 t1 fails
 	old=$(tlskey_pid)
@@ -170,6 +201,8 @@ check "Extended Protection (tls-server-end-point) with the RSA certificate, TLS 
 	test_extended_protection_with_the_remote_key
 check "after a reload (SIGHUP) still no key in the parent or the new relays" \
 	test_reload_keeps_keys_out_of_parent_and_relays
+check "a relay sending the key process a malformed frame is dropped and replaced alone" \
+	test_malformed_frame_replaces_that_relay_only
 check "the key process killed mid-handshake: an alert, logged, counted, respawned, served again" \
 	test_killed_key_process_fails_cleanly_and_returns
 finish
