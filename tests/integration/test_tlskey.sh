@@ -121,6 +121,27 @@ test_reload_keeps_keys_out_of_parent_and_relays() {
 	test_no_relay_parent_or_keyholder_holds_a_key
 }
 
+# A key that does not load refuses the reload (the key process says why);
+# the running generation keeps serving.
+test_reload_with_a_bad_key_is_refused() {
+	local tk mark
+	tk=$(tlskey_pid)
+	mark=$(($(wc -l <"$log") + 1))
+	chmod 0644 "$work/autod.key"
+	kill -HUP "$kg_pid"
+	for _ in $(seq 50); do
+		tail -n +"$mark" "$log" | grep -q "reload failed" && break
+		sleep 0.2
+	done
+	chmod 0600 "$work/autod.key"
+	tail -n +"$mark" "$log" >"$work/badkey.log"
+	grep -q "autod.key is accessible to other users (mode 0644); make it 0600" "$work/badkey.log" &&
+		grep -q "reload failed; keeping the running configuration" "$work/badkey.log" ||
+		{ cat "$work/badkey.log"; return 1; }
+	[ "$(tlskey_pid)" = "$tk" ] && kill -0 "$tk" &&
+		[ "$(https autod.corp.contoso.com 1.3)" = 401 ]
+}
+
 # A relay that sends the key process a frame it refuses loses its socket;
 # it exits and is replaced alone: the same key process and keyholder, no
 # new generation, handshakes on both relays again.
@@ -201,6 +222,8 @@ check "Extended Protection (tls-server-end-point) with the RSA certificate, TLS 
 	test_extended_protection_with_the_remote_key
 check "after a reload (SIGHUP) still no key in the parent or the new relays" \
 	test_reload_keeps_keys_out_of_parent_and_relays
+check "a reload with a key the key process refuses is refused, the running generation serves on" \
+	test_reload_with_a_bad_key_is_refused
 check "a relay sending the key process a malformed frame is dropped and replaced alone" \
 	test_malformed_frame_replaces_that_relay_only
 check "the key process killed mid-handshake: an alert, logged, counted, respawned, served again" \
