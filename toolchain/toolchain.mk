@@ -49,3 +49,5 @@ EV_LIBS        := -lev
 JANSSON_LIBS   := -ljansson
 CMOCKA_LIBS    := -lcmocka
 SECCOMP_LIBS   := -lseccomp
+# OpenSSL's libcrypto: the TLS key process signs with it (tlskey.c)
+CRYPTO_LIBS    := -lcrypto

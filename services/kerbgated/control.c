@@ -99,6 +99,17 @@ control_new(const char *path, const char *store, const char *group, char *err,
 }
 
 void
+control_close_in_child(struct control *c)
+{
+	if (c == NULL)
+		return;
+	if (c->cfd >= 0)
+		close(c->cfd);
+	close(c->lfd);
+	c->cfd = c->lfd = -1;
+}
+
+void
 control_free(struct control *c)
 {
 	if (c == NULL)

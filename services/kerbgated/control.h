@@ -64,4 +64,13 @@ void control_keyholder_gone(struct control *c);
 /** \brief Close and unlink the socket (NULL is fine). */
 void control_free(struct control *c);
 
+/**
+ * \brief          In a child just forked: close the control socket's
+ *                 descriptors (the listener and a client's) without
+ *                 removing the socket.  A child holding the listener could
+ *                 accept kerbgatectl's or mgmtd's requests, passwords and
+ *                 all, in the parent's place.
+ */
+void control_close_in_child(struct control *c);
+
 #endif /* KG_CONTROL_H */

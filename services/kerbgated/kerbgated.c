@@ -8,6 +8,12 @@
  * exits on its own (a crash, or the keyholder dropped it for a malformed
  * frame) is replaced alone: a new relay in its slot, whose keyholder socket
  * the parent hands to the running keyholder; the others serve on.
+ *
+ * With TLS listeners a generation has a third kind of child, the TLS key
+ * process (tlskey.c): it alone reads the VIP's private keys, after the
+ * parent forked it and before any relay exists, so neither the parent nor a
+ * relay ever holds one.  If it dies the generation is restarted, as when
+ * the keyholder dies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +43,7 @@
 #include "replay.h"
 #include "sandbox.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 
 #define MAX_GENERATIONS	8
@@ -53,6 +60,8 @@ struct generation {
 					   relays' sockets go there */
 	int		 credfd;	/* parent end of the keyholder's
 					   credential control (control.h) */
+	pid_t		 tlskey;	/* the TLS key process, or 0 */
+	int		 tkctl;		/* parent end of its control, or -1 */
 	uint64_t	*spawned_ms;	/* when each relay slot was last started */
 	unsigned	 nrelays;
 	unsigned	 alive;
@@ -276,6 +285,8 @@ make_tls(const struct conf *c)
 		return NULL;
 	if ((vc = calloc(c->nvhosts, sizeof(*vc))) == NULL)
 		return NULL;
+	/* The key process loads the keys of the same vhosts in the same
+	 * order (tlskey_load_conf()): a key's index is its place here. */
 	for (i = 0; i < c->nvhosts; i++) {
 		if (c->vhosts[i].cert_file[0] == '\0')
 			continue;
@@ -287,6 +298,7 @@ make_tls(const struct conf *c)
 	memset(&sc, 0, sizeof(sc));
 	sc.vhosts = vc;
 	sc.nvhosts = n;
+	sc.remote_keys = true;
 	s = tls_server_new(&sc, err, sizeof(err));
 	free(vc);
 	if (s == NULL)
@@ -324,6 +336,8 @@ close_other_generations(struct generation *keep)
 			close(gens[i].khctl);
 		if (gens[i].credfd >= 0)
 			close(gens[i].credfd);
+		if (gens[i].tkctl >= 0)
+			close(gens[i].tkctl);
 	}
 }
 
@@ -339,6 +353,7 @@ fork_child(void)
 	if (pid == 0) {
 		child_signals();
 		close_other_generations(NULL);
+		control_close_in_child(control);
 	}
 	return pid;
 }
@@ -353,14 +368,14 @@ child_sandbox(const struct generation *g, enum sandbox_kind kind)
 	sandbox.kind = kind;
 	sandbox.root = g->conf->sandbox_root;
 	sandbox.user = kind == SANDBOX_RELAY ? g->conf->relay_user :
-	    g->conf->keyholder_user;
+	    g->conf->keyholder_user;	/* the keyholder's and the key process's */
 	sandbox.test_trigger = g->conf->sandbox_test_trigger;
 	return &sandbox;
 }
 
 static pid_t
-fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
-    int ctl_fd, int cred_fd)
+fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int (*tk)[2],
+    int *kh_ends, int ctl_fd, int cred_fd)
 {
 	struct keyholder_env env;
 	unsigned i;
@@ -374,6 +389,8 @@ fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
 	for (i = 0; i < g->nrelays; i++) {
 		close(kh[i][0]);
 		close(ctl[i][1]);
+		if (tk[i][0] >= 0)
+			close(tk[i][0]);
 	}
 	close_listeners(SIZE_MAX);
 	if (admin_fd >= 0)
@@ -391,8 +408,73 @@ fork_keyholder(struct generation *g, int (*kh)[2], int (*ctl)[2], int *kh_ends,
 	keyholder_main(&env);
 }
 
+/*
+ * The key process: only the ends it serves, no listener, no other
+ * process's socket.  It tells the parent on ctl_fd whether its keys loaded.
+ */
 static pid_t
-fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
+fork_tlskey(struct generation *g, int (*kh)[2], int (*ctl)[2], int (*tk)[2],
+    int *tk_ends, int ctl_fd, int khctl_fd)
+{
+	struct tlskey_env env;
+	unsigned i;
+	pid_t pid;
+
+	if ((pid = fork_child()) > 0)
+		return pid;
+	for (i = 0; i < g->nrelays; i++) {
+		close(kh[i][0]);
+		close(kh[i][1]);
+		close(ctl[i][1]);
+		close(tk[i][0]);
+	}
+	close(khctl_fd);
+	close_listeners(SIZE_MAX);
+	if (admin_fd >= 0)
+		close(admin_fd);
+	replay_free(replay);
+	replay = NULL;
+	kg_zero(cookie_key, sizeof(cookie_key));
+	memset(&env, 0, sizeof(env));
+	env.conf = g->conf;
+	env.ctl_fd = ctl_fd;
+	env.relay_fds = tk_ends;
+	env.nrelays = g->nrelays;
+	env.user = g->conf->keyholder_user;
+	env.drop_privileges = drop_privileges;
+	env.sandbox = child_sandbox(g, SANDBOX_TLSKEY);
+	tlskey_main(&env);
+}
+
+/* Waits for the key process's word: 0 when its keys loaded. */
+static int
+tlskey_ready(struct generation *g)
+{
+	struct pollfd p = { .fd = g->tkctl, .events = POLLIN };
+	char msg[512];
+	ssize_t n = -1;
+	int rc;
+
+	do
+		rc = poll(&p, 1, 10000);
+	while (rc < 0 && errno == EINTR);
+	if (rc > 0)
+		n = recv(g->tkctl, msg, sizeof(msg) - 1, 0);
+	if (n == 2 && memcmp(msg, "ok", 2) == 0)
+		return 0;
+	if (n > 0) {
+		msg[n] = '\0';
+		log_warnx("%s", msg);
+	} else
+		log_warnx("the TLS key process (pid %d) did not report its "
+		    "keys loaded within 10 s", (int)g->tlskey);
+	kill(g->tlskey, SIGKILL);
+	return -1;
+}
+
+static pid_t
+fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2],
+    int (*tk)[2])
 {
 	struct relay_env env;
 	int kh_fd = kh[w][0], ctl_fd = ctl[w][1], *own;
@@ -410,9 +492,12 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	for (j = w + 1; j < g->nrelays; j++) {
 		close(kh[j][0]);
 		close(ctl[j][1]);
+		if (tk[j][0] >= 0)
+			close(tk[j][0]);
 	}
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
+	env.tlskey_fd = tk[w][0];
 	env.worker = w + (g->id & 1) * g->nrelays;
 	env.nworkers = g->nrelays;
 	env.kh_fd = kh_fd;
@@ -475,6 +560,11 @@ drain_generation(struct generation *g)
 		if (control != NULL)
 			control_keyholder_gone(control);
 	}
+	/* The same for the key process. */
+	if (g->tkctl >= 0) {
+		close(g->tkctl);
+		g->tkctl = -1;
+	}
 	log_info("generation %u draining", g->id);
 }
 
@@ -482,8 +572,9 @@ static int
 start_generation(struct conf *c)
 {
 	struct generation *g = free_slot();
-	int (*kh)[2], (*ctl)[2], khctl[2], cred[2] = { -1, -1 };
-	int *kh_ends;
+	int (*kh)[2], (*ctl)[2], (*tk)[2], khctl[2], tkctl[2] = { -1, -1 };
+	int cred[2] = { -1, -1 };
+	int *kh_ends, *tk_ends;
 	char err[512];
 	unsigned i, n = worker_count(c);
 
@@ -516,25 +607,73 @@ start_generation(struct conf *c)
 	g->spawned_ms = calloc(n, sizeof(uint64_t));
 	kh = calloc(n, sizeof(*kh));
 	ctl = calloc(n, sizeof(*ctl));
+	tk = calloc(n, sizeof(*tk));
 	kh_ends = calloc(n, sizeof(int));
-	if (!g->relays || !g->ctl || !g->spawned_ms || !kh || !ctl || !kh_ends)
+	tk_ends = calloc(n, sizeof(int));
+	if (!g->relays || !g->ctl || !g->spawned_ms || !kh || !ctl || !tk ||
+	    !kh_ends || !tk_ends)
 		fatal("calloc");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, khctl) < 0)
 		fatal("socketpair");
 	g->khctl = khctl[0];
-	if (control != NULL &&
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cred) < 0)
+	g->credfd = -1;
+	g->tkctl = -1;
+	if (g->tls != NULL && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, tkctl) < 0)
 		fatal("socketpair");
-	g->credfd = cred[0];
+	g->tkctl = tkctl[0];
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[i]) < 0 ||
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[i]) < 0)
 			fatal("socketpair");
+		tk[i][0] = tk[i][1] = -1;
+		if (g->tls != NULL &&
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tk[i]) < 0)
+			fatal("socketpair");
 		kh_ends[i] = kh[i][1];
+		tk_ends[i] = tk[i][1];
 		g->ctl[i] = ctl[i][0];
 	}
+	/* The key process first: it reads the private keys, which no other
+	 * process of ours ever holds; no relay starts if they do not load. */
+	if (g->tls != NULL) {
+		g->tlskey = fork_tlskey(g, kh, ctl, tk, tk_ends, tkctl[1],
+		    khctl[1]);
+		close(tkctl[1]);
+		for (i = 0; i < n; i++)
+			close(tk[i][1]);
+		if (tlskey_ready(g) < 0) {
+			for (i = 0; i < n; i++) {
+				close(kh[i][0]);
+				close(kh[i][1]);
+				close(ctl[i][0]);
+				close(ctl[i][1]);
+				close(tk[i][0]);
+			}
+			close(khctl[0]);
+			close(khctl[1]);
+			close(g->tkctl);
+			tls_server_unref(g->tls);
+			free(g->relays);
+			free(g->ctl);
+			free(g->spawned_ms);
+			free(kh);
+			free(ctl);
+			free(tk);
+			free(kh_ends);
+			free(tk_ends);
+			memset(g, 0, sizeof(*g));
+			return -1;
+		}
+	}
+	/* The credential socketpair only now: the key process must not hold
+	 * it (it would see the passwords of credential changes). */
+	if (control != NULL &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cred) < 0)
+		fatal("socketpair");
+	g->credfd = cred[0];
 	/* The keyholder gets its ends only; relays never see the keytab. */
-	g->keyholder = fork_keyholder(g, kh, ctl, kh_ends, khctl[1], cred[1]);
+	g->keyholder = fork_keyholder(g, kh, ctl, tk, kh_ends, khctl[1], cred[1]);
 	close(khctl[1]);
 	if (cred[1] >= 0) {
 		close(cred[1]);
@@ -543,17 +682,25 @@ start_generation(struct conf *c)
 	for (i = 0; i < n; i++)
 		close(kh[i][1]);
 	for (i = 0; i < n; i++) {
-		g->relays[i] = fork_relay(g, i, kh, ctl);
+		g->relays[i] = fork_relay(g, i, kh, ctl, tk);
 		g->spawned_ms[i] = kg_now_ms();
 		close(kh[i][0]);
 		close(ctl[i][1]);
+		if (tk[i][0] >= 0)
+			close(tk[i][0]);
 	}
-	g->alive = n + 1;
+	g->alive = n + 1 + (g->tlskey != 0);
 	free(kh);
 	free(ctl);
+	free(tk);
 	free(kh_ends);
-	log_info("generation %u: keyholder %d, %u relay worker(s)", g->id,
-	    (int)g->keyholder, n);
+	free(tk_ends);
+	if (g->tlskey != 0)
+		log_info("generation %u: keyholder %d, TLS key process %d, %u "
+		    "relay worker(s)", g->id, (int)g->keyholder, (int)g->tlskey, n);
+	else
+		log_info("generation %u: keyholder %d, %u relay worker(s)", g->id,
+		    (int)g->keyholder, n);
 	return 0;
 }
 
@@ -580,43 +727,58 @@ current(void)
 static int
 respawn_relay(struct generation *g, unsigned w)
 {
-	int (*kh)[2], (*ctl)[2];
+	int (*kh)[2], (*ctl)[2], (*tk)[2];
 	uint64_t now = kg_now_ms();
 	unsigned j;
 	int rc;
 
-	if (g->khctl < 0)
+	if (g->khctl < 0 || (g->tlskey != 0 && g->tkctl < 0))
 		return -1;
 	if (now < g->spawned_ms[w] + RESTART_BACKOFF_MS)
 		usleep((useconds_t)(g->spawned_ms[w] + RESTART_BACKOFF_MS - now) * 1000);
 	kh = calloc(g->nrelays, sizeof(*kh));
 	ctl = calloc(g->nrelays, sizeof(*ctl));
-	if (kh == NULL || ctl == NULL)
+	tk = calloc(g->nrelays, sizeof(*tk));
+	if (kh == NULL || ctl == NULL || tk == NULL)
 		fatal("calloc");
 	for (j = 0; j < g->nrelays; j++)
-		kh[j][0] = kh[j][1] = ctl[j][0] = ctl[j][1] = -1;
+		kh[j][0] = kh[j][1] = ctl[j][0] = ctl[j][1] = tk[j][0] =
+		    tk[j][1] = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kh[w]) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[w]) < 0)
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl[w]) < 0 ||
+	    (g->tlskey != 0 &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tk[w]) < 0))
 		fatal("socketpair");
 	rc = kg_ipc_send_fd(g->khctl, w, kh[w][1]);
 	close(kh[w][1]);
+	/* The key process serves the new relay on a socket of its own. */
+	if (rc == KG_OK && g->tlskey != 0)
+		rc = kg_ipc_send_fd(g->tkctl, w, tk[w][1]);
+	if (tk[w][1] >= 0)
+		close(tk[w][1]);
 	if (rc != KG_OK) {
 		close(kh[w][0]);
 		close(ctl[w][0]);
 		close(ctl[w][1]);
+		if (tk[w][0] >= 0)
+			close(tk[w][0]);
 		free(kh);
 		free(ctl);
+		free(tk);
 		return -1;
 	}
 	if (g->ctl[w] >= 0)
 		close(g->ctl[w]);
 	g->ctl[w] = ctl[w][0];
-	g->relays[w] = fork_relay(g, w, kh, ctl);
+	g->relays[w] = fork_relay(g, w, kh, ctl, tk);
 	g->spawned_ms[w] = kg_now_ms();
 	close(kh[w][0]);
 	close(ctl[w][1]);
+	if (tk[w][0] >= 0)
+		close(tk[w][0]);
 	free(kh);
 	free(ctl);
+	free(tk);
 	log_info("generation %u: relay %u restarted as %d", g->id, w,
 	    (int)g->relays[w]);
 	return 0;
@@ -653,7 +815,8 @@ log_violation(const struct generation *g, pid_t pid)
 	unsigned j;
 
 	sandbox_violation(pid, call, sizeof(call));
-	snprintf(who, sizeof(who), "keyholder");
+	snprintf(who, sizeof(who), pid == g->tlskey ? "TLS key process" :
+	    "keyholder");
 	for (j = 0; j < g->nrelays; j++)
 		if (pid == g->relays[j])
 			snprintf(who, sizeof(who), "relay %u", j);
@@ -675,11 +838,17 @@ reap(int *restart)
 			g = &gens[i];
 			if (g->id == 0)
 				continue;
-			int mine = pid == g->keyholder;
+			int mine = pid == g->keyholder ||
+			    (g->tlskey != 0 && pid == g->tlskey);
 			for (j = 0; j < g->nrelays && !mine; j++)
 				mine = pid == g->relays[j];
 			if (!mine)
 				continue;
+			if (pid == g->tlskey && !g->draining && !got_term)
+				log_warnx("generation %u: the TLS key process "
+				    "(pid %d) is gone: TLS handshakes fail until "
+				    "the generation is restarted, now", g->id,
+				    (int)pid);
 			if (pid == g->keyholder && !got_term &&
 			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
 			    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
@@ -717,6 +886,8 @@ reap(int *restart)
 					close(g->khctl);
 				if (g->credfd >= 0)
 					close(g->credfd);
+				if (g->tkctl >= 0)
+					close(g->tkctl);
 				memset(g, 0, sizeof(*g));
 			}
 		}
@@ -802,6 +973,8 @@ shutdown_all(void)
 		for (j = 0; j < gens[i].nrelays; j++)
 			kill(gens[i].relays[j], SIGKILL);
 		kill(gens[i].keyholder, SIGKILL);
+		if (gens[i].tlskey != 0)
+			kill(gens[i].tlskey, SIGKILL);
 	}
 	while (waitpid(-1, NULL, 0) > 0)
 		;

@@ -176,6 +176,10 @@ render_connections(const struct metrics_shm *m, FILE *f)
 	    (unsigned long long)SUM(m, bytes_in));
 	fprintf(f, "kerbgate_bytes_total{direction=\"out\"} %llu\n",
 	    (unsigned long long)SUM(m, bytes_out));
+	header(f, "kerbgate_tls_key_failures_total", "counter",
+	    "TLS handshakes failed because the TLS key process did not sign.");
+	fprintf(f, "kerbgate_tls_key_failures_total %llu\n",
+	    (unsigned long long)SUM(m, tls_key_failures));
 }
 
 /*

@@ -41,6 +41,8 @@ struct metrics_worker {
 	uint64_t backend_requests[METRICS_MAX_SERVERS];
 	uint64_t backend_connect_failures[METRICS_MAX_SERVERS];
 	uint64_t backend_delegation_failures[METRICS_MAX_SERVERS];
+	uint64_t tls_key_failures;	/**< handshakes failed for want of the
+					     TLS key process's signature */
 };
 
 struct metrics_server {

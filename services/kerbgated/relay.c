@@ -42,6 +42,7 @@
 #include "sandbox.h"
 #include "sign.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 
 #define IO_CHUNK		16384
@@ -128,6 +129,8 @@ struct client {
 	int			 auth_vhost;
 	char			 principal[256];
 	uint32_t		 kh_id;
+	uint32_t		 tk_id;		/* handshake waits for the TLS key
+						   process's signature */
 	uint64_t		 session;	/* keyholder's evidence handle */
 	char			*backend_auth;	/* kcd: Authorization value */
 	uint64_t		 verify;	/* kcd: AP-REP check handle */
@@ -209,6 +212,14 @@ struct relay {
 						   the last trim */
 	struct kg_ipc_reader	 kh_rd;
 	struct kg_ipc_writer	 kh_wr;
+	ev_io			 tk_io;		/* the TLS key process */
+	struct kg_ipc_reader	 tk_rd;
+	struct kg_ipc_writer	 tk_wr;
+	int			 tk_gone;	/* its socket closed: no more
+						   signatures in this relay */
+	ev_timer		 tk_orphan;	/* then: exit unless told to drain */
+	int			 test_tlskey;	/* TEST ONLY: the hook writes to
+						   the key process instead */
 	uint32_t		 next_id;
 	TAILQ_HEAD(, client)	 clients;
 	unsigned		 nclients;
@@ -1011,6 +1022,150 @@ kh_cb(struct ev_loop *loop, ev_io *w, int events)
 	}
 	if (rc < 0)
 		fatalx("keyholder protocol error: %s", kg_strerror(rc));
+}
+
+/* ------------------------------------------------------------ TLS key */
+
+/*
+ * A handshake needs a signature (tls.h's tls_sign_fn): ask the key process
+ * and park the connection (step() leaves it unwatched) until tk_cb() hands
+ * the answer to tls_conn_signed().
+ */
+static int
+tk_sign(void *arg, struct tls_conn *c, const struct tls_sign_request *req)
+{
+	struct relay *r = arg;
+	struct client *cl = tls_conn_data(c);
+	uint8_t frame[TK_SIGN_MAX_LEN];
+	size_t n;
+
+	if (cl == NULL || r->tk_gone || r->env->tlskey_fd < 0) {
+		r->mw->tls_key_failures++;
+		return -1;
+	}
+	if ((n = tlskey_encode_request(req, frame, sizeof(frame))) == 0)
+		return -1;
+	cl->tk_id = ++r->next_id;
+	if (cl->tk_id == 0)
+		cl->tk_id = ++r->next_id;
+	if (kg_ipc_queue(&r->tk_wr, TK_MSG_SIGN, cl->tk_id, frame, n) < 0) {
+		log_warnx("%s: the TLS key process does not keep up (queue "
+		    "full): handshake refused", cl->peer);
+		cl->tk_id = 0;
+		r->mw->tls_key_failures++;
+		return -1;
+	}
+	kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+	if (kg_ipc_queued(&r->tk_wr) > 0) {
+		ev_io_stop(r->loop, &r->tk_io);
+		ev_io_set(&r->tk_io, r->env->tlskey_fd, EV_READ | EV_WRITE);
+		ev_io_start(r->loop, &r->tk_io);
+	}
+	return 0;
+}
+
+/* The key process's answer (sig NULL: none) to the handshake waiting. */
+static void
+tk_deliver(struct client *cl, const uint8_t *sig, size_t len, const char *why)
+{
+	cl->tk_id = 0;
+	if (sig == NULL)
+		cl->r->mw->tls_key_failures++;
+	(void)tls_conn_signed(cl->c.tls, sig, len, why);
+	client_pump(cl);
+}
+
+/*
+ * The socket closed, and no drain came: the key process is alive but
+ * dropped this relay (a frame it refused).  Exit, so that the parent starts
+ * a relay in this slot with a new socket to it; the connections of this one
+ * are cut, as when the keyholder drops a relay.
+ */
+static void
+tk_orphan_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct relay *r = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (r->draining)
+		return;
+	log_warnx("the TLS key process dropped this relay and no new generation "
+	    "came: exiting, so that the parent replaces it");
+	exit(1);
+}
+
+/*
+ * The key process is gone (its generation is being restarted) or broke the
+ * protocol: every handshake waiting fails now, with an alert, and so does
+ * every later one in this relay; none hangs.  When the key process itself
+ * went, the parent drains this generation at once; otherwise tk_orphan_cb().
+ */
+static void
+tk_lost(struct relay *r, const char *why)
+{
+	struct client *cl, *next;
+
+	if (r->tk_gone)
+		return;
+	r->tk_gone = 1;
+	ev_io_stop(r->loop, &r->tk_io);
+	log_warnx("the TLS key process %s: TLS handshakes on this relay fail "
+	    "until the parent restarts the generation (see its log)", why);
+	if (!r->draining) {
+		ev_timer_init(&r->tk_orphan, tk_orphan_cb, 2., 0.);
+		r->tk_orphan.data = r;
+		ev_timer_start(r->loop, &r->tk_orphan);
+	}
+	for (cl = TAILQ_FIRST(&r->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->tk_id != 0)
+			tk_deliver(cl, NULL, 0, "the TLS key process has gone");
+	}
+}
+
+static void
+tk_cb(struct ev_loop *loop, ev_io *w, int events)
+{
+	struct relay *r = w->data;
+	struct kg_ipc_frame f;
+	struct client *cl;
+	const uint8_t *sig;
+	size_t siglen;
+	int rc;
+
+	if (events & EV_WRITE) {
+		kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+		if (kg_ipc_queued(&r->tk_wr) == 0) {
+			ev_io_stop(loop, w);
+			ev_io_set(w, r->env->tlskey_fd, EV_READ);
+			ev_io_start(loop, w);
+		}
+	}
+	if (!(events & EV_READ))
+		return;
+	rc = kg_ipc_read(&r->tk_rd, r->env->tlskey_fd);
+	if (rc == KG_ERR_CLOSED || (rc < 0 && rc != KG_ERR_AGAIN)) {
+		tk_lost(r, "has gone");
+		return;
+	}
+	while ((rc = kg_ipc_next(&r->tk_rd, &f)) == 1) {
+		rc = f.type == TK_MSG_SIG ?
+		    tlskey_parse_answer(f.payload, f.len, &sig, &siglen) : -1;
+		if (rc < 0) {
+			tk_lost(r, "sent a malformed answer");
+			return;
+		}
+		TAILQ_FOREACH(cl, &r->clients, entry)
+			if (cl->tk_id != 0 && cl->tk_id == f.id)
+				break;
+		if (cl == NULL)
+			continue;	/* the client left meanwhile */
+		tk_deliver(cl, rc == 1 ? sig : NULL, siglen,
+		    "the TLS key process could not sign (see its log)");
+	}
+	if (rc < 0)
+		tk_lost(r, "sent a frame longer than the protocol allows");
 }
 
 /* ------------------------------------------------------------ requests */
@@ -2275,6 +2430,8 @@ step(struct client *cl)
 			ep_tls_status(&cl->c, rc);
 			return 0;
 		}
+		if (rc == TLS_WANT_SIGN)
+			return 0;	/* parked until tk_cb() */
 		log_info("%s: TLS handshake failed: %s", cl->peer,
 		    tls_conn_error(cl->c.tls));
 		cl->state = CS_CLOSING;
@@ -2481,7 +2638,10 @@ client_pump(struct client *cl)
 	}
 	if (cl->state == CS_READ_HEAD && kg_buf_len(&cl->c.in) == 0)
 		kg_buf_release(&cl->c.in);	/* idle: give buffers back */
-	ep_watch(r, &cl->c, want_client_read(cl) || cl->state == CS_HANDSHAKE);
+	/* A handshake waiting for its signature is not watched: bytes the
+	 * client sends meanwhile would wake it for nothing, again and again. */
+	ep_watch(r, &cl->c, want_client_read(cl) ||
+	    (cl->state == CS_HANDSHAKE && cl->tk_id == 0));
 	if (cl->up != NULL) {
 		if (cl->state == CS_CONNECT && !cl->up->connected)
 			cl->up->e.tls_wait = EV_WRITE;
@@ -2654,6 +2814,7 @@ accept_one(struct relay *r, int lfd, const struct conf_listener *l, int admin)
 			free(cl);
 			return;
 		}
+		tls_conn_set_data(cl->c.tls, cl);	/* for tk_sign() */
 		cl->state = CS_HANDSHAKE;
 	}
 	TAILQ_INSERT_TAIL(&r->clients, cl, entry);
@@ -2820,6 +2981,14 @@ test_hook_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (r->test_tlskey) {
+		log_warnx("test hook: sending the TLS key process a frame of "
+		    "unknown type");
+		if (kg_ipc_queue(&r->tk_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) ==
+		    KG_OK)
+			kg_ipc_flush(&r->tk_wr, r->env->tlskey_fd);
+		return;
+	}
 	log_warnx("test hook: sending the keyholder a frame of unknown type");
 	if (kg_ipc_queue(&r->kh_wr, KH_MSG_TEST_UNKNOWN, 0, "bad", 3) == KG_OK)
 		kg_ipc_flush(&r->kh_wr, r->env->kh_fd);
@@ -2830,8 +2999,10 @@ test_hook_init(struct relay *r)
 {
 	const char *v = getenv("KERBGATE_TEST_HOOKS");
 
-	if (v == NULL || strcmp(v, "1") != 0)
+	/* "tlskey": the bad frame goes to the TLS key process. */
+	if (v == NULL || (strcmp(v, "1") != 0 && strcmp(v, "tlskey") != 0))
 		return;
+	r->test_tlskey = strcmp(v, "tlskey") == 0;
 	ev_signal_init(&r->test_hook, test_hook_cb, SIGUSR2);
 	r->test_hook.data = r;
 	ev_signal_start(r->loop, &r->test_hook);
@@ -2896,6 +3067,17 @@ relay_main(struct relay_env *env)
 	ev_io_init(&r.kh_io, kh_cb, env->kh_fd, EV_READ);
 	r.kh_io.data = &r;
 	ev_io_start(r.loop, &r.kh_io);
+	kg_ipc_reader_init(&r.tk_rd);
+	kg_ipc_writer_init(&r.tk_wr, 1024 * 1024);
+	if (env->tlskey_fd >= 0) {
+		fcntl(env->tlskey_fd, F_SETFL, O_NONBLOCK);
+		ev_io_init(&r.tk_io, tk_cb, env->tlskey_fd, EV_READ);
+		r.tk_io.data = &r;
+		ev_io_start(r.loop, &r.tk_io);
+	} else
+		r.tk_gone = 1;
+	if (env->tls != NULL)
+		tls_server_set_signer(env->tls, tk_sign, &r);
 	fcntl(env->ctl_fd, F_SETFL, O_NONBLOCK);
 	ev_io_init(&r.ctl_io, ctl_cb, env->ctl_fd, EV_READ);
 	r.ctl_io.data = &r;

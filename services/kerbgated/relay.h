@@ -3,7 +3,8 @@
  * loop over the shared listening sockets, terminates TLS, parses HTTP/1.1,
  * asks the keyholder to check Negotiate tokens, picks a back-end, and
  * streams requests and responses both ways.  A relay holds no key: it sees
- * tokens and verdicts, never the ASA's keys or a session key.
+ * tokens and verdicts, never the ASA's keys or a session key, and it asks
+ * the TLS key process (tlskey.h) for the signatures of its handshakes.
  */
 #ifndef KG_RELAY_H
 #define KG_RELAY_H
@@ -23,6 +24,8 @@ struct relay_env {
 	unsigned		 nworkers;	/**< relays in this generation */
 	int			 kh_fd;		/**< socketpair to the keyholder */
 	int			 ctl_fd;	/**< socketpair to the parent */
+	int			 tlskey_fd;	/**< socketpair to the TLS key
+						     process, or -1 (no TLS) */
 	const int		*listen_fds;	/**< parallel to conf->listeners */
 	int			 admin_fd;	/**< /metrics listener, or -1 */
 	struct tls_server	*tls;		/**< VIP certificates, or NULL */

@@ -116,6 +116,23 @@ static const char *const keyholder_calls[] = {
 	"newfstatat",
 };
 
+/* The TLS key process: its relays' sockets and its parent's, nothing
+ * else.  No socket(), no connect(), and sendto() only without an address
+ * (below): a key process taken over cannot send a key anywhere but to its
+ * relays. */
+static const char *const tlskey_calls[] = {
+	/* the loop over the relays' sockets and the parent's */
+	"poll",
+	/* ipc frames (recv() is recvfrom; send() is sendto, allowed below
+	 * with a NULL address only); a respawned relay's socket from the
+	 * parent (recvmsg, SCM_RIGHTS) */
+	"recvfrom", "recvmsg",
+	/* O_NONBLOCK on a respawned relay's socket */
+	"fcntl",
+	/* libcrypto's locks (uncontended: one thread) */
+	"futex",
+};
+
 static int
 allow_list(scmp_filter_ctx ctx, const char *const *names, size_t n)
 {
@@ -286,10 +303,20 @@ sandbox_load_filter(enum sandbox_kind kind)
 	if (rc == 0 && kind == SANDBOX_KEYHOLDER)
 		rc = allow_list(ctx, keyholder_calls,
 		    sizeof(keyholder_calls) / sizeof(keyholder_calls[0]));
+	if (rc == 0 && kind == SANDBOX_TLSKEY)
+		rc = allow_list(ctx, tlskey_calls,
+		    sizeof(tlskey_calls) / sizeof(tlskey_calls[0]));
 	if (rc == 0 && kind == SANDBOX_KEYHOLDER)
 		rc = refuse_lazy_files(ctx);
-	if (rc == 0)
+	if (rc == 0 && kind != SANDBOX_TLSKEY)
 		rc = allow_inet_sockets(ctx);
+	/* send() on its connected pairs; glibc's syslog() reconnecting to
+	 * /dev/log is refused, not fatal. */
+	if (rc == 0 && kind == SANDBOX_TLSKEY)
+		rc = rule_arg(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 4, 0);
+	if (rc == 0 && kind == SANDBOX_TLSKEY)
+		rc = rule_arg(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0,
+		    AF_UNIX);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

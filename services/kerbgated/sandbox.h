@@ -15,6 +15,7 @@
 enum sandbox_kind {
 	SANDBOX_RELAY,
 	SANDBOX_KEYHOLDER,
+	SANDBOX_TLSKEY,		/**< the TLS key process: no network at all */
 };
 
 struct sandbox_opts {

@@ -76,7 +76,7 @@ static const uint16_t tls_sig_algs[] = {
 struct tls_vhost {
 	char *name;
 	mbedtls_x509_crt chain;        /* leaf first */
-	mbedtls_pk_context key;
+	mbedtls_pk_context key;        /* empty with remote keys */
 };
 
 struct tls_server {
@@ -86,6 +86,17 @@ struct tls_server {
 	size_t nvhosts;
 	unsigned int ticket_lifetime;
 	mbedtls_x509_crt *client_ca;   /* set: a client certificate is required */
+	bool remote_keys;
+	tls_sign_fn sign;              /* this process's signer, or NULL */
+	void *sign_arg;
+};
+
+/* Where a connection's remote signature stands. */
+enum sign_state {
+	SIGN_NONE,
+	SIGN_WAITING,                  /* asked; tls_conn_signed() not yet */
+	SIGN_DONE,                     /* sig holds it, for the resume */
+	SIGN_FAILED,
 };
 
 /* A client certificate and its key (the management tools' mutual TLS). */
@@ -128,6 +139,10 @@ struct tls_conn {
 	bool close_queued;
 	bool shrunk;                   /* nothing used since tls_conn_shrink() */
 	bool saw_certificate;          /* client: the chain was verified */
+	enum sign_state sign_state;
+	uint8_t *sig;                  /* SIGN_DONE: the signature */
+	size_t sig_len;
+	void *data;                    /* tls_conn_set_data() */
 	char err[TLS_ERRMAX];
 };
 
@@ -675,6 +690,159 @@ vhost_for_name(const struct tls_server *srv, const char *host)
 	return NULL;
 }
 
+/* What mbedTLS gets as a vhost's key: with remote keys, the certificate's
+ * public key (it only needs the type and curve; the callbacks sign). */
+static mbedtls_pk_context *
+own_key(const struct tls_server *srv, const struct tls_vhost *vh)
+{
+	return (mbedtls_pk_context *)(srv->remote_keys ? &vh->chain.pk :
+	    &vh->key);
+}
+
+/* ---- remote signatures ------------------------------------------------ */
+
+static int
+sign_md(mbedtls_md_type_t md_alg, size_t hash_len, enum tls_sign_md *md)
+{
+	switch (md_alg) {
+	case MBEDTLS_MD_SHA256: *md = TLS_MD_SHA256; return hash_len == 32 ? 0 : -1;
+	case MBEDTLS_MD_SHA384: *md = TLS_MD_SHA384; return hash_len == 48 ? 0 : -1;
+	case MBEDTLS_MD_SHA512: *md = TLS_MD_SHA512; return hash_len == 64 ? 0 : -1;
+	default: return -1;
+	}
+}
+
+/*
+ * mbedTLS asks for a signature: TLS 1.2's ServerKeyExchange, and TLS 1.3's
+ * CertificateVerify (toolchain/mbedtls/0002-...).  The request goes to the
+ * signer; the handshake returns TLS_WANT_SIGN until tls_conn_signed().
+ */
+static int
+async_sign_start(mbedtls_ssl_context *ssl, mbedtls_x509_crt *cert,
+    mbedtls_md_type_t md_alg, const unsigned char *hash, size_t hash_len)
+{
+	struct tls_conn *c = conn_of(ssl);
+	struct tls_server *srv = c->srv;
+	struct tls_sign_request req;
+	size_t i;
+
+	memset(&req, 0, sizeof(req));
+	for (i = 0; i < srv->nvhosts && cert != &srv->vhosts[i].chain; i++)
+		;
+	if (i == srv->nvhosts || sign_md(md_alg, hash_len, &req.md) != 0) {
+		conn_err(c, "internal error: a signature for an unknown "
+		    "certificate or hash");
+		return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+	}
+	req.key_index = (unsigned int)i;
+	if (mbedtls_pk_get_type(&cert->pk) == MBEDTLS_PK_ECKEY)
+		req.scheme = TLS_SIGN_ECDSA;
+	else if (mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
+		req.scheme = TLS_SIGN_RSA_PSS;
+	else
+		req.scheme = TLS_SIGN_RSA_PKCS1;
+	req.hash = hash;
+	req.hash_len = hash_len;
+	c->sign_state = SIGN_WAITING;
+	if (srv->sign == NULL || srv->sign(srv->sign_arg, c, &req) != 0) {
+		conn_err(c, "the TLS key process is not available to sign for "
+		    "this handshake (see the log for why)");
+		c->sign_state = SIGN_FAILED;
+		return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+	}
+	/* A signer may answer at once (tls_conn_signed() inside the call):
+	 * then mbedTLS resumes without returning. */
+	return c->sign_state == SIGN_WAITING ?
+	    MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS : 0;
+}
+
+static int
+async_resume(mbedtls_ssl_context *ssl, unsigned char *out, size_t *out_len,
+    size_t out_size)
+{
+	struct tls_conn *c = conn_of(ssl);
+	int ret = 0;
+
+	switch (c->sign_state) {
+	case SIGN_WAITING:
+		return MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS;
+	case SIGN_DONE:
+		if (c->sig_len > out_size) {
+			conn_err(c, "the TLS key process sent a signature too "
+			    "long for the handshake message");
+			ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+			break;
+		}
+		memcpy(out, c->sig, c->sig_len);
+		*out_len = c->sig_len;
+		break;
+	default:
+		ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+		break;
+	}
+	free(c->sig);
+	c->sig = NULL;
+	c->sig_len = 0;
+	c->sign_state = ret == 0 ? SIGN_NONE : SIGN_FAILED;
+	return ret;
+}
+
+/* The handshake is freed while its signature is out: a late answer finds
+ * no connection waiting (the signer's id for it is dropped with it). */
+static void
+async_cancel(mbedtls_ssl_context *ssl)
+{
+	struct tls_conn *c = conn_of(ssl);
+
+	free(c->sig);
+	c->sig = NULL;
+	c->sign_state = SIGN_NONE;
+}
+
+void
+tls_server_set_signer(struct tls_server *srv, tls_sign_fn fn, void *arg)
+{
+	srv->sign = fn;
+	srv->sign_arg = arg;
+}
+
+int
+tls_conn_signed(struct tls_conn *c, const uint8_t *sig, size_t len,
+    const char *why)
+{
+	if (c->sign_state != SIGN_WAITING)
+		return -1;
+	if (sig == NULL || len == 0 || len > TLS_SIG_MAX ||
+	    (c->sig = malloc(len)) == NULL) {
+		conn_err(c, "%s", sig == NULL && why != NULL ? why :
+		    "the TLS key process sent no usable signature");
+		c->sign_state = SIGN_FAILED;
+		return sig == NULL ? 0 : -1;
+	}
+	memcpy(c->sig, sig, len);
+	c->sig_len = len;
+	c->sign_state = SIGN_DONE;
+	return 0;
+}
+
+bool
+tls_conn_signing(const struct tls_conn *c)
+{
+	return c->sign_state == SIGN_WAITING;
+}
+
+void
+tls_conn_set_data(struct tls_conn *c, void *data)
+{
+	c->data = data;
+}
+
+void *
+tls_conn_data(const struct tls_conn *c)
+{
+	return c->data;
+}
+
 static int
 sni_select(void *p_srv, mbedtls_ssl_context *ssl, const unsigned char *name,
     size_t len)
@@ -703,12 +871,12 @@ sni_select(void *p_srv, mbedtls_ssl_context *ssl, const unsigned char *name,
 		return 0;
 	c->vhost = vh;
 	return mbedtls_ssl_set_hs_own_cert(ssl, (mbedtls_x509_crt *)&vh->chain,
-	    (mbedtls_pk_context *)&vh->key);
+	    own_key(srv, vh));
 }
 
 static int
 load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
-    size_t idx, char *err, size_t errlen)
+    size_t idx, bool remote_key, char *err, size_t errlen)
 {
 	char label[300], reason[128];
 	struct stat st;
@@ -722,7 +890,7 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 		kg_seterr(err, errlen, "%s: no certificate file configured", label);
 		return -1;
 	}
-	if (vc->key_file == NULL || vc->key_file[0] == '\0') {
+	if (!remote_key && (vc->key_file == NULL || vc->key_file[0] == '\0')) {
 		kg_seterr(err, errlen, "%s: no private key file configured", label);
 		return -1;
 	}
@@ -743,6 +911,10 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 		    label, ret, vc->cert_file);
 		return -1;
 	}
+	/* A remote key is read by the key process (tlskey.c), never here:
+	 * a process that forks relays must not hold it. */
+	if (remote_key)
+		goto key_checked;
 	if ((e = file_unreadable(vc->key_file)) == 0 && stat(vc->key_file, &st) != 0)
 		e = errno;
 	if (e != 0) {
@@ -774,6 +946,7 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 		    "own)", label, vc->key_file, vc->cert_file);
 		return -1;
 	}
+key_checked:
 	if (mbedtls_pk_get_type(&vh->chain.pk) == MBEDTLS_PK_ECKEY) {
 		mbedtls_ecp_group_id grp = mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(vh->chain.pk));
 		if (grp != MBEDTLS_ECP_DP_SECP256R1 && grp != MBEDTLS_ECP_DP_SECP384R1) {
@@ -877,17 +1050,22 @@ tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
 		mbedtls_pk_init(&srv->vhosts[i].key);
 	}
 	for (i = 0; i < srv->nvhosts; i++)
-		if (load_vhost(&srv->vhosts[i], &cfg->vhosts[i], i, err, errlen) != 0)
+		if (load_vhost(&srv->vhosts[i], &cfg->vhosts[i], i,
+		    cfg->remote_keys, err, errlen) != 0)
 			goto fail;
+	srv->remote_keys = cfg->remote_keys;
 	if ((ret = conf_common(&srv->conf, MBEDTLS_SSL_IS_SERVER)) != 0 ||
 	    (ret = mbedtls_ssl_conf_own_cert(&srv->conf, &srv->vhosts[0].chain,
-	    &srv->vhosts[0].key)) != 0) {
+	    own_key(srv, &srv->vhosts[0]))) != 0) {
 		kg_seterr(err, errlen, "cannot set up the TLS server: %s",
 		    mbedtls_reason(ret, reason, sizeof(reason)));
 		goto fail;
 	}
 	mbedtls_ssl_conf_authmode(&srv->conf, MBEDTLS_SSL_VERIFY_NONE);
 	mbedtls_ssl_conf_sni(&srv->conf, sni_select, srv);
+	if (srv->remote_keys)
+		mbedtls_ssl_conf_async_private_cb(&srv->conf, async_sign_start,
+		    NULL, async_resume, async_cancel, srv);
 	if (!cfg->no_session_tickets)
 		mbedtls_ssl_conf_session_tickets_cb(&srv->conf, ticket_write,
 		    ticket_parse, srv);
@@ -1243,9 +1421,22 @@ tls_handshake(struct tls_conn *c)
 		return TLS_OK;
 	if (c->closed)
 		return TLS_CLOSED;
+	if (c->sign_state == SIGN_WAITING)
+		return TLS_WANT_SIGN;
 	hs_conn = c;
 	ret = mbedtls_ssl_handshake(&c->ssl);
 	hs_conn = NULL;
+	if (ret == MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS)
+		return TLS_WANT_SIGN;
+	if (ret != 0 && c->sign_state == SIGN_FAILED) {
+		/* mbedTLS sends no alert for a failed signature: the client
+		 * must not wait for a message that will not come. */
+		(void)mbedtls_ssl_send_alert_message(&c->ssl,
+		    MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+		    MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR);
+		c->failed = true;
+		return TLS_ERR;
+	}
 	if (ret != 0)
 		return conn_failed(c, ret, "during the handshake");
 	if (c->cli != NULL && (ret = client_handshake_done(c)) != TLS_OK)
@@ -1435,6 +1626,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	mbedtls_ssl_free(&c->ssl);   /* zeroizes keys and record buffers */
+	free(c->sig);
 	free(c->sni);
 	tls_server_unref(c->srv);
 	tls_client_unref(c->cli);

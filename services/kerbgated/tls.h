@@ -85,6 +85,9 @@ enum tls_status {
 	TLS_WANT_WRITE = -2,  /* wait until the fd is writable, call again */
 	TLS_CLOSED     = -3,  /* the peer closed; tls_conn_error() says how */
 	TLS_ERR        = -4,  /* failed for good; tls_conn_error() says why */
+	TLS_WANT_SIGN  = -5,  /* server handshake waits for a remote signature
+	                         (tls_server_set_signer): do not poll the fd;
+	                         call again after tls_conn_signed() */
 };
 
 /* Default and bounds of tls_server_config.ticket_lifetime, seconds. */
@@ -110,6 +113,9 @@ struct tls_vhost_config {
 struct tls_server_config {
 	const struct tls_vhost_config *vhosts;  /* the first is the default */
 	size_t nvhosts;
+	bool remote_keys;               /* true: key_file is not read; the
+	                                   private-key operation goes to the
+	                                   signer (tls_server_set_signer()) */
 	unsigned int ticket_lifetime;   /* seconds; 0 = the default */
 	bool no_session_tickets;        /* true: full handshake every time */
 };
@@ -183,6 +189,75 @@ void tls_server_unref(struct tls_server *srv);
  * \return      the connection, or NULL if out of memory
  */
 struct tls_conn *tls_conn_new_server(struct tls_server *srv, int fd);
+
+/* ---- remote private keys (server side) -------------------------------- */
+
+/* What the signature is (values travel in tlskey.h's frames). */
+enum tls_sign_scheme {
+	TLS_SIGN_ECDSA     = 1,   /* DER ECDSA-Sig-Value over the hash */
+	TLS_SIGN_RSA_PKCS1 = 2,   /* PKCS#1 v1.5 with DigestInfo (TLS 1.2) */
+	TLS_SIGN_RSA_PSS   = 3,   /* PSS, MGF1 with the same hash, salt the
+	                             hash's length (TLS 1.3 rsa_pss_rsae_*) */
+};
+
+enum tls_sign_md {
+	TLS_MD_SHA256 = 1,
+	TLS_MD_SHA384 = 2,
+	TLS_MD_SHA512 = 3,
+};
+
+/* Largest signature tls_conn_signed() takes (RSA-8192). */
+#define TLS_SIG_MAX 1024
+
+/* One private-key operation a handshake needs. */
+struct tls_sign_request {
+	unsigned int key_index;         /* the vhost, in tls_server_config
+	                                   order */
+	enum tls_sign_scheme scheme;
+	enum tls_sign_md md;
+	const uint8_t *hash;            /* valid during the call only */
+	size_t hash_len;
+};
+
+/*
+ * Starts a remote signature for connection c.  Returns 0 when the request
+ * is on its way (the answer comes through tls_conn_signed(), which the
+ * function may also call itself before it returns), -1 when it cannot be
+ * sent (the handshake then fails with an internal_error alert).
+ */
+typedef int (*tls_sign_fn)(void *arg, struct tls_conn *c,
+    const struct tls_sign_request *req);
+
+/**
+ * \brief       Route the private-key operations of a context made with
+ *              remote_keys to fn (per process: a forked relay sets its
+ *              own).  TLS 1.2's ServerKeyExchange and TLS 1.3's
+ *              CertificateVerify both go there.
+ */
+void tls_server_set_signer(struct tls_server *srv, tls_sign_fn fn, void *arg);
+
+/**
+ * \brief       Deliver the signature a tls_sign_fn was asked for; then call
+ *              tls_handshake() again.
+ * \param c     the connection, whose handshake returned TLS_WANT_SIGN
+ * \param sig   the signature, or NULL: the signature failed
+ * \param len   its length (at most TLS_SIG_MAX)
+ * \param why   with sig NULL: why, in admin words (tls_conn_error())
+ * \return      0, or -1 if c was not waiting for a signature or the
+ *              signature is too long (the handshake then fails)
+ */
+int tls_conn_signed(struct tls_conn *c, const uint8_t *sig, size_t len,
+    const char *why);
+
+/** \brief True while c's handshake waits for tls_conn_signed(). */
+bool tls_conn_signing(const struct tls_conn *c);
+
+/** \brief Attach the caller's pointer to a connection (the signer's way
+ *         back from c to its own state). */
+void tls_conn_set_data(struct tls_conn *c, void *data);
+
+/** \brief The pointer set by tls_conn_set_data(), or NULL. */
+void *tls_conn_data(const struct tls_conn *c);
 
 /* ---- client side ------------------------------------------------------ */
 

@@ -91,8 +91,9 @@ start_kerbgated() {
 			sleep 0.2
 		done
 	done
-	# KERBGATE_TEST_HOOKS: SIGUSR2 makes a relay send a malformed frame.
-	lb env KERBGATE_TEST_HOOKS=1 "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
+	# KERBGATE_TEST_HOOKS: SIGUSR2 makes a relay send a malformed frame (to
+	# the keyholder; with KG_TEST_HOOKS=tlskey, to the TLS key process).
+	lb env KERBGATE_TEST_HOOKS="${KG_TEST_HOOKS:-1}" "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
 		>>"$log" 2>&1 &
 	for _ in $(seq 50); do
 		# Any answer from a back-end will do (Apache says 404 here).

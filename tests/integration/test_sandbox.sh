@@ -34,8 +34,8 @@ test_every_child_is_sandboxed() {
 		sandboxed "$c" || { echo "# child $c is not sandboxed"; return 1; }
 		n=$((n + 1))
 	done
-	# The keyholder and two relays ("workers": 2).
-	[ "$n" -eq 3 ]
+	# The keyholder, the TLS key process and two relays ("workers": 2).
+	[ "$n" -eq 4 ]
 }
 
 test_children_run_as_their_users() {
@@ -49,7 +49,8 @@ test_children_run_as_their_users() {
 		*) return 1 ;;
 		esac
 	done
-	[ "$keys" -eq 1 ] && [ "$relays" -eq 2 ]
+	# The keyholder and the TLS key process run as keyholder_user.
+	[ "$keys" -eq 2 ] && [ "$relays" -eq 2 ]
 }
 
 test_parent_is_not_sandboxed() {
@@ -92,8 +93,8 @@ traffic() {
 }
 
 test_forbidden_call_kills_logs_and_respawns() {
-	local victim kh t codes before
-	kh=$(pgrep -P "$kg_pid" -u _kgkeys)
+	local victim kh t codes before p
+	kh=$(pgrep -P "$kg_pid" -u _kgkeys)	# the keyholder and the TLS key process
 	victim=$(pgrep -P "$kg_pid" -u _kgrelay | head -1)
 	[ -n "$victim" ] || return 1
 	rm -f "$work/stop"
@@ -109,7 +110,7 @@ test_forbidden_call_kills_logs_and_respawns() {
 		sleep 0.2
 	done
 	for _ in $(seq 50); do
-		[ "$(pgrep -P "$kg_pid" | wc -l)" -eq 3 ] && ! kill -0 "$victim" 2>/dev/null && break
+		[ "$(pgrep -P "$kg_pid" | wc -l)" -eq 4 ] && ! kill -0 "$victim" 2>/dev/null && break
 		sleep 0.2
 	done
 	sleep 1
@@ -121,8 +122,10 @@ test_forbidden_call_kills_logs_and_respawns() {
 	grep -qE "relay [0-9]+ \(pid $victim\) killed by the sandbox: forbidden system call openat" "$log" ||
 		{ echo "# no log line naming the call"; return 1; }
 	grep -qE "relay [0-9]+ restarted as" "$log" || { echo "# no new relay"; return 1; }
-	# The keyholder (and the other relay) served on.
-	kill -0 "$kh" || { echo "# the keyholder went too"; return 1; }
+	# The keyholder and the key process (and the other relay) served on.
+	for p in $kh; do
+		kill -0 "$p" || { echo "# the keyholder or the key process went too"; return 1; }
+	done
 	# Every answer was the back-end's, none an error or a timeout, but the
 	# one request the dying relay may have had in flight; and the VIP kept
 	# answering after the kill.

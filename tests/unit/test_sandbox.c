@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,6 +192,89 @@ test_socket_families(void **state)
 }
 
 static int
+do_inet_socket(void)
+{
+	return socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 1;
+}
+
+static int
+do_inet6_socket(void)
+{
+	return socket(AF_INET6, SOCK_STREAM, 0) >= 0 ? 0 : 1;
+}
+
+/* sendto() with an address, on a socket it already holds. */
+static int
+do_sendto_address(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
+		return 2;
+	return sendto(sv[0], "x", 1, 0, (struct sockaddr *)&sun,
+	    sizeof(sun)) >= 0 ? 0 : 1;
+}
+
+/* What the key process does: poll, send and receive on its pairs. */
+static int
+do_tlskey_allowed(void)
+{
+	struct pollfd p;
+	char b;
+	int sv[2];
+	void *m;
+
+	/* The pair is made before the filter in the real process; here
+	 * socketpair() is not on the list, so it is made by the caller. */
+	sv[0] = 3;
+	sv[1] = 4;
+	if ((m = malloc(1 << 20)) == NULL)
+		return 2;
+	free(m);
+	if (send(sv[0], "x", 1, MSG_NOSIGNAL) != 1)
+		return 3;
+	p = (struct pollfd){ sv[1], POLLIN, 0 };
+	if (poll(&p, 1, 1000) != 1 || recv(sv[1], &b, 1, 0) != 1)
+		return 4;
+	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
+		return 5;
+	return b == 'x' ? 0 : 6;
+}
+
+/* The TLS key process holds the VIP keys: no network at all. */
+static void
+test_tlskey_has_no_network(void **state)
+{
+	int (*deadly[])(void) = { do_inet_socket, do_inet6_socket,
+	    do_netlink_socket, do_sendto_address, do_open, do_exec, do_fork };
+	int sv[2], st;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(deadly) / sizeof(deadly[0]); i++) {
+		st = sandboxed(SANDBOX_TLSKEY, deadly[i]);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+			fail_msg("call %zu was not killed", i);
+	}
+	st = sandboxed(SANDBOX_TLSKEY, do_unix_socket_expect_eacces);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	if (sv[0] != 3 || sv[1] != 4) {
+		assert_int_equal(dup2(sv[0], 3), 3);
+		assert_int_equal(dup2(sv[1], 4), 4);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	st = sandboxed(SANDBOX_TLSKEY, do_tlskey_allowed);
+	close(3);
+	close(4);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int
 do_open_expect_enoent(void)
 {
 	int fd = open("/etc/passwd", O_RDONLY);
@@ -280,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_relay_allowed_calls_work),
 		cmocka_unit_test(test_keyholder_allowed_calls_work),
 		cmocka_unit_test(test_no_exec_no_fork_anywhere),
+		cmocka_unit_test(test_tlskey_has_no_network),
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_keyholder_open_fails_without_opening),
 #endif
