@@ -112,25 +112,32 @@ control_free(struct control *c)
 	free(c);
 }
 
-/* Answers the client and closes it: one request per connection. */
+/* Sends one answer to a client socket. */
 static void
-reply(struct control *c, enum ctl_status st, const char *text)
+send_result(int fd, enum ctl_status st, const char *text)
 {
 	struct ctl_result *r;
 	uint8_t *out;
 	size_t n;
 
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	r->status = st;
+	kg_strlcpy(r->text, text, sizeof(r->text));
+	if (ctl_result_encode(r, &out, &n) == 0) {
+		(void)kg_ipc_send(fd, CTL_MSG_RESULT, 1, out, n);
+		free(out);
+	}
+	free(r);
+}
+
+/* Answers the client and closes it: one request per connection. */
+static void
+reply(struct control *c, enum ctl_status st, const char *text)
+{
 	if (c->cfd < 0)
 		return;
-	if ((r = calloc(1, sizeof(*r))) != NULL) {
-		r->status = st;
-		kg_strlcpy(r->text, text, sizeof(r->text));
-		if (ctl_result_encode(r, &out, &n) == 0) {
-			(void)kg_ipc_send(c->cfd, CTL_MSG_RESULT, 1, out, n);
-			free(out);
-		}
-		free(r);
-	}
+	send_result(c->cfd, st, text);
 	close(c->cfd);
 	c->cfd = -1;
 	c->waiting = 0;
@@ -156,11 +163,10 @@ accept_client(struct control *c)
 		return;
 	}
 	if (c->cfd >= 0) {
-		int busy = c->cfd;
-
-		c->cfd = fd;
-		reply(c, CTL_REFUSED, "another control request is running: try again");
-		c->cfd = busy;
+		/* Refused on its own socket: the running request keeps its
+		 * state (the id it waits for, its partly read frame). */
+		send_result(fd, CTL_REFUSED, "another control request is running: try again");
+		close(fd);
 		return;
 	}
 	c->cfd = fd;
