@@ -30,7 +30,8 @@ mgmt_certs() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Contoso/CN=kerbgate-roll" \
 		-keyout "$work/roll.key" -out "$work/roll.csr" 2>/dev/null
 	openssl x509 -req -in "$work/roll.csr" -CA "$work/mca.pem" -CAkey "$work/mca.key" \
-		-CAcreateserial -days 2 -out "$work/roll.pem" 2>/dev/null
+		-CAcreateserial -days 2 -out "$work/roll.pem" \
+		-extfile <(printf 'extendedKeyUsage=clientAuth') 2>/dev/null
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$vip" \
 		-keyout "$work/mgmt.key" -out "$work/mgmt.csr" 2>/dev/null
 	openssl x509 -req -in "$work/mgmt.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
