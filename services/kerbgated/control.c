@@ -37,6 +37,27 @@ struct control {
 	uint64_t		 since_ms;
 };
 
+/*
+ * The socket's folder must be ours and writable by us alone: in a folder
+ * others can write to (/tmp), they could replace the socket by a symlink
+ * between bind and chown, and be given the file it points to.
+ */
+static int
+folder_is_ours(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return kg_seterr(err, errlen, "cannot inspect the folder %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return kg_seterr(err, errlen, "the control socket's folder %s is %s: "
+		    "use a folder of its own, root's and writable by root only, "
+		    "such as /run/kerbgate", dir, !S_ISDIR(st.st_mode) ? "not a folder" :
+		    st.st_uid != geteuid() ? "not root's" : "writable by group or others");
+	return 0;
+}
+
 struct control *
 control_new(const char *path, const char *store, const char *group, char *err,
     size_t errlen)
@@ -59,6 +80,8 @@ control_new(const char *path, const char *store, const char *group, char *err,
 	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
 		return kg_seterr(err, errlen, "cannot make the folder of %s: %s", path,
 		    strerror(errno)), NULL;
+	if (folder_is_ours(dir, err, errlen) < 0)
+		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return kg_seterr(err, errlen, "out of memory"), NULL;
 	kg_strlcpy(c->path, path, sizeof(c->path));
@@ -75,7 +98,8 @@ control_new(const char *path, const char *store, const char *group, char *err,
 		free(c);
 		return kg_seterr(err, errlen, "socket: %s", strerror(errno)), NULL;
 	}
-	old = umask(077);
+	/* The mode comes from bind: nothing changes the path afterwards. */
+	old = umask(gr != NULL ? 0117 : 0177);
 	if (bind(c->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    listen(c->lfd, 4) < 0) {
 		umask(old);
@@ -87,8 +111,9 @@ control_new(const char *path, const char *store, const char *group, char *err,
 	umask(old);
 	/* The folder made 0700 above is root's; the group needs to pass it. */
 	kg_strlcpy(dir, path, sizeof(dir));
-	if (gr != NULL && (chown(path, 0, gr->gr_gid) < 0 || chmod(path, 0660) < 0 ||
-	    chown(dirname(dir), 0, gr->gr_gid) < 0 || chmod(dir, 0750) < 0)) {
+	if (gr != NULL && (fchownat(AT_FDCWD, path, 0, gr->gr_gid,
+	    AT_SYMLINK_NOFOLLOW) < 0 || chown(dirname(dir), 0, gr->gr_gid) < 0 ||
+	    chmod(dir, 0750) < 0)) {
 		kg_seterr(err, errlen, "cannot give %s to group %s: %s", path, group,
 		    strerror(errno));
 		close(c->lfd);

@@ -195,6 +195,56 @@ test_socket_is_not_reachable_by_others(void **state)
 	assert_int_equal(st.st_mode & 077, 0);
 }
 
+/* A folder others can write to (e.g. /tmp) would let them swap the socket
+ * for a symlink before it is given to the group: refused, and left alone. */
+static void
+test_folder_writable_by_others_is_refused(void **state)
+{
+	char dir[] = "/tmp/kg-test-control-XXXXXX", path[128], err[256];
+	struct control *c;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 01777), 0);
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	c = control_new(path, "", "", err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, "writable"));
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 01777);
+	assert_int_equal(access(path, F_OK), -1);
+	control_free(c);
+	rmdir(dir);
+}
+
+/* With a control group: the socket is root:group 0660, the folder 0750. */
+static void
+test_group_gets_socket_and_folder(void **state)
+{
+	char dir[] = "/tmp/kg-test-control-XXXXXX", path[128], run[96], err[256];
+	struct control *c;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(run, sizeof(run), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/control.sock", run);
+	c = control_new(path, "", "daemon", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("control_new: %s", err);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_not_equal(st.st_gid, 0);
+	assert_int_equal(lstat(run, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0750);
+	control_free(c);
+	rmdir(run);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -203,6 +253,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_is_not_reachable_by_others,
 		    setup, teardown),
+		cmocka_unit_test(test_folder_writable_by_others_is_refused),
+		cmocka_unit_test(test_group_gets_socket_and_folder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
