@@ -60,6 +60,7 @@ body_object(const struct api_request *rq, const char *const *allowed,
 {
 	json_error_t jerr;
 	const char *key;
+	char *near;
 	json_t *obj, *v;
 	size_t i;
 
@@ -69,8 +70,12 @@ body_object(const struct api_request *rq, const char *const *allowed,
 	}
 	obj = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
+		/* jansson quotes the text near the error: it may be the password. */
+		if ((near = strstr(jerr.text, " near '")) != NULL)
+			*near = '\0';
 		refuse(rs, 400, "json", "the body is not valid JSON: %s (line %d, column %d)",
 		    jerr.text, jerr.line, jerr.column);
+		kg_zero(&jerr, sizeof(jerr));
 		return NULL;
 	}
 	if (!json_is_object(obj)) {

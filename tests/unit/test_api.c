@@ -239,6 +239,25 @@ test_list_embeds_the_keyholders_json_and_is_not_audited(void **s)
 	api_response_free(&rs);
 }
 
+/* A JSON error inside the password does not quote it back (an admin's
+ * script would print the answer into its log). */
+static void
+test_json_error_does_not_quote_the_password(void **s)
+{
+	struct fake f = { 0 };
+	struct api_response rs;
+
+	(void)s;
+	assert_int_equal(req(&f, "PUT", "/api/v1/credentials/staged",
+	    "{\"account\":\"A$@R\",\"kvno\":3,\"password\":\"Quoted-S3cret\\q\"}",
+	    &admin, &rs), 400);
+	assert_non_null(strstr(rs.body, "not valid JSON"));
+	assert_non_null(strstr(rs.body, "column"));
+	assert_null(strstr(rs.body, "S3cret"));
+	assert_int_equal(f.calls, 0);
+	api_response_free(&rs);
+}
+
 /* Freed blocks that still held the password when released. */
 static int freed_with_secret, freed_blocks;
 
@@ -284,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_keyholder_answers_map_to_statuses),
 		cmocka_unit_test(test_list_embeds_the_keyholders_json_and_is_not_audited),
 		cmocka_unit_test(test_jansson_copies_of_a_password_are_wiped),
+		cmocka_unit_test(test_json_error_does_not_quote_the_password),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
