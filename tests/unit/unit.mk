@@ -25,3 +25,4 @@ test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealeds
 test_ctlproto_SRCS := services/kerbgated/ctlproto.c
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
+test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
