@@ -30,6 +30,9 @@ answer_json(struct api_response *rs, int status, json_t *obj)
 	return rs->status;
 }
 
+static int refuse(struct api_response *rs, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int
 refuse(struct api_response *rs, int status, const char *code, const char *fmt, ...)
 {
