@@ -156,6 +156,18 @@ send_result(int fd, enum ctl_status st, const char *text)
 	free(r);
 }
 
+/* Closes the client and forgets its request: an answer to it that comes
+ * later is dropped (its id is no longer awaited), never given to the next. */
+static void
+drop_client(struct control *c)
+{
+	close(c->cfd);
+	c->cfd = -1;
+	c->waiting = 0;
+	kg_ipc_reader_free(&c->crd);
+	kg_ipc_reader_init(&c->crd);
+}
+
 /* Answers the client and closes it: one request per connection. */
 static void
 reply(struct control *c, enum ctl_status st, const char *text)
@@ -163,11 +175,7 @@ reply(struct control *c, enum ctl_status st, const char *text)
 	if (c->cfd < 0)
 		return;
 	send_result(c->cfd, st, text);
-	close(c->cfd);
-	c->cfd = -1;
-	c->waiting = 0;
-	kg_ipc_reader_free(&c->crd);
-	kg_ipc_reader_init(&c->crd);
+	drop_client(c);
 }
 
 static void
@@ -212,10 +220,8 @@ client_readable(struct control *c, int kh_fd)
 	if (rc < 0 || c->waiting != 0) {
 		if (rc < 0 && c->waiting == 0)
 			reply(c, CTL_REFUSED, "malformed frame");
-		else if (rc < 0) {	/* the client left: its answer is dropped */
-			close(c->cfd);
-			c->cfd = -1;
-		}
+		else if (rc < 0)	/* the client left: its answer is dropped */
+			drop_client(c);
 		return;
 	}
 	if ((rc = kg_ipc_next(&c->crd, &f)) == 0)

@@ -180,6 +180,52 @@ test_second_client_is_refused_and_first_answer_is_kept(void **state)
 	kg_ipc_reader_free(&kh);
 }
 
+/* A client that gave up (mgmtd's timeout) leaves; the next client's request
+ * is forwarded, and the late answer to the first one is not given to it. */
+static void
+test_late_answer_is_not_given_to_the_next_client(void **state)
+{
+	struct fixture *f = *state;
+	struct kg_ipc_reader kh;
+	struct kg_ipc_frame fr;
+	struct ctl_result res = { .status = CTL_OK }, got;
+	uint32_t first, second;
+	uint8_t *p;
+	size_t n;
+	int a, b;
+
+	kg_ipc_reader_init(&kh);
+	a = client(f);
+	send_list(a);
+	tick(f);
+	assert_int_equal(next_frame(f, f->kh[1], &kh, &fr), 1);
+	first = fr.id;
+	close(a);			/* gave up waiting */
+	tick(f);
+
+	b = client(f);
+	send_list(b);
+	tick(f);
+	assert_int_equal(next_frame(f, f->kh[1], &kh, &fr), 1);
+	second = fr.id;
+	assert_int_not_equal(second, first);
+
+	strcpy(res.text, "the answer for a");
+	assert_int_equal(ctl_result_encode(&res, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(f->kh[1], CTL_MSG_RESULT, first, p, n), KG_OK);
+	free(p);
+	tick(f);
+	strcpy(res.text, "the answer for b");
+	assert_int_equal(ctl_result_encode(&res, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(f->kh[1], CTL_MSG_RESULT, second, p, n), KG_OK);
+	free(p);
+	tick(f);
+	assert_int_equal(client_answer(b, &got), 1);
+	assert_string_equal(got.text, "the answer for b");
+	close(b);
+	kg_ipc_reader_free(&kh);
+}
+
 static void
 test_socket_is_not_reachable_by_others(void **state)
 {
@@ -250,6 +296,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_second_client_is_refused_and_first_answer_is_kept,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_answer_is_not_given_to_the_next_client,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_is_not_reachable_by_others,
 		    setup, teardown),
