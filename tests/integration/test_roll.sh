@@ -198,7 +198,7 @@ t_lying_appliance_stops_the_roll() {
 	local rc=$?
 	kill "$fake" 2>/dev/null; sleep 0.3
 	start_mgmtd 2 || return 1
-	roll status && [ "$(ad_kvno)" = "$k" ] && [ "$rc" = 0 ] &&
+	roll status; [ "$(ad_kvno)" = "$k" ] && [ "$rc" = 0 ] &&
 		! grep -q "$((k + 1)):staged" "$work/roll.out"
 }
 
