@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -407,4 +409,24 @@ kg_cfg_check_keys(const json_t *obj, const char *const allowed[],
 		rc = KG_ERR_CONFIG;
 	}
 	return rc;
+}
+
+/* ---- jansson's memory ------------------------------------------------------- */
+
+static void (*json_release)(void *) = free;
+
+static void
+wiping_free(void *p)
+{
+	if (p == NULL)
+		return;
+	kg_zero(p, malloc_usable_size(p));
+	json_release(p);
+}
+
+void
+kg_json_wipe_on_free(void *(*alloc)(size_t), void (*release)(void *))
+{
+	json_release = release;
+	json_set_alloc_funcs(alloc, wiping_free);
 }

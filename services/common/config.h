@@ -60,6 +60,17 @@ struct kg_cfgctx {
 json_t *kg_config_load(const char *path, struct kg_cfgerr *err);
 
 /**
+ * \brief          Makes jansson wipe every block before it releases it: its
+ *                 lexer and its writer keep copies of each string they handle
+ *                 (a password in a request body or an answer) and free them
+ *                 without wiping.  Call once, before the first JSON call.
+ * \param alloc    the allocator jansson uses; its blocks must be malloc's
+ *                 (their size is read with malloc_usable_size()).
+ * \param release  frees a block of alloc's after it was wiped.
+ */
+void kg_json_wipe_on_free(void *(*alloc)(size_t), void (*release)(void *));
+
+/**
  * \brief          As kg_config_load() for a configuration already in memory
  *                 (an upload to the management API, say).
  *

@@ -37,6 +37,27 @@ struct control {
 	uint64_t		 since_ms;
 };
 
+/*
+ * The socket's folder must be ours and writable by us alone: in a folder
+ * others can write to (/tmp), they could replace the socket by a symlink
+ * between bind and chown, and be given the file it points to.
+ */
+static int
+folder_is_ours(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return kg_seterr(err, errlen, "cannot inspect the folder %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return kg_seterr(err, errlen, "the control socket's folder %s is %s: "
+		    "use a folder of its own, root's and writable by root only, "
+		    "such as /run/kerbgate", dir, !S_ISDIR(st.st_mode) ? "not a folder" :
+		    st.st_uid != geteuid() ? "not root's" : "writable by group or others");
+	return 0;
+}
+
 struct control *
 control_new(const char *path, const char *store, const char *group, char *err,
     size_t errlen)
@@ -59,6 +80,8 @@ control_new(const char *path, const char *store, const char *group, char *err,
 	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
 		return kg_seterr(err, errlen, "cannot make the folder of %s: %s", path,
 		    strerror(errno)), NULL;
+	if (folder_is_ours(dir, err, errlen) < 0)
+		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return kg_seterr(err, errlen, "out of memory"), NULL;
 	kg_strlcpy(c->path, path, sizeof(c->path));
@@ -75,7 +98,8 @@ control_new(const char *path, const char *store, const char *group, char *err,
 		free(c);
 		return kg_seterr(err, errlen, "socket: %s", strerror(errno)), NULL;
 	}
-	old = umask(077);
+	/* The mode comes from bind: nothing changes the path afterwards. */
+	old = umask(gr != NULL ? 0117 : 0177);
 	if (bind(c->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    listen(c->lfd, 4) < 0) {
 		umask(old);
@@ -87,8 +111,9 @@ control_new(const char *path, const char *store, const char *group, char *err,
 	umask(old);
 	/* The folder made 0700 above is root's; the group needs to pass it. */
 	kg_strlcpy(dir, path, sizeof(dir));
-	if (gr != NULL && (chown(path, 0, gr->gr_gid) < 0 || chmod(path, 0660) < 0 ||
-	    chown(dirname(dir), 0, gr->gr_gid) < 0 || chmod(dir, 0750) < 0)) {
+	if (gr != NULL && (fchownat(AT_FDCWD, path, 0, gr->gr_gid,
+	    AT_SYMLINK_NOFOLLOW) < 0 || chown(dirname(dir), 0, gr->gr_gid) < 0 ||
+	    chmod(dir, 0750) < 0)) {
 		kg_seterr(err, errlen, "cannot give %s to group %s: %s", path, group,
 		    strerror(errno));
 		close(c->lfd);
@@ -123,30 +148,45 @@ control_free(struct control *c)
 	free(c);
 }
 
-/* Answers the client and closes it: one request per connection. */
+/* Sends one answer to a client socket. */
 static void
-reply(struct control *c, enum ctl_status st, const char *text)
+send_result(int fd, enum ctl_status st, const char *text)
 {
 	struct ctl_result *r;
 	uint8_t *out;
 	size_t n;
 
-	if (c->cfd < 0)
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return;
-	if ((r = calloc(1, sizeof(*r))) != NULL) {
-		r->status = st;
-		kg_strlcpy(r->text, text, sizeof(r->text));
-		if (ctl_result_encode(r, &out, &n) == 0) {
-			(void)kg_ipc_send(c->cfd, CTL_MSG_RESULT, 1, out, n);
-			free(out);
-		}
-		free(r);
+	r->status = st;
+	kg_strlcpy(r->text, text, sizeof(r->text));
+	if (ctl_result_encode(r, &out, &n) == 0) {
+		(void)kg_ipc_send(fd, CTL_MSG_RESULT, 1, out, n);
+		free(out);
 	}
+	free(r);
+}
+
+/* Closes the client and forgets its request: an answer to it that comes
+ * later is dropped (its id is no longer awaited), never given to the next. */
+static void
+drop_client(struct control *c)
+{
 	close(c->cfd);
 	c->cfd = -1;
 	c->waiting = 0;
 	kg_ipc_reader_free(&c->crd);
 	kg_ipc_reader_init(&c->crd);
+}
+
+/* Answers the client and closes it: one request per connection. */
+static void
+reply(struct control *c, enum ctl_status st, const char *text)
+{
+	if (c->cfd < 0)
+		return;
+	send_result(c->cfd, st, text);
+	drop_client(c);
 }
 
 static void
@@ -167,11 +207,10 @@ accept_client(struct control *c)
 		return;
 	}
 	if (c->cfd >= 0) {
-		int busy = c->cfd;
-
-		c->cfd = fd;
-		reply(c, CTL_REFUSED, "another control request is running: try again");
-		c->cfd = busy;
+		/* Refused on its own socket: the running request keeps its
+		 * state (the id it waits for, its partly read frame). */
+		send_result(fd, CTL_REFUSED, "another control request is running: try again");
+		close(fd);
 		return;
 	}
 	c->cfd = fd;
@@ -192,10 +231,8 @@ client_readable(struct control *c, int kh_fd)
 	if (rc < 0 || c->waiting != 0) {
 		if (rc < 0 && c->waiting == 0)
 			reply(c, CTL_REFUSED, "malformed frame");
-		else if (rc < 0) {	/* the client left: its answer is dropped */
-			close(c->cfd);
-			c->cfd = -1;
-		}
+		else if (rc < 0)	/* the client left: its answer is dropped */
+			drop_client(c);
 		return;
 	}
 	if ((rc = kg_ipc_next(&c->crd, &f)) == 0)

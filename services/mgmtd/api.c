@@ -30,6 +30,9 @@ answer_json(struct api_response *rs, int status, json_t *obj)
 	return rs->status;
 }
 
+static int refuse(struct api_response *rs, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int
 refuse(struct api_response *rs, int status, const char *code, const char *fmt, ...)
 {
@@ -60,6 +63,7 @@ body_object(const struct api_request *rq, const char *const *allowed,
 {
 	json_error_t jerr;
 	const char *key;
+	char *near;
 	json_t *obj, *v;
 	size_t i;
 
@@ -69,8 +73,12 @@ body_object(const struct api_request *rq, const char *const *allowed,
 	}
 	obj = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
+		/* jansson quotes the text near the error: it may be the password. */
+		if ((near = strstr(jerr.text, " near '")) != NULL)
+			*near = '\0';
 		refuse(rs, 400, "json", "the body is not valid JSON: %s (line %d, column %d)",
 		    jerr.text, jerr.line, jerr.column);
+		kg_zero(&jerr, sizeof(jerr));
 		return NULL;
 	}
 	if (!json_is_object(obj)) {

@@ -87,10 +87,15 @@ ctlclient_call(const char *path, const struct ctl_req *req,
 			    "(the KDC may be unreachable)", timeout_ms / 1000);
 			break;
 		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+		/* The socket blocks: read only what poll says is there, or a
+		 * kerbgated that never answers holds mgmtd past the deadline. */
+		rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno != EINTR) {
 			kg_seterr(err, errlen, "poll: %s", strerror(errno));
 			break;
 		}
+		if (rc <= 0)
+			continue;
 		rc = kg_ipc_read(&rd, fd);
 		if (rc == KG_ERR_AGAIN)
 			continue;

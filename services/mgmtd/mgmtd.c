@@ -194,6 +194,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_init("kerbgate-mgmtd", debug, 0);
+	kg_json_wipe_on_free(malloc, free);	/* request bodies carry passwords */
 	signal(SIGPIPE, SIG_IGN);
 	if ((root = kg_config_load(file, &cerr)) == NULL)
 		fatalx("%s", cerr.msg);

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <ev.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
 #include "http.h"
@@ -20,6 +22,7 @@
 enum conn_state { C_HANDSHAKE, C_READ, C_WRITE };
 
 struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* in accept order */
 	struct ev_loop		*loop;
 	const struct server_config *cfg;
 	int			 fd;
@@ -35,11 +38,13 @@ struct conn {
 	size_t			 out_len, out_off;
 	struct api_client	 client;
 	int			 have_client;
+	int			 not_client_auth; /* a certificate without clientAuth */
 };
 
 static const struct server_config *server_cfg;
 static ev_io accept_io;
 static unsigned nconns;
+static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 
 const char *
 server_reason(int status)
@@ -73,6 +78,7 @@ conn_free(struct conn *c)
 	close(c->fd);
 	kg_freezero(c->in, c->in_cap);	/* a body may hold a password */
 	free(c->out);
+	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 	nconns--;
 }
@@ -118,6 +124,19 @@ respond_error(struct conn *c, int status, const char *code, const char *msg)
 	respond(c, status, body, n > 0 ? (size_t)n : 0);
 }
 
+/*
+ * A management client's certificate says so: extended key usage clientAuth.
+ * mbedTLS accepts a certificate without the extension for either end, so an
+ * appliance's server certificate from the same CA would otherwise be an admin.
+ */
+static int
+is_client_auth(const mbedtls_x509_crt *crt)
+{
+	return mbedtls_x509_crt_has_ext_type(crt, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) &&
+	    mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_CLIENT_AUTH,
+	    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) == 0;
+}
+
 /* The client certificate's subject and fingerprint, for the audit log. */
 static void
 note_client(struct conn *c)
@@ -130,8 +149,15 @@ note_client(struct conn *c)
 	if ((der = tls_conn_peer_cert_der(c->tls, &len)) == NULL)
 		return;
 	mbedtls_x509_crt_init(&crt);
-	if (mbedtls_x509_crt_parse_der(&crt, der, len) == 0 &&
-	    mbedtls_x509_dn_gets(c->client.subject, sizeof(c->client.subject),
+	if (mbedtls_x509_crt_parse_der(&crt, der, len) != 0) {
+		mbedtls_x509_crt_free(&crt);
+		return;
+	}
+	if (!is_client_auth(&crt)) {
+		c->not_client_auth = 1;
+		log_info("management connection refused: its certificate has no "
+		    "extended key usage clientAuth");
+	} else if (mbedtls_x509_dn_gets(c->client.subject, sizeof(c->client.subject),
 	    &crt.subject) > 0 && tls_cert_sha256(der, len, sum) == 0) {
 		for (i = 0; i < sizeof(sum); i++)
 			snprintf(c->client.fingerprint + 2 * i, 3, "%02x", sum[i]);
@@ -146,6 +172,13 @@ handle(struct conn *c)
 	struct api_request rq;
 	struct api_response rs;
 
+	if (c->not_client_auth) {
+		kg_zero(c->in, c->in_len);
+		respond_error(c, 403, "client", "the client certificate is not one for "
+		    "TLS client authentication: issue it with extended key usage "
+		    "clientAuth (docs/api.md)");
+		return;
+	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = c->head.method;
 	rq.method_len = c->head.method_len;
@@ -284,6 +317,28 @@ on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/*
+ * Makes room when every slot is taken: the oldest connection still in its TLS
+ * handshake goes, since anyone who can reach the port can hold those (and
+ * only a management client gets past it).  0 when a slot is free.
+ */
+static int
+make_room(void)
+{
+	struct conn *c;
+
+	if (nconns < SERVER_MAX_CONNS)
+		return 0;
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->state == C_HANDSHAKE) {
+			log_info("%u management connections: dropped the oldest one "
+			    "still in its TLS handshake", nconns);
+			conn_free(c);
+			return 0;
+		}
+	return -1;
+}
+
 static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -292,7 +347,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (nconns >= SERVER_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+		if (make_room() < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -305,6 +360,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		nconns++;
+		TAILQ_INSERT_TAIL(&conns, c, entry);
 		c->loop = loop;
 		c->cfg = server_cfg;
 		c->fd = fd;

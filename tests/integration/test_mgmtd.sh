@@ -35,8 +35,8 @@ leaf() {	# name ca subject [ext]
 }
 ca mgmt-ca; ca other-ca
 leaf server mgmt-ca "/CN=appliance1" "subjectAltName=IP:127.0.0.1"
-leaf admin mgmt-ca "/O=Contoso/CN=roll"
-leaf intruder other-ca "/O=Contoso/CN=roll"
+leaf admin mgmt-ca "/O=Contoso/CN=roll" "extendedKeyUsage=clientAuth"
+leaf intruder other-ca "/O=Contoso/CN=roll" "extendedKeyUsage=clientAuth"
 
 cat >"$work/mgmtd.json" <<EOF
 { "listen": "127.0.0.1:$port",
@@ -108,6 +108,31 @@ t_slow_client_holds_nobody() {
 	return $rc
 }
 
+t_server_cert_is_not_a_client_cert() {
+	# The appliance's own server certificate (same CA, no clientAuth usage),
+	# e.g. taken from another appliance, is not a management client.
+	[ "$(curl -s -o "$work/body" -w '%{http_code}' --max-time 10 --cacert "$work/mgmt-ca.pem" \
+		--cert "$work/server.pem" --key "$work/server.key" "$url/api/v1/credentials")" = 403 ] &&
+		grep -q 'clientAuth' "$work/body"
+}
+
+t_idle_connections_do_not_lock_out() {
+	# More idle TCP connections than the server keeps (anyone on the
+	# management network can open them): the admin still gets in.
+	python3 - "$port" "$work" <<'PY'
+import socket, subprocess, sys, time
+port, work = int(sys.argv[1]), sys.argv[2]
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(80)]
+time.sleep(0.3)
+r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+    "--cacert", work + "/mgmt-ca.pem", "--cert", work + "/admin.pem", "--key", work + "/admin.key",
+    "https://127.0.0.1:%d/api/v1/credentials" % port], capture_output=True, text=True)
+for s in idle:
+    s.close()
+sys.exit(0 if r.stdout == "503" else 1)
+PY
+}
+
 check "no client certificate: refused in the TLS handshake, and logged" t_no_certificate
 check "a client certificate from another CA: refused" t_other_ca
 check "the admin's certificate gets in; no kerbgated: 503 saying so" t_admin_gets_clear_503
@@ -117,6 +142,8 @@ check "malformed JSON: 400 saying where" t_malformed_json
 check "malformed HTTP (bare LF): 400 from the parser" t_malformed_http
 check "audit log: who (subject, fingerprint), what, kvno, result; 0600; no password anywhere" t_audit_without_secret
 check "a client that sends nothing does not hold up another" t_slow_client_holds_nobody
+check "a certificate of the management CA without clientAuth usage (a server's): 403" t_server_cert_is_not_a_client_cert
+check "more idle connections than slots do not lock the admin out" t_idle_connections_do_not_lock_out
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -30,7 +30,8 @@ mgmt_certs() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Contoso/CN=kerbgate-roll" \
 		-keyout "$work/roll.key" -out "$work/roll.csr" 2>/dev/null
 	openssl x509 -req -in "$work/roll.csr" -CA "$work/mca.pem" -CAkey "$work/mca.key" \
-		-CAcreateserial -days 2 -out "$work/roll.pem" 2>/dev/null
+		-CAcreateserial -days 2 -out "$work/roll.pem" \
+		-extfile <(printf 'extendedKeyUsage=clientAuth') 2>/dev/null
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$vip" \
 		-keyout "$work/mgmt.key" -out "$work/mgmt.csr" 2>/dev/null
 	openssl x509 -req -in "$work/mgmt.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
@@ -181,6 +182,26 @@ t_lost_mid_roll() {
 	roll finish && roll status && [ "$(grep -c 'level with AD' "$work/roll.out")" = 2 ]
 }
 
+t_lying_appliance_stops_the_roll() {
+	# lb2 is replaced by an API that answers 200 to every change without
+	# making it: the roll must not set the password in AD, and must retire
+	# what lb1 staged.
+	local k fake
+	roll status; k=$(ad_kvno)
+	stop_mgmtd 2
+	lb python3 "$top/tests/integration/fake_appliance.py" "$vip" 8444 "$work/mgmt.pem" \
+		"$work/mgmt.key" "$work/mca.pem" "$k" >"$work/fake.log" 2>&1 &
+	for _ in $(seq 50); do grep -q listening "$work/fake.log" && break; sleep 0.1; done
+	fake=$(pgrep -n -f "fake_appliance.py $vip 8444")
+	! roll rotate && grep -q "^lb2 .*does not hold it" "$work/roll.out" &&
+		grep -q 'Nothing changed in AD' "$work/roll.out"
+	local rc=$?
+	kill "$fake" 2>/dev/null; sleep 0.3
+	start_mgmtd 2 || return 1
+	roll status; [ "$(ad_kvno)" = "$k" ] && [ "$rc" = 0 ] &&
+		! grep -q "$((k + 1)):staged" "$work/roll.out"
+}
+
 mgmt_curl() { client curl -s -o "$work/body" -w '%{http_code}' --max-time 20 --cacert "$work/ca.pem" \
 	--cert "$work/roll.pem" --key "$work/roll.key" "$@"; }
 
@@ -211,6 +232,7 @@ check "three rolls while clients authenticate: every one done, no authentication
 check "--if-older-than 30d right after a roll: nothing to do" t_if_older_than
 check "an appliance unreachable at the start: nothing changed, AD untouched" t_unreachable_at_start
 check "an appliance lost mid-roll: not finished, status shows it behind, finish levels it" t_lost_mid_roll
+check "an appliance that says it staged but did not: AD untouched, lb1's staged kvno retired" t_lying_appliance_stops_the_roll
 check "the API refuses a kvno lower than the active one (409, in words)" t_api_refuses_lower_kvno
 check "the API's list carries no key bytes" t_api_list_has_no_key_bytes
 check "the audit log records who activated, 0600" t_audit_records_changes

@@ -9,10 +9,15 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "api.h"
+#include "config.h"
 
 struct fake {
 	int		 calls;
@@ -234,6 +239,58 @@ test_list_embeds_the_keyholders_json_and_is_not_audited(void **s)
 	api_response_free(&rs);
 }
 
+/* A JSON error inside the password does not quote it back (an admin's
+ * script would print the answer into its log). */
+static void
+test_json_error_does_not_quote_the_password(void **s)
+{
+	struct fake f = { 0 };
+	struct api_response rs;
+
+	(void)s;
+	assert_int_equal(req(&f, "PUT", "/api/v1/credentials/staged",
+	    "{\"account\":\"A$@R\",\"kvno\":3,\"password\":\"Quoted-S3cret\\q\"}",
+	    &admin, &rs), 400);
+	assert_non_null(strstr(rs.body, "not valid JSON"));
+	assert_non_null(strstr(rs.body, "column"));
+	assert_null(strstr(rs.body, "S3cret"));
+	assert_int_equal(f.calls, 0);
+	api_response_free(&rs);
+}
+
+/* Freed blocks that still held the password when released. */
+static int freed_with_secret, freed_blocks;
+
+static void
+scanning_free(void *p)
+{
+	if (p == NULL)
+		return;
+	freed_blocks++;
+	if (memmem(p, malloc_usable_size(p), "-Pw-4711", 8) != NULL)
+		freed_with_secret++;
+	free(p);
+}
+
+static void
+test_jansson_copies_of_a_password_are_wiped(void **s)
+{
+	struct fake f = { .status = CTL_OK };
+	struct api_response rs;
+
+	(void)s;
+	/* The escape makes jansson's lexer keep the raw text aside. */
+	kg_json_wipe_on_free(malloc, scanning_free);
+	assert_int_equal(req(&f, "PUT", "/api/v1/credentials/staged",
+	    "{\"account\":\"EXCHASA$@CORP.CONTOSO.COM\",\"kvno\":7,"
+	    "\"password\":\"Unique-Pw-4711\\u0021\"}", &admin, &rs), 200);
+	assert_string_equal(f.last_password, "Unique-Pw-4711!");
+	api_response_free(&rs);
+	json_set_alloc_funcs(malloc, free);
+	assert_true(freed_blocks > 0);
+	assert_int_equal(freed_with_secret, 0);
+}
+
 int
 main(void)
 {
@@ -245,6 +302,8 @@ main(void)
 		cmocka_unit_test(test_stage_with_keys),
 		cmocka_unit_test(test_keyholder_answers_map_to_statuses),
 		cmocka_unit_test(test_list_embeds_the_keyholders_json_and_is_not_audited),
+		cmocka_unit_test(test_jansson_copies_of_a_password_are_wiped),
+		cmocka_unit_test(test_json_error_does_not_quote_the_password),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,6 +179,13 @@ message(json_t *ans)
 	return m ? m : "(no message)";
 }
 
+/* A 200 whose body says {"ok": true}: the API's success, nothing less. */
+static int
+succeeded(int status, json_t *ans)
+{
+	return status == 200 && json_is_true(json_object_get(ans, "ok"));
+}
+
 /* Reads what an appliance holds (GET /api/v1/credentials). */
 static void
 survey(struct roll *r, struct appliance *a)
@@ -237,7 +244,7 @@ kvno_op(struct roll *r, struct appliance *a, const char *path, long kvno, const 
 	snprintf(body, sizeof(body), "{\"kvno\":%ld}", kvno);
 	if ((st = api(r, a, "POST", path, body, &ans)) < 0)
 		return -1;
-	if (st != 200) {
+	if (!succeeded(st, ans)) {
 		snprintf(a->result, sizeof(a->result), "%s failed: %s", what, message(ans));
 		json_decref(ans);
 		return -1;
@@ -256,7 +263,15 @@ verify_activate(struct roll *r, struct appliance *a, long kvno)
 		return -1;
 	if (kvno_op(r, a, "/api/v1/credentials/staged/activate", kvno, "activate") < 0)
 		return -1;
-	a->active = kvno;
+	/* Believed when the appliance lists it, not because it said so. */
+	survey(r, a);
+	if (!a->reachable)
+		return -1;
+	if (a->active != kvno) {
+		snprintf(a->result, sizeof(a->result), "said kvno %ld is active, but lists "
+		    "kvno %ld active", kvno, a->active);
+		return -1;
+	}
 	a->level = 1;
 	snprintf(a->result, sizeof(a->result), "kvno %ld verified and active", kvno);
 	return 0;
@@ -310,12 +325,22 @@ stage(struct roll *r, struct appliance *a, long kvno, const char *pw)
 	kg_freezero(body, strlen(body));
 	if (st < 0)
 		return -1;
-	if (st != 200) {
+	if (!succeeded(st, ans)) {
 		snprintf(a->result, sizeof(a->result), "stage refused: %s", message(ans));
 		json_decref(ans);
 		return -1;
 	}
 	json_decref(ans);
+	/* Before AD changes, every appliance must list what it staged: one
+	 * that said so without doing it would be left behind for good. */
+	survey(r, a);
+	if (!a->reachable)
+		return -1;
+	if (holds(a, kvno) == NULL || strcmp(holds(a, kvno), "staged") != 0) {
+		snprintf(a->result, sizeof(a->result), "said kvno %ld was staged, but does "
+		    "not hold it staged: not trusted", kvno);
+		return -1;
+	}
 	snprintf(a->result, sizeof(a->result), "kvno %ld staged", kvno);
 	return 0;
 }
@@ -425,6 +450,33 @@ cmd_finish(struct roll *r)
 	return bad ? 1 : 0;
 }
 
+/*
+ * The password change failed, or its answer was lost after AD made it: AD's
+ * kvno says which.  -1: AD is still at k, what was staged can go; 0: AD is
+ * at n, the roll carries on.  Anything else stops with nothing retired: the
+ * staged keys may be the only ones matching AD's password.
+ */
+static int
+ad_after_failure(struct roll *r, long k, long n)
+{
+	char err[256];
+	uint32_t now = 0;
+
+	if (ad_current_kvno(r->kctx, r->cc, r->spn, &now, err, sizeof(err)) == 0) {
+		if ((long)now == k)
+			return -1;
+		if ((long)now == n) {
+			printf("AD has kvno %ld all the same (its answer was lost): carrying on.\n", n);
+			return 0;
+		}
+	}
+	table(r, k);
+	printf("\nAD's kvno is %s, neither %ld nor %ld: nothing was retired.  Run "
+	    "kerbgate-roll status; if AD is at kvno %ld, kerbgate-roll finish.\n",
+	    now == 0 ? "unknown" : "another", k, n, n);
+	exit(1);
+}
+
 static int
 cmd_rotate(struct roll *r, int dry_run, long older_than_days)
 {
@@ -468,7 +520,7 @@ cmd_rotate(struct roll *r, int dry_run, long older_than_days)
 			bad++;
 	if (bad == 0 && ad_set_password(r->kctx, r->cc, r->account, pw, err, sizeof(err)) < 0) {
 		printf("AD: %s\n", err);
-		bad = -1;
+		bad = ad_after_failure(r, k, n);
 	}
 	kg_zero(pw, sizeof(pw));
 	if (bad != 0) {
@@ -507,6 +559,7 @@ main(int argc, char **argv)
 	int dry = 0, i, rc;
 
 	memset(&r, 0, sizeof(r));
+	kg_json_wipe_on_free(malloc, free);	/* json_dumps copies the password */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			file = argv[++i];
