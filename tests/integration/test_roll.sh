@@ -169,9 +169,9 @@ t_lost_mid_roll() {
 	local k
 	roll status; k=$(ad_kvno)
 	# Appliance 2's mgmtd goes away once AD has the new password: when
-	# appliance 1 (verified and activated first) has activated it.
+	# appliance 1 (verified and activated first) has verified it.
 	( for _ in $(seq 1200); do
-		grep -q "action=activate kvno=$((k + 1)) result=\"ok" "$work/log1/audit.log" 2>/dev/null &&
+		grep -q "action=verify kvno=$((k + 1)) result=\"ok" "$work/log1/audit.log" 2>/dev/null &&
 			{ kill "${mgmtd_pid[2]}"; break; }
 		sleep 0.05
 	done ) &
