@@ -3,6 +3,7 @@
 #   make qemu_x86_64_defconfig   start a configuration from a board's defaults
 #   make menuconfig              change it (kconfig-frontends)
 #   make                         build everything into output/
+#   make qemu                    boot the image under QEMU, on the lab's bridge
 #   make test                    install what the tests need, build, run every test
 #   make demo                    show Kerberos terminated at the VIP in the lab
 #   make help                    the rest
@@ -41,6 +42,8 @@ endif
 
 include toolchain/toolchain.mk
 DL_DIR ?= output/dl
+BOARD := $(or $(patsubst "%",%,$(CONFIG_BOARD_NAME)),qemu_x86_64)
+include board/$(BOARD)/board.mk
 include toolchain/mbedtls/mbedtls.mk
 
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
@@ -105,11 +108,13 @@ include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include tests/tests.mk
 -include bench/bench.mk
+include rootfs/rootfs.mk
+include firmware/firmware.mk
 
 # autoconf.h first: without a .config its rule says what to do, where an
 # empty SERVICE_BINS would otherwise "build" nothing.
-all: $(AUTOCONF_H) $(SERVICE_BINS)
-	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"
+all: $(AUTOCONF_H) $(SERVICE_BINS) $(DISK_IMG)
+	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS)); the image: $(DISK_IMG)"
 
 # ---------------------------------------------------------------- setup, demo, lab
 
@@ -136,13 +141,13 @@ need-root:
 # ---------------------------------------------------------------- housekeeping
 
 clean:
-	rm -rf $(O)/build $(O)/bin $(O)/tests $(O)/fuzz output/asan
+	rm -rf $(O)/build $(O)/bin $(O)/tests $(O)/fuzz output/asan $(O)/target $(O)/target.libs $(O)/images
 
 distclean:
 	rm -rf output .config .config.old include/config include/generated
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Also: make olddefconfig | savedefconfig | deps | lab-up | lab-down | lab-status"
 	@echo "      make test SANITIZE=1   the tests under ASan and UBSan"
 	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
