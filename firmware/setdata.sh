@@ -11,6 +11,6 @@ start=$(sed -n 's/.*start= *\([0-9]*\).*/\1/p' <<<"$line")
 size=$(sed -n 's/.*size= *\([0-9]*\).*/\1/p' <<<"$line")
 img=$disk.data.tmp
 rm -f "$img"
-mke2fs -q -F -t ext4 -L data -E root_owner=0:0 -d "$dir" "$img" "$((size / 2))k"
+mke2fs -q -F -t ext4 -L data -E root_owner=0:0 -d "$dir" "$img" "$((size / 2))k" >/dev/null
 dd if="$img" of="$disk" bs=512 seek="$start" conv=notrunc,sparse status=none
 rm -f "$img"
