@@ -34,7 +34,7 @@ DEFAULT_DEFCONFIG := qemu_x86_64_defconfig
 # them because on a fresh machine kconfig-conf arrives only with `deps`: they
 # install the packages first and then run a second make, which configures.
 NOCONFIG_GOALS := %_defconfig menuconfig nconfig olddefconfig clean distclean help deps \
-                  lab-up lab-down lab-status demo test test-long test-unit need-root
+                  lab-up lab-down lab-status demo demo-stop test test-long test-unit need-root
 CONFIG_NEEDED := $(if $(MAKECMDGOALS),$(filter-out $(NOCONFIG_GOALS),$(MAKECMDGOALS)),all)
 ifneq ($(strip $(foreach g,$(CONFIG_NEEDED),$(if $(filter $(NOCONFIG_GOALS),$(g)),,$(g)))),)
 -include .config
@@ -129,7 +129,13 @@ lab-up lab-down lab-status: need-root
 # the configuration made after kconfig-conf exists) everything it runs.
 demo: need-root deps
 	@$(MAKE) --no-print-directory demo-build
+	@$(MAKE) --no-print-directory image || echo "demo: the image did not build (above); the demo runs without the appliance VM" >&2
 	@tests/demo.sh $(O)
+
+# The demo's VM runs in the lab's switch namespace: taking the lab down ends it.
+demo-stop: need-root
+	@board/qemu_x86_64/qemu.sh --restore 2>/dev/null || true
+	@tests/lab/lab down
 
 demo-build: $(SERVICE_BINS) $(TEST_TOOLS)
 
@@ -153,7 +159,7 @@ help:
 	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
 	@echo "      make test-long         the long soak and cycle counts"
 
-.PHONY: all deps demo demo-build need-root clean distclean help menuconfig nconfig olddefconfig \
+.PHONY: all deps demo demo-stop demo-build need-root clean distclean help menuconfig nconfig olddefconfig \
         savedefconfig lab-up lab-down lab-status
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)
