@@ -30,12 +30,13 @@ done | awk '{s[$1] += $2; tot += $2} END {for (p in s) printf "  %s %d\n", p, s[
 
 # squashfs or erofs for the root: the same tree packed both ways.
 tmp=$(mktemp -d)
+mksquashfs "$t" "$tmp/sq.xz" -comp xz -b 256K -noappend -all-root -quiet -no-progress >/dev/null
 mksquashfs "$t" "$tmp/sq.gz" -comp gzip -noappend -all-root -quiet -no-progress >/dev/null
 mksquashfs "$t" "$tmp/sq.zstd" -comp zstd -noappend -all-root -quiet -no-progress >/dev/null 2>&1 || :
 mkfs.erofs -zlz4hc "$tmp/erofs.lz4hc" "$t" >/dev/null 2>&1
 mkfs.erofs -zlzma "$tmp/erofs.lzma" "$t" >/dev/null 2>&1 || :
 echo "## root filesystem format, same tree (KiB)"
-echo "squashfs xz (used) $(kib "$img/rootfs.squashfs"), squashfs gzip $(kib "$tmp/sq.gz")$([ -s "$tmp/sq.zstd" ] && echo ", squashfs zstd $(kib "$tmp/sq.zstd")"), erofs lz4hc $(kib "$tmp/erofs.lz4hc")$([ -s "$tmp/erofs.lzma" ] && echo ", erofs lzma $(kib "$tmp/erofs.lzma")")"
+echo "squashfs xz with /boot uncompressed (used) $(kib "$img/rootfs.squashfs"), squashfs xz all $(kib "$tmp/sq.xz"), squashfs gzip $(kib "$tmp/sq.gz")$([ -s "$tmp/sq.zstd" ] && echo ", squashfs zstd $(kib "$tmp/sq.zstd")"), erofs lz4hc $(kib "$tmp/erofs.lz4hc")$([ -s "$tmp/erofs.lzma" ] && echo ", erofs lzma $(kib "$tmp/erofs.lzma")")"
 rm -rf "$tmp"
 
 if [ $boot = 1 ]; then
