@@ -155,6 +155,7 @@ distclean:
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Also: make olddefconfig | savedefconfig | deps | lab-up | lab-down | lab-status"
+	@echo "      make image | rootfs | rootfs-libs-update | demo-stop   (docs/firmware.md)"
 	@echo "      make test SANITIZE=1   the tests under ASan and UBSan"
 	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
 	@echo "      make test-long         the long soak and cycle counts"
