@@ -55,8 +55,9 @@ if [ "$net" = lab ]; then
 	ip -n kglab-sw link set "$tap" master br0 up
 	# The VM serves the VIP now: lb gives it up (back when QEMU ends).
 	ip -n kglab-lb addr del "$vip" dev eth0 2>/dev/null || true
+	# No option ROM (iPXE) on the NIC: OVMF would start it under TCG for nothing.
 	args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
-	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:01")
+	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:01,romfile=")
 	ns=(ip netns exec kglab-sw)
 fi
 
