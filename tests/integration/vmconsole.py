@@ -39,11 +39,12 @@ def main():
         buf += chunk
         m = pattern.search(buf)
         if m:
-            out = buf[:m.start()].decode(errors="replace").replace("\r", "")
-            # Drop the echoed command line and everything before it.
-            marker_line = out.rfind('@@KG%s""' % tag)
-            if marker_line >= 0:
-                out = out[out.find("\n", marker_line) + 1:]
+            # The output starts after the echoed command line, which ends
+            # with '"@@"' (the tty may have wrapped it over several lines).
+            end_of_echo = buf.rfind(b'"@@"', 0, m.start())
+            out = buf[end_of_echo + 4:m.start()] if end_of_echo >= 0 else buf[:m.start()]
+            out = out.decode(errors="replace").replace("\r", "")
+            out = out[out.find("\n") + 1:] if "\n" in out else ""
             sys.stdout.write(out)
             return int(m.group(1))
     sys.stdout.write(buf.decode(errors="replace"))
