@@ -2,7 +2,8 @@
 """vmconsole.py SOCKET TIMEOUT COMMAND: run COMMAND in the root shell on the
 VM's serial console (a QEMU chardev UNIX socket), print its output and exit
 with its exit status (124 on timeout).  The end of the output is found by a
-marker the command line itself cannot contain once echoed by the tty."""
+start and an end marker the command prints; their echoed forms (in the
+command line the tty echoes, perhaps wrapped) cannot match them."""
 import os
 import re
 import socket
@@ -13,8 +14,9 @@ def main():
     path, timeout, command = sys.argv[1], float(sys.argv[2]), sys.argv[3]
     deadline = time.monotonic() + timeout
     tag = "%d" % os.getpid()
-    # "@@KG" "tag" ... split by quotes: the echoed line does not match.
-    line = '%s; echo "@@KG%s""="$?"@@"\n' % (command, tag)
+    # Quotes split the markers in the echoed line: only the printed ones match.
+    line = 'echo "@@KS""%s@@"; %s; echo "@@KG%s""="$?"@@"\n' % (tag, command, tag)
+    start = re.compile(rb"@@KS" + tag.encode() + rb"@@\r?\n")
     pattern = re.compile(rb"@@KG" + tag.encode() + rb"=(\d+)@@")
     while True:
         try:
@@ -38,13 +40,9 @@ def main():
             break
         buf += chunk
         m = pattern.search(buf)
-        if m:
-            # The output starts after the echoed command line, which ends
-            # with '"@@"' (the tty may have wrapped it over several lines).
-            end_of_echo = buf.rfind(b'"@@"', 0, m.start())
-            out = buf[end_of_echo + 4:m.start()] if end_of_echo >= 0 else buf[:m.start()]
-            out = out.decode(errors="replace").replace("\r", "")
-            out = out[out.find("\n") + 1:] if "\n" in out else ""
+        s0 = start.search(buf)
+        if m and s0 and s0.end() <= m.start():
+            out = buf[s0.end():m.start()].decode(errors="replace").replace("\r", "")
             sys.stdout.write(out)
             return int(m.group(1))
     sys.stdout.write(buf.decode(errors="replace"))
