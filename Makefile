@@ -3,6 +3,7 @@
 #   make qemu_x86_64_defconfig   start a configuration from a board's defaults
 #   make menuconfig              change it (kconfig-frontends)
 #   make                         build everything into output/
+#   make qemu                    boot the image under QEMU, on the lab's bridge
 #   make test                    install what the tests need, build, run every test
 #   make demo                    show Kerberos terminated at the VIP in the lab
 #   make help                    the rest
@@ -33,7 +34,7 @@ DEFAULT_DEFCONFIG := qemu_x86_64_defconfig
 # them because on a fresh machine kconfig-conf arrives only with `deps`: they
 # install the packages first and then run a second make, which configures.
 NOCONFIG_GOALS := %_defconfig menuconfig nconfig olddefconfig clean distclean help deps \
-                  lab-up lab-down lab-status demo test test-long test-unit need-root
+                  lab-up lab-down lab-status demo demo-stop test test-long test-unit need-root
 CONFIG_NEEDED := $(if $(MAKECMDGOALS),$(filter-out $(NOCONFIG_GOALS),$(MAKECMDGOALS)),all)
 ifneq ($(strip $(foreach g,$(CONFIG_NEEDED),$(if $(filter $(NOCONFIG_GOALS),$(g)),,$(g)))),)
 -include .config
@@ -41,6 +42,8 @@ endif
 
 include toolchain/toolchain.mk
 DL_DIR ?= output/dl
+BOARD := $(or $(patsubst "%",%,$(CONFIG_BOARD_NAME)),qemu_x86_64)
+include board/$(BOARD)/board.mk
 include toolchain/mbedtls/mbedtls.mk
 
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
@@ -105,16 +108,18 @@ $(LIBDIR)/%.a:
 include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
-include firmware/rauc/rauc.mk
 include services/mgmtd/mgmtd.mk
 include tools/roll/roll.mk
 include tests/tests.mk
 -include bench/bench.mk
+include rootfs/rootfs.mk
+include firmware/firmware.mk
+include firmware/rauc/rauc.mk
 
 # autoconf.h first: without a .config its rule says what to do, where an
 # empty SERVICE_BINS would otherwise "build" nothing.
-all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS)
-	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS))"
+all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS) $(DISK_IMG)
+	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS) $(TOOL_BINS)); the image: $(DISK_IMG)"
 
 # ---------------------------------------------------------------- setup, demo, lab
 
@@ -129,7 +134,13 @@ lab-up lab-down lab-status: need-root
 # the configuration made after kconfig-conf exists) everything it runs.
 demo: need-root deps
 	@$(MAKE) --no-print-directory demo-build
+	@$(MAKE) --no-print-directory image || echo "demo: the image did not build (above); the demo runs without the appliance VM" >&2
 	@tests/demo.sh $(O)
+
+# The demo's VM runs in the lab's switch namespace: taking the lab down ends it.
+demo-stop: need-root
+	@board/qemu_x86_64/qemu.sh --restore 2>/dev/null || true
+	@tests/lab/lab down
 
 demo-build: $(SERVICE_BINS) $(TEST_TOOLS)
 
@@ -141,19 +152,20 @@ need-root:
 # ---------------------------------------------------------------- housekeeping
 
 clean:
-	rm -rf $(O)/build $(O)/bin $(O)/tests $(O)/fuzz output/asan
+	rm -rf $(O)/build $(O)/bin $(O)/tests $(O)/fuzz output/asan $(O)/target $(O)/target.libs $(O)/images
 
 distclean:
 	rm -rf output .config .config.old include/config include/generated
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Also: make olddefconfig | savedefconfig | deps | lab-up | lab-down | lab-status"
+	@echo "      make image | rootfs | rootfs-libs-update | demo-stop   (docs/firmware.md)"
 	@echo "      make test SANITIZE=1   the tests under ASan and UBSan"
 	@echo "      make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds"
 	@echo "      make test-long         the long soak and cycle counts"
 
-.PHONY: all deps demo demo-build need-root clean distclean help menuconfig nconfig olddefconfig \
+.PHONY: all deps demo demo-stop demo-build need-root clean distclean help menuconfig nconfig olddefconfig \
         savedefconfig lab-up lab-down lab-status
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

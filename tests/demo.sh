@@ -48,10 +48,17 @@ run_step "kcd mode: alice authenticates at the VIP 10.77.0.100 with the ASA's ke
 	env KG_OUT="$out" tests/integration/test_kcd.sh
 run_step "header mode: TLS, SPNEGO as Windows sends it, Extended Protection, Outlook Anywhere streaming, refusals in words" \
 	env KG_OUT="$out" tests/integration/test_kerbgated.sh
-run_step "Leave kerbgated (kcd mode) serving the VIP so you can try it" \
-	env KG_OUT="$out" tests/demo-serve.sh
+if [ -r "$out/images/disk.img" ]; then
+	vm=1
+	run_step "The appliance image: boot it under QEMU on the lab's bridge, give it the ASA credential, alice through the VM's VIP to cas1/cas2 (left running)" \
+		env KG_OUT="$out" tests/demo-image.sh
+else
+	vm=0
+	run_step "Leave kerbgated (kcd mode) serving the VIP so you can try it (no image was built)" \
+		env KG_OUT="$out" tests/demo-serve.sh
+fi
 
-say "Not built yet: credential rotation, the appliance image, firmware updates, web management."
+say "Not built yet: credential rotation, firmware updates, web management."
 if [ ${#failed_steps[@]} -gt 0 ]; then
 	say "demo FAILED in ${#failed_steps[@]} step(s):"
 	printf '    %s\n' "${failed_steps[@]}"
@@ -65,6 +72,17 @@ $(printf '\033[1m%s\033[0m' "Done: every step passed.  The lab is still up, with
     Lab state:   /run/kerbgate-lab (krb5.conf, keytabs, logs); namespaces: ip netns list | grep kglab-
     Try it:      tests/lab/lab exec client kinit --password-file=/run/kerbgate-lab/pw/alice alice@CORP.CONTOSO.COM
                  tests/lab/lab exec client curl --negotiate -u : http://mail.corp.contoso.com/whoami
+EOF
+if [ $vm = 1 ]; then
+	cat <<EOF
+    The VIP:     10.77.0.100, served by the appliance VM (10.77.0.50); QEMU pid $(cat /run/kerbgate-lab/demo-vm/qemu.pid 2>/dev/null)
+    Its console: python3 tests/integration/vmconsole.py /run/kerbgate-lab/demo-vm/console.sock 30 'tail /data/log/messages'
+                 (everything it printed: /run/kerbgate-lab/demo-vm/console.log)
+    Take down:   make demo-stop    (stops the VM, Samba and Apache, removes the namespaces)
+EOF
+else
+	cat <<EOF
     Its log:     /run/kerbgate-lab/demo/kerbgated.log
     Take down:   make lab-down     (stops kerbgated, Samba and Apache, removes the namespaces)
 EOF
+fi

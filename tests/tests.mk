@@ -61,11 +61,11 @@ test-build: $(SERVICE_BINS) $(TOOL_BINS) $(UNIT_BINS) $(TEST_TOOLS)
 fuzz-build: $(FUZZ_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory test-build fuzz-build
+	@$(MAKE) --no-print-directory test-build fuzz-build image
 	@tests/run.sh --out $(O) --fuzz-seconds $(FUZZ_SECONDS)
 
 test-long: deps
-	@$(MAKE) --no-print-directory test-build fuzz-build
+	@$(MAKE) --no-print-directory test-build fuzz-build image
 	@tests/run.sh --out $(O) --fuzz-seconds 300 --long
 
 # The unit tests alone; CI runs them once more with SANITIZE=1.
