@@ -81,7 +81,6 @@ static int keyholder_died;		/* unexpectedly: the next keyholder
 static struct conf *crashed_conf;	/* the configuration to restart with,
 					   should the crashed generation be
 					   gone before the restart */
-static uint8_t cookie_key[32];
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
 static struct sandbox_opts sandbox;	/* the forked child's, set before
@@ -385,7 +384,6 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2])
 	env.admin_fd = admin_fd;
 	env.tls = g->tls;
 	env.metrics = metrics;
-	memcpy(env.cookie_key, cookie_key, sizeof(cookie_key));
 	/* Sandboxed, it stays root until set-up is done: chroot needs it. */
 	if ((env.sandbox = child_sandbox(g, SANDBOX_RELAY)) == NULL)
 		drop_privileges(g->conf->relay_user);
@@ -785,9 +783,6 @@ main(int argc, char **argv)
 	if ((replay = replay_new_shared(c->replay_entries)) == NULL)
 		fatal("cannot map a replay cache of %u entries (%zu bytes)",
 		    c->replay_entries, replay_region_size(c->replay_entries));
-	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
-	    (ssize_t)sizeof(cookie_key))
-		fatal("getrandom");
 	bind_listeners(c, worker_count(c));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
