@@ -1415,6 +1415,10 @@ keyholder_main(struct keyholder_env *env)
 	/* The header secrets, read as root like the keytab, here only. */
 	if (grant_secrets_load(c, &k.secrets, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* A new key per keyholder: cookies end with it (reload, restart). */
+	if (kc_random(k.cookie_key, sizeof(k.cookie_key)) != KC_OK)
+		fatalx("no randomness for the cookie key");
+	test_hook_cookie_key(k.cookie_key, sizeof(k.cookie_key));
 	/* Sandboxed, root until set-up is done: chroot needs it. */
 	if (env->sandbox == NULL)
 		drop_privileges(env->user);
@@ -1429,9 +1433,6 @@ keyholder_main(struct keyholder_env *env)
 	}
 	if (kc_random(k.session_key, sizeof(k.session_key)) != KC_OK)
 		fatalx("no randomness for the session key");
-	if (kc_random(k.cookie_key, sizeof(k.cookie_key)) != KC_OK)
-		fatalx("no randomness for the cookie key");
-	test_hook_cookie_key(k.cookie_key, sizeof(k.cookie_key));
 	/* After the KDC configuration is read, before the first exchange. */
 	if (env->sandbox != NULL)
 		sandbox_enter(env->sandbox);

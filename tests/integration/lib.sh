@@ -91,8 +91,10 @@ start_kerbgated() {
 			sleep 0.2
 		done
 	done
-	# KERBGATE_TEST_HOOKS: SIGUSR2 makes a relay send a malformed frame.
-	lb env KERBGATE_TEST_HOOKS=1 "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
+	# KERBGATE_TEST_HOOKS: SIGUSR2 makes a relay send a malformed frame;
+	# the keyholder writes its cookie key to KERBGATE_TEST_COOKIE_KEY.
+	lb env KERBGATE_TEST_HOOKS=1 KERBGATE_TEST_COOKIE_KEY="$work/cookie.key" \
+		"$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
 		>>"$log" 2>&1 &
 	for _ in $(seq 50); do
 		# Any answer from a back-end will do (Apache says 404 here).
