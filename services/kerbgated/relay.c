@@ -769,6 +769,7 @@ cookie_result(struct client *cl, const struct kh_auth_result *res)
 	if (res->status != KH_OK) {
 		/* Expired, forged, for another vhost or issued before a reload
 		 * or keyholder restart (a new cookie key): Kerberos again. */
+		cl->r->mw->auth_fail_relay[MR_NO_TOKEN]++;	/* as before */
 		log_debug("%s: session cookie refused: challenging", cl->peer);
 		challenge(cl, NULL, "Kerberos authentication required");
 		return;
