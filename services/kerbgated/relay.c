@@ -128,8 +128,8 @@ struct client {
 	int			 auth_vhost;
 	char			 principal[256];
 	uint64_t		 auth_expiry;	/* the login ends (Unix s) */
-	struct kh_grant		 grants[KH_MAX_GRANTS];	/* header mode: keys
-						   to sign as principal */
+	struct kh_grant		*grants;	/* header mode: keys to sign
+						   as principal (ngrants) */
 	size_t			 ngrants;
 	uint32_t		 kh_id;
 	uint64_t		 session;	/* keyholder's evidence handle */
@@ -669,6 +669,16 @@ quota_log_due(struct relay *r, const char *reason, unsigned *unlogged)
 
 static void logged_in(struct client *, const struct kh_auth_result *);
 
+/* Wipes and frees the login's grants. */
+static void
+drop_grants(struct client *cl)
+{
+	if (cl->grants != NULL)
+		kg_freezero(cl->grants, cl->ngrants * sizeof(*cl->grants));
+	cl->grants = NULL;
+	cl->ngrants = 0;
+}
+
 static void
 auth_result(struct client *cl, const struct kh_auth_result *res)
 {
@@ -757,8 +767,14 @@ logged_in(struct client *cl, const struct kh_auth_result *res)
 	cl->auth_vhost = cl->vhost;
 	kg_strlcpy(cl->principal, res->principal, sizeof(cl->principal));
 	cl->auth_expiry = res->expiry;
-	memcpy(cl->grants, res->grants, sizeof(cl->grants));
-	cl->ngrants = res->ngrants;
+	drop_grants(cl);
+	/* Only logged-in connections pay for them; none on failure: no
+	 * identity is then sent (a 502 in header mode, see find_grant()). */
+	if (res->ngrants > 0 &&
+	    (cl->grants = calloc(res->ngrants, sizeof(*cl->grants))) != NULL) {
+		memcpy(cl->grants, res->grants, res->ngrants * sizeof(*cl->grants));
+		cl->ngrants = res->ngrants;
+	}
 }
 
 /* The keyholder's verdict on the session cookie a request presented. */
@@ -1151,8 +1167,7 @@ forget_login(struct client *cl)
 	cl->authed = 0;
 	cl->session = 0;
 	kg_zero(cl->principal, sizeof(cl->principal));
-	kg_zero(cl->grants, sizeof(cl->grants));
-	cl->ngrants = 0;
+	drop_grants(cl);
 	free(cl->backend_auth);
 	cl->backend_auth = NULL;
 	free(cl->set_cookie);
@@ -2591,7 +2606,7 @@ client_free(struct client *cl)
 	free(cl->mech_list);
 	free(cl->backend_auth);
 	kg_zero(cl->principal, sizeof(cl->principal));
-	kg_zero(cl->grants, sizeof(cl->grants));
+	drop_grants(cl);
 	free(cl);
 	if (!r->accepting && !r->draining && r->nclients < r->max_clients) {
 		size_t i;
