@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,31 @@ load_route(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	return 0;
 }
 
+/* Each header-mode pool a vhost's negotiate routes use is a grant in the
+ * keyholder's answer (grant.h), which has room for so many. */
+static int
+check_header_pools(const struct conf_vhost *v, const struct conf *c,
+    struct kg_cfgctx *ctx)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < v->nroutes; i++) {
+		const struct conf_route *r = &v->routes[i];
+		if (r->auth != CONF_AUTH_NEGOTIATE ||
+		    c->pools[r->pool].mode != CONF_MODE_HEADER)
+			continue;
+		for (j = 0; j < i; j++)
+			if (v->routes[j].pool == r->pool &&
+			    v->routes[j].auth == CONF_AUTH_NEGOTIATE)
+				break;
+		if (j == i && ++n > CONF_MAX_HEADER_POOLS)
+			return kg_cfg_error(ctx, "routes", "negotiate routes "
+			    "lead to more than %d header-mode pools; merge "
+			    "pools or split the vhost", CONF_MAX_HEADER_POOLS);
+	}
+	return 0;
+}
+
 static int
 load_vhost(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 {
@@ -288,7 +314,7 @@ load_vhost(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	v->cookie_lifetime_s = (unsigned)life;
 	TRY(each(o, "routes", 1, &v->nroutes, &v->routes, sizeof(*v->routes),
 	    load_route, c, ctx));
-	return 0;
+	return check_header_pools(v, c, ctx);
 }
 
 static int
@@ -305,29 +331,27 @@ load_server(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	return 0;
 }
 
-/* The header-mode secret: a file of at least 32 bytes, not world-readable. */
+/*
+ * The header-mode secret: a file of 32 to 64 bytes.  Only its size is
+ * checked here: the keyholder alone reads the bytes (grant.h), since
+ * whatever the parent reads, every relay forked from it would hold too.
+ */
 static int
-load_secret(struct conf_pool *pl, const char *path, struct kg_cfgctx *ctx)
+check_secret(struct conf_pool *pl, const char *path, struct kg_cfgctx *ctx)
 {
-	uint8_t probe[sizeof(pl->header_secret) + 1];
-	ssize_t n;
-	int fd;
+	struct stat st;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (strlen(path) >= sizeof(pl->header_secret_file))
+		return kg_cfg_error(ctx, "header_secret_file", "path too long");
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
 		return kg_cfg_error(ctx, "header_secret_file", "%s: %m", path);
-	/* One byte more than we keep: a longer file would be a different
-	 * key to a back-end that reads all of it. */
-	n = read(fd, probe, sizeof(probe));
-	close(fd);
-	if (n < 32 || n > (ssize_t)sizeof(pl->header_secret)) {
-		kg_zero(probe, sizeof(probe));
+	if (!S_ISREG(st.st_mode) || st.st_size < 32 ||
+	    st.st_size > KG_HEADER_SECRET_MAX)
 		return kg_cfg_error(ctx, "header_secret_file",
-		    "%s holds %zd bytes; it needs 32 to %zu random bytes",
-		    path, n < 0 ? 0 : n, sizeof(pl->header_secret));
-	}
-	memcpy(pl->header_secret, probe, (size_t)n);
-	kg_zero(probe, sizeof(probe));
-	pl->header_secret_len = (size_t)n;
+		    "%s holds %lld bytes; it needs 32 to %d random bytes",
+		    path, S_ISREG(st.st_mode) ? (long long)st.st_size : 0LL,
+		    KG_HEADER_SECRET_MAX);
+	memcpy(pl->header_secret_file, path, strlen(path) + 1);
 	return 0;
 }
 
@@ -435,7 +459,7 @@ load_pool(const json_t *o, void *p, struct conf *c, struct kg_cfgctx *ctx)
 	pl->persist = (enum conf_persist)v;
 	TRY(rc = kg_cfg_string(o, "header_secret_file", 0, &secret, ctx));
 	if (rc == 1)
-		TRY(load_secret(pl, secret, ctx));
+		TRY(check_secret(pl, secret, ctx));
 	else if (pl->mode == CONF_MODE_HEADER)
 		return kg_cfg_error(ctx, "header_secret_file", "header mode "
 		    "needs a secret shared with the back-ends (32+ bytes)");

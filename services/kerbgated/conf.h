@@ -15,6 +15,9 @@
 #include <sys/socket.h>
 
 #define CONF_MAX_NAME	256
+#define KG_HEADER_SECRET_MAX	64	/**< bytes of a header secret */
+#define CONF_MAX_HEADER_POOLS	8	/**< header-mode pools one vhost's
+					     negotiate routes may use (grants) */
 /** replay_per_principal when the key is absent: replay_entries / 16. */
 #define CONF_REPLAY_QUOTA_AUTO	((unsigned)-1)
 
@@ -101,8 +104,8 @@ struct conf_pool {
 	enum conf_pool_mode	 mode;
 	enum conf_balance	 balance;
 	enum conf_persist	 persist;
-	uint8_t			 header_secret[64];	/**< header mode HMAC key */
-	size_t			 header_secret_len;
+	char			 header_secret_file[CONF_MAX_NAME];	/**< header
+						   mode: read by the keyholder only */
 	int			 tls;
 	char			 tls_ca_file[CONF_MAX_NAME];
 	uint8_t			 tls_pin[32];

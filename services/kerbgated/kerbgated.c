@@ -94,7 +94,6 @@ static int keyholder_died;		/* unexpectedly: the next keyholder
 static struct conf *crashed_conf;	/* the configuration to restart with,
 					   should the crashed generation be
 					   gone before the restart */
-static uint8_t cookie_key[32];
 static struct control *control;		/* credentials.control_socket */
 static const char *conf_path = "/etc/kerbgate/kerbgated.json";
 static sigset_t parent_mask;		/* the mask children start with */
@@ -434,7 +433,6 @@ fork_tlskey(struct generation *g, int (*kh)[2], int (*ctl)[2], int (*tk)[2],
 		close(admin_fd);
 	replay_free(replay);
 	replay = NULL;
-	kg_zero(cookie_key, sizeof(cookie_key));
 	memset(&env, 0, sizeof(env));
 	env.conf = g->conf;
 	env.ctl_fd = ctl_fd;
@@ -513,7 +511,6 @@ fork_relay(struct generation *g, unsigned w, int (*kh)[2], int (*ctl)[2],
 	env.admin_fd = admin_fd;
 	env.tls = g->tls;
 	env.metrics = metrics;
-	memcpy(env.cookie_key, cookie_key, sizeof(cookie_key));
 	/* Sandboxed, it stays root until set-up is done: chroot needs it. */
 	if ((env.sandbox = child_sandbox(g, SANDBOX_RELAY)) == NULL)
 		drop_privileges(g->conf->relay_user);
@@ -1018,9 +1015,6 @@ main(int argc, char **argv)
 	if ((replay = replay_new_shared(c->replay_entries)) == NULL)
 		fatal("cannot map a replay cache of %u entries (%zu bytes)",
 		    c->replay_entries, replay_region_size(c->replay_entries));
-	if (getrandom(cookie_key, sizeof(cookie_key), 0) !=
-	    (ssize_t)sizeof(cookie_key))
-		fatal("getrandom");
 	bind_listeners(c, worker_count(c));
 	if (c->cred_control_socket[0] != '\0' &&
 	    (control = control_new(c->cred_control_socket, c->cred_store,

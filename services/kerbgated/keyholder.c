@@ -33,6 +33,7 @@
 #include <mbedtls/sha256.h>
 
 #include "acceptor.h"
+#include "grant.h"
 #include "kcrypto.h"
 #include "ipc.h"
 #include "kcd.h"
@@ -42,6 +43,7 @@
 #include "log.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "sign.h"
 #include "util.h"
 
 #define KH_TICK_MS		1000		/* housekeeping period */
@@ -328,6 +330,9 @@ struct keyholder {
 						   a kcd pool: keep sessions */
 	struct kh_table		 sessions, pending, verifies;
 	uint8_t			 session_key[32];	/* keys session_id() */
+	uint8_t			 cookie_key[32];	/* session cookies: made
+							   here, never sent */
+	struct grant_secrets	 secrets;	/* header secrets (grant.h) */
 	uint64_t		 next_cookie;
 	uint64_t		 next_tick_ms;
 	uint64_t		 next_sweep_ms;
@@ -569,6 +574,41 @@ session_new(struct keyholder *k, size_t relay, uint32_t vhost,
 	return s->e.id;
 }
 
+/*
+ * What a login brings besides the verdict: its end (the ticket's, or the
+ * vhost's lifetime from now, whichever is first), the identity grants for
+ * the vhost's header-mode pools and, on a fresh Kerberos login to a vhost
+ * with session cookies, the cookie.  Without grants the relay could not
+ * sign for the user, so a failure here refuses the login.
+ */
+static void
+login(struct keyholder *k, uint32_t vhost, uint64_t end, int new_cookie,
+    struct kh_auth_result *out)
+{
+	const struct conf_vhost *v = &k->conf->vhosts[vhost];
+	uint64_t now = (uint64_t)time(NULL);
+	int n;
+
+	out->expiry = now + v->cookie_lifetime_s;
+	if (end < out->expiry)
+		out->expiry = end;
+	n = grant_issue(&k->secrets, k->conf, vhost, out->principal,
+	    out->expiry, out->grants);
+	if (n >= 0 && (!new_cookie || !v->cookie ||
+	    sign_cookie_issue(k->cookie_key, out->principal, v->name,
+	    out->expiry, out->cookie, sizeof(out->cookie)) == 0)) {
+		out->ngrants = (size_t)n;
+		return;
+	}
+	kg_zero(out->grants, sizeof(out->grants));
+	out->cookie[0] = '\0';
+	out->session = 0;
+	out->status = KH_INTERNAL;
+	out->reason_code = KH_R_INTERNAL;
+	kg_strlcpy(out->reason, "the keyholder could not issue the identity "
+	    "grants or cookie for this login", sizeof(out->reason));
+}
+
 static int
 auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 {
@@ -617,6 +657,7 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		out.mic_len = res.mech_list_mic_len;
 		if (k->kcd != NULL && k->vhost_kcd[req.vhost])
 			out.session = session_new(k, relay, req.vhost, &res);
+		login(k, req.vhost, (uint64_t)res.endtime, 1, &out);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :
@@ -633,8 +674,49 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	if (kh_auth_result_encode(&out, &payload, &plen) < 0)
 		fatalx("out of memory encoding an answer");
 	free(kerr);
+	kg_zero(&out, sizeof(out));
 	acceptor_result_clear(&res);
 	send_answer(k, relay, KH_MSG_AUTH_RESULT, f->id, payload, plen);
+	return 0;
+}
+
+/*
+ * A session cookie a new connection presented: valid (our MAC, this
+ * vhost, not expired) logs its user in as a ticket would, with grants
+ * ending when the cookie does; anything else is refused without saying
+ * why (no oracle), and the relay challenges for Kerberos.
+ */
+static int
+cookie(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
+{
+	const struct conf *c = k->conf;
+	struct kh_cookie_req req;
+	struct kh_auth_result out;
+	uint64_t exp;
+	uint8_t *payload;
+	size_t plen;
+
+	if (kh_cookie_req_decode(f->payload, f->len, &req) < 0)
+		return bad_frame(k, "a cookie check that does not decode");
+	if (req.vhost >= c->nvhosts)
+		return bad_frame(k, "a cookie for virtual host %u, which does "
+		    "not exist (%zu configured)", req.vhost, c->nvhosts);
+	memset(&out, 0, sizeof(out));
+	if (c->vhosts[req.vhost].cookie &&
+	    sign_cookie_check(k->cookie_key, req.value, req.value_len,
+	    c->vhosts[req.vhost].name, (uint64_t)time(NULL), out.principal,
+	    sizeof(out.principal), &exp) == 1) {
+		out.status = KH_OK;
+		login(k, req.vhost, exp, 0, &out);
+	} else {
+		out.status = KH_DENIED;
+		kg_strlcpy(out.reason, "session cookie not valid here",
+		    sizeof(out.reason));
+	}
+	if (kh_auth_result_encode(&out, &payload, &plen) < 0)
+		fatalx("out of memory encoding an answer");
+	kg_zero(&out, sizeof(out));
+	send_answer(k, relay, KH_MSG_COOKIE_RESULT, f->id, payload, plen);
 	return 0;
 }
 
@@ -1019,6 +1101,8 @@ dispatch(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		return backend(k, relay, f);
 	case KH_MSG_VERIFY:
 		return verify(k, relay, f);
+	case KH_MSG_COOKIE:
+		return cookie(k, relay, f);
 	default:
 		return bad_frame(k, "a frame of unknown type %u",
 		    (unsigned)f->type);
@@ -1279,6 +1363,30 @@ restart_floor(struct kg_replay *rc, unsigned skew)
 	    "replays (clients authenticate again)", skew);
 }
 
+/*
+ * Test hook, armed only with KERBGATE_TEST_HOOKS=1 in the environment:
+ * writes the cookie key to the 0600 file KERBGATE_TEST_COOKIE_KEY names, so
+ * that the integration tests can search the relays' memory for it.  Never
+ * set on an appliance.
+ */
+static void
+test_hook_cookie_key(const uint8_t *key, size_t n)
+{
+	const char *hooks = getenv("KERBGATE_TEST_HOOKS");
+	const char *path = getenv("KERBGATE_TEST_COOKIE_KEY");
+	int fd;
+
+	if (hooks == NULL || strcmp(hooks, "1") != 0 || path == NULL)
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0 || write(fd, key, n) != (ssize_t)n)
+		log_warnx("test hook: cannot write the cookie key to %s", path);
+	else
+		log_warnx("test hook: wrote the cookie key to %s", path);
+	if (fd >= 0)
+		close(fd);
+}
+
 void
 keyholder_main(struct keyholder_env *env)
 {
@@ -1311,6 +1419,13 @@ keyholder_main(struct keyholder_env *env)
 	if ((k.cred = credctl_new(c, k.acc, spns, nspns, env->cred_fd, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
+	/* The header secrets, read as root like the keytab, here only. */
+	if (grant_secrets_load(c, &k.secrets, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	/* A new key per keyholder: cookies end with it (reload, restart). */
+	if (kc_random(k.cookie_key, sizeof(k.cookie_key)) != KC_OK)
+		fatalx("no randomness for the cookie key");
+	test_hook_cookie_key(k.cookie_key, sizeof(k.cookie_key));
 	/* Sandboxed, root until set-up is done: chroot needs it. */
 	if (env->sandbox == NULL)
 		drop_privileges(env->user);
@@ -1428,6 +1543,8 @@ keyholder_main(struct keyholder_env *env)
 	acceptor_free(k.acc);
 	free(spns);
 	kg_zero(k.session_key, sizeof(k.session_key));
+	kg_zero(k.cookie_key, sizeof(k.cookie_key));
+	grant_secrets_free(&k.secrets);
 	for (i = 0; i < env->nrelays; i++)
 		kg_ipc_writer_free(&k.wr[i]);
 	free(k.wr);

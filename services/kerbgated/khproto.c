@@ -11,7 +11,7 @@
 enum {
 	T_VHOST = 1, T_AP_REQ, T_CB, T_MECH_LIST, T_CLIENT_MIC,
 	T_STATUS = 10, T_REASON_CODE, T_REASON, T_PRINCIPAL, T_ENDTIME,
-	T_ENCTYPE, T_AP_REP, T_MIC, T_SESSION,
+	T_ENCTYPE, T_AP_REP, T_MIC, T_SESSION, T_EXPIRY, T_COOKIE, T_GRANTS,
 	/* KH_MSG_BACKEND, KH_MSG_BACKEND_RESULT */
 	T_B_SESSION = 30, T_B_POOL, T_B_SPN, T_B_CB,
 	T_B_STATUS = 40, T_B_REASON, T_B_TOKEN, T_B_VERIFY,
@@ -19,7 +19,12 @@ enum {
 	T_V_HANDLE = 50, T_V_TOKEN,
 	T_V_OK = 60, T_V_REASON,
 	T_KRB_ERROR = 90,	/* optional, last item of an auth result */
+	/* KH_MSG_COOKIE */
+	T_C_VHOST = 70, T_C_VALUE,
 };
+
+/* One grant on the wire: pool (u32, big-endian), id, key. */
+#define GRANT_WIRE	(4 + 16 + 32)
 
 /*
  * Channel-binding application data is "tls-server-end-point:" and a
@@ -116,11 +121,51 @@ kh_auth_req_decode(const uint8_t *p, size_t n, struct kh_auth_req *req)
 	return 0;
 }
 
+/* The grants as one field of GRANT_WIRE records, wiped after. */
+static int
+put_grants(struct kg_tlv_writer *w, const struct kh_auth_result *res)
+{
+	uint8_t buf[KH_MAX_GRANTS * GRANT_WIRE], *p = buf;
+	size_t i;
+
+	if (res->ngrants > KH_MAX_GRANTS)
+		return KG_ERR_TOOBIG;
+	for (i = 0; i < res->ngrants; i++, p += GRANT_WIRE) {
+		p[0] = (uint8_t)(res->grants[i].pool >> 24);
+		p[1] = (uint8_t)(res->grants[i].pool >> 16);
+		p[2] = (uint8_t)(res->grants[i].pool >> 8);
+		p[3] = (uint8_t)res->grants[i].pool;
+		memcpy(p + 4, res->grants[i].id, 16);
+		memcpy(p + 20, res->grants[i].key, 32);
+	}
+	kg_tlv_put_bytes(w, T_GRANTS, buf, (size_t)(p - buf));
+	kg_zero(buf, sizeof(buf));
+	return 0;
+}
+
+static int
+get_grants(const uint8_t *p, size_t n, struct kh_auth_result *res)
+{
+	size_t i;
+
+	if (n % GRANT_WIRE != 0 || n / GRANT_WIRE > KH_MAX_GRANTS)
+		return -1;
+	res->ngrants = n / GRANT_WIRE;
+	for (i = 0; i < res->ngrants; i++, p += GRANT_WIRE) {
+		res->grants[i].pool = (uint32_t)p[0] << 24 |
+		    (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		memcpy(res->grants[i].id, p + 4, 16);
+		memcpy(res->grants[i].key, p + 20, 32);
+	}
+	return 0;
+}
+
 int
 kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
     size_t *outlen)
 {
 	struct kg_tlv_writer w;
+	int rc;
 
 	kg_tlv_writer_init(&w);
 	kg_tlv_put_u32(&w, T_STATUS, (uint32_t)res->status);
@@ -132,6 +177,13 @@ kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
 	kg_tlv_put_bytes(&w, T_AP_REP, res->ap_rep, res->ap_rep_len);
 	kg_tlv_put_bytes(&w, T_MIC, res->mic, res->mic_len);
 	kg_tlv_put_u64(&w, T_SESSION, res->session);
+	kg_tlv_put_u64(&w, T_EXPIRY, res->expiry);
+	kg_tlv_put_string(&w, T_COOKIE, res->cookie);
+	rc = put_grants(&w, res);
+	if (rc < 0) {
+		kg_tlv_writer_free(&w);
+		return rc;
+	}
 	if (res->krb_error_len > 0)
 		kg_tlv_put_bytes(&w, T_KRB_ERROR, res->krb_error, res->krb_error_len);
 	return finish(&w, out, outlen);
@@ -142,6 +194,8 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 {
 	struct kg_tlv_reader r;
 	uint32_t status, code, enctype;
+	const uint8_t *grants;
+	size_t glen;
 
 	memset(res, 0, sizeof(*res));
 	kg_tlv_reader_init(&r, p, n);
@@ -156,12 +210,18 @@ kh_auth_result_decode(const uint8_t *p, size_t n, struct kh_auth_result *res)
 	    kg_tlv_get_bytes(&r, T_AP_REP, &res->ap_rep, &res->ap_rep_len) < 0 ||
 	    kg_tlv_get_bytes(&r, T_MIC, &res->mic, &res->mic_len) < 0 ||
 	    kg_tlv_get_u64(&r, T_SESSION, &res->session) < 0 ||
+	    kg_tlv_get_u64(&r, T_EXPIRY, &res->expiry) < 0 ||
+	    kg_tlv_get_string(&r, T_COOKIE, res->cookie,
+	    sizeof(res->cookie)) < 0 ||
+	    kg_tlv_get_bytes(&r, T_GRANTS, &grants, &glen) < 0 ||
 	    (kg_tlv_peek(&r) == T_KRB_ERROR && kg_tlv_get_bytes(&r, T_KRB_ERROR,
 	    &res->krb_error, &res->krb_error_len) < 0) ||
-	    kg_tlv_end(&r) < 0)
+	    kg_tlv_end(&r) < 0 || get_grants(grants, glen, res) < 0 ||
+	    status > KH_UNAVAILABLE || code >= KH_R_MAX ||
+	    (status != KH_OK && (res->ngrants > 0 || res->cookie[0] != '\0'))) {
+		kg_zero(res, sizeof(*res));
 		return KG_ERR_PROTO;
-	if (status > KH_UNAVAILABLE || code >= KH_R_MAX)
-		return KG_ERR_PROTO;
+	}
 	res->status = (enum kh_status)status;
 	res->reason_code = (enum kh_reason)code;
 	res->enctype = (int32_t)enctype;
@@ -314,5 +374,38 @@ kh_verify_result_decode(const uint8_t *p, size_t n,
 		memset(res, 0, sizeof(*res));
 		return KG_ERR_PROTO;
 	}
+	return 0;
+}
+
+int
+kh_cookie_req_encode(const struct kh_cookie_req *req, uint8_t **out,
+    size_t *outlen)
+{
+	struct kg_tlv_writer w;
+
+	if (req->value_len == 0 || req->value_len > KH_MAX_COOKIE)
+		return KG_ERR_TOOBIG;
+	kg_tlv_writer_init(&w);
+	kg_tlv_put_u32(&w, T_C_VHOST, req->vhost);
+	kg_tlv_put_bytes(&w, T_C_VALUE, req->value, req->value_len);
+	return finish(&w, out, outlen);
+}
+
+int
+kh_cookie_req_decode(const uint8_t *p, size_t n, struct kh_cookie_req *req)
+{
+	struct kg_tlv_reader r;
+	const uint8_t *v;
+
+	memset(req, 0, sizeof(*req));
+	kg_tlv_reader_init(&r, p, n);
+	if (kg_tlv_get_u32(&r, T_C_VHOST, &req->vhost) < 0 ||
+	    kg_tlv_get_bytes(&r, T_C_VALUE, &v, &req->value_len) < 0 ||
+	    kg_tlv_end(&r) < 0 || req->value_len == 0 ||
+	    req->value_len > KH_MAX_COOKIE) {
+		memset(req, 0, sizeof(*req));
+		return KG_ERR_PROTO;
+	}
+	req->value = (const char *)v;
 	return 0;
 }

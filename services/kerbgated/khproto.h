@@ -1,8 +1,10 @@
 /*
  * The relay <-> keyholder protocol: framed IPC (ipc.h) with TLV payloads
  * (tlv.h).  A relay asks; the keyholder answers with the same frame id.
- * Key bytes never cross this boundary: requests carry a client's AP-REQ,
- * answers carry a verdict, a principal, and the AP-REP for mutual auth.
+ * No long-term key crosses this boundary: requests carry a client's AP-REQ
+ * or session cookie, answers carry a verdict, a principal, the AP-REP for
+ * mutual auth, and identity grants: per-user keys derived from the pools'
+ * header secrets (sign_grant_key()), which the keyholder alone holds.
  */
 #ifndef KG_KHPROTO_H
 #define KG_KHPROTO_H
@@ -17,6 +19,23 @@
 #define KH_MSG_BACKEND_RESULT	4	/**< keyholder -> relay */
 #define KH_MSG_VERIFY		5	/**< relay -> keyholder: a back-end's AP-REP */
 #define KH_MSG_VERIFY_RESULT	6	/**< keyholder -> relay */
+#define KH_MSG_COOKIE		7	/**< relay -> keyholder: a session cookie */
+#define KH_MSG_COOKIE_RESULT	8	/**< keyholder -> relay: as AUTH_RESULT */
+
+#define KH_MAX_GRANTS		8	/**< header-mode pools one vhost routes to */
+#define KH_MAX_COOKIE		512	/**< longest cookie value (SIGN_COOKIE_MAX) */
+
+/**
+ * An identity grant: lets the relay sign requests to one header-mode pool
+ * as one user, at one vhost, until the answer's expiry.  The key is
+ * sign_grant_key() over the pool's secret, the user, the vhost, the id in
+ * hex and the expiry; the relay sends id and expiry in X-Kerbgate-Grant.
+ */
+struct kh_grant {
+	uint32_t	 pool;		/**< conf.pools index */
+	uint8_t		 id[16];	/**< random, per grant */
+	uint8_t		 key[32];
+};
 
 /** The keyholder's verdict on one AP-REQ. */
 enum kh_status {
@@ -85,7 +104,30 @@ struct kh_auth_result {
 					     KRB-ERROR to answer with
 					     (acceptor_error_token()), or NULL */
 	size_t		 krb_error_len;
+	uint64_t	 expiry;	/**< the login (and its grants and cookie)
+					     ends: Unix seconds; KH_OK only */
+	char		 cookie[KH_MAX_COOKIE + 1];	/**< session cookie value
+					     to set, or "" */
+	struct kh_grant	 grants[KH_MAX_GRANTS];	/**< secret: zero after use */
+	size_t		 ngrants;
 };
+
+/**
+ * KH_MSG_COOKIE: "does this session cookie log a user in at this vhost?"
+ * The answer is a KH_MSG_COOKIE_RESULT frame in kh_auth_result's encoding:
+ * KH_OK with principal, expiry and grants, or KH_DENIED.
+ */
+struct kh_cookie_req {
+	uint32_t	 vhost;		/**< index into conf.vhosts */
+	const char	*value;		/**< the kerbgate_session value */
+	size_t		 value_len;	/**< 1 to KH_MAX_COOKIE */
+};
+
+int kh_cookie_req_encode(const struct kh_cookie_req *req, uint8_t **out,
+    size_t *outlen);
+/** Decodes; value points into p.  \return 0 or KG_ERR_PROTO. */
+int kh_cookie_req_decode(const uint8_t *p, size_t n,
+    struct kh_cookie_req *req);
 
 /** The keyholder's verdict on a request for a delegated back-end token. */
 enum kh_backend_status {
@@ -157,11 +199,17 @@ int kh_auth_req_encode(const struct kh_auth_req *req, uint8_t **out,
 /** Decodes a request; pointers refer into p.  \return 0 or KG_ERR_PROTO. */
 int kh_auth_req_decode(const uint8_t *p, size_t n, struct kh_auth_req *req);
 
-/** Encodes an answer (see kh_auth_req_encode()). */
+/**
+ * Encodes an answer (see kh_auth_req_encode()); the buffer holds grant
+ * keys: free it with kg_freezero().
+ */
 int kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
     size_t *outlen);
 
-/** Decodes an answer; ap_rep points into p.  \return 0 or KG_ERR_PROTO. */
+/**
+ * Decodes an answer; ap_rep points into p.  Grants and cookie come only
+ * with KH_OK.  \return 0 or KG_ERR_PROTO.
+ */
 int kh_auth_result_decode(const uint8_t *p, size_t n,
     struct kh_auth_result *res);
 

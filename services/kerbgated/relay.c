@@ -128,6 +128,10 @@ struct client {
 	int			 authed;
 	int			 auth_vhost;
 	char			 principal[256];
+	uint64_t		 auth_expiry;	/* the login ends (Unix s) */
+	struct kh_grant		*grants;	/* header mode: keys to sign
+						   as principal (ngrants) */
+	size_t			 ngrants;
 	uint32_t		 kh_id;
 	uint32_t		 tk_id;		/* handshake waits for the TLS key
 						   process's signature */
@@ -703,6 +707,18 @@ quota_log_due(struct relay *r, const char *reason, unsigned *unlogged)
 	return 1;
 }
 
+static void logged_in(struct client *, const struct kh_auth_result *);
+
+/* Wipes and frees the login's grants. */
+static void
+drop_grants(struct client *cl)
+{
+	if (cl->grants != NULL)
+		kg_freezero(cl->grants, cl->ngrants * sizeof(*cl->grants));
+	cl->grants = NULL;
+	cl->ngrants = 0;
+}
+
 static void
 auth_result(struct client *cl, const struct kh_auth_result *res)
 {
@@ -735,10 +751,8 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 		return;
 	}
 	r->mw->auth_ok++;
-	cl->authed = 1;
+	logged_in(cl, res);
 	cl->session = res->session;
-	cl->auth_vhost = cl->vhost;
-	kg_strlcpy(cl->principal, res->principal, sizeof(cl->principal));
 	log_info("%s: %s authenticated for %s", cl->peer, cl->principal, v->name);
 	if (res->enctype == 23)
 		log_info("%s: ticket for %s uses rc4-hmac: set "
@@ -767,18 +781,57 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 	    neg_base64_encode(ans, alen, b64, sizeof(b64), &blen) == NEG_OK &&
 	    asprintf(&cl->mutual, "Negotiate %.*s", (int)blen, b64) < 0)
 		cl->mutual = NULL;
-	if (v->cookie) {
-		char val[SIGN_COOKIE_MAX + 1];
-		uint64_t exp = (uint64_t)time(NULL) + v->cookie_lifetime_s;
-		free(cl->set_cookie);
-		cl->set_cookie = NULL;
-		if (sign_cookie_issue(r->env->cookie_key, cl->principal, v->name,
-		    exp, val, sizeof(val)) == 0 &&
-		    asprintf(&cl->set_cookie, "%s=%s; Path=/; Max-Age=%u; "
-		    "HttpOnly%s; SameSite=Lax", SIGN_COOKIE_NAME, val,
-		    v->cookie_lifetime_s, cl->c.tls ? "; Secure" : "") < 0)
+	free(cl->set_cookie);
+	cl->set_cookie = NULL;
+	if (res->cookie[0] != '\0') {
+		/* Issued by the keyholder, ending with the login. */
+		uint64_t now = (uint64_t)time(NULL);
+		unsigned age = res->expiry > now ? (unsigned)(res->expiry - now) : 0;
+		if (asprintf(&cl->set_cookie, "%s=%s; Path=/; Max-Age=%u; "
+		    "HttpOnly%s; SameSite=Lax", SIGN_COOKIE_NAME, res->cookie,
+		    age, cl->c.tls ? "; Secure" : "") < 0)
 			cl->set_cookie = NULL;
 	}
+	start_backend(cl);
+}
+
+/*
+ * The keyholder said yes, to a ticket or a cookie: the connection is
+ * logged in as its principal until the login's expiry, with a grant per
+ * header-mode pool of the vhost to sign the identity with.
+ */
+static void
+logged_in(struct client *cl, const struct kh_auth_result *res)
+{
+	cl->authed = 1;
+	cl->auth_vhost = cl->vhost;
+	kg_strlcpy(cl->principal, res->principal, sizeof(cl->principal));
+	cl->auth_expiry = res->expiry;
+	drop_grants(cl);
+	/* Only logged-in connections pay for them; none on failure: no
+	 * identity is then sent (a 502 in header mode, see find_grant()). */
+	if (res->ngrants > 0 &&
+	    (cl->grants = calloc(res->ngrants, sizeof(*cl->grants))) != NULL) {
+		memcpy(cl->grants, res->grants, res->ngrants * sizeof(*cl->grants));
+		cl->ngrants = res->ngrants;
+	}
+}
+
+/* The keyholder's verdict on the session cookie a request presented. */
+static void
+cookie_result(struct client *cl, const struct kh_auth_result *res)
+{
+	cl->kh_id = 0;
+	if (res->status != KH_OK) {
+		/* Expired, forged, for another vhost or issued before a reload
+		 * or keyholder restart (a new cookie key): Kerberos again. */
+		cl->r->mw->auth_fail_relay[MR_NO_TOKEN]++;	/* as before */
+		log_debug("%s: session cookie refused: challenging", cl->peer);
+		challenge(cl, NULL, "Kerberos authentication required");
+		return;
+	}
+	logged_in(cl, res);
+	cl->session = 0;	/* no ticket to delegate from */
 	start_backend(cl);
 }
 
@@ -801,6 +854,19 @@ sends_identity(const struct client *cl)
 	return cl->authed && cl->route != NULL &&
 	    cl->route->auth == CONF_AUTH_NEGOTIATE &&
 	    cl->auth_vhost == cl->vhost;
+}
+
+/* The login's grant for the request's pool (header mode), or NULL. */
+static const struct kh_grant *
+find_grant(const struct client *cl)
+{
+	uint32_t pool = (uint32_t)(cl->pool - cl->r->pools);
+	size_t i;
+
+	for (i = 0; i < cl->ngrants; i++)
+		if (cl->grants[i].pool == pool)
+			return &cl->grants[i];
+	return NULL;
 }
 
 /* A request to a kcd pool on behalf of an authenticated user needs a
@@ -956,14 +1022,21 @@ kh_dispatch(struct client *cl, const struct kg_ipc_frame *f)
 		struct kh_backend_result b;
 		struct kh_verify_result v;
 	} u;
+	int rc = 0;
 
 	switch (f->type) {
 	case KH_MSG_AUTH_RESULT:
+	case KH_MSG_COOKIE_RESULT:
+		/* Grant keys: wiped from the frame and the stack after. */
 		if (kh_auth_result_decode(f->payload, f->len, &u.a) < 0)
-			return -1;
-		if (cl->state == CS_AUTH)
+			rc = -1;
+		else if (cl->state == CS_AUTH && f->type == KH_MSG_AUTH_RESULT)
 			auth_result(cl, &u.a);
-		return 0;
+		else if (cl->state == CS_AUTH)
+			cookie_result(cl, &u.a);
+		kg_zero(&u.a, sizeof(u.a));
+		kg_zero((void *)(uintptr_t)f->payload, f->len);	/* ours */
+		return rc;
 	case KH_MSG_BACKEND_RESULT:
 		if (kh_backend_result_decode(f->payload, f->len, &u.b) < 0)
 			return -1;
@@ -1208,33 +1281,49 @@ serve_admin(struct client *cl, const struct http_head *h)
 	cl->state = CS_LOCAL;
 }
 
-/* Accepts a valid session cookie as authentication for this connection. */
+/*
+ * A session cookie on a connection not (or no longer) logged in goes to
+ * the keyholder, which alone holds the cookie key (cookie_result() takes
+ * the answer).  \return 1 when asked (or answered 503), 0 when the request
+ * carries no cookie to ask about.
+ */
 static int
 try_cookie(struct client *cl, const struct http_head *h)
 {
 	const struct conf_vhost *v = &cl->r->conf->vhosts[cl->vhost];
 	const struct http_header *ck;
-	const char *val;
-	size_t vlen;
+	struct kh_cookie_req req;
+	uint8_t *payload;
+	size_t plen;
 	unsigned i;
 
 	if (!v->cookie)
 		return 0;
-	for (i = 0; i < h->nheaders; i++) {
+	memset(&req, 0, sizeof(req));
+	for (i = 0; i < h->nheaders && req.value == NULL; i++) {
 		ck = &h->headers[i];
 		if (!hdr_is(ck, "Cookie") ||
 		    !sign_cookie_find(ck->value, ck->value_len,
-		    SIGN_COOKIE_NAME, &val, &vlen))
-			continue;
-		if (sign_cookie_check(cl->r->env->cookie_key, val, vlen, v->name,
-		    (uint64_t)time(NULL), cl->principal, sizeof(cl->principal),
-		    NULL) == 1) {
-			cl->authed = 1;
-			cl->auth_vhost = cl->vhost;
-			return 1;
-		}
+		    SIGN_COOKIE_NAME, &req.value, &req.value_len))
+			req.value = NULL;
 	}
-	return 0;
+	/* Longer than we issue, or empty: not ours, no question to ask. */
+	if (req.value == NULL || req.value_len == 0 ||
+	    req.value_len > KH_MAX_COOKIE)
+		return 0;
+	req.vhost = (uint32_t)cl->vhost;
+	if (kh_cookie_req_encode(&req, &payload, &plen) < 0)
+		return 0;
+	if (kh_queue(cl, KH_MSG_COOKIE, payload, plen) == 0)
+		cl->state = CS_AUTH;
+	return 1;
+}
+
+/* The login's end has come: its grants may no longer sign. */
+static int
+login_expired(const struct client *cl)
+{
+	return cl->authed && (uint64_t)time(NULL) >= cl->auth_expiry;
 }
 
 static int
@@ -1262,6 +1351,7 @@ forget_login(struct client *cl)
 	cl->authed = 0;
 	cl->session = 0;
 	kg_zero(cl->principal, sizeof(cl->principal));
+	drop_grants(cl);
 	free(cl->backend_auth);
 	cl->backend_auth = NULL;
 	free(cl->set_cookie);
@@ -1517,10 +1607,18 @@ handle_request_head(struct client *cl)
 		authenticate(cl, &h);
 		return;
 	}
-	if ((cl->authed && cl->auth_vhost == cl->vhost) || try_cookie(cl, &h)) {
+	if (cl->authed && cl->auth_vhost == cl->vhost && !login_expired(cl)) {
 		start_backend(cl);
 		return;
 	}
+	if (login_expired(cl)) {
+		log_info("%s: the login of %s has expired: authenticating the "
+		    "connection again", cl->peer, cl->principal);
+		cl->authed = 0;		/* forget_login() without its message */
+		forget_login(cl);
+	}
+	if (try_cookie(cl, &h))
+		return;
 	authenticate(cl, &h);
 }
 
@@ -1914,7 +2012,9 @@ forward_request_head(struct client *cl)
 	if (sends_identity(cl) && cp->mode == CONF_MODE_HEADER) {
 		/* Once per forwarded request: built by hand, not by printf. */
 		char sig[SIGN_HEX_LEN + 1], rid[sizeof(r->rid_prefix) + 21];
-		char ts[21], vhost[256];
+		char ts[21], vhost[256], gid[2 * SIGN_GRANT_ID_LEN + 1];
+		char gexp[21];
+		const struct kh_grant *g;
 		const char *vn = r->conf->vhosts[cl->vhost].name;
 		uint64_t now = (uint64_t)time(NULL);
 		size_t n, tslen = put_u64(ts, now);
@@ -1929,7 +2029,14 @@ forward_request_head(struct client *cl)
 		for (n = 0; vn[n] != '\0' && n < sizeof(vhost) - 1; n++)
 			vhost[n] = (char)tolower((unsigned char)vn[n]);
 		vhost[n] = '\0';
-		if (sign_identity(cp->header_secret, cp->header_secret_len,
+		if ((g = find_grant(cl)) == NULL) {
+			log_warnx("%s: no identity grant for pool %s: refusing "
+			    "to forward as %s", cl->peer, cp->name, cl->principal);
+			return -1;
+		}
+		sign_hex(g->id, sizeof(g->id), gid);
+		gexp[put_u64(gexp, cl->auth_expiry)] = '\0';
+		if (sign_identity(g->key, sizeof(g->key),
 		    cl->principal, now, rid, cl->c.tls ? "https" : "http",
 		    vhost, h.method, h.method_len, h.target, h.target_len,
 		    sig) < 0)
@@ -1941,6 +2048,10 @@ forward_request_head(struct client *cl)
 		out_append(o, ts, tslen);
 		OUT_LIT(o, "\r\nX-Kerbgate-Request-Id: ");
 		out_append(o, rid, n);
+		OUT_LIT(o, "\r\nX-Kerbgate-Grant: " SIGN_GRANT_VERSION "; id=");
+		out_append(o, gid, 2 * SIGN_GRANT_ID_LEN);
+		OUT_LIT(o, "; exp=");
+		out_append(o, gexp, strlen(gexp));
 		OUT_LIT(o, "\r\nX-Kerbgate-Signature: " SIGN_VERSION_TAG);
 		out_append(o, sig, SIGN_HEX_LEN);
 		OUT_LIT(o, "\r\n");
@@ -2684,6 +2795,7 @@ client_free(struct client *cl)
 	free(cl->mech_list);
 	free(cl->backend_auth);
 	kg_zero(cl->principal, sizeof(cl->principal));
+	drop_grants(cl);
 	free(cl);
 	if (!r->accepting && !r->draining && r->nclients < r->max_clients) {
 		size_t i;

@@ -2,9 +2,11 @@
  * Relay workers: the processes that face the network.  Each runs one libev
  * loop over the shared listening sockets, terminates TLS, parses HTTP/1.1,
  * asks the keyholder to check Negotiate tokens, picks a back-end, and
- * streams requests and responses both ways.  A relay holds no key: it sees
- * tokens and verdicts, never the ASA's keys or a session key, and it asks
- * the TLS key process (tlskey.h) for the signatures of its handshakes.
+ * streams requests and responses both ways.  A relay holds no long-term
+ * key: it sees tokens and verdicts, never the ASA's keys, a pool's header
+ * secret or the cookie key; to sign a user's identity it holds that login's
+ * grants (khproto.h), which end with the login; it asks the TLS key process
+ * (tlskey.h) for the signatures of its handshakes.
  */
 #ifndef KG_RELAY_H
 #define KG_RELAY_H
@@ -30,7 +32,6 @@ struct relay_env {
 	int			 admin_fd;	/**< /metrics listener, or -1 */
 	struct tls_server	*tls;		/**< VIP certificates, or NULL */
 	struct metrics_shm	*metrics;
-	uint8_t			 cookie_key[32];/**< per boot, all workers */
 	const struct sandbox_opts *sandbox;	/**< entered after set-up, or
 						     NULL (sandbox.h) */
 };

@@ -21,7 +21,8 @@
 
 #define MAC_LEN		32
 #define MAC_B64_LEN	43	/* base64url of 32 bytes, unpadded */
-#define SIGN_PREFIX	"kerbgate-v2"
+#define SIGN_PREFIX	"kerbgate-v3"
+#define GRANT_PREFIX	"kerbgate-grant-v1\n"
 #define COOKIE_PREFIX	"kerbgate-cookie-v1\n"
 #define SECRET_MIN	32
 #define U64_DIGITS	20
@@ -90,8 +91,8 @@ hmac_parts(const uint8_t *key, size_t keylen, const struct part *parts,
 	return 0;
 }
 
-static void
-to_hex(const uint8_t *p, size_t n, char *out)
+void
+sign_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
@@ -210,7 +211,7 @@ sign_identity(const uint8_t *secret, size_t secret_len, const char *user,
 		rc = hmac_parts(secret, secret_len, parts, mac);
 	}
 	if (rc == 0)
-		to_hex(mac, sizeof(mac), out);
+		sign_hex(mac, sizeof(mac), out);
 	kg_zero(mac, sizeof(mac));
 	return rc;
 }
@@ -233,6 +234,31 @@ sign_identity_verify(const uint8_t *secret, size_t secret_len,
 	ok = mbedtls_ct_memcmp(want, hex, SIGN_HEX_LEN) == 0;
 	kg_zero(want, sizeof(want));
 	return ok;
+}
+
+int
+sign_grant_key(const uint8_t *secret, size_t secret_len, const char *user,
+    const char *vhost, const char *id_hex, uint64_t expiry,
+    uint8_t key[SIGN_GRANT_KEY_LEN])
+{
+	char exp[U64_DIGITS + 1];
+	int n;
+
+	if (secret == NULL || secret_len < SECRET_MIN || key == NULL ||
+	    !field_ok(user) || !field_ok(vhost) || !field_ok(id_hex))
+		return KG_ERR_INVAL;
+	n = snprintf(exp, sizeof(exp), "%llu", (unsigned long long)expiry);
+	{
+		const struct part parts[] = {
+			{ GRANT_PREFIX, sizeof(GRANT_PREFIX) - 1 },
+			{ user, strlen(user) }, { "\n", 1 },
+			{ vhost, strlen(vhost) }, { "\n", 1 },
+			{ id_hex, strlen(id_hex) }, { "\n", 1 },
+			{ exp, (size_t)n },
+			{ NULL, 0 },
+		};
+		return hmac_parts(secret, secret_len, parts, key);
+	}
 }
 
 static int

@@ -24,11 +24,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kh_auth_req ar;
-	struct kh_auth_result as;
+	static struct kh_auth_result as;
 	struct kh_backend_req br, br2;
 	struct kh_backend_result bs;
 	struct kh_verify_req vr;
 	struct kh_verify_result vs;
+	struct kh_cookie_req cr;
+	static struct kh_auth_result as2;
 	uint8_t *out;
 	size_t n;
 
@@ -40,6 +42,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kh_auth_result_decode(data, size, &as) == 0) {
 		inside(as.ap_rep, as.ap_rep_len, data, size);
 		inside(as.krb_error, as.krb_error_len, data, size);
+		/* Grants and cookie only with KH_OK, and they survive a
+		 * round trip unchanged. */
+		if (as.ngrants > KH_MAX_GRANTS || (as.status != KH_OK &&
+		    (as.ngrants > 0 || as.cookie[0] != '\0')))
+			abort();
+		if (kh_auth_result_encode(&as, &out, &n) != 0)
+			abort();
+		if (kh_auth_result_decode(out, n, &as2) != 0 ||
+		    as2.ngrants != as.ngrants || as2.expiry != as.expiry ||
+		    strcmp(as2.cookie, as.cookie) != 0 ||
+		    memcmp(as2.grants, as.grants, sizeof(as.grants)) != 0)
+			abort();
+		free(out);
+	}
+	if (kh_cookie_req_decode(data, size, &cr) == 0) {
+		inside(cr.value, cr.value_len, data, size);
+		if (cr.value_len == 0 || cr.value_len > KH_MAX_COOKIE)
+			abort();
 	}
 	if (kh_backend_req_decode(data, size, &br) == 0) {
 		inside(br.cb, br.cb_len, data, size);

@@ -3,8 +3,8 @@
 
 It runs in a lab back-end namespace and tells the test what reached it:
 which node answered, the X-Kerbgate-* identity and whether it verifies as
-docs/backend-verification.md says (signature over scheme and host too,
-freshness, no repeated request id), and, for streaming tests, when the
+docs/backend-verification.md says (its example code: grant and signature,
+expiry, freshness, no repeated request id), and, for streaming tests, when the
 bytes of a long request body arrived.  Any method is accepted, including
 Outlook Anywhere's RPC_IN_DATA and RPC_OUT_DATA.
 
@@ -19,9 +19,8 @@ kerbgated's back-end connection pool:
 usage: backend.py NODE ADDRESS PORT SECRET_FILE EVENT_LOG [CERT KEY]
 With CERT and KEY it speaks TLS ("SSL bridging", as Exchange back-ends do).
 """
-import hashlib
-import hmac
 import http.server
+import os
 import socketserver
 import ssl
 import sys
@@ -29,13 +28,14 @@ import threading
 import time
 import urllib.parse
 
+# The verification is docs/backend-verification.md's own example code.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "docs", "examples"))
+import kerbgate_verify  # noqa: E402
+
 NODE, ADDR, PORT, SECRET_FILE, EVENTS = sys.argv[1:6]
-SECRET = open(SECRET_FILE, "rb").read()[:64]
-NAMES = ("X-Kerbgate-User", "X-Kerbgate-Time", "X-Kerbgate-Request-Id",
-         "X-Kerbgate-Signature")
-MAX_AGE = 30
-seen = {}                   # request id -> when it may be forgotten
-seen_lock = threading.Lock()
+VERIFIER = kerbgate_verify.Verifier(open(SECRET_FILE, "rb").read())
+NAMES = kerbgate_verify.NAMES
 
 
 def event(line):
@@ -43,46 +43,9 @@ def event(line):
         f.write("%.3f %s %s\n" % (time.time(), NODE, line))
 
 
-def not_seen_before(rid):
-    """Remembers a verified request id; False if it was seen already."""
-    now = time.time()
-    with seen_lock:
-        for k in [k for k, t in seen.items() if t < now]:
-            del seen[k]
-        if rid in seen:
-            return False
-        seen[rid] = now + 2 * MAX_AGE + 1
-        return True
-
-
 def verify(h, method, target):
     """The recipe of docs/backend-verification.md, as a word for the test."""
-    values = [h.get_all(n) or [] for n in NAMES]
-    if all(len(v) == 0 for v in values):
-        return "absent"
-    proto = h.get_all("X-Forwarded-Proto") or []
-    hosts = h.get_all("Host") or []
-    if any(len(v) != 1 for v in values) or len(proto) != 1 or len(hosts) != 1:
-        return "bad"
-    user, ts, rid, sig = (v[0].encode("latin-1") for v in values)
-    # The virtual host is the Host header without a port and one trailing
-    # dot, in lower case.
-    host = hosts[0].encode("latin-1").lower().split(b":")[0]
-    if host.endswith(b"."):
-        host = host[:-1]
-    if not sig.startswith(b"v2=") or not ts.isdigit():
-        return "bad"
-    msg = b"\n".join((b"kerbgate-v2", user, ts, rid,
-                      proto[0].encode("latin-1"), host,
-                      method.encode("latin-1"), target.encode("latin-1")))
-    good = hmac.new(SECRET, msg, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(good, sig[3:]):
-        return "bad"
-    if abs(time.time() - int(ts)) > MAX_AGE:
-        return "stale"
-    if not not_seen_before(rid):
-        return "replayed"
-    return "valid"
+    return VERIFIER.check(None, method, target, h)[0]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -232,9 +195,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             event("trailers %s %s" % (url.path, ",".join(self.trailers)))
         forged = [k for k in self.headers.keys()
                   if k.lower().startswith("x-kerbgate-") and
-                  k.lower() not in ("x-kerbgate-user", "x-kerbgate-time",
-                                    "x-kerbgate-request-id",
-                                    "x-kerbgate-signature")]
+                  k.lower() not in [n.lower() for n in NAMES]]
         body = "node: %s\nuser: %s\nsignature: %s\nbody-bytes: %d\n" \
                "extra-kerbgate-headers: %s\nxff: %s\nforwarded: %s\n" \
                "authorization: %s\n" % (

@@ -92,8 +92,10 @@ start_kerbgated() {
 		done
 	done
 	# KERBGATE_TEST_HOOKS: SIGUSR2 makes a relay send a malformed frame (to
-	# the keyholder; with KG_TEST_HOOKS=tlskey, to the TLS key process).
-	lb env KERBGATE_TEST_HOOKS="${KG_TEST_HOOKS:-1}" "$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
+	# the keyholder; with KG_TEST_HOOKS=tlskey, to the TLS key process); the
+	# keyholder writes its cookie key to KERBGATE_TEST_COOKIE_KEY.
+	lb env KERBGATE_TEST_HOOKS="${KG_TEST_HOOKS:-1}" KERBGATE_TEST_COOKIE_KEY="$work/cookie.key" \
+		"$top/$out/bin/kerbgated" -d -v -v -f "$work/kerbgated.json" \
 		>>"$log" 2>&1 &
 	for _ in $(seq 50); do
 		# Any answer from a back-end will do (Apache says 404 here).

@@ -289,7 +289,7 @@ EOF
 # Item 5: the signature covers scheme and virtual host; a back-end that
 # follows docs/backend-verification.md refuses a replay and a moved request.
 test_signed_request_replayed_or_moved_is_refused() {
-	local node user ts rid sig here there
+	local node user ts rid grant sig here there
 	kinit_as alice >/dev/null
 	[ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/whoami/replay)" = 200 ] &&
 		body_has "signature: valid" || { cat "$work/body"; return 1; }
@@ -297,8 +297,9 @@ test_signed_request_replayed_or_moved_is_refused() {
 	user=$(sed -n 's/^user: //p' "$work/body")
 	ts=$(sed -n 's/^x-kerbgate-time: //p' "$work/body")
 	rid=$(sed -n 's/^x-kerbgate-request-id: //p' "$work/body")
+	grant=$(sed -n 's/^x-kerbgate-grant: //p' "$work/body")
 	sig=$(sed -n 's/^x-kerbgate-signature: //p' "$work/body")
-	[[ $sig == v2=* ]] || { echo "signature $sig"; return 1; }
+	[[ $sig == v3=* && $grant == "v=1; id="* ]] || { echo "signature $sig grant $grant"; return 1; }
 	if [ "$node" = cas1 ]; then here=$KGLAB_CAS1_IP there=$KGLAB_CAS2_IP
 	else here=$KGLAB_CAS2_IP there=$KGLAB_CAS1_IP; fi
 	# Sent again, as someone on the back-end network could.
@@ -306,6 +307,7 @@ test_signed_request_replayed_or_moved_is_refused() {
 		lb curl -s --max-time 5 -H "Host: $2" -H "X-Forwarded-Proto: $3" \
 			-H "X-Kerbgate-User: $user" -H "X-Kerbgate-Time: $ts" \
 			-H "X-Kerbgate-Request-Id: $rid" -H "X-Kerbgate-Signature: $sig" \
+			-H "X-Kerbgate-Grant: $grant" \
 			"http://$1:8080/whoami/replay" | sed -n 's/^signature: //p'
 	}
 	[ "$(direct "$here" mail.corp.contoso.com http)" = replayed ] || return 1
@@ -480,6 +482,85 @@ test_session_cookie_authenticates_new_connections() {
 	[ "$(vip_curl -b "$bad" http://mail.corp.contoso.com/c3)" = 401 ] || return 1
 	# Bound to the virtual host: not valid for autod.
 	[ "$(vip_curl --cacert "$work/ca.pem" -b "$cookie" https://autod.corp.contoso.com/c4)" = 401 ]
+}
+
+forge() { /usr/bin/python3 "$top/tests/integration/forge.py" "$@"; }
+
+# Issue 17: a relay holds grants, not pool secrets.  What it could forge
+# without the keyholder (a grant key made up, a real grant moved to another
+# user, vhost or expiry, an expired one) the back-end's verification, the
+# example code of docs/backend-verification.md, refuses.
+test_forged_grants_are_refused_by_the_backend() {
+	local m=mail.corp.contoso.com a="alice@$KGLAB_REALM" node other user ts rid grant sig
+	fwd() {		# KEY USER VHOST EXP_OFFSET [HOST] -> cas1's verdict
+		local args=() line
+		while IFS= read -r line; do args+=(-H "$line"); done \
+			< <(forge headers "$1" "$2" "$3" GET /whoami/forged http "$4")
+		lb curl -s --max-time 5 -H "Host: ${5:-$3}" -H "X-Forwarded-Proto: http" \
+			"${args[@]}" "http://$KGLAB_CAS1_IP:8080/whoami/forged" | sed -n 's/^signature: //p'
+	}
+	# Derived from the pool secret, as the keyholder does: verifies (so
+	# the harness signs right, and what follows fails for its reason).
+	[ "$(fwd "$work/pool.secret" "$a" $m 600)" = valid ] || return 1
+	[ "$(fwd random "$a" $m 600)" = bad ] &&
+		[ "$(fwd "$work/pool.secret" "$a" $m -5)" = expired ] &&
+		[ "$(fwd "$work/pool.secret" "$a" autod.corp.contoso.com 600 $m)" = bad ] || return 1
+	# A grant kerbgated really issued, with its user or expiry changed.
+	kinit_as alice >/dev/null
+	[ "$(vip_curl --negotiate -u : http://$m/whoami/grant)" = 200 ] &&
+		body_has "signature: valid" || return 1
+	node=$(sed -n 's/^node: //p' "$work/body")
+	user=$(sed -n 's/^user: //p' "$work/body")
+	ts=$(sed -n 's/^x-kerbgate-time: //p' "$work/body")
+	rid=$(sed -n 's/^x-kerbgate-request-id: //p' "$work/body")
+	grant=$(sed -n 's/^x-kerbgate-grant: //p' "$work/body")
+	sig=$(sed -n 's/^x-kerbgate-signature: //p' "$work/body")
+	other=$([ "$node" = cas1 ] && echo "$KGLAB_CAS2_IP" || echo "$KGLAB_CAS1_IP")
+	sent() {	# USER GRANT -> the other node's verdict
+		lb curl -s --max-time 5 -H "Host: $m" -H "X-Forwarded-Proto: http" \
+			-H "X-Kerbgate-User: $1" -H "X-Kerbgate-Time: $ts" \
+			-H "X-Kerbgate-Request-Id: $rid" -H "X-Kerbgate-Grant: $2" \
+			-H "X-Kerbgate-Signature: $sig" \
+			"http://$other:8080/whoami/grant" | sed -n 's/^signature: //p'
+	}
+	local exp=${grant##*exp=}
+	[ "$(sent "bob@$KGLAB_REALM" "$grant")" = bad ] &&
+		[ "$(sent "$user" "${grant%exp=*}exp=$((exp + 3600))")" = bad ] &&
+		[ "$(sent "$user" "$grant")" = valid ]
+}
+
+# The cookie key is made in the keyholder and checked there: a cookie in
+# the right format under any other key is refused; under the keyholder's
+# own key (read through the test hook) the same minting logs in.
+test_cookie_minted_without_the_keyholders_key_is_refused() {
+	local good bad
+	[ -s "$work/cookie.key" ] && [ "$(stat -c %a "$work/cookie.key")" = 600 ] || return 1
+	good=$(forge cookie "$work/cookie.key" "alice@$KGLAB_REALM" mail.corp.contoso.com 300)
+	bad=$(forge cookie random "alice@$KGLAB_REALM" mail.corp.contoso.com 300)
+	[ "$(vip_curl -b "kerbgate_session=$good" http://mail.corp.contoso.com/minted)" = 200 ] &&
+		body_has "user: alice@$KGLAB_REALM" && body_has "signature: valid" &&
+		[ "$(vip_curl -b "kerbgate_session=$bad" http://mail.corp.contoso.com/minted)" = 401 ]
+}
+
+# As the review did: read every relay's memory (and the parent's, whose
+# memory each relay starts as) for the bytes of every pool secret file and
+# the cookie key; none there, all of them in the keyholder's.
+test_no_relay_holds_a_pool_secret_or_the_cookie_key() {
+	local kh relays secrets r
+	kh=$(pgrep -u _kgkeys -f "$out/bin/kerbgated" | head -1)
+	relays=$(pgrep -u _kgrelay -f "$out/bin/kerbgated" | paste -sd,)
+	[ -n "$kh" ] && [ -n "$relays" ] || return 1
+	mapfile -t secrets < <(/usr/bin/python3 -c 'import json, sys
+print("\n".join(sorted({p["header_secret_file"] for p in
+    json.load(open(sys.argv[1]))["pools"] if "header_secret_file" in p})))' "$work/kerbgated.json")
+	[ "${#secrets[@]}" -ge 1 ] || return 1
+	r=$(/usr/bin/python3 "$top/tests/integration/memscan.py" "$relays,$kg_pid" \
+		"${secrets[@]}" "$work/cookie.key") || return 1
+	grep -q ' found$' <<<"$r" && { echo "$r"; return 1; }
+	grep -q ' absent$' <<<"$r" || return 1
+	r=$(/usr/bin/python3 "$top/tests/integration/memscan.py" "$kh" \
+		"${secrets[@]}" "$work/cookie.key") || return 1
+	! grep -q ' absent$' <<<"$r" || { echo "$r"; return 1; }
 }
 
 test_request_bodies_chunked_and_expect_continue() {
@@ -762,6 +843,9 @@ check "TLS back-end verified against the configured CA" test_tls_backend_verifie
 check "TLS back-end verified by its pinned SHA-256" test_tls_backend_verified_by_pin
 check "TLS back-end neither from the CA nor pinned is never sent a request" test_rogue_tls_backend_is_never_sent_a_request
 check "session cookie authenticates new connections; tampered or other vhost refused" test_session_cookie_authenticates_new_connections
+check "forged grants (made-up key, other user/vhost, stretched or past expiry): back-end refuses" test_forged_grants_are_refused_by_the_backend
+check "a cookie minted without the keyholder's key: 401 (with it: logged in)" test_cookie_minted_without_the_keyholders_key_is_refused
+check "memory scan: no pool secret or cookie key in any relay or the parent; all in the keyholder" test_no_relay_holds_a_pool_secret_or_the_cookie_key
 check "chunked and Expect: 100-continue request bodies reach the back-end whole" test_request_bodies_chunked_and_expect_continue
 check "/metrics exposes auth, failures by reason, back-end health" test_metrics
 check "a relay sending a malformed frame is replaced alone; the keyholder serves on" test_bad_frame_drops_one_relay_only

@@ -34,7 +34,7 @@ keys="$work/mail.key,$work/autod.key"
 tlskey_pid() { grep -oE 'TLS key process [0-9]+, ' "$log" | tail -1 | grep -oE '[0-9]+'; }
 relays() { pgrep -P "$kg_pid" -u _kgrelay; }
 keyholder() { pgrep -P "$kg_pid" -u _kgkeys | grep -vx "$(tlskey_pid)"; }
-scan() { "$top/tests/integration/memscan.py" "$keys" "$@" >"$work/scan" 2>&1; }
+scan() { "$top/tests/integration/keyscan.py" "$keys" "$@" >"$work/scan" 2>&1; }
 hits() { awk -v p="$1" '$1 == p && $2 == "hits" { print $3 }' "$work/scan"; }
 https() { # VHOST TLSVERSION: the HTTP code of an unauthenticated request
 	# (mail's /public is open: 200; autod asks for Negotiate: 401)

@@ -198,8 +198,10 @@ test_example_pool_is_header_mode_with_user_persistence(void **state)
 	assert_int_equal(p->mode, CONF_MODE_HEADER);
 	assert_int_equal(p->persist, CONF_PERSIST_USER);
 	assert_int_equal(p->balance, CONF_BALANCE_LEAST_CONN);
-	assert_int_equal(p->header_secret_len, 32);
-	assert_memory_equal(p->header_secret, "0123456789abcdef", 16);
+	/* The path only: the keyholder reads the bytes (grant.h). */
+	assert_string_equal(p->header_secret_file, secret_path);
+	assert_null(memmem(c.pools, c.npools * sizeof(*c.pools),
+	    "0123456789abcdef", 16));
 	assert_int_equal(p->nservers, 2);
 	assert_string_equal(p->servers[0].text, "cas1.corp.contoso.com");
 	assert_string_equal(p->servers[1].name, "cas2.corp.contoso.com");
@@ -539,6 +541,47 @@ test_secret_file_shorter_than_32_bytes_is_refused(void **state)
 	free(t);
 }
 
+/* n header-mode pools, each behind a negotiate route of one vhost. */
+static char *
+header_pools(int n)
+{
+	static char buf[8192];
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(buf, sizeof(buf), "{ \"keytab\": \"/k\",\n"
+	    "  \"listeners\": [ { \"address\": \"10.77.0.100\", \"port\": 80 } ],\n"
+	    "  \"pools\": [");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "%s { \"name\": \"p%d\", \"header_secret_file\": \""
+		    SECRET_TOKEN "\", \"servers\": [ { \"address\": "
+		    "\"10.77.0.41\", \"port\": 80 } ] }", i ? "," : "", i);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, " ],\n"
+	    "  \"vhosts\": [ { \"name\": \"mail.corp.contoso.com\", "
+	    "\"spns\": [ \"http/mail.corp.contoso.com\" ], \"routes\": [");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "%s { \"path\": \"/p%d\", \"pool\": \"p%d\" }",
+		    i ? "," : "", i, i);
+	snprintf(buf + off, sizeof(buf) - off, " ] } ] }\n");
+	return buf;
+}
+
+/* A login carries one identity grant per header pool of its vhost: the
+ * keyholder's answer has room for 8. */
+static void
+test_more_than_8_header_pools_on_one_vhost_are_refused(void **state)
+{
+	struct conf c;
+	char err[256];
+
+	assert_int_equal(load_text(header_pools(8), &c, err, sizeof(err)), 0);
+	conf_free(&c);
+	expect_error(header_pools(9), "negotiate routes lead to more than 8 "
+	    "header-mode pools");
+}
+
 static void
 test_secret_file_longer_than_64_bytes_is_refused(void **state)
 {
@@ -677,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_header_mode_without_secret_file_is_refused),
 		cmocka_unit_test(test_secret_file_shorter_than_32_bytes_is_refused),
 		cmocka_unit_test(test_secret_file_longer_than_64_bytes_is_refused),
+		cmocka_unit_test(test_more_than_8_header_pools_on_one_vhost_are_refused),
 		cmocka_unit_test(test_missing_secret_file_is_refused),
 		cmocka_unit_test(test_route_path_must_start_with_a_slash),
 		cmocka_unit_test(test_missing_keytab_is_refused),

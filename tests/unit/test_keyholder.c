@@ -25,6 +25,7 @@
 #include "ipc.h"
 #include "keyholder.h"
 #include "khproto.h"
+#include "sign.h"
 #include "krbmint.h"
 #include "log.h"
 #include "sandbox.h"
@@ -76,8 +77,12 @@ group_setup(void **state)
 	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
 	    "  \"kcd\": { \"principal\": \"%s\", \"kdcs\": [\"127.0.0.1\"], \"kdc_timeout\": 1 },\n"
 	    "  \"vhosts\": [\n"
-	    "    { \"name\": \"mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
-	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] },\n"
+	    "    { \"name\": \"Mail.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"session_cookie\": { \"enabled\": true, \"lifetime\": 600 },\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" },\n"
+	    "        { \"path\": \"/owa\", \"pool\": \"plain\" },\n"
+	    "        { \"path\": \"/ecp\", \"pool\": \"plain\" },\n"
+	    "        { \"path\": \"/open\", \"pool\": \"plain2\", \"auth\": \"none\" } ] },\n"
 	    "    { \"name\": \"autod.corp.contoso.com\", \"spns\": [\"%s\"],\n"
 	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] } ],\n"
 	    "  \"pools\": [\n"
@@ -87,8 +92,11 @@ group_setup(void **state)
 	    "      \"cas2.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18082 } ] },\n"
 	    "    { \"name\": \"plain\", \"header_secret_file\": \"%s\",\n"
 	    "      \"servers\": [ { \"name\": \"cas3.corp.contoso.com\",\n"
-	    "      \"address\": \"127.0.0.1\", \"port\": 18083 } ] } ] }\n",
-	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, secret);
+	    "      \"address\": \"127.0.0.1\", \"port\": 18083 } ] },\n"
+	    "    { \"name\": \"plain2\", \"header_secret_file\": \"%s\",\n"
+	    "      \"servers\": [ { \"name\": \"cas4.corp.contoso.com\",\n"
+	    "      \"address\": \"127.0.0.1\", \"port\": 18084 } ] } ] }\n",
+	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, secret, secret);
 	fclose(f);
 	if (conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conf: %s\n", err);
@@ -468,6 +476,115 @@ test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools(void **stat
 	kh_stop(&kh);
 }
 
+/* The header secret's bytes, as the test wrote them. */
+#define SECRET_BYTES	"0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* The grant's key is the documented derivation over the secret and the
+ * fields the relay will send (user, vhost in lower case, id, expiry). */
+static void
+assert_grant_derived(const struct kh_auth_result *res, const struct kh_grant *g)
+{
+	uint8_t want[SIGN_GRANT_KEY_LEN];
+	char id[2 * SIGN_GRANT_ID_LEN + 1];
+
+	sign_hex(g->id, sizeof(g->id), id);
+	assert_int_equal(sign_grant_key((const uint8_t *)SECRET_BYTES,
+	    strlen(SECRET_BYTES), res->principal, "mail.corp.contoso.com", id,
+	    res->expiry, want), 0);
+	assert_memory_equal(g->key, want, sizeof(want));
+}
+
+/*
+ * A login brings one grant per header-mode pool the vhost's negotiate
+ * routes use (two routes to "plain": one grant; "plain2" is behind an
+ * auth: none route: none; "cas" is kcd: none), ending no later than the
+ * ticket and the vhost's lifetime, and a cookie.
+ */
+static void
+test_a_login_brings_a_grant_per_header_pool_and_a_cookie(void **state)
+{
+	struct kh_auth_result a, b;
+	uint8_t buf[16384];
+	uint64_t now = (uint64_t)time(NULL);
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	auth(&kh, 0, 1, &a, buf, sizeof(buf));
+	assert_int_equal(a.status, KH_OK);
+	assert_int_equal(a.ngrants, 1);
+	assert_int_equal(a.grants[0].pool, 2);
+	assert_true(a.expiry <= a.endtime && a.expiry <= now + 601 &&
+	    a.expiry >= now + 599);
+	assert_grant_derived(&a, &a.grants[0]);
+	assert_true(a.cookie[0] != '\0');
+	/* A second login: another id, so another key. */
+	auth(&kh, 0, 2, &b, buf, sizeof(buf));
+	assert_int_equal(b.ngrants, 1);
+	assert_memory_not_equal(a.grants[0].id, b.grants[0].id, 16);
+	assert_memory_not_equal(a.grants[0].key, b.grants[0].key, 32);
+	kh_stop(&kh);
+}
+
+static void
+cookie_check(struct kh *kh, uint32_t vhost, const char *value,
+    struct kh_auth_result *res, uint8_t *buf, size_t bufsz)
+{
+	struct kh_cookie_req req;
+	struct kg_ipc_frame f;
+	uint8_t *p;
+	size_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.vhost = vhost;
+	req.value = value;
+	req.value_len = strlen(value);
+	assert_int_equal(kh_cookie_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh->relay[0], KH_MSG_COOKIE, 9, p, n), KG_OK);
+	free(p);
+	assert_int_equal(next_frame(kh, 0, &f, buf, bufsz), 1);
+	assert_int_equal(f.type, KH_MSG_COOKIE_RESULT);
+	assert_int_equal(f.id, 9);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+}
+
+/*
+ * The keyholder's cookie logs its user in again, with fresh grants ending
+ * with the cookie; a cookie minted under any other key, or presented to
+ * another vhost, is refused with nothing in it.
+ */
+static void
+test_only_the_keyholders_own_cookie_logs_in(void **state)
+{
+	struct kh_auth_result a, c;
+	uint8_t buf[16384], other[32];
+	char forged[600];
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	auth(&kh, 0, 1, &a, buf, sizeof(buf));
+	assert_int_equal(a.status, KH_OK);
+	cookie_check(&kh, 0, a.cookie, &c, buf, sizeof(buf));
+	assert_int_equal(c.status, KH_OK);
+	assert_string_equal(c.principal, a.principal);
+	assert_int_equal(c.expiry, a.expiry);
+	assert_int_equal(c.ngrants, 1);
+	assert_grant_derived(&c, &c.grants[0]);
+	assert_true(c.cookie[0] == '\0' && c.session == 0);
+
+	cookie_check(&kh, 1, a.cookie, &c, buf, sizeof(buf));
+	assert_int_equal(c.status, KH_DENIED);
+	memset(other, 0x5a, sizeof(other));
+	assert_int_equal(sign_cookie_issue(other, MINT_CLIENT,
+	    "Mail.corp.contoso.com", a.expiry, forged, sizeof(forged)), 0);
+	cookie_check(&kh, 0, forged, &c, buf, sizeof(buf));
+	assert_int_equal(c.status, KH_DENIED);
+	assert_int_equal(c.ngrants, 0);
+	assert_string_equal(c.principal, "");
+	kh_stop(&kh);
+}
+
 /* A dropped relay's sessions go with it: the respawned one cannot use them. */
 static void
 test_a_dropped_relays_sessions_are_forgotten(void **state)
@@ -834,6 +951,8 @@ main(void)
 		cmocka_unit_test(test_a_sandboxed_keyholder_serves_and_takes_a_respawned_relay),
 		cmocka_unit_test(test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone),
 		cmocka_unit_test(test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools),
+		cmocka_unit_test(test_a_login_brings_a_grant_per_header_pool_and_a_cookie),
+		cmocka_unit_test(test_only_the_keyholders_own_cookie_logs_in),
 		cmocka_unit_test(test_a_dropped_relays_sessions_are_forgotten),
 		cmocka_unit_test(test_a_relay_that_never_reads_does_not_stall_the_others),
 		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),

@@ -132,6 +132,36 @@ sample_auth_result(struct kh_auth_result *r)
 	r->mic = mic;
 	r->mic_len = sizeof(mic);
 	r->session = 0x8badf00ddeadbeefULL;
+	r->expiry = 1893450000;
+	kg_strlcpy(r->cookie, "YWxpY2U.bWFj", sizeof(r->cookie));
+	r->ngrants = 2;
+	r->grants[0].pool = 1;
+	memset(r->grants[0].id, 0x11, sizeof(r->grants[0].id));
+	memset(r->grants[0].key, 0x22, sizeof(r->grants[0].key));
+	r->grants[1].pool = 0x01020304;
+	memset(r->grants[1].id, 0x33, sizeof(r->grants[1].id));
+	memset(r->grants[1].key, 0x44, sizeof(r->grants[1].key));
+}
+
+static int
+enc_cookie_req(const void *m, uint8_t **o, size_t *n)
+{
+	return kh_cookie_req_encode(m, o, n);
+}
+
+static int
+dec_cookie_req(const uint8_t *p, size_t n, void *m)
+{
+	return kh_cookie_req_decode(p, n, m);
+}
+
+static void
+sample_cookie_req(struct kh_cookie_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->vhost = 2;
+	r->value = "YWxpY2U.bWFj";
+	r->value_len = strlen(r->value);
 }
 
 static void
@@ -180,6 +210,7 @@ union any_msg {
 	struct kh_backend_result bs;
 	struct kh_verify_req vr;
 	struct kh_verify_result vs;
+	struct kh_cookie_req cr;
 };
 
 /* A codec and a well-formed sample of its message. */
@@ -199,6 +230,8 @@ codec_at(size_t i, struct codec *c, union any_msg *m)
 		    sizeof(struct kh_verify_req) },
 		{ "verify result", enc_verify_res, dec_verify_res,
 		    sizeof(struct kh_verify_result) },
+		{ "cookie request", enc_cookie_req, dec_cookie_req,
+		    sizeof(struct kh_cookie_req) },
 	};
 
 	assert_true(i < KG_NELEM(codecs));
@@ -209,11 +242,12 @@ codec_at(size_t i, struct codec *c, union any_msg *m)
 	case 2: sample_backend_req(&m->br); break;
 	case 3: sample_backend_result(&m->bs); break;
 	case 4: sample_verify_req(&m->vr); break;
-	default: sample_verify_result(&m->vs); break;
+	case 5: sample_verify_result(&m->vs); break;
+	default: sample_cookie_req(&m->cr); break;
 	}
 }
 
-#define NCODECS 6
+#define NCODECS 7
 
 /*
  * Appends one TLV item to a hand-built payload.  Hand-built payloads use the
@@ -301,7 +335,110 @@ test_auth_result_round_trips_every_field_including_session(void **state)
 	assert_int_equal(out.mic_len, sizeof(mic));
 	assert_memory_equal(out.mic, mic, sizeof(mic));
 	assert_true(out.session == 0x8badf00ddeadbeefULL);
+	assert_int_equal(out.expiry, 1893450000);
+	assert_string_equal(out.cookie, "YWxpY2U.bWFj");
+	assert_int_equal(out.ngrants, 2);
+	assert_memory_equal(out.grants, in.grants, 2 * sizeof(in.grants[0]));
 	free(p);
+}
+
+/* The grants are the answer's last item: GRANT_WIRE (52) bytes each. */
+#define GRANT_WIRE	52
+
+static void
+test_grants_of_a_partial_record_or_too_many_are_refused(void **state)
+{
+	struct kh_auth_result in, out;
+	uint8_t *p;
+	size_t n;
+	uint32_t len;
+
+	(void)state;
+	sample_auth_result(&in);
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	/* One byte short of two records, its length item saying so. */
+	len = 2 * GRANT_WIRE - 1;
+	memcpy(p + n - 2 * GRANT_WIRE - 4, &len, 4);
+	assert_int_equal(kh_auth_result_decode(p, n - 1, &out), KG_ERR_PROTO);
+	assert_int_equal(out.ngrants, 0);
+	free(p);
+	in.ngrants = KH_MAX_GRANTS + 1;
+	assert_int_not_equal(kh_auth_result_encode(&in, &p, &n), 0);
+}
+
+/* Keys for a login that failed would be keys for no one to hold. */
+static void
+test_refusal_carrying_grants_or_a_cookie_is_refused(void **state)
+{
+	struct kh_auth_result in, out;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	sample_auth_result(&in);
+	in.status = KH_DENIED;
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), KG_ERR_PROTO);
+	free(p);
+	in.ngrants = 0;
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), KG_ERR_PROTO);
+	free(p);
+	in.cookie[0] = '\0';
+	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_auth_result_decode(p, n, &out), 0);
+	free(p);
+}
+
+static void
+test_cookie_request_round_trips(void **state)
+{
+	struct kh_cookie_req in, out;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	sample_cookie_req(&in);
+	assert_int_equal(kh_cookie_req_encode(&in, &p, &n), 0);
+	assert_int_equal(kh_cookie_req_decode(p, n, &out), 0);
+	assert_int_equal(out.vhost, 2);
+	assert_int_equal(out.value_len, in.value_len);
+	assert_memory_equal(out.value, in.value, in.value_len);
+	assert_true((const uint8_t *)out.value >= p &&
+	    (const uint8_t *)out.value + out.value_len <= p + n);
+	free(p);
+}
+
+/* No cookie, or one longer than any we issue: nothing to ask about. */
+static void
+test_cookie_request_empty_or_too_long_is_refused(void **state)
+{
+	static char big[KH_MAX_COOKIE + 2];
+	struct kh_cookie_req in, out;
+	uint8_t buf[1024];
+	uint32_t vhost = 1;
+	size_t off;
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	memset(big, 'A', sizeof(big) - 1);
+	sample_cookie_req(&in);
+	in.value_len = 0;
+	assert_int_not_equal(kh_cookie_req_encode(&in, &p, &n), 0);
+	in.value = big;
+	in.value_len = KH_MAX_COOKIE + 1;
+	assert_int_not_equal(kh_cookie_req_encode(&in, &p, &n), 0);
+	/* Hand-built: tags 70 (vhost) and 71 (value). */
+	off = put_item(buf, 0, 70, &vhost, 4);
+	off = put_item(buf, off, 71, big, KH_MAX_COOKIE + 1);
+	assert_int_equal(kh_cookie_req_decode(buf, off, &out), KG_ERR_PROTO);
+	off = put_item(buf, 0, 70, &vhost, 4);
+	off = put_item(buf, off, 71, big, 0);
+	assert_int_equal(kh_cookie_req_decode(buf, off, &out), KG_ERR_PROTO);
+	off = put_item(buf, 0, 70, &vhost, 4);
+	off = put_item(buf, off, 71, big, KH_MAX_COOKIE);
+	assert_int_equal(kh_cookie_req_decode(buf, off, &out), 0);
 }
 
 static void
@@ -658,7 +795,7 @@ test_auth_result_without_session_item_is_refused(void **state)
 	(void)state;
 	sample_auth_result(&in);
 	assert_int_equal(kh_auth_result_encode(&in, &p, &n), 0);
-	/* The session is the last item: 6 bytes of header and 8 of value. */
+	/* Cut into the last items (session, expiry, cookie, grants): short. */
 	assert_int_equal(kh_auth_result_decode(p, n - 14, &out), KG_ERR_PROTO);
 	free(p);
 }
@@ -986,6 +1123,10 @@ main(void)
 		cmocka_unit_test(test_auth_request_without_bindings_or_mech_list_decodes_to_none),
 		cmocka_unit_test(test_auth_result_round_trips_every_field_including_session),
 		cmocka_unit_test(test_auth_refusal_carries_the_krb_error_token),
+		cmocka_unit_test(test_grants_of_a_partial_record_or_too_many_are_refused),
+		cmocka_unit_test(test_refusal_carrying_grants_or_a_cookie_is_refused),
+		cmocka_unit_test(test_cookie_request_round_trips),
+		cmocka_unit_test(test_cookie_request_empty_or_too_long_is_refused),
 		cmocka_unit_test(test_auth_refusal_round_trips_with_reason_and_no_session),
 		cmocka_unit_test(test_backend_request_round_trips_with_bindings),
 		cmocka_unit_test(test_backend_request_without_bindings_decodes_to_null),

@@ -30,13 +30,26 @@ static const uint8_t secret[] = "kerbgate-test-secret-0123456789ab";
 #define SCHEME	"https"
 #define HOST	"mail.corp.contoso.com"
 /*
- * printf 'kerbgate-v2\nalice@CORP.CONTOSO.COM\n1700000000\n7f3a9c1e\n'\
+ * printf 'kerbgate-v3\nalice@CORP.CONTOSO.COM\n1700000000\n7f3a9c1e\n'\
  * 'https\nmail.corp.contoso.com\n'\
  * 'RPC_IN_DATA\n/rpc/rpcproxy.dll?cas1.corp.contoso.com:6001' |
  *   openssl dgst -sha256 -hmac 'kerbgate-test-secret-0123456789ab'
  * (and the same from Python's hmac module)
  */
-#define KAT_HEX "492f0b80bb37d7feff0c5f4a92507898072786e18cd9f257eba833eadf72031a"
+#define KAT_HEX "a26ef76ed22b0bfdfad13e30efa153bac360191b9b6acc0454bab52e270dbdad"
+
+/*
+ * An identity grant (docs/backend-verification.md):
+ * printf 'kerbgate-grant-v1\nalice@CORP.CONTOSO.COM\nmail.corp.contoso.com\n'\
+ * '00112233445566778899aabbccddeeff\n1700003600' |
+ *   openssl dgst -sha256 -hmac 'kerbgate-test-secret-0123456789ab'
+ * and the request above signed under that key (openssl dgst -mac HMAC
+ * -macopt hexkey:...; the same from Python's hmac module).
+ */
+#define GRANT_ID	"00112233445566778899aabbccddeeff"
+#define GRANT_EXP	1700003600ULL
+#define KAT_GRANT_KEY "cdd81e1cd4c2daac0b1482843816f0bf22090a1eec1ff19076717733fae520d8"
+#define KAT_GRANT_SIG "d3443b056ac2d58084e3c323be7dc0723291b006c6fda3e99e37ca78705c51a1"
 
 #define VHOST	"mail.corp.contoso.com"
 #define EXPIRY	1700003600ULL
@@ -113,7 +126,7 @@ test_identity_signature_matches_an_independent_hmac_sha256(void **state)
 static void
 test_identity_signature_is_right_under_many_keys_in_turn(void **state)
 {
-	const char *msg = "kerbgate-v2\n" USER "\n1700000000\n" REQID "\n"
+	const char *msg = "kerbgate-v3\n" USER "\n1700000000\n" REQID "\n"
 	    SCHEME "\n" HOST "\n" METHOD "\n" TARGET;
 	uint8_t key[64], mac[32];
 	char hex[SIGN_HEX_LEN + 1], want[SIGN_HEX_LEN + 1];
@@ -137,6 +150,83 @@ test_identity_signature_is_right_under_many_keys_in_turn(void **state)
 			assert_string_equal(hex, want);
 		}
 	}
+}
+
+/* ------------------------------------------------------------ grants */
+
+static int
+grant(const char *user, const char *vhost, const char *id, uint64_t exp,
+    char hex[SIGN_HEX_LEN + 1])
+{
+	uint8_t key[SIGN_GRANT_KEY_LEN];
+	int rc;
+
+	rc = sign_grant_key(secret, SECRET_LEN, user, vhost, id, exp, key);
+	if (rc == 0)
+		sign_hex(key, sizeof(key), hex);
+	return rc;
+}
+
+static void
+test_grant_key_matches_an_independent_hmac_sha256(void **state)
+{
+	char hex[SIGN_HEX_LEN + 1];
+
+	assert_int_equal(grant(USER, VHOST, GRANT_ID, GRANT_EXP, hex), 0);
+	assert_string_equal(hex, KAT_GRANT_KEY);
+}
+
+/* The whole chain a back-end recomputes: secret -> grant key -> signature. */
+static void
+test_request_signed_with_a_grant_key_matches_the_known_answer(void **state)
+{
+	uint8_t key[SIGN_GRANT_KEY_LEN];
+	char hex[SIGN_HEX_LEN + 1];
+
+	assert_int_equal(sign_grant_key(secret, SECRET_LEN, USER, VHOST,
+	    GRANT_ID, GRANT_EXP, key), 0);
+	assert_int_equal(sign_identity(key, sizeof(key), USER, TS, REQID,
+	    SCHEME, HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET), hex), 0);
+	assert_string_equal(hex, KAT_GRANT_SIG);
+	assert_false(sign_identity_verify(secret, SECRET_LEN, USER, TS, REQID,
+	    SCHEME, HOST, METHOD, strlen(METHOD), TARGET, strlen(TARGET),
+	    KAT_GRANT_SIG));	/* the pool secret itself signs nothing */
+}
+
+/* Each field is bound: change any one and the key is another. */
+static void
+test_grant_key_changes_with_every_field(void **state)
+{
+	char hex[SIGN_HEX_LEN + 1];
+
+	assert_int_equal(grant("bob@CORP.CONTOSO.COM", VHOST, GRANT_ID,
+	    GRANT_EXP, hex), 0);
+	assert_string_not_equal(hex, KAT_GRANT_KEY);
+	assert_int_equal(grant(USER, "autod.corp.contoso.com", GRANT_ID,
+	    GRANT_EXP, hex), 0);
+	assert_string_not_equal(hex, KAT_GRANT_KEY);
+	assert_int_equal(grant(USER, VHOST, "00112233445566778899aabbccddeefe",
+	    GRANT_EXP, hex), 0);
+	assert_string_not_equal(hex, KAT_GRANT_KEY);
+	assert_int_equal(grant(USER, VHOST, GRANT_ID, GRANT_EXP + 1, hex), 0);
+	assert_string_not_equal(hex, KAT_GRANT_KEY);
+}
+
+/* A newline would let one field list derive as another; a short secret
+ * is no secret. */
+static void
+test_grant_key_refuses_newlines_empty_fields_and_short_secrets(void **state)
+{
+	uint8_t key[SIGN_GRANT_KEY_LEN];
+	char hex[SIGN_HEX_LEN + 1];
+
+	assert_int_not_equal(grant("alice\nx", VHOST, GRANT_ID, GRANT_EXP,
+	    hex), 0);
+	assert_int_not_equal(grant(USER, "mail\r", GRANT_ID, GRANT_EXP, hex), 0);
+	assert_int_not_equal(grant(USER, VHOST, "", GRANT_EXP, hex), 0);
+	assert_int_not_equal(grant("", VHOST, GRANT_ID, GRANT_EXP, hex), 0);
+	assert_int_not_equal(sign_grant_key(secret, 31, USER, VHOST, GRANT_ID,
+	    GRANT_EXP, key), 0);
 }
 
 static void
@@ -834,6 +924,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_signature_matches_an_independent_hmac_sha256),
+		cmocka_unit_test(test_grant_key_matches_an_independent_hmac_sha256),
+		cmocka_unit_test(test_request_signed_with_a_grant_key_matches_the_known_answer),
+		cmocka_unit_test(test_grant_key_changes_with_every_field),
+		cmocka_unit_test(test_grant_key_refuses_newlines_empty_fields_and_short_secrets),
 		cmocka_unit_test(test_identity_signature_is_right_under_many_keys_in_turn),
 		cmocka_unit_test(test_identity_signature_is_64_lowercase_hex_digits),
 		cmocka_unit_test(test_identity_signature_verifies_with_the_same_fields),

@@ -11,7 +11,7 @@ test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
 test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
-test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
 test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 
 # test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
