@@ -46,8 +46,10 @@ MBEDTLS_BUILD_CFLAGS := -O2 -g -fPIE -fstack-protector-strong -D_FORTIFY_SOURCE=
 
 # What a board chose in Kconfig, as the defines mbedTLS reads after our
 # configuration.  Rewritten only when it changes, so that a `make` with the
-# same .config rebuilds nothing.
-$(MBEDTLS_TUNING_H): $(AUTOCONF_H) toolchain/mbedtls/mbedtls.mk
+# same .config rebuilds nothing.  autoconf.h is named by its path: this file
+# is read before the Makefile sets AUTOCONF_H, and a prerequisite is
+# expanded when read (empty, it made a changed .config go unnoticed).
+$(MBEDTLS_TUNING_H): $(BUILD)/include/generated/autoconf.h toolchain/mbedtls/mbedtls.mk
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from .config by toolchain/mbedtls/mbedtls.mk. */'; \
 	  $(if $(filter y,$(CONFIG_MBEDTLS_EVEREST)),echo '#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED';) \
@@ -86,7 +88,7 @@ $(MBEDTLS_SRCDIR)/.kg_wrappers: $(MBEDTLS_SRCDIR)/.kg_extracted $(MBEDTLS_DRV_DI
 	@python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); json.dump(l+["kg_psa_ossl.json"],open(sys.argv[1],"w"))' \
 	  $(MBEDTLS_DRV_JSON)/json/driverlist.json
 	@cd $(MBEDTLS_SRCDIR) && python3 scripts/generate_driver_wrappers.py --project-root . \
-	  --json-dir $(CURDIR)/$(MBEDTLS_DRV_JSON)/json library >/dev/null
+	  --json-dir $(abspath $(MBEDTLS_DRV_JSON))/json library >/dev/null
 	@touch $@
 
 # MAKEFLAGS= keeps our command line (O=, SANITIZE=) out of mbedTLS's make.
