@@ -15,7 +15,7 @@
 # driver/kg_psa_ossl.json, goes beside upstream's into the list that
 # mbedTLS's own scripts/generate_driver_wrappers.py reads, and the script
 # regenerates library/psa_crypto_driver_wrappers*.{h,c} in the build tree;
-# the 0002 patch adds the entry points the script cannot generate yet.
+# the 0003 patch adds the entry points the script cannot generate yet.
 
 MBEDTLS_VERSION  := 3.6.6
 MBEDTLS_HASH     := toolchain/mbedtls/mbedtls.hash
