@@ -23,7 +23,7 @@ BENCH_BINS := $(BENCH_DIR)/kgbench $(BENCH_DIR)/kgbackend $(BENCH_DIR)/parsebenc
 $(BENCH_DIR)/kgbench: $(call objs,bench/kgbench.c bench/kgbench_pac.c tests/unit/krbmint.c) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS)
 
 $(OBJDIR)/bench/kgbench.o $(OBJDIR)/bench/kgbench_pac.o: INCLUDES += -Itests/unit
 
@@ -36,13 +36,13 @@ $(BENCH_DIR)/kgbackend: $(call objs,bench/backend.c)
 $(BENCH_DIR)/parsebench: $(call objs,bench/parsebench.c services/kerbgated/http.c services/kerbgated/negotiate.c) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS)
 
 # The handshake's public-key operations with the mbedTLS we build.
 $(BENCH_DIR)/tlsprim: $(call objs,bench/tlsprim.c) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS)
 
 bench-build: $(BENCH_BINS) $(SERVICE_BINS)
 

@@ -89,6 +89,7 @@ struct opts {
 	int			 tls;
 	int			 tls_resume;	/* offer the last session again */
 	int			 tls_max;	/* 12 or 13 (default) */
+	int			 tls_p256;	/* offer P-256 only (-G p256) */
 	const char		*tls_ca;	/* verify the server (and tell resumed) */
 	double			 hold;
 	size_t			 pad;
@@ -466,7 +467,10 @@ tls_init(void)
 		MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
 		MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE
 	};
-	mbedtls_ssl_conf_groups(&tls_conf, groups);
+	static const uint16_t p256_only[] = {
+		MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE
+	};
+	mbedtls_ssl_conf_groups(&tls_conf, o.tls_p256 ? p256_only : groups);
 	if (o.tls_max == 12)
 		mbedtls_ssl_conf_max_tls_version(&tls_conf, MBEDTLS_SSL_VERSION_TLS1_2);
 	if (o.tls_resume)
@@ -1149,6 +1153,7 @@ usage(void)
 	    "  -C CAFILE     verify the certificate; counts full/resumed handshakes\n"
 	    "  -R            offer the last TLS session again (resumption)\n"
 	    "  -V 12|13      highest TLS version offered (default 13)\n"
+	    "  -G x25519|p256  key exchange groups offered: X25519 first (default), P-256 only\n"
 	    "  -s SECONDS    idle: hold time, ended early by SIGUSR1 (30); held twice:\n"
 	    "                after set-up (READY), then after one request on every\n"
 	    "                connection at once (AFTER_HOLD)\n"
@@ -1205,7 +1210,7 @@ main(int argc, char **argv)
 	else
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:T:RV:C:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:H:p:c:d:n:Nts:P:l:T:RV:C:G:")) != -1) {
 		switch (ch) {
 		case 'a': parse_target(optarg); break;
 		case 'H': o.host = optarg; break;
@@ -1217,6 +1222,11 @@ main(int argc, char **argv)
 		case 't': o.tls = 1; break;
 		case 'R': o.tls_resume = 1; break;
 		case 'V': o.tls_max = atoi(optarg); break;
+		case 'G':
+			if (strcmp(optarg, "p256") != 0 && strcmp(optarg, "x25519") != 0)
+				usage();
+			o.tls_p256 = strcmp(optarg, "p256") == 0;
+			break;
 		case 'C': o.tls_ca = optarg; break;
 		case 's': o.hold = atof(optarg); break;
 		case 'P': o.pad = (size_t)atol(optarg); break;

@@ -21,6 +21,8 @@
 #   KGB_PIN=none|split      split: proxies on CPU 0, kgbench and back-end on CPU 1
 #   KGB_CERT=ecdsa|rsa      the VIP certificate for both servers: P-256 or RSA-2048
 #   KGB_TLS_MAX=13|12       highest TLS version kgbench offers in the HTTPS phases
+#   KGB_GROUP=x25519|p256   key exchange kgbench offers: X25519 first (as Windows,
+#                           browsers and curl do), or P-256 only
 #   KGB_ONLY=all|https|plain|memory  https: the HTTPS phases only; plain: the
 #                           plain-HTTP load phases only; memory: the idle-connection
 #                           memory phases only
@@ -48,6 +50,7 @@ ka_pair_s=${KGB_KA_PAIR_S:-4}
 pin=${KGB_PIN:-none}
 cert_kind=${KGB_CERT:-ecdsa}
 tls_max=${KGB_TLS_MAX:-13}
+tls_group=${KGB_GROUP:-x25519}
 only=${KGB_ONLY:-all}
 
 KG_IP=127.0.0.10; KG_PORT=8080; KG_TLS_PORT=8443; KG_ADMIN=9180
@@ -389,7 +392,7 @@ run() {	# label, kgbench arguments...
 # HTTPS: a new connection per request with a full handshake, the same with
 # session resumption (kgbench offers the last session or ticket again), and
 # the handshake alone (an unauthenticated request on each new connection).
-tls=(-t -C "$work/mail.pem" -V "$tls_max")
+tls=(-t -C "$work/mail.pem" -V "$tls_max" -G "$tls_group")
 https_rounds=$repeat; case $only in plain|memory) https_rounds=0 ;; esac
 for round in $(seq "$https_rounds"); do
 	run kgtls_newconn   newconn "${tls[@]}" -a $KG_IP:$KG_TLS_PORT -c "$nc_c" -d "$dur" -n $((dur * 8000)) -P "$pac_typ"
@@ -492,7 +495,7 @@ curl -s "http://$KG_IP:$KG_ADMIN/metrics" | grep '^kerbgate_auth' >"$work/metric
 echo
 echo "kerbgate benchmark: bench/run.sh, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); pinning: $pin; ${KGB_REPEAT:-3} round(s) of ${dur} s per phase"
-echo "HTTPS: $cert_kind certificate, TLS up to 1.${tls_max#1}; kerbgated on mbedTLS $(sed -n 's/^MBEDTLS_VERSION *:= *//p' toolchain/mbedtls/mbedtls.mk), Apache mod_ssl on $(openssl version | cut -d' ' -f1-2)"
+echo "HTTPS: $cert_kind certificate, TLS up to 1.${tls_max#1}, key exchange $tls_group; kerbgated on mbedTLS $(sed -n 's/^MBEDTLS_VERSION *:= *//p' toolchain/mbedtls/mbedtls.mk), Apache mod_ssl on $(openssl version | cut -d' ' -f1-2)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 bench/report.py "$results" "$pac_typ" "$pac_big"
 echo "kerbgated processes at the end:"; kg_detail

@@ -31,7 +31,7 @@ tool_kcd_probe_SRCS := services/kerbgated/kcd.c
 $(TESTDIR)/tools/%: $(OBJDIR)/tests/integration/%.o $$(call objs,$$(tool_$$*_SRCS)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS)
 
 # ---- fuzzing
 FUZZ_CC      := clang

@@ -8,7 +8,7 @@ MGMTD_BIN  := $(BINDIR)/kerbgate-mgmtd
 $(MGMTD_BIN): $(call objs,$(MGMTD_SRCS) $(MGMTD_SHARED)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(EV_LIBS) $(JANSSON_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(CRYPTO_LIBS) $(EV_LIBS) $(JANSSON_LIBS)
 
 ifeq ($(CONFIG_SERVICE_MGMTD),y)
 SERVICE_BINS += $(MGMTD_BIN)

@@ -14,6 +14,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
 
 #include "certgen.h"
 
@@ -80,6 +81,11 @@ certgen_make(struct certgen_cert *out, const struct certgen_spec *spec)
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	/* With MBEDTLS_USE_PSA_CRYPTO (toolchain/mbedtls/Kconfig) signing a
+	 * certificate goes through PSA, which must be up first; a second
+	 * call returns at once. */
+	if (psa_crypto_init() != PSA_SUCCESS)
+		return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
 	mbedtls_pk_init(&out->key);
 	mbedtls_x509write_crt_init(&crt);
 	mbedtls_mpi_init(&serial);

@@ -771,6 +771,49 @@ test_a_ticket_from_one_forked_worker_resumes_on_another(void **state)
 	tls_server_unref(srv);
 }
 
+/* A raw client that offers only one group must get a full handshake with
+ * it under either version: the key shares and shared secrets go through
+ * PSA, and so through our OpenSSL driver (toolchain/mbedtls/driver/)
+ * when it is built, on both sides.  Both Finished messages check that the
+ * two sides computed the same shared secret. */
+static void
+assert_handshake_with_only(mbedtls_ssl_protocol_version version, uint16_t group,
+    const char *suite_prefix)
+{
+	const uint16_t groups[] = { group, MBEDTLS_SSL_IANA_TLS_GROUP_NONE };
+	struct tls_server *srv = vip_server();
+	struct raw_client rc;
+	struct pair p;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, version, NULL);
+	mbedtls_ssl_conf_groups(&rc.conf, groups);
+	pair_handshake(&p);
+	assert_int_equal(p.srv.rc, TLS_OK);
+	assert_int_equal(p.cli.rc, TLS_OK);
+	assert_true(tls_conn_established(p.srv.tc));
+	assert_false(tls_conn_resumed(p.srv.tc));
+	assert_contains(tls_conn_cipher(p.srv.tc), suite_prefix);
+	raw_client_close(&rc);
+	pair_close(&p);
+	tls_server_unref(srv);
+}
+
+static void
+test_full_handshakes_with_x25519_and_p256_under_tls_1_2_and_1_3(void **state)
+{
+	const char *tls12 = "TLS-ECDHE-ECDSA-WITH-AES-", *tls13 = "TLS1-3-AES-";
+
+	assert_handshake_with_only(MBEDTLS_SSL_VERSION_TLS1_2,
+	    MBEDTLS_SSL_IANA_TLS_GROUP_X25519, tls12);
+	assert_handshake_with_only(MBEDTLS_SSL_VERSION_TLS1_2,
+	    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, tls12);
+	assert_handshake_with_only(MBEDTLS_SSL_VERSION_TLS1_3,
+	    MBEDTLS_SSL_IANA_TLS_GROUP_X25519, tls13);
+	assert_handshake_with_only(MBEDTLS_SSL_VERSION_TLS1_3,
+	    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, tls13);
+}
+
 /* The ticket nonce is the last random a worker draws in a handshake. */
 static void
 ticket_from_forked_worker(struct tls_server *srv, unsigned char ticket[64])
@@ -1869,6 +1912,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_completes_and_data_flows_both_ways),
 		cmocka_unit_test(test_read_and_write_drive_the_handshake_themselves),
+		cmocka_unit_test(test_full_handshakes_with_x25519_and_p256_under_tls_1_2_and_1_3),
 		cmocka_unit_test(test_sni_selects_the_matching_vhost_certificate),
 		cmocka_unit_test(test_sni_is_matched_case_insensitively_and_reported_lower_case),
 		cmocka_unit_test(test_sni_matches_a_certificate_name_when_no_vhost_name_is_configured),

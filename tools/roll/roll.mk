@@ -8,6 +8,6 @@ ROLL_BIN    := $(BINDIR)/kerbgate-roll
 $(ROLL_BIN): $(call objs,$(ROLL_SRCS) $(ROLL_SHARED)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(HEIMDAL_LIBS) $(JANSSON_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(CRYPTO_LIBS) $(HEIMDAL_LIBS) $(JANSSON_LIBS)
 
 TOOL_BINS += $(ROLL_BIN)
