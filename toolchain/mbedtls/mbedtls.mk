@@ -51,14 +51,20 @@ MBEDTLS_BUILD_CFLAGS := -O2 -g -fPIE -fstack-protector-strong -D_FORTIFY_SOURCE=
 # expanded when read (empty, it made a changed .config go unnoticed).
 $(MBEDTLS_TUNING_H): $(BUILD)/include/generated/autoconf.h toolchain/mbedtls/mbedtls.mk
 	@mkdir -p $(dir $@)
-	@{ echo '/* Generated from .config by toolchain/mbedtls/mbedtls.mk. */'; \
-	  $(if $(filter y,$(CONFIG_MBEDTLS_EVEREST)),echo '#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED';) \
-	  $(if $(filter y,$(CONFIG_MBEDTLS_PSA_OSSL_DRIVER)),echo '#define KG_PSA_OSSL_DRIVER_ENABLED';) \
-	  $(if $(filter y,$(CONFIG_MBEDTLS_USE_PSA_CRYPTO)),echo '#define MBEDTLS_USE_PSA_CRYPTO';) \
-	  echo '#define MBEDTLS_ECP_WINDOW_SIZE $(or $(CONFIG_MBEDTLS_ECP_WINDOW_SIZE),4)'; \
-	  echo '#define MBEDTLS_ECP_FIXED_POINT_OPTIM $(if $(filter y,$(CONFIG_MBEDTLS_ECP_FIXED_POINT_OPTIM)),1,0)'; \
-	  echo '#define MBEDTLS_SSL_IN_CONTENT_LEN $(or $(CONFIG_MBEDTLS_SSL_CONTENT_LEN),16384)'; \
-	  echo '#define MBEDTLS_SSL_OUT_CONTENT_LEN $(or $(CONFIG_MBEDTLS_SSL_CONTENT_LEN),16384)'; \
+	@# Read from autoconf.h when the recipe runs, not from the make variables
+	@# .config gave at parse time: an option added since .config was written
+	@# takes its default only in autoconf.h (the rule above runs olddefconfig).
+	@ac=$(BUILD)/include/generated/autoconf.h; \
+	on() { grep -q "^#define CONFIG_$$1 1$$" $$ac; }; \
+	val() { v=$$(sed -n "s/^#define CONFIG_$$1 //p" $$ac); echo $${v:-$$2}; }; \
+	{ echo '/* Generated from .config (autoconf.h) by toolchain/mbedtls/mbedtls.mk. */'; \
+	  on MBEDTLS_EVEREST && echo '#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED'; \
+	  on MBEDTLS_PSA_OSSL_DRIVER && echo '#define KG_PSA_OSSL_DRIVER_ENABLED'; \
+	  on MBEDTLS_USE_PSA_CRYPTO && echo '#define MBEDTLS_USE_PSA_CRYPTO'; \
+	  echo "#define MBEDTLS_ECP_WINDOW_SIZE $$(val MBEDTLS_ECP_WINDOW_SIZE 4)"; \
+	  echo "#define MBEDTLS_ECP_FIXED_POINT_OPTIM $$(on MBEDTLS_ECP_FIXED_POINT_OPTIM && echo 1 || echo 0)"; \
+	  echo "#define MBEDTLS_SSL_IN_CONTENT_LEN $$(val MBEDTLS_SSL_CONTENT_LEN 16384)"; \
+	  echo "#define MBEDTLS_SSL_OUT_CONTENT_LEN $$(val MBEDTLS_SSL_CONTENT_LEN 16384)"; \
 	} >$@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
