@@ -65,6 +65,7 @@ struct credctl {
 	krb5_context		 vctx;
 	pthread_t		 thr;
 	int			 started;
+	int			 running;	/* the thread is past its start (atomic) */
 	int			 jobfd[2], donefd[2];
 	struct verify_job	*job;		/* in flight, or NULL */
 };
@@ -483,6 +484,7 @@ verifier(void *arg)
 	struct credctl *cc = arg;
 	struct verify_job *j;
 
+	__atomic_store_n(&cc->running, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		ssize_t r = read(cc->jobfd[0], &j, sizeof(j));
 
@@ -1047,6 +1049,9 @@ credctl_new(const struct conf *c, struct kg_acceptor *acc, const char *const *sp
 		goto fail;
 	}
 	cc->started = 1;
+	/* As kcd's workers: past its thread start before the sandbox. */
+	while (!__atomic_load_n(&cc->running, __ATOMIC_ACQUIRE))
+		usleep(100);
 	return cc;
 fail:
 	credctl_free(cc);

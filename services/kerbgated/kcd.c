@@ -173,6 +173,7 @@ struct kcd {
 	struct kcd_stats st;
 
 	struct worker workers[KCD_MAX_WORKERS];
+	unsigned running;		/* workers past their thread start (atomic) */
 	unsigned nworkers;
 };
 
@@ -863,6 +864,7 @@ worker_main(void *arg)
 	struct job *j;
 	uint64_t one = 1;
 
+	__atomic_add_fetch(&k->running, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&k->mu);
 	while (!k->stop) {
 		if ((j = k->queue) == NULL) {
@@ -1806,6 +1808,11 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 		}
 		k->workers[i].started = true;
 	}
+	/* A new thread makes system calls of its own as it starts (rseq,
+	 * set_robust_list): the keyholder enters its sandbox only once every
+	 * worker is past them, or the filter could kill it for those. */
+	while (__atomic_load_n(&k->running, __ATOMIC_ACQUIRE) < k->nworkers)
+		usleep(100);
 	return k;
 fail:
 	if (cfd >= 0)
