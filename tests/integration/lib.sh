@@ -23,6 +23,9 @@ client() { $lab exec client "$@"; }
 lb() { $lab exec lb "$@"; }
 vip_curl() { client curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' --max-time 20 "$@"; }
 log_has() { grep -qF -- "$1" "$log"; }
+# The current generation's keyholder, from kerbgated's log: the TLS key
+# process runs as the same user (_kgkeys), so pgrep cannot tell them apart.
+keyholder_pid() { grep -o 'generation [0-9]*: keyholder [0-9]*' "$log" | tail -1 | awk '{print $4}'; }
 body_has() { grep -qF -- "$1" "$work/body"; }
 
 # The braces' redirection also silences bash's "Terminated" for each job.

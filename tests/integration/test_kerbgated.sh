@@ -36,7 +36,7 @@ test_bad_config_names_the_place() {
 test_process_model() {
 	local parent kh relays r
 	parent=$kg_pid
-	kh=$(pgrep -u _kgkeys -f "$out/bin/kerbgated" | head -1)
+	kh=$(keyholder_pid)
 	relays=$(pgrep -u _kgrelay -f "$out/bin/kerbgated")
 	[ -n "$kh" ] && [ "$(echo "$relays" | wc -l)" -ge 2 ] || return 1
 	for r in $relays; do
@@ -547,7 +547,7 @@ test_cookie_minted_without_the_keyholders_key_is_refused() {
 # the cookie key; none there, all of them in the keyholder's.
 test_no_relay_holds_a_pool_secret_or_the_cookie_key() {
 	local kh relays secrets r
-	kh=$(pgrep -u _kgkeys -f "$out/bin/kerbgated" | head -1)
+	kh=$(keyholder_pid)
 	relays=$(pgrep -u _kgrelay -f "$out/bin/kerbgated" | paste -sd,)
 	[ -n "$kh" ] && [ -n "$relays" ] || return 1
 	mapfile -t secrets < <(/usr/bin/python3 -c 'import json, sys
@@ -598,7 +598,7 @@ test_reload_keeps_connections() {
 # untouched, no new generation, and logins keep working on both relays.
 test_bad_frame_drops_one_relay_only() {
 	local kh relays victim other mark i
-	kh=$(pgrep -P "$kg_pid" -u _kgkeys) || return 1
+	kh=$(keyholder_pid); [ -n "$kh" ] || return 1
 	relays=$(pgrep -P "$kg_pid" -u _kgrelay | sort -n)
 	[ "$(echo "$relays" | wc -l)" = 2 ] || { echo "relays: $relays"; return 1; }
 	victim=$(echo "$relays" | head -1)
@@ -614,7 +614,7 @@ test_bad_frame_drops_one_relay_only() {
 		grep -q "starting a new one in its place" "$work/drop.log" &&
 		grep -q "restarted as" "$work/drop.log" || { cat "$work/drop.log"; return 1; }
 	! grep -q "draining" "$work/drop.log" || { echo "a new generation started"; return 1; }
-	[ "$(pgrep -P "$kg_pid" -u _kgkeys)" = "$kh" ] || { echo "the keyholder changed"; return 1; }
+	[ "$(keyholder_pid)" = "$kh" ] && kill -0 "$kh" || { echo "the keyholder changed"; return 1; }
 	kill -0 "$other" || { echo "the other relay is gone"; return 1; }
 	! kill -0 "$victim" 2>/dev/null || { echo "the dropped relay still runs"; return 1; }
 	[ "$(pgrep -P "$kg_pid" -u _kgrelay | wc -l)" = 2 ] || return 1
@@ -783,7 +783,7 @@ test_replay_after_reload_is_refused() {
 test_keyholder_crash_refuses_older_authenticators() {
 	local tok kh code
 	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
-	kh=$(pgrep -n -u _kgkeys -f "$top/$out/bin/kerbgated") && [ -n "$kh" ] || return 1
+	kh=$(keyholder_pid) && [ -n "$kh" ] || return 1
 	kill -9 "$kh"
 	for _ in $(seq 40); do
 		sleep 0.25
