@@ -1,6 +1,7 @@
 /*
  * tlv.c - bounds-checked TLV writer and reader for IPC payloads.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipc.h"
@@ -197,4 +198,26 @@ kg_tlv_end(const struct kg_tlv_reader *r)
 	if (r->error != KG_OK)
 		return r->error;
 	return r->left == 0 ? KG_OK : KG_ERR_PROTO;
+}
+
+int
+kg_tlv_writer_take(struct kg_tlv_writer *w, uint8_t **out, size_t *outlen)
+{
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = kg_tlv_writer_data(w, &p, &n)) < 0) {
+		kg_tlv_writer_free(w);
+		return rc;
+	}
+	if ((*out = malloc(n ? n : 1)) == NULL) {
+		kg_tlv_writer_free(w);
+		return KG_ERR_NOMEM;
+	}
+	if (n > 0)
+		memcpy(*out, p, n);
+	*outlen = n;
+	kg_tlv_writer_free(w);
+	return KG_OK;
 }

@@ -71,6 +71,15 @@ int kg_tlv_writer_data(const struct kg_tlv_writer *w, const uint8_t **p,
 /** \brief Wipe and free the writer's storage; it may be reused. */
 void kg_tlv_writer_free(struct kg_tlv_writer *w);
 
+/**
+ * \brief          Copy a finished writer's bytes into a new buffer the caller
+ *                 owns, and free the writer (wiped) in every case.
+ *
+ * \return         KG_OK, the writer's sticky error, or KG_ERR_NOMEM.  Free
+ *                 (wipe first if it held secrets) *out.
+ */
+int kg_tlv_writer_take(struct kg_tlv_writer *w, uint8_t **out, size_t *outlen);
+
 /** \brief Start reading payload p of n bytes (it must outlive the reader). */
 void kg_tlv_reader_init(struct kg_tlv_reader *r, const void *p, size_t n);
 

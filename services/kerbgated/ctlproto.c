@@ -22,29 +22,6 @@ ctl_is_request(uint16_t type)
 	return type >= CTL_MSG_STAGE && type <= CTL_MSG_LIST_JSON;
 }
 
-/* A finished writer's bytes in a buffer of the caller's; the writer wiped. */
-static int
-finish(struct kg_tlv_writer *w, uint8_t **out, size_t *outlen)
-{
-	const uint8_t *p;
-	size_t n;
-	int rc;
-
-	if ((rc = kg_tlv_writer_data(w, &p, &n)) < 0) {
-		kg_tlv_writer_free(w);
-		return rc;
-	}
-	if ((*out = malloc(n ? n : 1)) == NULL) {
-		kg_tlv_writer_free(w);
-		return KG_ERR_NOMEM;
-	}
-	if (n > 0)
-		memcpy(*out, p, n);
-	*outlen = n;
-	kg_tlv_writer_free(w);
-	return 0;
-}
-
 int
 ctl_req_encode(const struct ctl_req *req, uint8_t **out, size_t *outlen)
 {
@@ -70,7 +47,7 @@ ctl_req_encode(const struct ctl_req *req, uint8_t **out, size_t *outlen)
 		kg_tlv_put_bytes(&w, T_KEY, kb, 4 + req->keys[i].len);
 	}
 	kg_zero(kb, sizeof(kb));
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 static int
@@ -152,7 +129,7 @@ ctl_result_encode(const struct ctl_result *res, uint8_t **out, size_t *outlen)
 	kg_tlv_put_string(&w, T_TEXT, res->text);
 	if (res->sealed != NULL)
 		kg_tlv_put_bytes(&w, T_SEALED, res->sealed, res->sealed_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int

@@ -55,28 +55,6 @@ kh_reason_label(enum kh_reason r)
 	return (unsigned)r < KH_R_MAX ? reason_labels[r] : "unknown";
 }
 
-/* Copies a finished writer's bytes out so the caller owns a plain buffer. */
-static int
-finish(struct kg_tlv_writer *w, uint8_t **out, size_t *outlen)
-{
-	const uint8_t *p;
-	size_t n;
-	int rc;
-
-	if ((rc = kg_tlv_writer_data(w, &p, &n)) < 0) {
-		kg_tlv_writer_free(w);
-		return rc;
-	}
-	if ((*out = malloc(n ? n : 1)) == NULL) {
-		kg_tlv_writer_free(w);
-		return KG_ERR_NOMEM;
-	}
-	memcpy(*out, p, n);
-	*outlen = n;
-	kg_tlv_writer_free(w);
-	return 0;
-}
-
 int
 kh_auth_req_encode(const struct kh_auth_req *req, uint8_t **out,
     size_t *outlen)
@@ -89,7 +67,7 @@ kh_auth_req_encode(const struct kh_auth_req *req, uint8_t **out,
 	kg_tlv_put_bytes(&w, T_CB, req->cb_hash, req->has_cb ? 16 : 0);
 	kg_tlv_put_bytes(&w, T_MECH_LIST, req->mech_list, req->mech_list_len);
 	kg_tlv_put_bytes(&w, T_CLIENT_MIC, req->client_mic, req->client_mic_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
@@ -186,7 +164,7 @@ kh_auth_result_encode(const struct kh_auth_result *res, uint8_t **out,
 	}
 	if (res->krb_error_len > 0)
 		kg_tlv_put_bytes(&w, T_KRB_ERROR, res->krb_error, res->krb_error_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
@@ -246,7 +224,7 @@ kh_backend_req_encode(const struct kh_backend_req *req, uint8_t **out,
 	kg_tlv_put_u32(&w, T_B_POOL, req->pool);
 	kg_tlv_put_string(&w, T_B_SPN, req->spn);
 	kg_tlv_put_bytes(&w, T_B_CB, req->cb, req->cb_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
@@ -282,7 +260,7 @@ kh_backend_result_encode(const struct kh_backend_result *res, uint8_t **out,
 	kg_tlv_put_string(&w, T_B_REASON, res->reason);
 	kg_tlv_put_bytes(&w, T_B_TOKEN, res->token, res->token_len);
 	kg_tlv_put_u64(&w, T_B_VERIFY, res->verify);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 /*
@@ -324,7 +302,7 @@ kh_verify_req_encode(const struct kh_verify_req *req, uint8_t **out,
 	kg_tlv_writer_init(&w);
 	kg_tlv_put_u64(&w, T_V_HANDLE, req->verify);
 	kg_tlv_put_bytes(&w, T_V_TOKEN, req->token, req->token_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
@@ -356,7 +334,7 @@ kh_verify_result_encode(const struct kh_verify_result *res, uint8_t **out,
 	kg_tlv_writer_init(&w);
 	kg_tlv_put_u32(&w, T_V_OK, res->ok);
 	kg_tlv_put_string(&w, T_V_REASON, res->reason);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
@@ -388,7 +366,7 @@ kh_cookie_req_encode(const struct kh_cookie_req *req, uint8_t **out,
 	kg_tlv_writer_init(&w);
 	kg_tlv_put_u32(&w, T_C_VHOST, req->vhost);
 	kg_tlv_put_bytes(&w, T_C_VALUE, req->value, req->value_len);
-	return finish(&w, out, outlen);
+	return kg_tlv_writer_take(&w, out, outlen);
 }
 
 int
