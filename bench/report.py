@@ -119,6 +119,14 @@ def cpu_of(phases, label):
     return float(v) if not v.startswith("-") else float("nan")
 
 
+def client_cpu_of(phases, label):
+    """The median round's load-generator CPU per request, microseconds."""
+    rounds = phases.get(label)
+    if not rounds:
+        return float("nan")
+    return float(rounds[len(rounds) // 2].get("client_cpu_us_per_req", "nan"))
+
+
 def https_report(phases, med, ratio, rounds):
     if "kgtls_newconn" not in phases:
         return
@@ -130,9 +138,10 @@ def https_report(phases, med, ratio, rounds):
             ("handshake alone (no auth)", "kgtls_handshake", "aptls_handshake", None)):
         r = ratio(kg, ap)
         ck, ca = cpu_of(phases, kg), cpu_of(phases, ap)
+        cl = client_cpu_of(phases, kg)
         line = (f"  {what}: kerbgated {med.get(kg, 0):.0f}/s, Apache {med.get(ap, 0):.0f}/s; "
                 f"ratio {r:.2f}x{rounds(kg, ap)}; CPU/req {ck:.0f} vs {ca:.0f} us "
-                f"({ck / ca:.2f}x)")
+                f"({ck / ca:.2f}x); load generator {cl:.0f} us/req")
         if target is not None:
             line += f" (target >= {target}x: {'MET' if r >= target else 'NOT MET'}"
             if target == 1.5:
