@@ -33,7 +33,7 @@ $(BENCH_DIR)/kgbackend: $(call objs,bench/backend.c)
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^
 
 # The relay's own http.c and negotiate.c, built as the daemon builds them.
-$(BENCH_DIR)/parsebench: $(call objs,bench/parsebench.c services/kerbgated/http.c services/kerbgated/negotiate.c) $(MBEDTLS_LIBS)
+$(BENCH_DIR)/parsebench: $(call objs,bench/parsebench.c services/kerbgated/http.c services/kerbgated/negotiate.c services/common/util.c) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS)

@@ -57,7 +57,8 @@ $(FUZZ_BINDIR)/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(f
 	  $(fuzz_$*_LIBS)
 
 # ---- running
-test-build: $(SERVICE_BINS) $(TOOL_BINS) $(UNIT_BINS) $(TEST_TOOLS)
+# The benchmark programs too: a change that breaks them shows in make test.
+test-build: $(SERVICE_BINS) $(TOOL_BINS) $(UNIT_BINS) $(TEST_TOOLS) $(BENCH_BINS)
 fuzz-build: $(FUZZ_BINS)
 
 test: deps
