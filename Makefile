@@ -110,8 +110,9 @@ include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
 include services/mgmtd/mgmtd.mk
 include tools/roll/roll.mk
-include tests/tests.mk
+# bench.mk before tests.mk: test-build names the benchmark programs.
 -include bench/bench.mk
+include tests/tests.mk
 include rootfs/rootfs.mk
 include firmware/firmware.mk
 include firmware/rauc/rauc.mk
