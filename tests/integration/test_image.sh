@@ -172,7 +172,7 @@ test_tls_key_process_and_https_at_the_vip() {
 	main=$(new_daemon_pid kerbgated "")
 	tk=$(vm 'grep -o "TLS key process [0-9]*" /data/log/messages | tail -1' | tr -dc '0-9')
 	vm "grep -E '^(Name|PPid|Uid):' /proc/$tk/status" >"$work/out"
-	echo "kerbgated $main; TLS key process $tk:" $(cat "$work/out")
+	echo "kerbgated $main; TLS key process $tk: $(tr -s "\r\n" "  " <"$work/out")"
 	[ -n "$main" ] && [ -n "$tk" ] && grep -q "^PPid:.$main\b" "$work/out" &&
 		grep -q '^Uid:.901\b' "$work/out" || return 1
 	kinit_as alice >/dev/null || return 1
@@ -195,7 +195,7 @@ test_mgmtd_is_supervised() {
 	[ -n "$old" ] || { echo "kerbgate-mgmtd: not running"; return 1; }
 	all=$(vm "pidof kerbgate-mgmtd" | tr -dc '0-9 ')
 	vm "grep -E '^Uid:' /proc/$old/status" >"$work/out"
-	echo "kerbgate-mgmtd $old:" $(cat "$work/out")
+	echo "kerbgate-mgmtd $old: $(tr -s "\r\n" "  " <"$work/out")"
 	grep -q '^Uid:.903\b' "$work/out" || return 1	# _kgmgmt, not root
 	vm "kill -KILL $old" >/dev/null
 	new=""
