@@ -794,6 +794,12 @@ do_activate(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 	    kcd_set_keys(cc->kcd, ctx, kt, (int)r->kvno, err, sizeof(err)) < 0)
 		log_warnx("credentials: constrained delegation keeps kvno %d: %s",
 		    prev_kvno, err);
+	if (prev_kvno == 0) {	/* an empty store's first credential */
+		log_info("credentials: kvno %u active (the first credential)", r->kvno);
+		answer(cc, id, CTL_OK, 1, "kvno %u active: the appliance's first "
+		    "credential", r->kvno);
+		return;
+	}
 	log_info("credentials: kvno %u active; kvno %d retained for %u s", r->kvno,
 	    prev_kvno, cc->cs->retention_s);
 	answer(cc, id, CTL_OK, 1, "kvno %u active; kvno %d keeps accepting tickets "

@@ -58,7 +58,7 @@ test_first_boot_initialised_data() {
 test_no_credential_before_the_api_gives_one() {
 	wait_api || { echo "the management API did not answer: $(cat "$work/api.body" 2>/dev/null)"; return 1; }
 	cat "$work/api.body"; echo
-	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["kvnos"] == [] else 1)' \
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["credentials"]["kvnos"] == [] else 1)' \
 		"$work/api.body" || return 1
 	vm 'test -e /data/credentials/keys.sealed; echo "store=$?"' | grep -q 'store=1' || return 1
 	kinit_as alice >/dev/null || return 1
@@ -69,7 +69,9 @@ test_no_credential_before_the_api_gives_one() {
 }
 
 test_credential_through_the_api() {
-	give_credential
+	give_credential >"$work/out"; local rc=$?
+	cat "$work/out"
+	[ $rc = 0 ] && grep -q 'activate (kvno [0-9]*): 200 kvno [0-9]* active: the appliance.s first credential' "$work/out"
 }
 
 test_header_mode_through_the_vm() {
@@ -136,9 +138,9 @@ test_credential_list_shows_the_active_kvno_only() {
 	[ "$(mgmt_api GET /api/v1/credentials)" = 200 ] || return 1
 	cat "$work/api.body"; echo
 	python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-act = [k["kvno"] for k in d["kvnos"] if k["state"] == "active"]
-sys.exit(0 if d["account"] == sys.argv[2] and act == [int(sys.argv[3])] and d["sealed"] else 1)' \
+c = json.load(open(sys.argv[1]))["credentials"]
+act = [k["kvno"] for k in c["kvnos"] if k["state"] == "active"]
+sys.exit(0 if c["account"] == sys.argv[2] and act == [int(sys.argv[3])] and c["sealed"] else 1)' \
 		"$work/api.body" "$KGLAB_ASA_PRINCIPAL" "$KGLAB_ASA_KVNO" || return 1
 	# No run of hex or base64 as long as a key.
 	! grep -Eq '[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{40,}' "$work/api.body"
