@@ -70,12 +70,12 @@ mgmt_api() {
 		--cacert "$mgmt/ca.pem" --cert "$mgmt/admin.pem" --key "$mgmt/admin.key" \
 		-X "$1" "${body[@]}" "$mgmt_url$2"
 }
-# The answer's message (its first line) or error.
+# The answer's message (its later lines indented) or error.
 api_says() {
 	python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print((d.get("message") or d.get("error") or json.dumps(d)).splitlines()[0])' "$work/api.body" 2>/dev/null ||
-		head -c 200 "$work/api.body"
+print("\n        ".join((d.get("message") or d.get("error") or json.dumps(d)).splitlines()))' \
+		"$work/api.body" 2>/dev/null || head -c 200 "$work/api.body"
 }
 # Until the API answers with kerbgated behind it (mgmtd and kerbgated up).
 wait_api() {
@@ -88,12 +88,19 @@ wait_api() {
 }
 
 # The ASA's credential through the management API, as an admin gives it:
-# its password staged as AD's current kvno (the keyholder derives the keys
-# with AD's salt), verified against the lab's KDC from inside the VM, then
-# activated.  The password goes in a 0600 body file, never on a command
-# line.  One line per call: what it sent, the status, what the API said.
+# the account's password in AD set to the lab's (an earlier script may have
+# rotated it: test_kerbgated.sh leaves a random one), then the same password
+# staged as AD's current kvno (the keyholder derives the keys with AD's
+# salt), verified against the lab's KDC from inside the VM, activated.  The
+# password goes in a 0600 body file, never on a command line.  One line per
+# call: what it sent, the status, what the API said.
 give_credential() {
-	local body=$mgmt/stage.json kvno=$KGLAB_ASA_KVNO st rc=0
+	local body=$mgmt/stage.json kvno st rc=0
+	$lab asa-reset >/dev/null || { echo "  lab asa-reset failed"; return 1; }
+	# shellcheck disable=SC1091
+	source "$KGLAB_DIR/lab.env"
+	kvno=$KGLAB_ASA_KVNO
+	echo "  AD:  $KGLAB_ASA_PRINCIPAL's password set (samba-tool, as an admin would): kvno $kvno"
 	( umask 077; KG_ASA_PW=$KGLAB_ASA_PASSWORD python3 -c 'import json, os, sys
 print(json.dumps({"account": sys.argv[1], "kvno": int(sys.argv[2]), "password": os.environ["KG_ASA_PW"]}))' \
 		"$KGLAB_ASA_PRINCIPAL" "$kvno" >"$body" )
