@@ -70,12 +70,14 @@ mgmt_api() {
 		--cacert "$mgmt/ca.pem" --cert "$mgmt/admin.pem" --key "$mgmt/admin.key" \
 		-X "$1" "${body[@]}" "$mgmt_url$2"
 }
-# The answer's message (its later lines indented) or error.
+# The answer's message or error: its first line for a 200 (STATUS), all of
+# it otherwise (a refusal names the reason on its later lines).
 api_says() {
 	python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print("\n        ".join((d.get("message") or d.get("error") or json.dumps(d)).splitlines()))' \
-		"$work/api.body" 2>/dev/null || head -c 200 "$work/api.body"
+m = (d.get("message") or d.get("error") or json.dumps(d)).splitlines()
+print("\n        ".join(m[:1] if sys.argv[2] == "200" else m))' \
+		"$work/api.body" "$1" 2>/dev/null || head -c 200 "$work/api.body"
 }
 # Until the API answers with kerbgated behind it (mgmtd and kerbgated up).
 wait_api() {
@@ -96,7 +98,7 @@ wait_api() {
 # call: what it sent, the status, what the API said.
 give_credential() {
 	local body=$mgmt/stage.json kvno st rc=0
-	$lab asa-reset >/dev/null || { echo "  lab asa-reset failed"; return 1; }
+	$lab asa-reset >"$mgmt/asa-reset.log" 2>&1 || { echo "  lab asa-reset failed:"; cat "$mgmt/asa-reset.log"; return 1; }
 	# shellcheck disable=SC1091
 	source "$KGLAB_DIR/lab.env"
 	kvno=$KGLAB_ASA_KVNO
@@ -106,12 +108,12 @@ print(json.dumps({"account": sys.argv[1], "kvno": int(sys.argv[2]), "password": 
 		"$KGLAB_ASA_PRINCIPAL" "$kvno" >"$body" )
 	st=$(mgmt_api PUT /api/v1/credentials/staged "$body")
 	rm -f "$body"
-	echo "  PUT  $mgmt_url/api/v1/credentials/staged ($KGLAB_ASA_PRINCIPAL, kvno $kvno, its password): $st $(api_says)"
+	echo "  PUT  $mgmt_url/api/v1/credentials/staged ($KGLAB_ASA_PRINCIPAL, kvno $kvno, its password): $st $(api_says "$st")"
 	[ "$st" = 200 ] || return 1
 	echo "{\"kvno\": $kvno}" >"$mgmt/kvno.json"
 	for step in verify activate; do
 		st=$(mgmt_api POST "/api/v1/credentials/staged/$step" "$mgmt/kvno.json")
-		echo "  POST $mgmt_url/api/v1/credentials/staged/$step (kvno $kvno): $st $(api_says)"
+		echo "  POST $mgmt_url/api/v1/credentials/staged/$step (kvno $kvno): $st $(api_says "$st")"
 		[ "$st" = 200 ] || { rc=1; break; }
 	done
 	return $rc
