@@ -97,7 +97,7 @@ wait_api() {
 # password goes in a 0600 body file, never on a command line.  One line per
 # call: what it sent, the status, what the API said.
 give_credential() {
-	local body=$mgmt/stage.json kvno st rc=0
+	local stage=$mgmt/stage.json kvno st rc=0
 	$lab asa-reset >"$mgmt/asa-reset.log" 2>&1 || { echo "  lab asa-reset failed:"; cat "$mgmt/asa-reset.log"; return 1; }
 	# shellcheck disable=SC1091
 	source "$KGLAB_DIR/lab.env"
@@ -105,9 +105,9 @@ give_credential() {
 	echo "  AD:  $KGLAB_ASA_PRINCIPAL's password set (samba-tool, as an admin would): kvno $kvno"
 	( umask 077; KG_ASA_PW=$KGLAB_ASA_PASSWORD python3 -c 'import json, os, sys
 print(json.dumps({"account": sys.argv[1], "kvno": int(sys.argv[2]), "password": os.environ["KG_ASA_PW"]}))' \
-		"$KGLAB_ASA_PRINCIPAL" "$kvno" >"$body" )
-	st=$(mgmt_api PUT /api/v1/credentials/staged "$body")
-	rm -f "$body"
+		"$KGLAB_ASA_PRINCIPAL" "$kvno" >"$stage" )
+	st=$(mgmt_api PUT /api/v1/credentials/staged "$stage")
+	rm -f "$stage"
 	echo "  PUT  $mgmt_url/api/v1/credentials/staged ($KGLAB_ASA_PRINCIPAL, kvno $kvno, its password): $st $(api_says "$st")"
 	[ "$st" = 200 ] || return 1
 	echo "{\"kvno\": $kvno}" >"$mgmt/kvno.json"
