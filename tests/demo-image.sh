@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # make demo's image step: boot the appliance image (output/images/disk.img)
-# in QEMU on the lab's bridge, give it its ASA credential and configuration
-# (written into its data partition; the management API comes later), and
-# show alice authenticated through the VM's VIP to cas1/cas2, in kcd mode
-# (Apache sees her by delegation) and in header mode.  The VM is left
-# running; `make demo-stop` ends it and the lab.
+# in QEMU on the lab's bridge with /data as provisioning leaves it (its
+# configuration, the pinned management CA and its own certificate; no
+# credential), give it the ASA credential through the management API
+# (kerbgate-mgmtd, mutual TLS: stage the password, verify against the
+# lab's KDC from inside the VM, activate), and show alice authenticated
+# through the VM's VIP to cas1/cas2, in kcd mode (Apache sees her by
+# delegation) and in header mode.  The VM is left running; `make demo-stop`
+# ends it and the lab.
 KG_WORK_NAME=demo-vm
 KG_CONF_TEMPLATE=tests/integration/image.json.in
 # shellcheck source=tests/integration/lib.sh
@@ -16,9 +19,24 @@ trap - EXIT		# the back-ends and the VM stay up after the demo
 [ -r "$disk_src" ] || { echo "no $disk_src: make image"; exit 1; }
 setup
 make_data
+echo "provisioned /data: kerbgated.json (no keytab: the sealed store starts empty), the VIP's certificate,"
+echo "  /data/mgmt: the pinned management CA and the appliance's certificate for $appliance_ip"
 echo "booting the image under QEMU (TCG); console log: $con_log"
 boot_vm || { nok "the image boots and serves the VIP"; tail -30 "$con_log"; vm_stop; exit 1; }
-ok "the appliance serves the VIP 10.77.0.100 (its own address 10.77.0.50)"
+ok "the appliance serves the VIP 10.77.0.100 (its own address $appliance_ip), with no ASA credential yet"
+
+if wait_api; then
+	ok "the management API answers at $mgmt_url to the admin's client certificate: $(cat "$work/api.body")"
+else
+	nok "the management API answers at $mgmt_url"; cat "$work/api.body"
+fi
+if give_credential; then
+	mgmt_api GET /api/v1/credentials >/dev/null
+	ok "the ASA credential went through the management API: staged, verified against the KDC from the VM, active"
+	echo "  GET  $mgmt_url/api/v1/credentials: $(cat "$work/api.body")"
+else
+	nok "the ASA credential through the management API (above: which call refused, and why)"
+fi
 
 kinit_as alice >/dev/null || { nok "kinit alice"; exit 1; }
 nodes=""
@@ -38,5 +56,7 @@ else
 	nok "header mode: alice through the VM's VIP"
 fi
 vm 'cat /etc/kerbgate-release; uptime' | sed 's/^/    appliance: /'
+echo "    management API: curl --cacert $mgmt/ca.pem --cert $mgmt/admin.pem --key $mgmt/admin.key $mgmt_url/api/v1/credentials"
+echo "                    (from the lab's client: tests/lab/lab exec client curl ...)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -50,7 +50,7 @@ run_step "header mode: TLS, SPNEGO as Windows sends it, Extended Protection, Out
 	env KG_OUT="$out" tests/integration/test_kerbgated.sh
 if [ -r "$out/images/disk.img" ]; then
 	vm=1
-	run_step "The appliance image: boot it under QEMU on the lab's bridge, give it the ASA credential, alice through the VM's VIP to cas1/cas2 (left running)" \
+	run_step "The appliance image: boot it under QEMU on the lab's bridge, give it the ASA credential through its management API (mutual TLS), alice through the VM's VIP to cas1/cas2 (left running)" \
 		env KG_OUT="$out" tests/demo-image.sh
 else
 	vm=0

@@ -666,7 +666,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	TRY(get_str(root, "keyholder_user", 0, c->keyholder_user,
 	    sizeof(c->keyholder_user), ctx));
 	TRY(get_uint(root, "workers", 0, 32, &c->workers, ctx));
-	TRY(get_str(root, "keytab", 1, c->keytab, sizeof(c->keytab), ctx));
+	TRY(get_str(root, "keytab", 0, c->keytab, sizeof(c->keytab), ctx));
 	TRY(get_uint(root, "clock_skew", 1, 3600, &c->clock_skew_s, ctx));
 	TRY(kg_cfg_bool(root, "allow_rc4", 0, &c->allow_rc4, ctx));
 	TRY(get_uint(root, "replay_cache_entries", 1024, 4194304,
@@ -693,6 +693,15 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	    load_vhost, c, ctx));
 	TRY(load_kcd(root, c, ctx));
 	TRY(load_credentials(root, c, ctx));
+	/* No keytab: the first credential comes from the management API. */
+	if (c->keytab[0] == '\0' && c->cred_store[0] == '\0')
+		return kg_cfg_error(ctx, "keytab", "required unless credentials.store "
+		    "is set (then the ASA's credential can be staged through the "
+		    "management API)");
+	if (c->keytab[0] == '\0' && c->kcd_principal[0] == '\0')
+		return kg_cfg_error(ctx, "keytab", "without a keytab, set kcd.principal "
+		    "to the ASA (EXCHASA$@REALM): the keyholder starts with no "
+		    "credential and takes that account's");
 	for (i = 0; i < c->nlisteners; i++) {
 		size_t j;
 		if (!c->listeners[i].tls)

@@ -142,6 +142,30 @@ realm_of(const char *principal)
 	return at != NULL ? at + 1 : "";
 }
 
+/*
+ * No credential yet (an appliance before its first one, no keytab given):
+ * the acceptor serves the SPNs in the ASA's realm with no key until one is
+ * staged (the management API, kerbgatectl).
+ */
+static int
+start_empty(struct credctl *cc, char *err, size_t errlen)
+{
+	const struct conf *c = cc->conf;
+
+	if (c->kcd_principal[0] == '\0')
+		return kg_seterr(err, errlen, "no keytab and no credential in the sealed "
+		    "store %s: give \"keytab\", or set kcd.principal (the ASA) to start "
+		    "without one and stage it through the management API", c->cred_store);
+	kg_strlcpy(cc->realm, realm_of(c->kcd_principal), sizeof(cc->realm));
+	if (acceptor_load_empty(cc->acc, cc->realm, cc->spns, cc->nspns, err,
+	    errlen) != 0)
+		return -1;
+	log_warnx("credentials: no credential yet: authentication fails until one "
+	    "of %s is staged, verified and activated (the management API, or "
+	    "kerbgatectl credentials)", c->kcd_principal);
+	return 0;
+}
+
 /* The sealed store's credentials into the acceptor. */
 static int
 load_store(struct credctl *cc, const uint8_t *img, size_t len, char *err,
@@ -159,6 +183,8 @@ load_store(struct credctl *cc, const uint8_t *img, size_t len, char *err,
 		    cc->conf->keytab);
 	}
 	sealed_free(plain, plen);
+	if (cc->cs->n == 0 && cc->conf->keytab[0] == '\0')
+		return start_empty(cc, err, errlen);
 	if (cc->cs->n == 0)
 		return kg_seterr(err, errlen, "sealed store %s holds no credential: move "
 		    "it aside to import the keytab %s", cc->conf->cred_store,
@@ -607,6 +633,13 @@ finish_stage(struct credctl *cc, uint32_t id, const char *principal, int kvno,
 	size_t i, off = 0;
 	char err[512], ets[128] = "";
 
+	/* The first credential of an empty store: the ASA's, in its realm. */
+	if (cc->cs->n == 0 && cc->conf->kcd_principal[0] != '\0' &&
+	    strcasecmp(principal, cc->conf->kcd_principal) != 0) {
+		answer(cc, id, CTL_REFUSED, 0, "not staged: this appliance serves as %s "
+		    "(kcd.principal), not %s", cc->conf->kcd_principal, principal);
+		return;
+	}
 	old = credstore_find(cc->cs, kvno);
 	if (credstore_stage(cc->cs, principal, kvno, keys, n, now_s(), err,
 	    sizeof(err)) != 0) {
@@ -761,6 +794,12 @@ do_activate(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 	    kcd_set_keys(cc->kcd, ctx, kt, (int)r->kvno, err, sizeof(err)) < 0)
 		log_warnx("credentials: constrained delegation keeps kvno %d: %s",
 		    prev_kvno, err);
+	if (prev_kvno == 0) {	/* an empty store's first credential */
+		log_info("credentials: kvno %u active (the first credential)", r->kvno);
+		answer(cc, id, CTL_OK, 1, "kvno %u active: the appliance's first "
+		    "credential", r->kvno);
+		return;
+	}
 	log_info("credentials: kvno %u active; kvno %d retained for %u s", r->kvno,
 	    prev_kvno, cc->cs->retention_s);
 	answer(cc, id, CTL_OK, 1, "kvno %u active; kvno %d keeps accepting tickets "
@@ -997,6 +1036,8 @@ load_or_import(struct credctl *cc, char *err, size_t errlen)
 			log_info("credentials: %zu kvno(s) from %s", cc->cs->n, c->cred_store);
 		return rv;
 	}
+	if (c->keytab[0] == '\0')
+		return start_empty(cc, err, errlen);
 	if (acceptor_load_keytab(cc->acc, c->keytab, cc->spns, cc->nspns, err,
 	    errlen) < 0 || import_keytab(cc, err, errlen) != 0 ||
 	    seal_store(cc, &img, &len, err, errlen) != 0)

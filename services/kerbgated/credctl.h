@@ -44,7 +44,10 @@ struct credctl;
  *                 file, the keytab is read and imported: its highest kvno
  *                 active, the others retained, and the store written.
  *                 Without credentials.store, the keytab is read as before
- *                 and changes live in memory only.
+ *                 and changes live in memory only.  Without a keytab and
+ *                 with no credential in the store, it starts with none (the
+ *                 realm is kcd.principal's) and takes that account's first
+ *                 credential from a stage request.
  *
  * \param fd       The keyholder's end of its control socketpair with the
  *                 parent, or -1 (no control: no rotation).

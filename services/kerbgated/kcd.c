@@ -583,6 +583,10 @@ get_tgt(struct worker *w, const char *name, int kvno, krb5_creds **out, char *re
 	char msg[256];
 
 	memset(&creds, 0, sizeof(creds));
+	if (name[0] == '\0')
+		return set_reason(reason, len, KCD_ASA_CREDENTIALS, "no credential of %s "
+		    "is active yet: stage, verify and activate one (the management API, "
+		    "or kerbgatectl credentials)", k->principal);
 	if ((ret = krb5_kt_resolve(w->ctx, name, &kt)) != 0 ||
 	    (ret = krb5_get_init_creds_opt_alloc(w->ctx, &opt)) != 0) {
 		st = set_reason(reason, len, KCD_INTERNAL, "cannot use the key snapshot: %s",
@@ -1762,7 +1766,9 @@ kcd_new(const struct kcd_config *cfg, char *err, size_t errlen)
 	}
 
 	/* Keys. */
-	if (cfg->keytab != NULL) {
+	if (cfg->keys_later)
+		;	/* none yet: kcd_set_keys() at the first activation */
+	else if (cfg->keytab != NULL) {
 		if (install_keys(k, cfg->keytab_ctx, cfg->keytab, cfg->kvno, err, errlen) < 0)
 			goto fail;
 	} else {

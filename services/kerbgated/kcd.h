@@ -121,6 +121,10 @@ struct kcd_config {
 					     read once, in kcd_new() */
 	const char *keytab_name;	/**< or a keytab name or path (tests, tools) */
 	int kvno;			/**< the kvno to use; 0: the highest held */
+	bool keys_later;		/**< no keys yet (an appliance before its
+					     first credential): start anyway; jobs
+					     fail with KCD_ASA_CREDENTIALS until
+					     kcd_set_keys() */
 	const char *realm;		/**< NULL: the principal's realm */
 	const char *const *kdcs;	/**< KDCs ("host" or "host:port"); NULL:
 					     krb5.conf's (and DNS if it says so) */

@@ -1324,6 +1324,7 @@ start_kcd(const struct conf *c, struct kg_acceptor *acc, int kvno)
 	 * Activation calls kcd_set_keys() with the new kvno (credctl.c).
 	 */
 	kc.kvno = kvno;
+	kc.keys_later = kvno == 0;	/* no credential yet: the first activation */
 	if (c->kcd_nkdcs > 0) {
 		if ((kdcs = calloc(c->kcd_nkdcs, sizeof(*kdcs))) == NULL)
 			fatal("calloc");

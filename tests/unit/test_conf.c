@@ -410,6 +410,38 @@ test_credentials_defaults_and_refusals(void **state)
 	free(t);
 }
 
+/*
+ * Without a keytab the keyholder starts with no credential and takes it from
+ * the management API: only with a sealed store to keep it in, and with
+ * kcd.principal naming the account (its realm is the SPNs').
+ */
+static void
+test_keytab_optional_with_a_store_and_the_asa(void **state)
+{
+	static const char keytab[] = "\"keytab\": \"/etc/kerbgate/k.keytab\",";
+	struct conf c;
+	char err[256];
+	char *t;
+
+	(void)state;
+	t = replace_all(MINIMAL("", "", "", "cas"), keytab,
+	    "\"credentials\": { \"store\": \"/data/keys.sealed\" }, "
+	    "\"kcd\": { \"principal\": \"EXCHASA$@CORP.CONTOSO.COM\" },");
+	if (load_text(t, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.keytab, "");
+	assert_string_equal(c.cred_store, "/data/keys.sealed");
+	conf_free(&c);
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), keytab, "");
+	expect_error(t, "keytab: required unless credentials.store is set");
+	free(t);
+	t = replace_all(MINIMAL("", "", "", "cas"), keytab,
+	    "\"credentials\": { \"store\": \"/data/keys.sealed\" },");
+	expect_error(t, "keytab: without a keytab, set kcd.principal");
+	free(t);
+}
+
 static void
 test_sandbox_is_on_by_default_and_read(void **state)
 {
@@ -733,6 +765,7 @@ main(void)
 		cmocka_unit_test(test_a_failed_load_leaves_nothing_behind),
 		cmocka_unit_test(test_sandbox_is_on_by_default_and_read),
 		cmocka_unit_test(test_credentials_defaults_and_refusals),
+		cmocka_unit_test(test_keytab_optional_with_a_store_and_the_asa),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, setup_dir,

@@ -264,12 +264,66 @@ test_restart_reads_the_store_and_refuses_a_tampered_one(void **state)
 	kg_strlcpy(conf.keytab, keytab, sizeof(conf.keytab));
 }
 
+/*
+ * No keytab, no store (an appliance before its first credential): the
+ * keyholder starts with none, accepts nothing, takes the ASA's first
+ * credential from a stage request and refuses another account's.
+ */
+static void
+test_empty_start_takes_the_first_credential_by_stage(void **state)
+{
+	struct ctl_req req;
+	struct ctl_result *res = calloc(1, sizeof(*res));
+	struct rig g;
+	size_t sealed;
+	char err[512];
+
+	(void)state;
+	assert_non_null(res);
+	unlink(conf.cred_store);
+	conf.keytab[0] = '\0';
+	/* Without the ASA's name the keyholder does not know its realm. */
+	assert_int_equal(rig_up(&g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "set kcd.principal"));
+	acceptor_free(g.acc);
+	close(g.sv[0]);
+	close(g.sv[1]);
+	kg_strlcpy(conf.kcd_principal, MINT_ACCOUNT, sizeof(conf.kcd_principal));
+	assert_int_equal(rig_up(&g, err, sizeof(err)), 0);
+	assert_int_equal(credctl_active_kvno(g.cc), 0);
+	assert_false(accepts(&g, &k5));
+
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_STAGE;
+	strcpy(req.principal, "OTHER$@" MINT_REALM);
+	req.kvno = 7;
+	req.password = (const uint8_t *)"pw-kvno7";
+	req.pwlen = 8;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_REFUSED);
+	text_has(res, "serves as " MINT_ACCOUNT " (kcd.principal)");
+	assert_int_equal(sealed, 0);
+	strcpy(req.principal, MINT_ACCOUNT);
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "staged kvno 7");
+	assert_true(sealed > SEALED_HEADER_LEN);	/* the parent writes it */
+	assert_true(accepts(&g, &k7) && !accepts(&g, &k5));
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_LIST;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "7     staged");
+	rig_down(&g);
+	free(res);
+	kg_strlcpy(conf.keytab, keytab, sizeof(conf.keytab));
+	conf.kcd_principal[0] = '\0';
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rotation_over_the_control_socket),
 		cmocka_unit_test(test_restart_reads_the_store_and_refuses_a_tampered_one),
+		cmocka_unit_test(test_empty_start_takes_the_first_credential_by_stage),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -666,6 +666,50 @@ test_keys_from_an_in_memory_keytab_and_rotation(void **state)
 	(void)state;
 }
 
+/*
+ * An appliance before its first credential: kcd starts without keys, says
+ * why each job fails (no KDC asked), and works once a kvno is activated.
+ */
+static void
+test_no_keys_yet_until_the_first_activation(void **state)
+{
+	struct kcd_config c = base_config();
+	krb5_context ctx = mint_context();
+	krb5_keytab kt;
+	krb5_keytab_entry e;
+	struct kcd_result r;
+	struct kcd_stats st;
+	struct kcd *k;
+	char err[256];
+
+	assert_int_equal(krb5_kt_resolve(ctx, "MEMORY:test-kcd-empty", &kt), 0);
+	c.keytab_name = NULL;
+	c.keytab_ctx = ctx;
+	c.keytab = kt;
+	c.fetch = NULL;
+	/* Without keys_later, no key is a refusal. */
+	assert_null(kcd_new(&c, err, sizeof(err)));
+	assert_string_equal(err, "no key of " MINT_ACCOUNT " in the keytab");
+	c.keys_later = true;
+	k = new_kcd(&c);
+	assert_int_equal(get(k, ALICE, CAS1, &r), KCD_ASA_CREDENTIALS);
+	assert_non_null(strstr(r.reason, "no credential of " MINT_ACCOUNT " is active yet"));
+	kcd_result_clear(&r);
+	kcd_stats(k, &st);
+	assert_int_equal(st.kdc_as, 0);
+	/* The first activation hands it the keys. */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(krb5_parse_name(ctx, MINT_ACCOUNT, &e.principal), 0);
+	e.vno = 5;
+	e.keyblock = asa_key.key;
+	assert_int_equal(krb5_kt_add_entry(ctx, kt, &e), 0);
+	assert_int_equal(kcd_set_keys(k, ctx, kt, 5, err, sizeof(err)), 1);
+	krb5_free_principal(ctx, e.principal);
+	krb5_kt_close(ctx, kt);
+	kcd_free(k);
+	(void)state;
+}
+
 /* The real KDC path, with nothing listening: the reason says so. */
 static void
 test_unreachable_kdc_is_reported(void **state)
@@ -1055,6 +1099,7 @@ main(void)
 		T(test_free_with_work_in_flight_leaks_nothing),
 		T(test_new_refuses_what_cannot_work),
 		T(test_keys_from_an_in_memory_keytab_and_rotation),
+		T(test_no_keys_yet_until_the_first_activation),
 		T(test_unreachable_kdc_is_reported),
 		T(test_badoption_with_forwardable_evidence_means_not_allowed),
 		T(test_badoption_after_non_forwardable_s4u2self_means_sensitive),
