@@ -58,7 +58,7 @@ else
 		env KG_OUT="$out" tests/demo-serve.sh
 fi
 
-say "Not built yet: credential rotation, firmware updates, web management."
+say "Not in the demo yet: firmware updates (RAUC bundles are built: make bundle) and web management."
 if [ ${#failed_steps[@]} -gt 0 ]; then
 	say "demo FAILED in ${#failed_steps[@]} step(s):"
 	printf '    %s\n' "${failed_steps[@]}"
