@@ -866,6 +866,10 @@ check_gss_checksum(const krb5_authenticator auth, const struct accept_params *pa
 	sent = bnd != NULL && memcmp(bnd, zero, sizeof(zero)) != 0;
 	if (params->cb_mode == CB_OFF)
 		return 0;
+	if (sent && params->cb_plain)
+		return set_reason(res, ACCEPT_CB_MISMATCH,
+		    "channel bindings sent over plain HTTP: the token was "
+		    "made for a TLS connection elsewhere");
 	if (!sent && params->cb_mode == CB_REQUIRE)
 		return set_reason(res, ACCEPT_CB_MISSING,
 		    "channel bindings required but the client sent none");

@@ -637,8 +637,14 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	p.nspns = i;
 	p.allow_rc4 = c->allow_rc4;
 	p.clock_skew = (int)c->clock_skew_s;
-	/* Channel bindings exist only on TLS connections. */
-	p.cb_mode = req.has_cb ? (enum cb_mode)v->channel_binding : CB_OFF;
+	/* Channel bindings exist only on TLS connections.  Over plain HTTP
+	 * the vhost's policy still holds, against no binding (req.cb_hash is
+	 * zero): bindings a client sent there are for some other TLS channel
+	 * (a token taken from a client that accepted another certificate),
+	 * and "require" cannot be met.  Every vhost is served on every
+	 * listener, so turning the check off here would void it on TLS too. */
+	p.cb_mode = (enum cb_mode)v->channel_binding;
+	p.cb_plain = !req.has_cb;
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
 	p.mech_list = req.mech_list;
 	p.mech_list_len = req.mech_list_len;

@@ -71,7 +71,8 @@ group_setup(void **state)
 	snprintf(confpath, sizeof(confpath), "%s/kh.json", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
-	/* Two vhosts; only the first routes to the kcd pool.  The KDC is a
+	/* Three vhosts; only the first routes to the kcd pool, the third
+	 * requires channel bindings (Extended Protection).  The KDC is a
 	 * loopback address where none listens: delegation fails, quickly. */
 	fprintf(f, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
 	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
@@ -84,6 +85,9 @@ group_setup(void **state)
 	    "        { \"path\": \"/ecp\", \"pool\": \"plain\" },\n"
 	    "        { \"path\": \"/open\", \"pool\": \"plain2\", \"auth\": \"none\" } ] },\n"
 	    "    { \"name\": \"autod.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] },\n"
+	    "    { \"name\": \"epa.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"channel_binding\": \"require\",\n"
 	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] } ],\n"
 	    "  \"pools\": [\n"
 	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
@@ -96,7 +100,8 @@ group_setup(void **state)
 	    "    { \"name\": \"plain2\", \"header_secret_file\": \"%s\",\n"
 	    "      \"servers\": [ { \"name\": \"cas4.corp.contoso.com\",\n"
 	    "      \"address\": \"127.0.0.1\", \"port\": 18084 } ] } ] }\n",
-	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, secret, secret);
+	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, MINT_SPN_HTTP,
+	    secret, secret);
 	fclose(f);
 	if (conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conf: %s\n", err);
@@ -217,12 +222,17 @@ next_frame(struct kh *kh, size_t i, struct kg_ipc_frame *f, uint8_t *buf, size_t
 	}
 }
 
-/* Relay i asks for an authentication of a fresh token for vhost 0. */
+/*
+ * Relay i asks for an authentication at vhost of a token the client bound
+ * to bnd (NULL: sent none), on a connection that is TLS (the relay's
+ * binding for its VIP certificate is tls_cb) or plain HTTP (tls_cb NULL).
+ */
 static void
-auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *buf,
-    size_t bufsz)
+auth_bound(struct kh *kh, size_t i, uint32_t id, uint32_t vhost,
+    const uint8_t *bnd, const uint8_t *tls_cb, struct kh_auth_result *res,
+    uint8_t *buf, size_t bufsz)
 {
-	struct mint_req_spec rs = { .gss_checksum = true };
+	struct mint_req_spec rs = { .gss_checksum = true, .bnd = bnd };
 	struct kh_auth_req req;
 	struct kg_ipc_frame f;
 	krb5_data tok;
@@ -231,9 +241,13 @@ auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *
 
 	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
 	memset(&req, 0, sizeof(req));
-	req.vhost = 0;
+	req.vhost = vhost;
 	req.ap_req = tok.data;
 	req.ap_req_len = tok.length;
+	if (tls_cb != NULL) {
+		req.has_cb = 1;
+		memcpy(req.cb_hash, tls_cb, sizeof(req.cb_hash));
+	}
 	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
 	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_AUTH, id, p, n), KG_OK);
 	free(p);
@@ -242,6 +256,14 @@ auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *
 	assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
 	assert_int_equal(f.id, id);
 	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+}
+
+/* Relay i asks for an authentication of a fresh token for vhost 0. */
+static void
+auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *buf,
+    size_t bufsz)
+{
+	auth_bound(kh, i, id, 0, NULL, NULL, res, buf, bufsz);
 }
 
 static void
@@ -437,6 +459,56 @@ backend(struct kh *kh, size_t i, uint64_t session, uint32_t pool, const char *sp
 	assert_int_equal(f.type, KH_MSG_BACKEND_RESULT);
 	assert_int_equal(f.id, 77);
 	assert_int_equal(kh_backend_result_decode(f.payload, f.len, res), 0);
+}
+
+/*
+ * Extended Protection is not lost on a plain-HTTP listener.  A token the
+ * client bound to a TLS channel (an attacker's, who took it from a client
+ * that accepted his certificate) belongs to no plain connection: it must
+ * be refused there as on TLS, where it does not match the VIP's binding;
+ * and a vhost that requires bindings cannot get them over plain HTTP.
+ * Every vhost is served on every listener, so the relay's "no binding
+ * known" (plain HTTP) must not turn the check off.
+ */
+static void
+test_bindings_for_another_channel_are_refused_over_plain_http(void **state)
+{
+	static const uint8_t theirs[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
+	static const uint8_t ours[16] = { 0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a,
+	    0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0 };
+	struct kh_auth_result res;
+	uint8_t buf[16384];
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	/* "accept" (vhost 0): the positive controls first. */
+	auth_bound(&kh, 0, 1, 0, NULL, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 2, 0, ours, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 3, 0, theirs, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	/* The same kind of token over plain HTTP. */
+	auth_bound(&kh, 0, 4, 0, theirs, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	assert_int_equal(res.ngrants, 0);
+	assert_string_equal(res.cookie, "");
+
+	/* "require" (vhost 2): bound to ours on TLS passes; nothing passes
+	 * over plain HTTP, bound or not. */
+	auth_bound(&kh, 0, 5, 2, ours, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 6, 2, theirs, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	auth_bound(&kh, 0, 7, 2, NULL, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	kh_stop(&kh);
 }
 
 #define SESSION_GONE "session expired: the client must authenticate again"
@@ -958,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),
 		cmocka_unit_test(test_repeated_logins_of_one_user_do_not_evict_other_sessions),
 		cmocka_unit_test(test_a_user_over_the_replay_quota_is_refused_alone),
+		cmocka_unit_test(test_bindings_for_another_channel_are_refused_over_plain_http),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
