@@ -518,15 +518,18 @@ session_id(const struct keyholder *k, size_t relay, uint32_t vhost,
 /*
  * Keeps an accepted ticket as evidence for constrained delegation, in the
  * user's session on this relay and vhost (its newest ticket replaces an
- * older one).  \return the session's handle, or 0 (no memory).
+ * older one), until the login's end (Unix seconds): the relay asks again
+ * after it, so a session that lived on to the ticket's end would serve
+ * only a relay taken over, for hours after the user's grants expired.
+ * \return the session's handle, or 0 (no memory).
  */
 static uint64_t
 session_new(struct keyholder *k, size_t relay, uint32_t vhost,
-    const struct accept_result *res)
+    const struct accept_result *res, uint64_t end)
 {
 	struct kh_session *s;
 	struct kh_entry *e;
-	time_t left = res->endtime - time(NULL);
+	time_t left = (time_t)end - time(NULL);
 	uint64_t id = session_id(k, relay, vhost, res->client);
 	uint8_t *evidence = NULL;
 	char who[KG_LOG_SANITIZE_BUFSZ];
@@ -661,9 +664,11 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		out.ap_rep_len = res.ap_rep_len;
 		out.mic = res.mech_list_mic;
 		out.mic_len = res.mech_list_mic_len;
-		if (k->kcd != NULL && k->vhost_kcd[req.vhost])
-			out.session = session_new(k, relay, req.vhost, &res);
 		login(k, req.vhost, (uint64_t)res.endtime, 1, &out);
+		if (out.status == KH_OK && k->kcd != NULL &&
+		    k->vhost_kcd[req.vhost])
+			out.session = session_new(k, relay, req.vhost, &res,
+			    out.expiry);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :

@@ -71,8 +71,9 @@ group_setup(void **state)
 	snprintf(confpath, sizeof(confpath), "%s/kh.json", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
-	/* Three vhosts; only the first routes to the kcd pool, the third
-	 * requires channel bindings (Extended Protection).  The KDC is a
+	/* Four vhosts; the first and the last (logins of 60 s) route to the
+	 * kcd pool, the third requires channel bindings (Extended
+	 * Protection).  The KDC is a
 	 * loopback address where none listens: delegation fails, quickly. */
 	fprintf(f, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
 	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
@@ -88,7 +89,10 @@ group_setup(void **state)
 	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] },\n"
 	    "    { \"name\": \"epa.corp.contoso.com\", \"spns\": [\"%s\"],\n"
 	    "      \"channel_binding\": \"require\",\n"
-	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] } ],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] },\n"
+	    "    { \"name\": \"short.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"session_cookie\": { \"enabled\": true, \"lifetime\": 60 },\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ],\n"
 	    "  \"pools\": [\n"
 	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
 	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] },\n"
@@ -101,7 +105,7 @@ group_setup(void **state)
 	    "      \"servers\": [ { \"name\": \"cas4.corp.contoso.com\",\n"
 	    "      \"address\": \"127.0.0.1\", \"port\": 18084 } ] } ] }\n",
 	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, MINT_SPN_HTTP,
-	    secret, secret);
+	    MINT_SPN_HTTP, secret, secret);
 	fclose(f);
 	if (conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conf: %s\n", err);
@@ -545,6 +549,40 @@ test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools(void **stat
 	/* Its own relay and pool: on to the KDC (unreachable here). */
 	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
 	assert_string_not_equal(br.reason, SESSION_GONE);
+	kh_stop(&kh);
+}
+
+/*
+ * A delegation session ends with the login (the vhost's lifetime, 60 s
+ * here), not with the ticket (hours): the relay authenticates the user
+ * again after the login's end, so only a relay taken over would ask
+ * for delegated tokens later, as the user, until the ticket's end.
+ * (It waits a minute: the shortest lifetime the configuration allows.)
+ */
+static void
+test_a_delegation_session_ends_with_the_login(void **state)
+{
+	struct kh_auth_result ar;
+	struct kh_backend_result br;
+	uint8_t abuf[16384], bbuf[16384];
+	uint64_t session, expiry;
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	auth_bound(&kh, 0, 1, 3, NULL, NULL, &ar, abuf, sizeof(abuf));
+	assert_int_equal(ar.status, KH_OK);
+	assert_true(ar.session != 0);
+	assert_true(ar.expiry < ar.endtime);	/* the lifetime ends first */
+	session = ar.session;
+	expiry = ar.expiry;
+	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_string_not_equal(br.reason, SESSION_GONE);
+	while ((uint64_t)time(NULL) <= expiry + 1)
+		sleep(1);
+	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_int_equal(br.status, KH_B_UNAVAILABLE);
+	assert_string_equal(br.reason, SESSION_GONE);
 	kh_stop(&kh);
 }
 
@@ -1031,6 +1069,7 @@ main(void)
 		cmocka_unit_test(test_repeated_logins_of_one_user_do_not_evict_other_sessions),
 		cmocka_unit_test(test_a_user_over_the_replay_quota_is_refused_alone),
 		cmocka_unit_test(test_bindings_for_another_channel_are_refused_over_plain_http),
+		cmocka_unit_test(test_a_delegation_session_ends_with_the_login),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
