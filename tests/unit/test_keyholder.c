@@ -365,6 +365,50 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 	}
 }
 
+/*
+ * A relay that holds half a frame does not hold up the others, and is
+ * answered when the rest comes; one announcing more than the protocol's
+ * maximum is dropped before any of the payload arrives.
+ */
+static void
+test_half_a_frame_waits_alone_and_an_oversized_one_is_dropped(void **state)
+{
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_req req;
+	struct kh_auth_result res;
+	struct kg_ipc_frame f;
+	struct kg_ipc_hdr h;
+	uint8_t buf[16384], *p;
+	krb5_data tok;
+	size_t n;
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	memset(&req, 0, sizeof(req));
+	req.ap_req = tok.data;
+	req.ap_req_len = tok.length;
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	krb5_data_free(&tok);
+	h = (struct kg_ipc_hdr){ (uint32_t)n, KH_MSG_AUTH, 0, 21 };
+	assert_int_equal(write(kh.relay[0], &h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(write(kh.relay[0], p, 5), 5);
+	assert_auth_ok(&kh, 1, 22);
+	assert_int_equal(write(kh.relay[0], p + 5, n - 5), (ssize_t)(n - 5));
+	free(p);
+	assert_int_equal(next_frame(&kh, 0, &f, buf, sizeof(buf)), 1);
+	assert_int_equal(f.id, 21);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, &res), 0);
+	assert_int_equal(res.status, KH_OK);
+
+	h = (struct kg_ipc_hdr){ KG_IPC_MAX_PAYLOAD + 1, KH_MSG_AUTH, 0, 23 };
+	assert_dropped_after(&kh, 0, &h, sizeof(h));
+	assert_true(kh_alive(&kh));
+	assert_auth_ok(&kh, 1, 24);
+	kh_stop(&kh);
+}
+
 /* The parent hands the keyholder a respawned relay's socket for the slot. */
 static void
 respawned_relay_is_served(void)
@@ -1057,6 +1101,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_malformed_frame_drops_only_the_relay_that_sent_it),
+		cmocka_unit_test(test_half_a_frame_waits_alone_and_an_oversized_one_is_dropped),
 		cmocka_unit_test(test_a_respawned_relay_is_served_in_the_dropped_slot),
 		cmocka_unit_test(test_a_sandboxed_keyholder_serves_and_takes_a_respawned_relay),
 		cmocka_unit_test(test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone),
