@@ -304,14 +304,16 @@ frame_bytes(uint8_t *out, uint16_t type, uint16_t flags, uint32_t id, const void
 	memcpy(out + sizeof(h), p, len);
 }
 
-/* Every way a relay can send a bad frame: bad payload, bad index, unknown
- * type, bad header.  Each time the other relay is still served. */
+/* Every way a relay can send a bad frame: bad payload (of every request
+ * type), bad index, unknown type, an answer's type, bad header.  Each time
+ * the other relay is still served. */
 static void
 test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 {
 	static const uint8_t junk[5] = { 1, 2, 3, 4, 5 };
 	struct kh_auth_req req;
 	struct kh_backend_req breq;
+	struct kh_cookie_req creq;
 	uint8_t frame[KG_IPC_HDR_LEN + 64], *p;
 	size_t n;
 	struct kh kh;
@@ -319,7 +321,7 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 	int k;
 
 	(void)state;
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 10; k++) {
 		kh_start(&kh);
 		assert_auth_ok(&kh, 0, 1);
 		switch (k) {
@@ -354,6 +356,28 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 			break;
 		case 4:		/* reserved header flags set */
 			frame_bytes(frame, KH_MSG_AUTH, 1, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		case 5:		/* a cookie for a vhost index out of range */
+			memset(&creq, 0, sizeof(creq));
+			creq.vhost = 0x10000;
+			creq.value = "x";
+			creq.value_len = 1;
+			assert_int_equal(kh_cookie_req_encode(&creq, &p, &n), 0);
+			assert_true(n <= 64);
+			frame_bytes(frame, KH_MSG_COOKIE, 0, 2, p, (uint32_t)n);
+			free(p);
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + n);
+			break;
+		case 6:		/* cookie, delegation, verification: junk */
+		case 7:
+		case 8:
+			frame_bytes(frame, k == 6 ? KH_MSG_COOKIE : k == 7 ?
+			    KH_MSG_BACKEND : KH_MSG_VERIFY, 0, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		case 9:		/* an answer's type, sent to the keyholder */
+			frame_bytes(frame, KH_MSG_AUTH_RESULT, 0, 2, junk, sizeof(junk));
 			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
 			break;
 		}
