@@ -655,7 +655,16 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	p.client_mic_len = req.client_mic_len;
 	acceptor_accept(k->acc, req.ap_req, req.ap_req_len, &p, &res);
 
-	if (res.status == ACCEPT_OK) {
+	if (res.status == ACCEPT_OK &&
+	    strlen(res.client) >= sizeof(out.principal)) {
+		/* Refused, never cut: grants for its first bytes would sign
+		 * another name (without its realm) than the ticket proved. */
+		out.status = KH_MALFORMED;
+		out.reason_code = KH_R_MALFORMED;
+		snprintf(out.reason, sizeof(out.reason), "client principal "
+		    "name of %zu bytes: kerbgated forwards names of at most %zu",
+		    strlen(res.client), sizeof(out.principal) - 1);
+	} else if (res.status == ACCEPT_OK) {
 		out.status = KH_OK;
 		kg_strlcpy(out.principal, res.client, sizeof(out.principal));
 		out.endtime = (uint64_t)res.endtime;

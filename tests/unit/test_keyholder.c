@@ -227,27 +227,24 @@ next_frame(struct kh *kh, size_t i, struct kg_ipc_frame *f, uint8_t *buf, size_t
 }
 
 /*
- * Relay i asks for an authentication at vhost of a token the client bound
- * to bnd (NULL: sent none), on a connection that is TLS (the relay's
- * binding for its VIP certificate is tls_cb) or plain HTTP (tls_cb NULL).
+ * Relay i asks for an authentication of tok at vhost, on a connection that
+ * is TLS (the relay's binding for its VIP certificate is tls_cb) or plain
+ * HTTP (tls_cb NULL).  tok is freed.
  */
 static void
-auth_bound(struct kh *kh, size_t i, uint32_t id, uint32_t vhost,
-    const uint8_t *bnd, const uint8_t *tls_cb, struct kh_auth_result *res,
-    uint8_t *buf, size_t bufsz)
+ask_auth(struct kh *kh, size_t i, uint32_t id, uint32_t vhost, krb5_data *tok,
+    const uint8_t *tls_cb, struct kh_auth_result *res, uint8_t *buf,
+    size_t bufsz)
 {
-	struct mint_req_spec rs = { .gss_checksum = true, .bnd = bnd };
 	struct kh_auth_req req;
 	struct kg_ipc_frame f;
-	krb5_data tok;
 	uint8_t *p;
 	size_t n;
 
-	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
 	memset(&req, 0, sizeof(req));
 	req.vhost = vhost;
-	req.ap_req = tok.data;
-	req.ap_req_len = tok.length;
+	req.ap_req = tok->data;
+	req.ap_req_len = tok->length;
 	if (tls_cb != NULL) {
 		req.has_cb = 1;
 		memcpy(req.cb_hash, tls_cb, sizeof(req.cb_hash));
@@ -255,11 +252,24 @@ auth_bound(struct kh *kh, size_t i, uint32_t id, uint32_t vhost,
 	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
 	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_AUTH, id, p, n), KG_OK);
 	free(p);
-	krb5_data_free(&tok);
+	krb5_data_free(tok);
 	assert_int_equal(next_frame(kh, i, &f, buf, bufsz), 1);
 	assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
 	assert_int_equal(f.id, id);
 	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+}
+
+/* The same for a fresh token the client bound to bnd (NULL: sent none). */
+static void
+auth_bound(struct kh *kh, size_t i, uint32_t id, uint32_t vhost,
+    const uint8_t *bnd, const uint8_t *tls_cb, struct kh_auth_result *res,
+    uint8_t *buf, size_t bufsz)
+{
+	struct mint_req_spec rs = { .gss_checksum = true, .bnd = bnd };
+	krb5_data tok;
+
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	ask_auth(kh, i, id, vhost, &tok, tls_cb, res, buf, bufsz);
 }
 
 /* Relay i asks for an authentication of a fresh token for vhost 0. */
@@ -580,6 +590,46 @@ test_bindings_for_another_channel_are_refused_over_plain_http(void **state)
 	auth_bound(&kh, 0, 7, 2, NULL, NULL, &res, buf, sizeof(buf));
 	assert_int_equal(res.status, KH_DENIED);
 	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	kh_stop(&kh);
+}
+
+/*
+ * A client principal longer than the answer's field (255 bytes; a trusted
+ * realm's KDC names its clients as it likes) is refused, never cut: grants
+ * and a cookie for the first 255 bytes would sign another name than the
+ * one the ticket proved (without its realm, for one), and the back-end
+ * would take that name for the user.
+ */
+static void
+test_a_principal_too_long_to_forward_is_refused_not_cut(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &key };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_result res;
+	krb5_creds creds;
+	krb5_data ap, tok;
+	char client[400];
+	uint8_t buf[16384];
+	struct kh kh;
+
+	(void)state;
+	memset(client, 'a', 300);
+	snprintf(client + 300, sizeof(client) - 300, "@%s", MINT_REALM);
+	ts.client = client;
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+	assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+	krb5_data_free(&ap);
+	krb5_free_cred_contents(mint_context(), &creds);
+
+	kh_start(&kh);
+	ask_auth(&kh, 0, 5, 0, &tok, NULL, &res, buf, sizeof(buf));
+	assert_int_not_equal(res.status, KH_OK);
+	assert_int_equal(res.ngrants, 0);
+	assert_string_equal(res.cookie, "");
+	assert_int_equal(res.session, 0);
+	/* A short name still logs in. */
+	assert_auth_ok(&kh, 0, 6);
 	kh_stop(&kh);
 }
 
@@ -1139,6 +1189,7 @@ main(void)
 		cmocka_unit_test(test_a_user_over_the_replay_quota_is_refused_alone),
 		cmocka_unit_test(test_bindings_for_another_channel_are_refused_over_plain_http),
 		cmocka_unit_test(test_a_delegation_session_ends_with_the_login),
+		cmocka_unit_test(test_a_principal_too_long_to_forward_is_refused_not_cut),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
