@@ -844,7 +844,7 @@ check "truncated token: 401 and log reason" test_truncated_token_is_401
 check "NTLM token: 401 with the NTLM reason" test_ntlm_is_refused_with_reason
 check "replayed Authorization on a new connection: 401 replayed authenticator" test_replayed_token_is_refused
 check "ticket for an SPN not served by the vhost: 401" test_spn_not_served_is_refused
-check "Extended Protection require: bound passes, other cert and none refused" test_channel_binding_required_on_autod
+check "Extended Protection require: bound passes, other cert and none refused; over plain HTTP a bound token is refused (accept and require)" test_channel_binding_required_on_autod
 check "user in 1500 groups (large PAC) authenticates" test_large_pac_user
 check "pipelined requests: one answer each, in order" test_pipelined_requests_answered_once_each_in_order
 check "smuggling shapes (CL+TE, two CLs): 400" test_smuggling_shapes_are_400
