@@ -557,6 +557,8 @@ test_bindings_for_another_channel_are_refused_over_plain_http(void **state)
 {
 	static const uint8_t theirs[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
 	    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
+	static const uint8_t unbound[16] = { 0x44, 0x10, 0x18, 0x52, 0x52, 0x08,
+	    0x45, 0x77, 0x05, 0xbf, 0x09, 0xa8, 0xee, 0x3c, 0x10, 0x93 };
 	static const uint8_t ours[16] = { 0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a,
 	    0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0 };
 	struct kh_auth_result res;
@@ -579,6 +581,12 @@ test_bindings_for_another_channel_are_refused_over_plain_http(void **state)
 	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
 	assert_int_equal(res.ngrants, 0);
 	assert_string_equal(res.cookie, "");
+	/* The hash of an empty binding structure binds to nothing: none. */
+	auth_bound(&kh, 0, 8, 0, unbound, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 9, 2, unbound, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
 
 	/* "require" (vhost 2): bound to ours on TLS passes; nothing passes
 	 * over plain HTTP, bound or not. */
