@@ -849,6 +849,10 @@ check_gss_checksum(const krb5_authenticator auth, const struct accept_params *pa
     struct accept_result *res)
 {
 	static const uint8_t zero[GSS_CKSUM_BND_LEN];
+	/* MD5 of an empty gss_channel_bindings_struct: 20 zero bytes. */
+	static const uint8_t unbound[GSS_CKSUM_BND_LEN] = { 0x44, 0x10, 0x18,
+	    0x52, 0x52, 0x08, 0x45, 0x77, 0x05, 0xbf, 0x09, 0xa8, 0xee, 0x3c,
+	    0x10, 0x93 };
 	const uint8_t *bnd = NULL;
 	bool sent;
 
@@ -862,10 +866,17 @@ check_gss_checksum(const krb5_authenticator auth, const struct accept_params *pa
 		bnd = c + 4;
 		res->gss_flags = le32(c + 4 + GSS_CKSUM_BND_LEN);
 	}
-	/* All-zero Bnd: the client sent no bindings (RFC 4121 §4.1.1.2). */
-	sent = bnd != NULL && memcmp(bnd, zero, sizeof(zero)) != 0;
+	/* All-zero Bnd: the client sent no bindings (RFC 4121 §4.1.1.2); nor
+	 * when it hashed an empty binding structure (what an application
+	 * that passes one without TLS gets): that binds to no channel. */
+	sent = bnd != NULL && memcmp(bnd, zero, sizeof(zero)) != 0 &&
+	    memcmp(bnd, unbound, sizeof(unbound)) != 0;
 	if (params->cb_mode == CB_OFF)
 		return 0;
+	if (sent && params->cb_plain)
+		return set_reason(res, ACCEPT_CB_MISMATCH,
+		    "channel bindings sent over plain HTTP: the token was "
+		    "made for a TLS connection elsewhere");
 	if (!sent && params->cb_mode == CB_REQUIRE)
 		return set_reason(res, ACCEPT_CB_MISSING,
 		    "channel bindings required but the client sent none");

@@ -69,6 +69,8 @@ struct accept_params {
 	bool allow_rc4;			/**< accept rc4-hmac tickets and session keys */
 	enum cb_mode cb_mode;
 	uint8_t cb_expected[ACCEPTOR_CB_LEN];	/**< from acceptor_cb_hash_from_cert() */
+	bool cb_plain;			/**< plain HTTP: no channel to bind to, so
+					     bindings sent are another channel's */
 	int clock_skew;			/**< seconds; <= 0: ACCEPTOR_DEFAULT_SKEW */
 	const uint8_t *mech_list;	/**< SPNEGO MechTypeList DER to sign for a
 					     mechListMIC (RFC 4178 §5), or NULL */

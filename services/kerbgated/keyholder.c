@@ -518,15 +518,18 @@ session_id(const struct keyholder *k, size_t relay, uint32_t vhost,
 /*
  * Keeps an accepted ticket as evidence for constrained delegation, in the
  * user's session on this relay and vhost (its newest ticket replaces an
- * older one).  \return the session's handle, or 0 (no memory).
+ * older one), until the login's end (Unix seconds): the relay asks again
+ * after it, so a session that lived on to the ticket's end would serve
+ * only a relay taken over, for hours after the user's grants expired.
+ * \return the session's handle, or 0 (no memory).
  */
 static uint64_t
 session_new(struct keyholder *k, size_t relay, uint32_t vhost,
-    const struct accept_result *res)
+    const struct accept_result *res, uint64_t end)
 {
 	struct kh_session *s;
 	struct kh_entry *e;
-	time_t left = res->endtime - time(NULL);
+	time_t left = (time_t)end - time(NULL);
 	uint64_t id = session_id(k, relay, vhost, res->client);
 	uint8_t *evidence = NULL;
 	char who[KG_LOG_SANITIZE_BUFSZ];
@@ -637,8 +640,14 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	p.nspns = i;
 	p.allow_rc4 = c->allow_rc4;
 	p.clock_skew = (int)c->clock_skew_s;
-	/* Channel bindings exist only on TLS connections. */
-	p.cb_mode = req.has_cb ? (enum cb_mode)v->channel_binding : CB_OFF;
+	/* Channel bindings exist only on TLS connections.  Over plain HTTP
+	 * the vhost's policy still holds, against no binding (req.cb_hash is
+	 * zero): bindings a client sent there are for some other TLS channel
+	 * (a token taken from a client that accepted another certificate),
+	 * and "require" cannot be met.  Every vhost is served on every
+	 * listener, so turning the check off here would void it on TLS too. */
+	p.cb_mode = (enum cb_mode)v->channel_binding;
+	p.cb_plain = !req.has_cb;
 	memcpy(p.cb_expected, req.cb_hash, sizeof(p.cb_expected));
 	p.mech_list = req.mech_list;
 	p.mech_list_len = req.mech_list_len;
@@ -646,7 +655,16 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 	p.client_mic_len = req.client_mic_len;
 	acceptor_accept(k->acc, req.ap_req, req.ap_req_len, &p, &res);
 
-	if (res.status == ACCEPT_OK) {
+	if (res.status == ACCEPT_OK &&
+	    strlen(res.client) >= sizeof(out.principal)) {
+		/* Refused, never cut: grants for its first bytes would sign
+		 * another name (without its realm) than the ticket proved. */
+		out.status = KH_MALFORMED;
+		out.reason_code = KH_R_MALFORMED;
+		snprintf(out.reason, sizeof(out.reason), "client principal "
+		    "name of %zu bytes: kerbgated forwards names of at most %zu",
+		    strlen(res.client), sizeof(out.principal) - 1);
+	} else if (res.status == ACCEPT_OK) {
 		out.status = KH_OK;
 		kg_strlcpy(out.principal, res.client, sizeof(out.principal));
 		out.endtime = (uint64_t)res.endtime;
@@ -655,9 +673,11 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		out.ap_rep_len = res.ap_rep_len;
 		out.mic = res.mech_list_mic;
 		out.mic_len = res.mech_list_mic_len;
-		if (k->kcd != NULL && k->vhost_kcd[req.vhost])
-			out.session = session_new(k, relay, req.vhost, &res);
 		login(k, req.vhost, (uint64_t)res.endtime, 1, &out);
+		if (out.status == KH_OK && k->kcd != NULL &&
+		    k->vhost_kcd[req.vhost])
+			out.session = session_new(k, relay, req.vhost, &res,
+			    out.expiry);
 	} else {
 		out.status = res.status == ACCEPT_MALFORMED ? KH_MALFORMED :
 		    res.status == ACCEPT_INTERNAL ? KH_INTERNAL :

@@ -67,8 +67,9 @@ static const char *const common_calls[] = {
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
 	/* a wait resumed after a signal handler ran */
 	"restart_syscall",
-	/* the log's pid; the SIGSYS handler's raise() */
-	"getpid", "gettid", "tgkill",
+	/* the log's pid; the SIGSYS handler's raise() (tgkill: below, to
+	 * this process only) */
+	"getpid", "gettid",
 	/* the descriptors it already holds */
 	"read", "write", "close",
 	"exit_group",
@@ -310,6 +311,13 @@ sandbox_load_filter(enum sandbox_kind kind)
 	if (rc == 0 && kind == SANDBOX_TLSKEY)
 		rc = allow_list(ctx, tlskey_calls,
 		    sizeof(tlskey_calls) / sizeof(tlskey_calls[0]));
+	/* raise() and abort() signal this process; any other pid is a
+	 * sibling of the same user (every relay is _kgrelay), which one taken
+	 * over could stop (SIGSTOP: the parent sees no exit, its share of the
+	 * connections waits) or kill. */
+	if (rc == 0)
+		rc = rule_arg(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 0,
+		    (scmp_datum_t)self);
 	if (rc == 0 && kind == SANDBOX_KEYHOLDER)
 		rc = refuse_lazy_files(ctx);
 	if (rc == 0 && kind != SANDBOX_TLSKEY)

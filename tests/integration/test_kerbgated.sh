@@ -361,7 +361,24 @@ test_channel_binding_required_on_autod() {
 	[ "$(vip_curl --cacert "$work/ca.pem" -H "Authorization: Negotiate $bad" https://autod.corp.contoso.com/cb)" = 401 ] &&
 	log_has "channel bindings do not match" &&
 	[ "$(vip_curl --cacert "$work/ca.pem" -H "Authorization: Negotiate $none" https://autod.corp.contoso.com/cb)" = 401 ] &&
-	log_has "channel bindings required"
+	log_has "channel bindings required" &&
+	test_channel_binding_not_lost_over_plain_http
+}
+
+# The plain listener serves every vhost too: a token bound to some TLS
+# connection (a relayed one) is refused there, on "accept" (mail) as on
+# "require" (autod, where nothing passes over plain HTTP).
+test_channel_binding_not_lost_over_plain_http() {
+	local tok
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com "$work/autod.pem")
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://autod.corp.contoso.com/cb)" = 401 ] &&
+	log_has "channel bindings sent over plain HTTP" || return 1
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@autod.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://autod.corp.contoso.com/cb)" = 401 ] || return 1
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com "$work/mail.pem")
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/cb)" = 401 ] || return 1
+	tok=$(client /usr/bin/python3 "$top/tests/integration/kgclient.py" token HTTP@mail.corp.contoso.com)
+	[ "$(vip_curl -H "Authorization: Negotiate $tok" http://mail.corp.contoso.com/cb)" = 200 ]
 }
 
 test_large_pac_user() {
@@ -827,7 +844,7 @@ check "truncated token: 401 and log reason" test_truncated_token_is_401
 check "NTLM token: 401 with the NTLM reason" test_ntlm_is_refused_with_reason
 check "replayed Authorization on a new connection: 401 replayed authenticator" test_replayed_token_is_refused
 check "ticket for an SPN not served by the vhost: 401" test_spn_not_served_is_refused
-check "Extended Protection require: bound passes, other cert and none refused" test_channel_binding_required_on_autod
+check "Extended Protection require: bound passes, other cert and none refused; over plain HTTP a bound token is refused (accept and require)" test_channel_binding_required_on_autod
 check "user in 1500 groups (large PAC) authenticates" test_large_pac_user
 check "pipelined requests: one answer each, in order" test_pipelined_requests_answered_once_each_in_order
 check "smuggling shapes (CL+TE, two CLs): 400" test_smuggling_shapes_are_400

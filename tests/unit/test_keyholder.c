@@ -71,7 +71,9 @@ group_setup(void **state)
 	snprintf(confpath, sizeof(confpath), "%s/kh.json", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
-	/* Two vhosts; only the first routes to the kcd pool.  The KDC is a
+	/* Four vhosts; the first and the last (logins of 60 s) route to the
+	 * kcd pool, the third requires channel bindings (Extended
+	 * Protection).  The KDC is a
 	 * loopback address where none listens: delegation fails, quickly. */
 	fprintf(f, "{ \"keytab\": \"%s\", \"workers\": 2,\n"
 	    "  \"listeners\": [ { \"address\": \"127.0.0.1\", \"port\": 18080 } ],\n"
@@ -84,7 +86,13 @@ group_setup(void **state)
 	    "        { \"path\": \"/ecp\", \"pool\": \"plain\" },\n"
 	    "        { \"path\": \"/open\", \"pool\": \"plain2\", \"auth\": \"none\" } ] },\n"
 	    "    { \"name\": \"autod.corp.contoso.com\", \"spns\": [\"%s\"],\n"
-	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] } ],\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] },\n"
+	    "    { \"name\": \"epa.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"channel_binding\": \"require\",\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"plain\" } ] },\n"
+	    "    { \"name\": \"short.corp.contoso.com\", \"spns\": [\"%s\"],\n"
+	    "      \"session_cookie\": { \"enabled\": true, \"lifetime\": 60 },\n"
+	    "      \"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ],\n"
 	    "  \"pools\": [\n"
 	    "    { \"name\": \"cas\", \"mode\": \"kcd\", \"servers\": [ { \"name\":\n"
 	    "      \"cas1.corp.contoso.com\", \"address\": \"127.0.0.1\", \"port\": 18081 } ] },\n"
@@ -96,7 +104,8 @@ group_setup(void **state)
 	    "    { \"name\": \"plain2\", \"header_secret_file\": \"%s\",\n"
 	    "      \"servers\": [ { \"name\": \"cas4.corp.contoso.com\",\n"
 	    "      \"address\": \"127.0.0.1\", \"port\": 18084 } ] } ] }\n",
-	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, secret, secret);
+	    keytab, MINT_ACCOUNT, MINT_SPN_HTTP, MINT_SPN_AUTOD, MINT_SPN_HTTP,
+	    MINT_SPN_HTTP, secret, secret);
 	fclose(f);
 	if (conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "conf: %s\n", err);
@@ -217,31 +226,58 @@ next_frame(struct kh *kh, size_t i, struct kg_ipc_frame *f, uint8_t *buf, size_t
 	}
 }
 
+/*
+ * Relay i asks for an authentication of tok at vhost, on a connection that
+ * is TLS (the relay's binding for its VIP certificate is tls_cb) or plain
+ * HTTP (tls_cb NULL).  tok is freed.
+ */
+static void
+ask_auth(struct kh *kh, size_t i, uint32_t id, uint32_t vhost, krb5_data *tok,
+    const uint8_t *tls_cb, struct kh_auth_result *res, uint8_t *buf,
+    size_t bufsz)
+{
+	struct kh_auth_req req;
+	struct kg_ipc_frame f;
+	uint8_t *p;
+	size_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.vhost = vhost;
+	req.ap_req = tok->data;
+	req.ap_req_len = tok->length;
+	if (tls_cb != NULL) {
+		req.has_cb = 1;
+		memcpy(req.cb_hash, tls_cb, sizeof(req.cb_hash));
+	}
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_AUTH, id, p, n), KG_OK);
+	free(p);
+	krb5_data_free(tok);
+	assert_int_equal(next_frame(kh, i, &f, buf, bufsz), 1);
+	assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
+	assert_int_equal(f.id, id);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+}
+
+/* The same for a fresh token the client bound to bnd (NULL: sent none). */
+static void
+auth_bound(struct kh *kh, size_t i, uint32_t id, uint32_t vhost,
+    const uint8_t *bnd, const uint8_t *tls_cb, struct kh_auth_result *res,
+    uint8_t *buf, size_t bufsz)
+{
+	struct mint_req_spec rs = { .gss_checksum = true, .bnd = bnd };
+	krb5_data tok;
+
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	ask_auth(kh, i, id, vhost, &tok, tls_cb, res, buf, bufsz);
+}
+
 /* Relay i asks for an authentication of a fresh token for vhost 0. */
 static void
 auth(struct kh *kh, size_t i, uint32_t id, struct kh_auth_result *res, uint8_t *buf,
     size_t bufsz)
 {
-	struct mint_req_spec rs = { .gss_checksum = true };
-	struct kh_auth_req req;
-	struct kg_ipc_frame f;
-	krb5_data tok;
-	uint8_t *p;
-	size_t n;
-
-	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
-	memset(&req, 0, sizeof(req));
-	req.vhost = 0;
-	req.ap_req = tok.data;
-	req.ap_req_len = tok.length;
-	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
-	assert_int_equal(kg_ipc_send(kh->relay[i], KH_MSG_AUTH, id, p, n), KG_OK);
-	free(p);
-	krb5_data_free(&tok);
-	assert_int_equal(next_frame(kh, i, &f, buf, bufsz), 1);
-	assert_int_equal(f.type, KH_MSG_AUTH_RESULT);
-	assert_int_equal(f.id, id);
-	assert_int_equal(kh_auth_result_decode(f.payload, f.len, res), 0);
+	auth_bound(kh, i, id, 0, NULL, NULL, res, buf, bufsz);
 }
 
 static void
@@ -278,14 +314,16 @@ frame_bytes(uint8_t *out, uint16_t type, uint16_t flags, uint32_t id, const void
 	memcpy(out + sizeof(h), p, len);
 }
 
-/* Every way a relay can send a bad frame: bad payload, bad index, unknown
- * type, bad header.  Each time the other relay is still served. */
+/* Every way a relay can send a bad frame: bad payload (of every request
+ * type), bad index, unknown type, an answer's type, bad header.  Each time
+ * the other relay is still served. */
 static void
 test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 {
 	static const uint8_t junk[5] = { 1, 2, 3, 4, 5 };
 	struct kh_auth_req req;
 	struct kh_backend_req breq;
+	struct kh_cookie_req creq;
 	uint8_t frame[KG_IPC_HDR_LEN + 64], *p;
 	size_t n;
 	struct kh kh;
@@ -293,7 +331,7 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 	int k;
 
 	(void)state;
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 10; k++) {
 		kh_start(&kh);
 		assert_auth_ok(&kh, 0, 1);
 		switch (k) {
@@ -330,6 +368,28 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 			frame_bytes(frame, KH_MSG_AUTH, 1, 2, junk, sizeof(junk));
 			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
 			break;
+		case 5:		/* a cookie for a vhost index out of range */
+			memset(&creq, 0, sizeof(creq));
+			creq.vhost = 0x10000;
+			creq.value = "x";
+			creq.value_len = 1;
+			assert_int_equal(kh_cookie_req_encode(&creq, &p, &n), 0);
+			assert_true(n <= 64);
+			frame_bytes(frame, KH_MSG_COOKIE, 0, 2, p, (uint32_t)n);
+			free(p);
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + n);
+			break;
+		case 6:		/* cookie, delegation, verification: junk */
+		case 7:
+		case 8:
+			frame_bytes(frame, k == 6 ? KH_MSG_COOKIE : k == 7 ?
+			    KH_MSG_BACKEND : KH_MSG_VERIFY, 0, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
+		case 9:		/* an answer's type, sent to the keyholder */
+			frame_bytes(frame, KH_MSG_AUTH_RESULT, 0, 2, junk, sizeof(junk));
+			assert_dropped_after(&kh, 0, frame, KG_IPC_HDR_LEN + sizeof(junk));
+			break;
 		}
 		assert_true(kh_alive(&kh));
 		assert_auth_ok(&kh, 1, 3);
@@ -337,6 +397,50 @@ test_a_malformed_frame_drops_only_the_relay_that_sent_it(void **state)
 		(void)s;
 		kh_stop(&kh);
 	}
+}
+
+/*
+ * A relay that holds half a frame does not hold up the others, and is
+ * answered when the rest comes; one announcing more than the protocol's
+ * maximum is dropped before any of the payload arrives.
+ */
+static void
+test_half_a_frame_waits_alone_and_an_oversized_one_is_dropped(void **state)
+{
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_req req;
+	struct kh_auth_result res;
+	struct kg_ipc_frame f;
+	struct kg_ipc_hdr h;
+	uint8_t buf[16384], *p;
+	krb5_data tok;
+	size_t n;
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	assert_int_equal(mint_simple_token(&key, &rs, &tok), 0);
+	memset(&req, 0, sizeof(req));
+	req.ap_req = tok.data;
+	req.ap_req_len = tok.length;
+	assert_int_equal(kh_auth_req_encode(&req, &p, &n), 0);
+	krb5_data_free(&tok);
+	h = (struct kg_ipc_hdr){ (uint32_t)n, KH_MSG_AUTH, 0, 21 };
+	assert_int_equal(write(kh.relay[0], &h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(write(kh.relay[0], p, 5), 5);
+	assert_auth_ok(&kh, 1, 22);
+	assert_int_equal(write(kh.relay[0], p + 5, n - 5), (ssize_t)(n - 5));
+	free(p);
+	assert_int_equal(next_frame(&kh, 0, &f, buf, sizeof(buf)), 1);
+	assert_int_equal(f.id, 21);
+	assert_int_equal(kh_auth_result_decode(f.payload, f.len, &res), 0);
+	assert_int_equal(res.status, KH_OK);
+
+	h = (struct kg_ipc_hdr){ KG_IPC_MAX_PAYLOAD + 1, KH_MSG_AUTH, 0, 23 };
+	assert_dropped_after(&kh, 0, &h, sizeof(h));
+	assert_true(kh_alive(&kh));
+	assert_auth_ok(&kh, 1, 24);
+	kh_stop(&kh);
 }
 
 /* The parent hands the keyholder a respawned relay's socket for the slot. */
@@ -439,6 +543,104 @@ backend(struct kh *kh, size_t i, uint64_t session, uint32_t pool, const char *sp
 	assert_int_equal(kh_backend_result_decode(f.payload, f.len, res), 0);
 }
 
+/*
+ * Extended Protection is not lost on a plain-HTTP listener.  A token the
+ * client bound to a TLS channel (an attacker's, who took it from a client
+ * that accepted his certificate) belongs to no plain connection: it must
+ * be refused there as on TLS, where it does not match the VIP's binding;
+ * and a vhost that requires bindings cannot get them over plain HTTP.
+ * Every vhost is served on every listener, so the relay's "no binding
+ * known" (plain HTTP) must not turn the check off.
+ */
+static void
+test_bindings_for_another_channel_are_refused_over_plain_http(void **state)
+{
+	static const uint8_t theirs[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
+	static const uint8_t unbound[16] = { 0x44, 0x10, 0x18, 0x52, 0x52, 0x08,
+	    0x45, 0x77, 0x05, 0xbf, 0x09, 0xa8, 0xee, 0x3c, 0x10, 0x93 };
+	static const uint8_t ours[16] = { 0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a,
+	    0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0 };
+	struct kh_auth_result res;
+	uint8_t buf[16384];
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	/* "accept" (vhost 0): the positive controls first. */
+	auth_bound(&kh, 0, 1, 0, NULL, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 2, 0, ours, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 3, 0, theirs, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	/* The same kind of token over plain HTTP. */
+	auth_bound(&kh, 0, 4, 0, theirs, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	assert_int_equal(res.ngrants, 0);
+	assert_string_equal(res.cookie, "");
+	/* The hash of an empty binding structure binds to nothing: none. */
+	auth_bound(&kh, 0, 8, 0, unbound, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 9, 2, unbound, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+
+	/* "require" (vhost 2): bound to ours on TLS passes; nothing passes
+	 * over plain HTTP, bound or not. */
+	auth_bound(&kh, 0, 5, 2, ours, ours, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_OK);
+	auth_bound(&kh, 0, 6, 2, theirs, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	auth_bound(&kh, 0, 7, 2, NULL, NULL, &res, buf, sizeof(buf));
+	assert_int_equal(res.status, KH_DENIED);
+	assert_int_equal(res.reason_code, KH_R_CHANNEL_BINDING);
+	kh_stop(&kh);
+}
+
+/*
+ * A client principal longer than the answer's field (255 bytes; a trusted
+ * realm's KDC names its clients as it likes) is refused, never cut: grants
+ * and a cookie for the first 255 bytes would sign another name than the
+ * one the ticket proved (without its realm, for one), and the back-end
+ * would take that name for the user.
+ */
+static void
+test_a_principal_too_long_to_forward_is_refused_not_cut(void **state)
+{
+	struct mint_ticket_spec ts = { .key = &key };
+	struct mint_req_spec rs = { .gss_checksum = true };
+	struct kh_auth_result res;
+	krb5_creds creds;
+	krb5_data ap, tok;
+	char client[400];
+	uint8_t buf[16384];
+	struct kh kh;
+
+	(void)state;
+	memset(client, 'a', 300);
+	snprintf(client + 300, sizeof(client) - 300, "@%s", MINT_REALM);
+	ts.client = client;
+	assert_int_equal(mint_ticket(&ts, &creds), 0);
+	assert_int_equal(mint_ap_req(&creds, &rs, &ap, NULL), 0);
+	assert_int_equal(mint_gss_frame(&ap, false, &tok), 0);
+	krb5_data_free(&ap);
+	krb5_free_cred_contents(mint_context(), &creds);
+
+	kh_start(&kh);
+	ask_auth(&kh, 0, 5, 0, &tok, NULL, &res, buf, sizeof(buf));
+	assert_int_not_equal(res.status, KH_OK);
+	assert_int_equal(res.ngrants, 0);
+	assert_string_equal(res.cookie, "");
+	assert_int_equal(res.session, 0);
+	/* A short name still logs in. */
+	assert_auth_ok(&kh, 0, 6);
+	kh_stop(&kh);
+}
+
 #define SESSION_GONE "session expired: the client must authenticate again"
 
 /*
@@ -473,6 +675,40 @@ test_a_delegation_session_serves_only_its_relay_and_its_vhosts_pools(void **stat
 	/* Its own relay and pool: on to the KDC (unreachable here). */
 	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
 	assert_string_not_equal(br.reason, SESSION_GONE);
+	kh_stop(&kh);
+}
+
+/*
+ * A delegation session ends with the login (the vhost's lifetime, 60 s
+ * here), not with the ticket (hours): the relay authenticates the user
+ * again after the login's end, so only a relay taken over would ask
+ * for delegated tokens later, as the user, until the ticket's end.
+ * (It waits a minute: the shortest lifetime the configuration allows.)
+ */
+static void
+test_a_delegation_session_ends_with_the_login(void **state)
+{
+	struct kh_auth_result ar;
+	struct kh_backend_result br;
+	uint8_t abuf[16384], bbuf[16384];
+	uint64_t session, expiry;
+	struct kh kh;
+
+	(void)state;
+	kh_start(&kh);
+	auth_bound(&kh, 0, 1, 3, NULL, NULL, &ar, abuf, sizeof(abuf));
+	assert_int_equal(ar.status, KH_OK);
+	assert_true(ar.session != 0);
+	assert_true(ar.expiry < ar.endtime);	/* the lifetime ends first */
+	session = ar.session;
+	expiry = ar.expiry;
+	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_string_not_equal(br.reason, SESSION_GONE);
+	while ((uint64_t)time(NULL) <= expiry + 1)
+		sleep(1);
+	backend(&kh, 0, session, 0, "http/cas1.corp.contoso.com", &br, bbuf, sizeof(bbuf));
+	assert_int_equal(br.status, KH_B_UNAVAILABLE);
+	assert_string_equal(br.reason, SESSION_GONE);
 	kh_stop(&kh);
 }
 
@@ -947,6 +1183,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_malformed_frame_drops_only_the_relay_that_sent_it),
+		cmocka_unit_test(test_half_a_frame_waits_alone_and_an_oversized_one_is_dropped),
 		cmocka_unit_test(test_a_respawned_relay_is_served_in_the_dropped_slot),
 		cmocka_unit_test(test_a_sandboxed_keyholder_serves_and_takes_a_respawned_relay),
 		cmocka_unit_test(test_the_keyholder_waits_for_the_parent_when_every_relay_is_gone),
@@ -958,6 +1195,9 @@ main(void)
 		cmocka_unit_test(test_one_relay_cannot_take_every_waiting_delegation_slot),
 		cmocka_unit_test(test_repeated_logins_of_one_user_do_not_evict_other_sessions),
 		cmocka_unit_test(test_a_user_over_the_replay_quota_is_refused_alone),
+		cmocka_unit_test(test_bindings_for_another_channel_are_refused_over_plain_http),
+		cmocka_unit_test(test_a_delegation_session_ends_with_the_login),
+		cmocka_unit_test(test_a_principal_too_long_to_forward_is_refused_not_cut),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

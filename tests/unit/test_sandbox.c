@@ -16,6 +16,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +159,67 @@ test_no_exec_no_fork_anywhere(void **state)
 			assert_true(WIFSIGNALED(st));
 			assert_int_equal(WTERMSIG(st), SIGSYS);
 		}
+}
+
+static pid_t test_pid;	/* this process: a sibling to the sandboxed child */
+
+/* Signal 0: only asks whether it may signal; SIGSYS if it may not ask. */
+static int
+do_signal_sibling(void)
+{
+	return syscall(SYS_tgkill, test_pid, test_pid, 0) == 0 ? 0 : 1;
+}
+
+static int
+do_raise_self(void)
+{
+	signal(SIGUSR1, SIG_IGN);
+	return raise(SIGUSR1) == 0 ? 0 : 1;
+}
+
+static int
+do_ptrace_sibling(void)
+{
+	return ptrace(PTRACE_ATTACH, test_pid, NULL, NULL) == 0 ? 0 : 1;
+}
+
+static int
+do_read_sibling_memory(void)
+{
+	char b[8];
+	struct iovec local = { b, sizeof(b) }, remote = { &test_pid, sizeof(b) };
+
+	return process_vm_readv(test_pid, &local, 1, &remote, 1, 0) >= 0 ? 0 : 1;
+}
+
+/*
+ * A child taken over cannot reach another process of its user: no signal
+ * to another pid (relays share _kgrelay, the keyholder and the key process
+ * _kgkeys), no ptrace, no process_vm_readv (and no open of /proc: see the
+ * open case).  Signalling itself (raise, abort) still works.
+ */
+static void
+test_no_child_reaches_a_sibling(void **state)
+{
+	int (*fns[])(void) = { do_signal_sibling, do_ptrace_sibling,
+	    do_read_sibling_memory };
+	enum sandbox_kind kinds[] = { SANDBOX_RELAY, SANDBOX_KEYHOLDER,
+	    SANDBOX_TLSKEY };
+	size_t i, k;
+	int st;
+
+	(void)state;
+	test_pid = getpid();
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+			st = sandboxed(kinds[k], fns[i]);
+			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+				fail_msg("kind %zu, call %zu: not killed", k, i);
+		}
+		st = sandboxed(kinds[k], do_raise_self);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
 }
 
 static int
@@ -367,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_no_exec_no_fork_anywhere),
 		cmocka_unit_test(test_tlskey_has_no_network),
 		cmocka_unit_test(test_socket_families),
+		cmocka_unit_test(test_no_child_reaches_a_sibling),
 		cmocka_unit_test(test_keyholder_open_fails_without_opening),
 #endif
 		cmocka_unit_test(test_unknown_child_has_no_record),

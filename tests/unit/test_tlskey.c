@@ -801,6 +801,92 @@ test_malformed_frame_drops_that_relay_only(void **state)
 	}
 }
 
+/* A raw IPC header (ipc.h's layout, host order) with the given fields. */
+static void
+put_header(uint8_t *out, uint32_t len, uint16_t type, uint16_t flags, uint32_t id)
+{
+	struct kg_ipc_hdr h = { len, type, flags, id };
+
+	memcpy(out, &h, sizeof(h));
+}
+
+/* Writes all of n bytes; -1 once the peer has gone (EPIPE, ECONNRESET). */
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * What a relay taken over can do at the frame layer, short of a bad
+ * payload: hold half a frame (the key process must serve the others
+ * meanwhile, then finish it), set reserved header flags, announce more
+ * than the protocol's maximum, or ask and ask without reading the answers.
+ * Each of the last three drops that relay only.
+ */
+static void
+test_a_relay_at_the_frame_layer_cannot_wedge_the_key_process(void **state)
+{
+	uint8_t good[TK_SIGN_MAX_LEN], hash[32] = { 7 }, hdr[KG_IPC_HDR_LEN];
+	uint8_t flood[64 * (KG_IPC_HDR_LEN + TK_SIGN_MAX_LEN)];
+	struct tls_sign_request req = { 0, TLS_SIGN_ECDSA, TLS_MD_SHA256, hash, 32 };
+	size_t n = tlskey_encode_request(&req, good, sizeof(good)), i, fl;
+	struct kg_ipc_reader rd;
+	struct kg_ipc_frame f;
+	struct keyproc kp;
+	char b;
+
+	(void)state;
+	/* Half a frame, held: the other relay is answered; then the rest. */
+	keyproc_start(&kp);
+	put_header(hdr, (uint32_t)n, TK_MSG_SIGN, 0, 41);
+	assert_int_equal(write_all(kp.fd[0], hdr, sizeof(hdr)), 0);
+	assert_int_equal(write_all(kp.fd[0], good, 3), 0);
+	assert_int_equal(send_raw(kp.fd[1], TK_MSG_SIGN, good, n), TK_MSG_SIG);
+	assert_int_equal(write_all(kp.fd[0], good + 3, n - 3), 0);
+	kg_ipc_reader_init(&rd);
+	assert_int_equal(read_frame(kp.fd[0], &rd, &f), 1);
+	assert_int_equal(f.type, TK_MSG_SIG);
+	assert_int_equal(f.id, 41);
+	kg_ipc_reader_free(&rd);
+	assert_int_equal(keyproc_stop(&kp), 0);
+
+	/* Reserved flags; a length over the maximum: closed at once. */
+	for (i = 0; i < 2; i++) {
+		keyproc_start(&kp);
+		if (i == 0)
+			put_header(hdr, (uint32_t)n, TK_MSG_SIGN, 1, 1);
+		else
+			put_header(hdr, KG_IPC_MAX_PAYLOAD + 1, TK_MSG_SIGN, 0, 1);
+		assert_int_equal(write_all(kp.fd[0], hdr, sizeof(hdr)), 0);
+		assert_int_equal(read(kp.fd[0], &b, 1), 0);
+		assert_int_equal(send_raw(kp.fd[1], TK_MSG_SIGN, good, n), TK_MSG_SIG);
+		assert_int_equal(keyproc_stop(&kp), 0);
+	}
+
+	/* Requests without end, answers never read: dropped when its queue
+	 * is full, and the other relay is served all along. */
+	keyproc_start(&kp);
+	for (fl = 0; fl + KG_IPC_HDR_LEN + n <= sizeof(flood); fl += KG_IPC_HDR_LEN + n) {
+		put_header(flood + fl, (uint32_t)n, TK_MSG_SIGN, 0, 5);
+		memcpy(flood + fl + KG_IPC_HDR_LEN, good, n);
+	}
+	for (i = 0; write_all(kp.fd[0], flood, fl) == 0; i++)
+		if (i % 64 == 0)
+			assert_int_equal(send_raw(kp.fd[1], TK_MSG_SIGN, good, n),
+			    TK_MSG_SIG);
+	assert_int_equal(send_raw(kp.fd[1], TK_MSG_SIGN, good, n), TK_MSG_SIG);
+	assert_int_equal(keyproc_stop(&kp), 0);
+}
+
 int
 main(void)
 {
@@ -818,6 +904,7 @@ main(void)
 		cmocka_unit_test(test_key_process_closed_fails_cleanly),
 		cmocka_unit_test(test_key_process_gone_fails_cleanly),
 		cmocka_unit_test(test_malformed_frame_drops_that_relay_only),
+		cmocka_unit_test(test_a_relay_at_the_frame_layer_cannot_wedge_the_key_process),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
