@@ -29,4 +29,5 @@ test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/credstore.c
 $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
+test_credpkg_SRCS :=
 test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
