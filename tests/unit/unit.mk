@@ -30,4 +30,5 @@ $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
 test_credpkg_SRCS :=
+test_pkgout_SRCS := tools/roll/pkgout.c
 test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
