@@ -31,4 +31,6 @@ test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
 test_credpkg_SRCS :=
 test_pkgout_SRCS := tools/roll/pkgout.c
+test_pullstate_SRCS := services/smbpull/pullstate.c
+$(OBJDIR)/tests/unit/test_pullstate.o: INCLUDES += -Iservices/smbpull
 test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
