@@ -137,6 +137,22 @@ t_not_applied_twice() {
 		[ "$(grep -c "package applied" "$work/smbpull.log")" = 1 ]
 }
 
+t_kerberos_fetch() {
+	# The same share with Kerberos (a ccache, the cifs/dc1 ticket): a one-shot
+	# run with a state of its own finds the package "new" and hands it in;
+	# mgmtd refuses it as already applied (its kvno is active).
+	sed -e "s|\"auth\": {[^}]*}|\"auth\": { \"kerberos\": true }|" \
+		-e "s|smb://$KGLAB_DC_IP/|smb://dc1.$KGLAB_DNSDOMAIN/|" \
+		-e "s|smbpull.last|krb.last|" "$work/smbpull.json" >"$work/smbpull-krb.json"
+	lb env KRB5_CONFIG="$KGLAB_KRB5_CONFIG" KRB5CCNAME="FILE:$work/cc-pull" \
+		kinit --password-file="$KGLAB_BOB_PWFILE" "bob@$KGLAB_REALM" >/dev/null 2>&1 || return 1
+	lb env KRB5_CONFIG="$KGLAB_KRB5_CONFIG" KRB5CCNAME="FILE:$work/cc-pull" \
+		"$top/$out/bin/kerbgate-smbpull" -1 -f "$work/smbpull-krb.json" >"$work/smbpull-krb.log" 2>&1
+	cat "$work/smbpull-krb.log" | sed 's/^/   | /'
+	grep -q "(Kerberos)" "$work/smbpull-krb.log" && grep -q "new package at smb://dc1" "$work/smbpull-krb.log" &&
+		grep -q "not above the active kvno $n" "$work/smbpull-krb.log"
+}
+
 t_tampered_is_refused() {
 	local before
 	before=$(grep -c . "$work/log1/audit.log")
@@ -171,6 +187,7 @@ check "kerbgate-roll --package: the appliance stages the pulled package before A
 check "the next pull verifies and activates it (mgmtd's audit log says so)" t_next_pull_activates
 check "a client with a fresh ticket (new kvno) gets in" t_fresh_ticket_works
 check "the same package is not applied twice" t_not_applied_twice
+check "Kerberos to the share (a ccache): the package is fetched; an applied one is refused as a replay" t_kerberos_fetch
 check "a tampered package is refused in words; nothing staged, the active kvno unchanged" t_tampered_is_refused
 check "a package signed by another key is refused; the roll leaves AD untouched" t_rogue_signer_is_refused
 check "smbpull keeps only a hash (0600), no plaintext anywhere" t_no_plaintext_written
