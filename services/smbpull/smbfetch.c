@@ -73,6 +73,10 @@ smbfetch(const char *url, const struct smbfetch_auth *auth, size_t max,
 	smbc_setOptionUseCCache(ctx, auth->kerberos);
 	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
 	smbc_setTimeout(ctx, 20000);
+	if (auth->debug > 0) {
+		smbc_setDebug(ctx, auth->debug);
+		smbc_setOptionDebugToStderr(ctx, 1);
+	}
 	if (smbc_init_context(ctx) == NULL) {
 		e = errno;
 		smbc_free_context(ctx, 1);

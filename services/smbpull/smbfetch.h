@@ -14,6 +14,7 @@ struct smbfetch_auth {
 	char		 domain[64];	/**< password auth: DOMAIN of DOMAIN\user */
 	char		 user[128];
 	char		 password[256];	/**< wiped by smbfetch_auth_wipe() */
+	int		 debug;		/**< libsmbclient's debug level to stderr, 0 none */
 };
 
 #define SMBFETCH_ABSENT	1	/**< the file is not there: nothing to do */

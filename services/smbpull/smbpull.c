@@ -13,6 +13,7 @@
  *
  *   kerbgate-smbpull [-d] [-1] [-f /etc/kerbgate/smbpull.json]
  *     -1  one run, then exit: 0 applied or nothing new, 1 refused or failed
+ *     -d  log to stderr with debug lines; twice: libsmbclient's too
  */
 #include <errno.h>
 #include <signal.h>
@@ -228,7 +229,7 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "1df:")) != -1) {
 		switch (ch) {
 		case '1': once = 1; break;
-		case 'd': debug = 1; break;
+		case 'd': debug++; break;
 		case 'f': file = optarg; break;
 		default:
 			fprintf(stderr, "usage: kerbgate-smbpull [-d] [-1] [-f config.json]\n");
@@ -243,6 +244,7 @@ main(int argc, char **argv)
 	if ((root = kg_config_load(file, &cerr)) == NULL)
 		fatalx("%s", cerr.msg);
 	load(&p, root, file);
+	p.auth.debug = debug > 1 ? 3 : 0;	/* -d -d: libsmbclient's own lines */
 	log_info("pulling %s every %ld s for %s (%s)", p.url, p.interval, p.mgmtd,
 	    p.auth.kerberos ? "Kerberos" : "password");
 	while (!quit) {
