@@ -110,6 +110,7 @@ include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
 include services/mgmtd/mgmtd.mk
 include tools/roll/roll.mk
+include services/smbpull/smbpull.mk
 # bench.mk before tests.mk: test-build names the benchmark programs.
 -include bench/bench.mk
 include tests/tests.mk

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "api.h"
+#include "credpkg.h"
 #include "util.h"
 
 /* ---- answers -------------------------------------------------------------- */
@@ -234,9 +236,11 @@ call(const struct api_backend *be, const struct api_request *rq,
 
 /* ---- routes ----------------------------------------------------------------- */
 
+/* Stages the credential in \p rq's body; \p want_kvno (not 0) is the kvno
+ * a package's signed header names, which its body must repeat. */
 static int
-route_stage(const struct api_backend *be, const struct api_request *rq,
-    struct api_response *rs)
+stage_body(const struct api_backend *be, const struct api_request *rq,
+    uint32_t want_kvno, const char *action, struct api_response *rs)
 {
 	static const char *const allowed[] = { "account", "kvno", "password", "keys", NULL };
 	struct ctl_req req;
@@ -256,6 +260,10 @@ route_stage(const struct api_backend *be, const struct api_request *rq,
 		    "NAME@REALM (e.g. EXCHASA$@CORP.CONTOSO.COM)");
 	else if (get_kvno(obj, &req.kvno, rs) < 0)
 		;
+	else if (want_kvno != 0 && req.kvno != want_kvno)
+		refuse(rs, 400, "package", "the package's header says kvno %u but its "
+		    "credential says kvno %u: it was made wrongly, make a new one",
+		    want_kvno, req.kvno);
 	else if ((pw == NULL) == (keys == NULL))
 		refuse(rs, 400, "secret", "give either \"password\" or \"keys\", not both "
 		    "and not neither");
@@ -273,12 +281,136 @@ route_stage(const struct api_backend *be, const struct api_request *rq,
 			req.password = (const uint8_t *)json_string_value(pw);
 			req.pwlen = json_string_length(pw);
 		}
-		call(be, rq, &req, "stage", rs);
+		call(be, rq, &req, action, rs);
 	}
 	kg_zero(&req, sizeof(req));
 	wipe_secrets(obj);
 	json_decref(obj);
 	return rs->status;
+}
+
+static int
+route_stage(const struct api_backend *be, const struct api_request *rq,
+    struct api_response *rs)
+{
+	return stage_body(be, rq, 0, "stage", rs);
+}
+
+/* ---- packages (credpkg.h, docs/package.md) ------------------------------------ */
+
+/* The active kvno (0: none) and \p kvno's state ("" when not held), from
+ * the keyholder's list; -1 with rs filled when it cannot be asked. */
+static int
+held_state(const struct api_backend *be, uint32_t kvno, uint32_t *active,
+    char *state, size_t statelen, struct api_response *rs)
+{
+	struct ctl_req req;
+	struct ctl_result res;
+	char err[256];
+	json_t *list, *arr, *e;
+	size_t i;
+
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	req.type = CTL_MSG_LIST_JSON;
+	if (be->ctl(be->ctx, &req, &res, err, sizeof(err)) < 0)
+		return refuse(rs, 503, "control", "%s", err), -1;
+	if (res.status != CTL_OK ||
+	    (list = json_loads(res.text, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return refuse(rs, 503, "control", "the keyholder's list is not readable: "
+		    "%.200s", res.text), -1;
+	*active = 0;
+	state[0] = '\0';
+	arr = json_object_get(list, "kvnos");
+	json_array_foreach(arr, i, e) {
+		json_int_t k = json_integer_value(json_object_get(e, "kvno"));
+		const char *st = json_string_value(json_object_get(e, "state"));
+
+		if (st == NULL)
+			continue;
+		if (strcmp(st, "active") == 0)
+			*active = (uint32_t)k;
+		if (k == (json_int_t)kvno)
+			kg_strlcpy(state, st, statelen);
+	}
+	json_decref(list);
+	return 0;
+}
+
+/* kvno's verify then activate, as a PUT/POST pair would; rs holds the first
+ * refusal, or the activation's answer. */
+static int
+verify_activate(const struct api_backend *be, const struct api_request *rq,
+    uint32_t kvno, const char *state, struct api_response *rs)
+{
+	struct ctl_req req;
+
+	if (strcmp(state, "verified") != 0) {
+		memset(&req, 0, sizeof(req));
+		req.type = CTL_MSG_VERIFY;
+		req.kvno = kvno;
+		if (call(be, rq, &req, "package-verify", rs) != 200)
+			return rs->status;
+		api_response_free(rs);
+	}
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_ACTIVATE;
+	req.kvno = kvno;
+	return call(be, rq, &req, "package-activate", rs);
+}
+
+/*
+ * A package: signature, recipient, times and kvno checked (credpkg.c), the
+ * credential staged as a PUT would stage it, then verified and activated.
+ * A package whose kvno is already held staged (sent again: the AD change
+ * came after its first delivery) is not staged twice: it is verified and
+ * activated.  Nothing is activated that did not verify.
+ */
+static int
+route_package(const struct api_backend *be, const struct api_request *rq,
+    struct api_response *rs)
+{
+	struct api_request inner;
+	struct pkg_info info;
+	uint8_t *pt;
+	size_t ptlen;
+	uint32_t active;
+	char err[512], state[16], line[600];
+
+	if (be->pkg_signer == NULL || be->pkg_key == NULL)
+		return refuse(rs, 409, "package", "this appliance takes no credential "
+		    "packages: set package.signer_key and package.key in mgmtd.json");
+	if (rq->body_len == 0)
+		return refuse(rs, 400, "body", "this request needs a credential package "
+		    "as its body");
+	if (held_state(be, 0, &active, state, sizeof(state), rs) < 0)
+		return rs->status;
+	if (pkg_open((const uint8_t *)rq->body, rq->body_len, be->pkg_signer, be->pkg_key,
+	    be->now ? be->now(be->ctx) : (int64_t)time(NULL), active, &info, &pt, &ptlen,
+	    err, sizeof(err)) < 0) {
+		snprintf(line, sizeof(line), "refused: %s", err);
+		be->audit(be->ctx, rq->client, "package", 0, line);
+		return refuse(rs, 400, "package", "%s", err);
+	}
+	if (held_state(be, info.kvno, &active, state, sizeof(state), rs) < 0) {
+		pkg_free_plaintext(pt, ptlen);
+		return rs->status;
+	}
+	if (state[0] == '\0') {
+		inner = *rq;
+		inner.body = (const char *)pt;
+		inner.body_len = ptlen;
+		stage_body(be, &inner, info.kvno, "package-stage", rs);
+	}
+	pkg_free_plaintext(pt, ptlen);
+	if (state[0] != '\0' && strcmp(state, "staged") != 0 &&
+	    strcmp(state, "verified") != 0)
+		return refuse(rs, 409, "refused", "kvno %u is already %s here: nothing "
+		    "done", info.kvno, state);
+	if (state[0] == '\0' && rs->status != 200)
+		return rs->status;
+	api_response_free(rs);
+	return verify_activate(be, rq, info.kvno, state[0] ? state : "staged", rs);
 }
 
 static int
@@ -336,10 +468,13 @@ api_handle(const struct api_backend *be, const struct api_request *rq,
 		return route_kvno_op(be, rq, CTL_MSG_ACTIVATE, "activate", rs);
 	if (is(rq, "POST", "/api/v1/credentials/retire"))
 		return route_kvno_op(be, rq, CTL_MSG_RETIRE, "retire", rs);
+	if (is(rq, "POST", "/api/v1/credentials/package"))
+		return route_package(be, rq, rs);
 	if (path_is(rq, "/api/v1/credentials") || path_is(rq, "/api/v1/credentials/staged") ||
 	    path_is(rq, "/api/v1/credentials/staged/verify") ||
 	    path_is(rq, "/api/v1/credentials/staged/activate") ||
-	    path_is(rq, "/api/v1/credentials/retire"))
+	    path_is(rq, "/api/v1/credentials/retire") ||
+	    path_is(rq, "/api/v1/credentials/package"))
 		return refuse(rs, 405, "method", "method %.*s is not allowed here "
 		    "(docs/api.md)", (int)(rq->method_len > 16 ? 16 : rq->method_len),
 		    rq->method);

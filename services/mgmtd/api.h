@@ -13,6 +13,9 @@
  *   POST /api/v1/credentials/staged/verify     {"kvno"}
  *   POST /api/v1/credentials/staged/activate   {"kvno"}
  *   POST /api/v1/credentials/retire            {"kvno"}
+ *   POST /api/v1/credentials/package           a sealed credential package
+ *                                              (credpkg.h): checked, opened,
+ *                                              then stage, verify, activate
  *
  * Answers are JSON objects: {"ok": true, "message": ...} on success,
  * {"ok": false, "error": "<code>", "message": "<words an admin can act on>"}
@@ -23,6 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "ctlproto.h"
 
@@ -61,6 +66,12 @@ struct api_backend {
 	void	(*audit)(void *ctx, const struct api_client *who, const char *action,
 		    uint32_t kvno, const char *result);
 	void	*ctx;
+	/** The pinned management signing key (Ed25519) and this appliance's
+	 *  package key (X25519 private); both NULL: packages are refused. */
+	EVP_PKEY *pkg_signer;
+	EVP_PKEY *pkg_key;
+	/** Wall-clock seconds for a package's times; NULL: time(NULL). */
+	int64_t	(*now)(void *ctx);
 };
 
 /**

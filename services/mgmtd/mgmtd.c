@@ -14,7 +14,13 @@
  *     "control_socket": "/run/kerbgate/control.sock",
  *     "audit_log": "/data/log/audit.log",
  *     "max_body_bytes": 65536,
+ *     "package": { "signer_key": "...", "key": "..." },
  *     "user": "_kgmgmt" }
+ *
+ * With "package", POST /api/v1/credentials/package takes sealed credential
+ * packages (docs/package.md): signer_key is the management plane's pinned
+ * Ed25519 public key, key this appliance's X25519 private key (0600), read
+ * before privileges are dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +40,7 @@
 #include "api.h"
 #include "audit.h"
 #include "config.h"
+#include "credpkg.h"
 #include "ctlclient.h"
 #include "log.h"
 #include "server.h"
@@ -46,6 +53,7 @@ struct mgmtd_conf {
 	const char	*control_socket;
 	const char	*audit_log;
 	const char	*user;
+	const char	*pkg_signer, *pkg_key;
 	long		 max_body;
 };
 
@@ -58,11 +66,12 @@ static int
 load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 {
 	static const char *const top[] = { "listen", "tls", "control_socket",
-	    "audit_log", "max_body_bytes", "user", NULL };
+	    "audit_log", "max_body_bytes", "user", "package", NULL };
 	static const char *const tlskeys[] = { "cert", "key", "client_ca", NULL };
+	static const char *const pkgkeys[] = { "signer_key", "key", NULL };
 	struct kg_cfgerr err = { { 0 } };
 	struct kg_cfgctx ctx;
-	const json_t *tls = NULL;
+	const json_t *tls = NULL, *pkg = NULL;
 
 	memset(c, 0, sizeof(*c));
 	c->control_socket = "/run/kerbgate/control.sock";
@@ -80,6 +89,13 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		kg_cfg_string(tls, "cert", 1, &c->cert, &ctx);
 		kg_cfg_string(tls, "key", 1, &c->key, &ctx);
 		kg_cfg_string(tls, "client_ca", 1, &c->client_ca, &ctx);
+		kg_cfg_pop(&ctx);
+	}
+	if (kg_cfg_object(root, "package", 0, &pkg, &ctx) == 1) {
+		kg_cfg_push_key(&ctx, "package");
+		kg_cfg_check_keys(pkg, pkgkeys, &ctx);
+		kg_cfg_string(pkg, "signer_key", 1, &c->pkg_signer, &ctx);
+		kg_cfg_string(pkg, "key", 1, &c->pkg_key, &ctx);
 		kg_cfg_pop(&ctx);
 	}
 	if (ctx.nerrors > 0) {
@@ -211,6 +227,12 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if ((bctx.audit_fd = audit_open(conf.audit_log, err, sizeof(err))) < 0)
 		fatalx("%s", err);
+	if (conf.pkg_signer != NULL &&
+	    ((be.pkg_signer = pkg_load_key(conf.pkg_signer, EVP_PKEY_ED25519, 0, err,
+	    sizeof(err))) == NULL ||
+	    (be.pkg_key = pkg_load_key(conf.pkg_key, EVP_PKEY_X25519, 1, err,
+	    sizeof(err))) == NULL))
+		fatalx("package: %s", err);
 	sc.listen_fd = listen_on(conf.listen);
 	become(conf.user);
 
@@ -227,10 +249,13 @@ main(int argc, char **argv)
 	ev_signal_init(&sint, on_signal, SIGINT);
 	ev_signal_start(loop, &sterm);
 	ev_signal_start(loop, &sint);
-	log_info("listening on %s (client certificates from %s), control socket %s",
-	    conf.listen, conf.client_ca, conf.control_socket);
+	log_info("listening on %s (client certificates from %s), control socket %s%s",
+	    conf.listen, conf.client_ca, conf.control_socket, be.pkg_key != NULL ?
+	    ", credential packages taken" : "");
 	ev_run(loop, 0);
 	tls_server_unref(sc.tls);
+	EVP_PKEY_free(be.pkg_signer);
+	EVP_PKEY_free(be.pkg_key);
 	json_decref(root);
 	return 0;
 }

@@ -16,3 +16,4 @@ fuzz_sealedstore_SRCS := services/kerbgated/credstore.c services/kerbgated/seale
 fuzz_ctlproto_SRCS := services/kerbgated/ctlproto.c
 fuzz_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 fuzz_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/tls.c services/kerbgated/sandbox.c
+fuzz_credpkg_SRCS :=

@@ -43,9 +43,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ "POST", "/api/v1/credentials/staged/activate" },
 		{ "POST", "/api/v1/credentials/retire" },
 		{ "GET", "/api/v1/credentials" },
+		{ "POST", "/api/v1/credentials/package" },	/* no keys: refused */
 	};
 	static const struct api_client who = { "CN=fuzz", "00" };
-	struct api_backend be = { f_ctl, f_audit, NULL };
+	struct api_backend be = { f_ctl, f_audit, NULL, NULL, NULL, NULL };
 	struct api_request rq;
 	struct api_response rs;
 	json_t *j;

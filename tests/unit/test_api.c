@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "credpkg.h"
 
 struct fake {
 	int		 calls;
@@ -28,6 +29,11 @@ struct fake {
 	const char	*text;
 	int		 audits;
 	char		 audit[512];
+	const char	*list;		/* the LIST_JSON answer, when set */
+	uint32_t	 verify_status;	/* the VERIFY answer, when set */
+	uint16_t	 types[16];	/* every request's type, in order */
+	int		 ntypes;
+	EVP_PKEY	*signer, *key;	/* the package keys mgmtd holds */
 };
 
 static int
@@ -37,6 +43,8 @@ fake_ctl(void *ctx, const struct ctl_req *req, struct ctl_result *res, char *err
 	struct fake *f = ctx;
 
 	f->calls++;
+	if (f->ntypes < 16)
+		f->types[f->ntypes++] = req->type;
 	f->last = *req;
 	if (req->password != NULL)
 		snprintf(f->last_password, sizeof(f->last_password), "%.*s",
@@ -48,6 +56,15 @@ fake_ctl(void *ctx, const struct ctl_req *req, struct ctl_result *res, char *err
 	memset(res, 0, sizeof(*res));
 	res->status = f->status;
 	snprintf(res->text, sizeof(res->text), "%s", f->text ? f->text : "done");
+	if (req->type == CTL_MSG_LIST_JSON && f->list != NULL) {
+		res->status = CTL_OK;
+		snprintf(res->text, sizeof(res->text), "%s", f->list);
+	}
+	if (req->type == CTL_MSG_VERIFY && f->verify_status != 0) {
+		res->status = f->verify_status;
+		snprintf(res->text, sizeof(res->text), "HTTP/mail.corp.contoso.com: "
+		    "the KDC's ticket is not made with the staged key");
+	}
 	return 0;
 }
 
@@ -63,19 +80,33 @@ fake_audit(void *ctx, const struct api_client *who, const char *action, uint32_t
 
 static const struct api_client admin = { "CN=roll,O=Contoso", "ab" };
 
-static int
-req(struct fake *f, const char *method, const char *path, const char *body,
-    const struct api_client *who, struct api_response *rs)
+static int64_t
+fake_now(void *ctx)
 {
-	struct api_backend be = { fake_ctl, fake_audit, f };
+	(void)ctx;
+	return 1796200000;
+}
+
+static int
+req_len(struct fake *f, const char *method, const char *path, const char *body,
+    size_t len, const struct api_client *who, struct api_response *rs)
+{
+	struct api_backend be = { fake_ctl, fake_audit, f, f->signer, f->key, fake_now };
 	struct api_request rq = {
 		.method = method, .method_len = strlen(method),
 		.path = path, .path_len = strlen(path),
-		.body = body, .body_len = body ? strlen(body) : 0,
+		.body = body, .body_len = len,
 		.client = who,
 	};
 
 	return api_handle(&be, &rq, rs);
+}
+
+static int
+req(struct fake *f, const char *method, const char *path, const char *body,
+    const struct api_client *who, struct api_response *rs)
+{
+	return req_len(f, method, path, body, body ? strlen(body) : 0, who, rs);
 }
 
 static void
@@ -291,6 +322,164 @@ test_jansson_copies_of_a_password_are_wiped(void **s)
 	assert_int_equal(freed_with_secret, 0);
 }
 
+/* ---- packages ------------------------------------------------------------------ */
+
+#define PKG_LIST_ACTIVE_7 "{\"account\":\"EXCHASA$@R\",\"sealed\":true,\"kvnos\":" \
+	"[{\"kvno\":7,\"state\":\"active\"}]}"
+#define PKG_LIST_STAGED_8 "{\"account\":\"EXCHASA$@R\",\"sealed\":true,\"kvnos\":" \
+	"[{\"kvno\":7,\"state\":\"active\"},{\"kvno\":8,\"state\":\"staged\"}]}"
+
+static EVP_PKEY *
+keygen(int type)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(type, NULL);
+	EVP_PKEY *k = NULL;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_keygen_init(c), 1);
+	assert_int_equal(EVP_PKEY_keygen(c, &k), 1);
+	EVP_PKEY_CTX_free(c);
+	return k;
+}
+
+/* A package from signer to key for header kvno \p kvno carrying \p body. */
+static uint8_t *
+package(EVP_PKEY *signer, EVP_PKEY *key, uint32_t kvno, const char *body, size_t *len)
+{
+	struct pkg_info in = { kvno, 1796200000 - 60, 1796200000 + 3600 };
+	char err[256];
+	uint8_t *p;
+
+	assert_int_equal(pkg_seal(signer, key, &in, (const uint8_t *)body, strlen(body),
+	    &p, len, err, sizeof(err)), 0);
+	return p;
+}
+
+#define PKG_BODY_8 "{\"account\":\"EXCHASA$@R\",\"kvno\":8,\"password\":\"Pkg-S3cret\"}"
+
+static void
+test_package_is_staged_verified_and_activated(void **s)
+{
+	struct fake f = { .status = CTL_OK, .list = PKG_LIST_ACTIVE_7 };
+	struct api_response rs;
+	uint8_t *p;
+	size_t len;
+
+	(void)s;
+	f.signer = keygen(EVP_PKEY_ED25519);
+	f.key = keygen(EVP_PKEY_X25519);
+	p = package(f.signer, f.key, 8, PKG_BODY_8, &len);
+	assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p, len,
+	    &admin, &rs), 200);
+	assert_int_equal(f.ntypes, 5);
+	assert_int_equal(f.types[0], CTL_MSG_LIST_JSON);
+	assert_int_equal(f.types[1], CTL_MSG_LIST_JSON);
+	assert_int_equal(f.types[2], CTL_MSG_STAGE);
+	assert_int_equal(f.types[3], CTL_MSG_VERIFY);
+	assert_int_equal(f.types[4], CTL_MSG_ACTIVATE);
+	assert_int_equal(f.last.kvno, 8);
+	assert_string_equal(f.last_password, "Pkg-S3cret");
+	assert_int_equal(f.audits, 3);
+	assert_non_null(strstr(f.audit, "package-activate 8 ok"));
+	assert_null(strstr(rs.body, "S3cret"));
+	api_response_free(&rs);
+	free(p);
+	EVP_PKEY_free(f.signer);
+	EVP_PKEY_free(f.key);
+}
+
+static void
+test_package_refusals_reach_nothing_but_the_list(void **s)
+{
+	struct fake f = { .status = CTL_OK, .list = PKG_LIST_ACTIVE_7 };
+	EVP_PKEY *other = keygen(EVP_PKEY_ED25519);
+	struct api_response rs;
+	uint8_t *p;
+	size_t len;
+	int i;
+
+	(void)s;
+	f.signer = keygen(EVP_PKEY_ED25519);
+	f.key = keygen(EVP_PKEY_X25519);
+	for (i = 0; i < 4; i++) {
+		const char *why;
+
+		f.ntypes = 0;
+		if (i == 0) {		/* tampered */
+			p = package(f.signer, f.key, 8, PKG_BODY_8, &len);
+			p[PKG_HEADER_LEN + 2] ^= 1;
+			why = "signature does not verify";
+		} else if (i == 1) {	/* another signer */
+			p = package(other, f.key, 8, PKG_BODY_8, &len);
+			why = "another management plane";
+		} else if (i == 2) {	/* an old kvno: 7 is active */
+			p = package(f.signer, f.key, 7, PKG_BODY_8, &len);
+			why = "not above the active kvno 7";
+		} else {		/* header and body disagree */
+			p = package(f.signer, f.key, 9, PKG_BODY_8, &len);
+			why = "header says kvno 9 but its credential says kvno 8";
+		}
+		assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p,
+		    len, &admin, &rs), 400);
+		if (strstr(rs.body, why) == NULL)
+			fail_msg("case %d: answer %s lacks \"%s\"", i, rs.body, why);
+		for (int t = 0; t < f.ntypes; t++)
+			assert_int_equal(f.types[t], CTL_MSG_LIST_JSON);
+		assert_null(strstr(rs.body, "S3cret"));
+		api_response_free(&rs);
+		free(p);
+	}
+	assert_non_null(strstr(f.audit, "package"));
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(f.signer);
+	EVP_PKEY_free(f.key);
+}
+
+static void
+test_package_that_fails_verification_is_not_activated(void **s)
+{
+	struct fake f = { .status = CTL_OK, .list = PKG_LIST_ACTIVE_7,
+	    .verify_status = CTL_FAILED };
+	struct api_response rs;
+	uint8_t *p;
+	size_t len;
+
+	(void)s;
+	f.signer = keygen(EVP_PKEY_ED25519);
+	f.key = keygen(EVP_PKEY_X25519);
+	p = package(f.signer, f.key, 8, PKG_BODY_8, &len);
+	assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p, len,
+	    &admin, &rs), 422);
+	assert_int_equal(f.ntypes, 4);
+	assert_int_equal(f.types[3], CTL_MSG_VERIFY);
+	assert_non_null(strstr(rs.body, "not made with the staged key"));
+	api_response_free(&rs);
+
+	/* Sent again once AD has the password: held staged, so not staged
+	 * twice; verified and activated. */
+	f.verify_status = 0;
+	f.list = PKG_LIST_STAGED_8;
+	f.ntypes = 0;
+	assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p, len,
+	    &admin, &rs), 200);
+	assert_int_equal(f.ntypes, 4);
+	assert_int_equal(f.types[2], CTL_MSG_VERIFY);
+	assert_int_equal(f.types[3], CTL_MSG_ACTIVATE);
+	api_response_free(&rs);
+	free(p);
+	EVP_PKEY_free(f.signer);
+	EVP_PKEY_free(f.key);
+}
+
+static void
+test_package_without_keys_configured_is_refused(void **s)
+{
+	(void)s;
+	expect("POST", "/api/v1/credentials/package", "KGCREDPK", 409,
+	    "set package.signer_key and package.key");
+	expect("GET", "/api/v1/credentials/package", NULL, 405, "not allowed");
+}
+
 int
 main(void)
 {
@@ -304,6 +493,10 @@ main(void)
 		cmocka_unit_test(test_list_embeds_the_keyholders_json_and_is_not_audited),
 		cmocka_unit_test(test_jansson_copies_of_a_password_are_wiped),
 		cmocka_unit_test(test_json_error_does_not_quote_the_password),
+		cmocka_unit_test(test_package_is_staged_verified_and_activated),
+		cmocka_unit_test(test_package_refusals_reach_nothing_but_the_list),
+		cmocka_unit_test(test_package_that_fails_verification_is_not_activated),
+		cmocka_unit_test(test_package_without_keys_configured_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

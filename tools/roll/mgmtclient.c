@@ -186,10 +186,18 @@ mc_request(struct tls_client *cli, const struct mc_target *t, const char *method
     const char *path, const char *body, int *status, json_t **answer, char *err,
     size_t errlen)
 {
+	return mc_request_bytes(cli, t, method, path, body ? "application/json" : NULL,
+	    body, body ? strlen(body) : 0, status, answer, err, errlen);
+}
+
+int
+mc_request_bytes(struct tls_client *cli, const struct mc_target *t, const char *method,
+    const char *path, const char *ctype, const void *body, size_t blen, int *status,
+    json_t **answer, char *err, size_t errlen)
+{
 	long deadline = now_ms() + MC_TIMEOUT_MS;
 	struct tls_conn *c;
 	char *req = NULL;
-	size_t blen = body ? strlen(body) : 0;
 	ssize_t r;
 	int fd, n, rc = -1;
 
@@ -206,9 +214,9 @@ mc_request(struct tls_client *cli, const struct mc_target *t, const char *method
 		goto out;
 	}
 	n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kerbgate-roll\r\n"
-	    "Accept: application/json\r\nConnection: close\r\n%s%s%zu\r\n\r\n",
-	    method, path, t->host, t->port, body ? "Content-Type: application/json\r\n" : "",
-	    "Content-Length: ", blen);
+	    "Accept: application/json\r\nConnection: close\r\n%s%s%s%s%zu\r\n\r\n",
+	    method, path, t->host, t->port, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "", "Content-Length: ", blen);
 	if (n < 0) {
 		req = NULL;
 		kg_seterr(err, errlen, "out of memory");

@@ -36,4 +36,12 @@ int mc_request(struct tls_client *cli, const struct mc_target *t,
     const char *method, const char *path, const char *body, int *status,
     json_t **answer, char *err, size_t errlen);
 
+/**
+ * \brief As mc_request(), with a body of \p blen bytes of type \p ctype
+ *        (NULL: no Content-Type), e.g. a credential package.
+ */
+int mc_request_bytes(struct tls_client *cli, const struct mc_target *t,
+    const char *method, const char *path, const char *ctype, const void *body,
+    size_t blen, int *status, json_t **answer, char *err, size_t errlen);
+
 #endif

@@ -5,6 +5,14 @@
  *   kerbgate-roll [-c roll.json] [--dry-run] [--if-older-than DAYS] [rotate]
  *   kerbgate-roll [-c roll.json] finish
  *   kerbgate-roll [-c roll.json] status
+ *   kerbgate-roll [-c roll.json] --package DIR [--package-wait SECONDS] [rotate]
+ *
+ * --package: instead of sending the password to the appliances, write it
+ * sealed to each appliance's package key (docs/package.md) into DIR (the
+ * share they pull from), wait until every appliance lists it staged, and
+ * only then set it in AD; each appliance verifies and activates it when it
+ * pulls the package again.  Nothing is set in AD that an appliance does not
+ * hold, and nothing is activated that did not verify.
  *
  * rotate: every appliance answers, AD's kvno K is read from a fresh service
  * ticket, a strong random password is staged at K+1 on EVERY appliance, and
@@ -24,13 +32,16 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <krb5.h>
 
 #include "adpw.h"
 #include "config.h"
+#include "credpkg.h"
 #include "mgmtclient.h"
+#include "pkgout.h"
 #include "tls.h"
 #include "util.h"
 
@@ -40,6 +51,8 @@
 struct appliance {
 	const char	*name;
 	const char	*url;
+	const char	*package_key;	/* its X25519 public key, for --package */
+	char		 package[4200];	/* the package written, "" none */
 	struct mc_target t;
 	int		 reachable;
 	long		 active;	/* -1: none */
@@ -58,6 +71,8 @@ struct roll {
 	struct tls_client *tls;
 	krb5_context	 kctx;
 	krb5_ccache	 cc;
+	const char	*pkg_signer_file;
+	long		 pkg_lifetime_days;
 	json_t		*conf;
 };
 
@@ -67,7 +82,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: kerbgate-roll [-c roll.json] [--dry-run] [--if-older-than DAYS] [rotate]\n"
 	    "       kerbgate-roll [-c roll.json] finish    verify and activate where a roll stopped\n"
-	    "       kerbgate-roll [-c roll.json] status    each appliance's kvnos beside AD's\n");
+	    "       kerbgate-roll [-c roll.json] status    each appliance's kvnos beside AD's\n"
+	    "       kerbgate-roll [-c roll.json] --package DIR [--package-wait SECONDS] [rotate]\n"
+	    "                                          write sealed packages for the SMB pull\n");
 	exit(2);
 }
 
@@ -76,9 +93,12 @@ usage(void)
 static void
 load(struct roll *r, const char *file)
 {
-	static const char *const top[] = { "account", "spn", "appliances", "tls", NULL };
+	static const char *const top[] = { "account", "spn", "appliances", "tls",
+	    "package", NULL };
 	static const char *const tlskeys[] = { "ca", "cert", "key", NULL };
-	static const char *const akeys[] = { "name", "url", NULL };
+	static const char *const akeys[] = { "name", "url", "package_key", NULL };
+	static const char *const pkgkeys[] = { "signer_key", "lifetime_days", NULL };
+	const json_t *pkg = NULL;
 	struct tls_client_config cc = { 0 };
 	struct kg_cfgerr cerr = { { 0 } };
 	const char *ca = NULL, *cert = NULL, *key = NULL;
@@ -114,6 +134,7 @@ load(struct roll *r, const char *file)
 			} else if (json_is_object(e)) {
 				kg_cfg_check_keys(e, akeys, &ctx);
 				kg_cfg_string(e, "name", 1, &a->name, &ctx);
+				kg_cfg_string(e, "package_key", 0, &a->package_key, &ctx);
 				if (kg_cfg_string(e, "url", 1, &a->url, &ctx) == 1 &&
 				    mc_parse_url(a->url, &a->t) < 0)
 					kg_cfg_error(&ctx, "url", "give https://HOST:PORT");
@@ -122,6 +143,15 @@ load(struct roll *r, const char *file)
 				kg_cfg_error(&ctx, NULL, "an appliance is {\"name\", \"url\"}");
 			kg_cfg_pop(&ctx);
 		}
+		kg_cfg_pop(&ctx);
+	}
+	r->pkg_lifetime_days = 7;
+	if (kg_cfg_object(r->conf, "package", 0, &pkg, &ctx) == 1) {
+		kg_cfg_push_key(&ctx, "package");
+		kg_cfg_check_keys(pkg, pkgkeys, &ctx);
+		kg_cfg_string(pkg, "signer_key", 1, &r->pkg_signer_file, &ctx);
+		kg_cfg_int(pkg, "lifetime_days", 0, 1, PKG_MAX_LIFETIME / 86400,
+		    &r->pkg_lifetime_days, &ctx);
 		kg_cfg_pop(&ctx);
 	}
 	if (ctx.nerrors == 0 && r->n == 0)
@@ -477,8 +507,109 @@ ad_after_failure(struct roll *r, long k, long n)
 	exit(1);
 }
 
+/* ---- pull mode: packages ------------------------------------------------------------- */
+
+/* Removes the packages written and retires kvno n where it was staged. */
+static void
+package_undo(struct roll *r, long n)
+{
+	for (int i = 0; i < r->n; i++) {
+		struct appliance *a = &r->a[i];
+
+		if (a->package[0] != '\0')
+			unlink(a->package);
+		survey(r, a);
+		if (a->reachable && holds(a, n))
+			(void)kvno_op(r, a, "/api/v1/credentials/retire", n, "retire");
+	}
+}
+
+/* Every appliance lists kvno n (staged or verified), or the wait is over:
+ * the number still without it. */
 static int
-cmd_rotate(struct roll *r, int dry_run, long older_than_days)
+package_wait(struct roll *r, long n, long wait_s)
+{
+	time_t end = time(NULL) + wait_s;
+	int missing;
+
+	for (;;) {
+		missing = 0;
+		for (int i = 0; i < r->n; i++) {
+			survey(r, &r->a[i]);
+			if (!r->a[i].reachable || holds(&r->a[i], n) == NULL)
+				missing++;
+		}
+		if (missing == 0 || time(NULL) >= end)
+			return missing;
+		sleep(wait_s < 5 ? 1 : 5);
+	}
+}
+
+static int
+cmd_rotate_package(struct roll *r, long k, long n, const char *dir, long wait_s)
+{
+	char pw[PASSWORD_LEN + 1], err[256];
+	EVP_PKEY *signer;
+	int bad = 0, i;
+
+	if ((signer = pkg_load_key(r->pkg_signer_file, EVP_PKEY_ED25519, 1, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "kerbgate-roll: package.signer_key: %s\n", err);
+		return 2;
+	}
+	make_password(pw);
+	for (i = 0; i < r->n; i++) {
+		struct appliance *a = &r->a[i];
+
+		if (pkgout_write(signer, a->package_key, dir, a->name, r->account, (uint32_t)n,
+		    pw, r->pkg_lifetime_days * 86400, a->package, sizeof(a->package), err,
+		    sizeof(err)) < 0) {
+			snprintf(a->result, sizeof(a->result), "no package: %.280s", err);
+			a->package[0] = '\0';
+			bad++;
+		}
+	}
+	EVP_PKEY_free(signer);
+	if (bad == 0) {
+		printf("Packages for kvno %ld written to %s; waiting up to %ld s for every "
+		    "appliance to pull and stage it.\n", n, dir, wait_s);
+		fflush(stdout);
+		if (package_wait(r, n, wait_s) > 0) {
+			for (i = 0; i < r->n; i++)
+				if (r->a[i].reachable && holds(&r->a[i], n) == NULL)
+					snprintf(r->a[i].result, sizeof(r->a[i].result), "did not "
+					    "stage kvno %ld in %ld s: see kerbgate-smbpull's log on "
+					    "it", n, wait_s);
+			bad++;
+		}
+	}
+	if (bad == 0 && ad_set_password(r->kctx, r->cc, r->account, pw, err, sizeof(err)) < 0) {
+		printf("AD: %s\n", err);
+		bad = ad_after_failure(r, k, n);
+	}
+	kg_zero(pw, sizeof(pw));
+	if (bad != 0) {
+		table(r, k);
+		package_undo(r, n);
+		printf("\nNothing changed in AD: the password is still kvno %ld's; the packages "
+		    "were removed and kvno %ld retired where it was staged.  Fix what the table "
+		    "says and run again.\n", k, n);
+		return 1;
+	}
+	for (i = 0; i < r->n; i++)
+		snprintf(r->a[i].result, sizeof(r->a[i].result), "kvno %ld staged; verifies "
+		    "and activates at its next pull", n);
+	table(r, n);
+	printf("\nAD has the new password (kvno %ld).  Every appliance holds it staged (its "
+	    "tickets are accepted already) and activates it when it next pulls its package: "
+	    "leave the packages in %s until kerbgate-roll status shows every appliance "
+	    "level.\n", n, dir);
+	return 0;
+}
+
+static int
+cmd_rotate(struct roll *r, int dry_run, long older_than_days, const char *pkgdir,
+    long pkg_wait)
 {
 	char pw[PASSWORD_LEN + 1], err[256];
 	long k, n;
@@ -514,6 +645,8 @@ cmd_rotate(struct roll *r, int dry_run, long older_than_days)
 		    r->account, n);
 		return 0;
 	}
+	if (pkgdir != NULL)
+		return cmd_rotate_package(r, k, n, pkgdir, pkg_wait);
 	make_password(pw);
 	for (i = 0; i < r->n; i++)
 		if (stage(r, &r->a[i], n, pw) < 0)
@@ -553,9 +686,9 @@ cmd_rotate(struct roll *r, int dry_run, long older_than_days)
 int
 main(int argc, char **argv)
 {
-	const char *file = "/etc/kerbgate/roll.json", *cmd = "rotate";
+	const char *file = "/etc/kerbgate/roll.json", *cmd = "rotate", *pkgdir = NULL;
 	struct roll r;
-	long older = -1;
+	long older = -1, pkg_wait = 900;
 	int dry = 0, i, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -565,6 +698,15 @@ main(int argc, char **argv)
 			file = argv[++i];
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry = 1;
+		else if (strcmp(argv[i], "--package") == 0 && i + 1 < argc)
+			pkgdir = argv[++i];
+		else if (strcmp(argv[i], "--package-wait") == 0 && i + 1 < argc) {
+			char *end;
+
+			pkg_wait = strtol(argv[++i], &end, 10);
+			if (pkg_wait < 0 || *end != '\0')
+				usage();
+		}
 		else if (strcmp(argv[i], "--if-older-than") == 0 && i + 1 < argc) {
 			char *end;
 
@@ -577,13 +719,24 @@ main(int argc, char **argv)
 			usage();
 	}
 	load(&r, file);
+	if (pkgdir != NULL && r.pkg_signer_file == NULL) {
+		fprintf(stderr, "kerbgate-roll: --package needs \"package\": {\"signer_key\": "
+		    "...} in %s\n", file);
+		return 2;
+	}
+	for (i = 0; pkgdir != NULL && i < r.n; i++)
+		if (r.a[i].package_key == NULL) {
+			fprintf(stderr, "kerbgate-roll: --package: appliance %s has no "
+			    "\"package_key\" (its package public key) in %s\n", r.a[i].name, file);
+			return 2;
+		}
 	kerberos(&r);
 	if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&r);
 	else if (strcmp(cmd, "finish") == 0)
 		rc = cmd_finish(&r);
 	else if (strcmp(cmd, "rotate") == 0)
-		rc = cmd_rotate(&r, dry, older);
+		rc = cmd_rotate(&r, dry, older, pkgdir, pkg_wait);
 	else
 		usage();
 	tls_client_unref(r.tls);
