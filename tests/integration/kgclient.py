@@ -14,6 +14,10 @@
       CONNS parallel keep-alive connections, PER_CONN requests each (the
       first with a token); prints "requests N ok N wrong-user N errors N",
       where ok means 200 naming USER and wrong-user a 200 naming another
+  kgclient.py freshloop HOST PORT SERVICE@HOST PATH USER@REALM PWFILE STOPFILE
+      until STOPFILE exists: a new TGT (password, in memory) and so a new
+      service ticket for every request, one connection each; prints
+      "TIME STATUS" a line (no process start between two requests)
   kgclient.py load HOST PORT SERVICE@HOST SECONDS CONNS  keep-alive load; prints
       "requests N errors N": each connection authenticates once and is
       reopened (with a new token) when the server closes it
@@ -97,6 +101,29 @@ def read_response(s):
             break
         data += b
     return data.decode(errors="replace")
+
+
+def freshloop(host, port, target, path, user, pwfile, stopfile):
+    import os
+    password = open(pwfile).read().strip().encode()
+    service = gssapi.Name(target, gssapi.NameType.hostbased_service)
+    principal = gssapi.Name(user, gssapi.NameType.kerberos_principal)
+    while not os.path.exists(stopfile):
+        status = "000"
+        try:
+            creds = gssapi.raw.acquire_cred_with_password(
+                principal, password, usage="initiate").creds
+            ctx = gssapi.SecurityContext(name=service, usage="initiate", creds=creds,
+                                         mech=gssapi.MechType.kerberos)
+            tok = base64.b64encode(ctx.step()).decode()
+            with socket.create_connection((host, port), timeout=10) as s:
+                s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Negotiate %s\r\n"
+                           "Connection: close\r\n\r\n" % (path, target.split("@")[1], tok)).encode())
+                resp = read_response(s)
+            status = resp[9:12] if resp.startswith("HTTP/1.1 ") else "000"
+        except (gssapi.exceptions.GSSError, OSError):
+            pass
+        print("%.6f %s" % (time.time(), status), flush=True)
 
 
 def load(host, port, target, seconds, conns):
@@ -320,6 +347,9 @@ def main():
     elif cmd == "many":
         many(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5],
              int(sys.argv[6]), int(sys.argv[7]), sys.argv[8])
+    elif cmd == "freshloop":
+        freshloop(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6],
+                  sys.argv[7], sys.argv[8])
     elif cmd == "load":
         load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
              int(sys.argv[6]))
