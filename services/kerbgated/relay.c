@@ -3190,6 +3190,8 @@ relay_main(struct relay_env *env)
 		r.tk_gone = 1;
 	if (env->tls != NULL)
 		tls_server_set_signer(env->tls, tk_sign, &r);
+	/* The parent's ticket link opens every ticket since it started. */
+	tls_ticket_forget_past(time(NULL));
 	fcntl(env->ctl_fd, F_SETFL, O_NONBLOCK);
 	ev_io_init(&r.ctl_io, ctl_cb, env->ctl_fd, EV_READ);
 	r.ctl_io.data = &r;

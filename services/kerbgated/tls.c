@@ -163,8 +163,22 @@ static struct {
 	bool seeded;
 } rng;
 
+/*
+ * The ticket keys come from a hash chain, one link per TICKET_TICK seconds:
+ * link(t + 1) = HMAC(link(t), label).  A process holds one link and can
+ * derive the keys of its tick and every later one, never an earlier one.
+ * The parent keeps the link of its start; a relay moves its link forward to
+ * the oldest tick a ticket it may still accept needs (TLS 1.2 tickets carry
+ * the session's master secret), so a relay taken over cannot decrypt the
+ * recorded TLS 1.2 traffic of the past, its own or its siblings'.
+ */
+#define TICKET_TICK	3600
+#define TICKET_CHAIN_ORIGIN	1767225600u	/* 2026-01-01T00:00:00Z */
+
 static struct {
-	uint8_t secret[TICKET_SECRET_LEN];
+	uint8_t link[TICKET_SECRET_LEN];	/* the chain's link at .tick */
+	uint64_t tick;
+	unsigned int longest;	/* the longest ticket lifetime served */
 	bool set;
 } ticket;
 
@@ -213,15 +227,21 @@ rng_random(void *unused, unsigned char *out, size_t len)
 	return mbedtls_ctr_drbg_random(&rng.drbg, out, len);
 }
 
+static uint64_t ticket_oldest_tick(time_t, unsigned int);
+static int ticket_advance(uint64_t);
+
 int
 tls_set_ticket_secret(const uint8_t *secret, size_t len)
 {
 	if (secret == NULL || len < TICKET_SECRET_LEN)
 		return -1;
-	if (mbedtls_sha256(secret, len, ticket.secret, 0) != 0)
+	if (mbedtls_sha256(secret, len, ticket.link, 0) != 0)
 		return -1;
+	/* A fixed origin, so that processes given the same bytes at different
+	 * times derive the same keys; then on to what the present needs. */
+	ticket.tick = TICKET_CHAIN_ORIGIN / TICKET_TICK;
 	ticket.set = true;
-	return 0;
+	return ticket_advance(ticket_oldest_tick(time(NULL), TLS_TICKET_LIFETIME_MAX));
 }
 
 static int
@@ -229,10 +249,60 @@ ticket_secret_ready(void)
 {
 	if (ticket.set)
 		return 0;
-	if (rng_random(NULL, ticket.secret, sizeof(ticket.secret)) != 0)
+	if (rng_random(NULL, ticket.link, sizeof(ticket.link)) != 0)
 		return -1;
+	/* A random link may stand for any tick: the oldest any lifetime needs. */
+	ticket.tick = ticket_oldest_tick(time(NULL), TLS_TICKET_LIFETIME_MAX);
 	ticket.set = true;
 	return 0;
+}
+
+static int
+ticket_chain_step(uint8_t link[TICKET_SECRET_LEN])
+{
+	static const char label[] = "kerbgate ticket chain v2";
+	uint8_t next[TICKET_SECRET_LEN];
+	int ret;
+
+	ret = mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    link, TICKET_SECRET_LEN, (const unsigned char *)label,
+	    sizeof(label) - 1, next);
+	memcpy(link, next, sizeof(next));
+	mbedtls_platform_zeroize(next, sizeof(next));
+	return ret;
+}
+
+/* The tick of the oldest epoch a ticket of this lifetime may come from
+ * at now (the previous epoch's start is at most two lifetimes back). */
+static uint64_t
+ticket_oldest_tick(time_t now, unsigned int lifetime)
+{
+	uint64_t window = 2 * (uint64_t)lifetime;
+
+	if (now < 0 || (uint64_t)now < window)
+		return 0;
+	return ((uint64_t)now - window) / TICKET_TICK;
+}
+
+/* Moves this process's link forward to tick; the old one is overwritten. */
+static int
+ticket_advance(uint64_t tick)
+{
+	while (ticket.tick < tick) {
+		if (ticket_chain_step(ticket.link) != 0)
+			return -1;
+		ticket.tick++;
+	}
+	return 0;
+}
+
+void
+tls_ticket_forget_past(time_t now)
+{
+	if (!ticket.set)
+		return;
+	(void)ticket_advance(ticket_oldest_tick(now, ticket.longest != 0 ?
+	    ticket.longest : TLS_TICKET_LIFETIME_MAX));
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -358,8 +428,18 @@ get_be64(const uint8_t *p)
 static int
 ticket_key(unsigned int lifetime, uint64_t epoch, uint8_t key[32])
 {
-	static const char label[] = "kerbgate ticket key v1";
+	static const char label[] = "kerbgate ticket key v2";
 	uint8_t info[sizeof(label) - 1 + 4 + 8];
+	uint8_t link[TICKET_SECRET_LEN];
+	uint64_t tick = epoch * lifetime / TICKET_TICK, t;
+	int ret;
+
+	/* Before this process's link (forgotten), or absurdly far ahead. */
+	if (tick < ticket.tick || tick - ticket.tick > 24 * 366 * 10)
+		return -1;
+	memcpy(link, ticket.link, sizeof(link));
+	for (t = ticket.tick, ret = 0; t < tick && ret == 0; t++)
+		ret = ticket_chain_step(link);
 
 	memcpy(info, label, sizeof(label) - 1);
 	info[sizeof(label) - 1] = (uint8_t)(lifetime >> 24);
@@ -367,9 +447,11 @@ ticket_key(unsigned int lifetime, uint64_t epoch, uint8_t key[32])
 	info[sizeof(label) + 1] = (uint8_t)(lifetime >> 8);
 	info[sizeof(label) + 2] = (uint8_t)lifetime;
 	put_be64(info + sizeof(label) - 1 + 4, epoch);
-	return mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
-	    NULL, 0, ticket.secret, sizeof(ticket.secret), info, sizeof(info),
-	    key, 32);
+	if (ret == 0)
+		ret = mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+		    NULL, 0, link, sizeof(link), info, sizeof(info), key, 32);
+	mbedtls_platform_zeroize(link, sizeof(link));
+	return ret;
 }
 
 /* Ticket: epoch (8) | nonce (12) | AES-256-GCM(session) | tag (16). */
@@ -380,13 +462,15 @@ ticket_write(void *p_srv, const mbedtls_ssl_session *session,
 {
 	const struct tls_server *srv = p_srv;
 	size_t room = (size_t)(end - start), clen = 0;
-	uint64_t epoch = (uint64_t)time(NULL) / srv->ticket_lifetime;
+	time_t now = time(NULL);
+	uint64_t epoch = (uint64_t)now / srv->ticket_lifetime;
 	mbedtls_gcm_context gcm;
 	uint8_t key[32];
 	int ret;
 
 	if (room < TICKET_HDR_LEN + TICKET_TAG_LEN)
 		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	tls_ticket_forget_past(now);
 	put_be64(start, epoch);
 	if ((ret = rng_random(NULL, start + 8, TICKET_NONCE_LEN)) != 0)
 		return ret;
@@ -394,7 +478,11 @@ ticket_write(void *p_srv, const mbedtls_ssl_session *session,
 	    room - TICKET_HDR_LEN - TICKET_TAG_LEN, &clen);
 	if (ret != 0)
 		return ret;
-	if ((ret = ticket_key(srv->ticket_lifetime, epoch, key)) != 0)
+	/* A clock set back behind this process's link (its keys for that time
+	 * are gone): a ticket no one can open, so the next connection makes a
+	 * full handshake; failing here would fail a TLS 1.3 handshake. */
+	if (ticket_key(srv->ticket_lifetime, epoch, key) != 0 &&
+	    (ret = rng_random(NULL, key, sizeof(key))) != 0)
 		goto out;
 	mbedtls_gcm_init(&gcm);
 	ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 256);
@@ -433,6 +521,7 @@ ticket_parse(void *p_srv, mbedtls_ssl_session *session, unsigned char *buf,
 	epoch = get_be64(buf);
 	if (epoch != now_epoch && epoch + 1 != now_epoch)
 		return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+	tls_ticket_forget_past(now);
 	if (ticket_key(srv->ticket_lifetime, epoch, key) != 0)
 		return MBEDTLS_ERR_SSL_INVALID_MAC;
 	mbedtls_gcm_init(&gcm);
@@ -1044,6 +1133,8 @@ tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
 	srv->nvhosts = cfg->nvhosts;
 	srv->ticket_lifetime = cfg->ticket_lifetime != 0 ? cfg->ticket_lifetime :
 	    TLS_TICKET_LIFETIME_DEFAULT;
+	if (srv->ticket_lifetime > ticket.longest)
+		ticket.longest = srv->ticket_lifetime;
 	mbedtls_ssl_config_init(&srv->conf);
 	for (i = 0; i < srv->nvhosts; i++) {
 		mbedtls_x509_crt_init(&srv->vhosts[i].chain);
@@ -1069,6 +1160,14 @@ tls_server_new(const struct tls_server_config *cfg, char *err, size_t errlen)
 	if (!cfg->no_session_tickets)
 		mbedtls_ssl_conf_session_tickets_cb(&srv->conf, ticket_write,
 		    ticket_parse, srv);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+	/* A TLS 1.3 resumption always makes a fresh key exchange (psk_dhe_ke;
+	 * no psk_ke): a ticket key, wherever it leaks, opens no recorded
+	 * TLS 1.3 connection.  Windows, browsers and curl offer only that. */
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&srv->conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL |
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
+#endif
 	return srv;
 fail:
 	server_free(srv);

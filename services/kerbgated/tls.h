@@ -19,13 +19,14 @@
  *    call tls_write() again with the same bytes at the head of the buffer
  *    (n may have grown); it returns how many of them it took.
  *
- * Versions and suites (both sides): TLS 1.2 only, ECDHE-ECDSA and ECDHE-RSA
- * with AES-GCM only, curves X25519, secp256r1, secp384r1.  mbedTLS 2.28 has
- * no TLS 1.3 server, so there is no 1.3 here either.  No renegotiation.
+ * Versions and suites (both sides): TLS 1.3 and 1.2 (mbedTLS 3.6), ECDHE
+ * with ECDSA or RSA certificates, AES-GCM; no renegotiation.
  *
- * Session resumption (server): RFC 5077 session tickets only, AES-256-GCM,
- * sealed with a key derived (HKDF-SHA-256) from a per-process ticket secret
- * and the current time epoch (epoch = now / ticket_lifetime); tickets of the
+ * Session resumption (server): session tickets only, AES-256-GCM, sealed
+ * with a key derived (HKDF-SHA-256) from the ticket secret's hash chain (one
+ * link an hour, each the HMAC of the one before; a relay keeps only the link
+ * its acceptable tickets need: tls_ticket_forget_past()) and the current
+ * time epoch (epoch = now / ticket_lifetime); tickets of the
  * current and previous epoch are accepted and a ticket is honoured for at most
  * ticket_lifetime seconds after the full handshake.  Because the key depends
  * only on the secret and the clock, every relay worker forked from a parent
@@ -462,5 +463,18 @@ int tls_end_point_hash(const uint8_t *der, size_t len,
  * \return      0, or -1 if it is shorter than 32 bytes
  */
 int tls_set_ticket_secret(const uint8_t *secret, size_t len);
+
+/**
+ * \brief       Give up, for good, the ticket keys of the past: keep only
+ *              what opens the tickets this process may still accept at
+ *              \p now (two of the longest ticket lifetimes served).  The
+ *              keys come from a one-way chain, so what is given up cannot
+ *              be derived again.  A relay calls it after fork(); ticket
+ *              issue and parse call it too, so the window moves on.
+ *              Without a ticket secret, or before it is due, it does
+ *              nothing.
+ * \param now   the current time
+ */
+void tls_ticket_forget_past(time_t now);
 
 #endif /* KERBGATE_TLS_H */

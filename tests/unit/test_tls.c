@@ -898,6 +898,49 @@ test_a_tampered_or_foreign_ticket_gets_a_full_handshake(void **state)
 	tls_server_unref(srv);
 }
 
+/*
+ * A relay keeps only the ticket keys that tickets it may still accept need:
+ * a ticket from before that (TLS 1.2 tickets carry the master secret of a
+ * recorded connection) no longer opens, and nothing in the process derives
+ * its key again.  Tickets within the window keep working.
+ */
+static void
+test_a_relay_forgets_the_ticket_keys_of_the_past(void **state)
+{
+	static const uint8_t secret[32] = { 7, 7, 7 };
+	struct tls_server *srv = vip_server();
+	mbedtls_ssl_session sess;
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(tls_set_ticket_secret(secret, sizeof(secret)), 0);
+	mbedtls_ssl_session_init(&sess);
+	assert_false(raw_client_resumes_with(srv, NULL, &sess));
+	assert_non_null(sess.ticket);
+	/* As a relay does after fork: within the window, nothing changes. */
+	tls_ticket_forget_past(now);
+	assert_true(raw_client_resumes_with(srv, &sess, NULL));
+	/* The same process a few hours on (the test moves its clock only):
+	 * the link that made this ticket's key is gone. */
+	tls_ticket_forget_past(now + 5 * 3600);
+	assert_false(raw_client_resumes_with(srv, &sess, NULL));
+	/* Its present is now behind it (a clock set back): a ticket is still
+	 * issued, one that never opens, and the handshake does not fail. */
+	mbedtls_ssl_session_free(&sess);
+	mbedtls_ssl_session_init(&sess);
+	assert_false(raw_client_resumes_with(srv, NULL, &sess));
+	assert_non_null(sess.ticket);
+	assert_false(raw_client_resumes_with(srv, &sess, NULL));
+	/* A process given the same secret again derives today's keys again. */
+	mbedtls_ssl_session_free(&sess);
+	mbedtls_ssl_session_init(&sess);
+	assert_int_equal(tls_set_ticket_secret(secret, sizeof(secret)), 0);
+	assert_false(raw_client_resumes_with(srv, NULL, &sess));
+	assert_true(raw_client_resumes_with(srv, &sess, NULL));
+	mbedtls_ssl_session_free(&sess);
+	tls_server_unref(srv);
+}
+
 static void
 test_no_session_tickets_means_a_full_handshake_every_time(void **state)
 {
@@ -1926,6 +1969,7 @@ main(void)
 		cmocka_unit_test(test_a_ticket_from_one_forked_worker_resumes_on_another),
 		cmocka_unit_test(test_forked_workers_do_not_share_a_random_stream),
 		cmocka_unit_test(test_a_tampered_or_foreign_ticket_gets_a_full_handshake),
+		cmocka_unit_test(test_a_relay_forgets_the_ticket_keys_of_the_past),
 		cmocka_unit_test(test_no_session_tickets_means_a_full_handshake_every_time),
 		cmocka_unit_test(test_client_without_resumption_does_full_handshakes),
 		cmocka_unit_test(test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca),
