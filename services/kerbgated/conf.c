@@ -647,6 +647,36 @@ load_kcd(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 	return rc < 0 ? KG_ERR_CONFIG : 1;
 }
 
+/*
+ * A host name is one vhost's: a name or alias claimed twice would make the
+ * later vhost unreachable by Host, yet a session cookie names its vhost by
+ * name, so a relay could still reach it there.  Refused.
+ */
+static int
+check_vhost_names_unique(const struct conf *c, struct kg_cfgctx *ctx)
+{
+	const struct conf_vhost *v;
+	size_t i, j;
+	int at;
+
+	for (i = 0; i < c->nvhosts; i++) {
+		v = &c->vhosts[i];
+		at = conf_vhost_find(c, v->name, strlen(v->name));
+		if (at >= 0 && at != (int)i)
+			return kg_cfg_error(ctx, "vhosts", "%s is vhost %d's name "
+			    "or alias already (vhost %zu): give each host name to "
+			    "one vhost", v->name, at, i);
+		for (j = 0; j < v->naliases; j++) {
+			at = conf_vhost_find(c, v->aliases[j], strlen(v->aliases[j]));
+			if (at >= 0 && at != (int)i)
+				return kg_cfg_error(ctx, "vhosts", "%s is vhost %d's "
+				    "name or alias already (alias of vhost %zu): give "
+				    "each host name to one vhost", v->aliases[j], at, i);
+		}
+	}
+	return 0;
+}
+
 static int
 load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 {
@@ -702,6 +732,7 @@ load_top(const json_t *root, struct conf *c, struct kg_cfgctx *ctx)
 		return kg_cfg_error(ctx, "keytab", "without a keytab, set kcd.principal "
 		    "to the ASA (EXCHASA$@REALM): the keyholder starts with no "
 		    "credential and takes that account's");
+	TRY(check_vhost_names_unique(c, ctx));
 	for (i = 0; i < c->nlisteners; i++) {
 		size_t j;
 		if (!c->listeners[i].tls)

@@ -523,6 +523,39 @@ test_route_naming_a_missing_pool_is_refused(void **state)
 	    ": vhosts[0].routes[0].pool: no pool is named \"exchange\"");
 }
 
+/* Two vhosts claiming one host name: the second would be unreachable by
+ * Host yet still named by its cookies. */
+#define TWO_VHOSTS(second_name, second_aliases)				\
+	"{ \"keytab\": \"/etc/kerbgate/k.keytab\",\n"			\
+	"  \"listeners\": [ { \"address\": \"10.77.0.100\", \"port\": 80 } ],\n" \
+	"  \"pools\": [ { \"name\": \"cas\", "				\
+	"\"header_secret_file\": \"" SECRET_TOKEN "\", "			\
+	"\"servers\": [ { \"address\": \"10.77.0.41\", \"port\": 80 } ] } ],\n" \
+	"  \"vhosts\": [ { \"name\": \"mail.corp.contoso.com\", "	\
+	"\"spns\": [ \"http/mail.corp.contoso.com\" ], "			\
+	"\"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] },\n"	\
+	"    { \"name\": \"" second_name "\", \"aliases\": [ " second_aliases " ], " \
+	"\"spns\": [ \"http/autod.corp.contoso.com\" ], "		\
+	"\"routes\": [ { \"path\": \"/\", \"pool\": \"cas\" } ] } ] }\n"
+
+static void
+test_a_host_name_claimed_by_two_vhosts_is_refused(void **state)
+{
+	struct conf c;
+	char err[256];
+
+	(void)state;
+	expect_error(TWO_VHOSTS("MAIL.corp.contoso.com", ""),
+	    ": vhosts: MAIL.corp.contoso.com is vhost 0's name or alias already "
+	    "(vhost 1)");
+	expect_error(TWO_VHOSTS("autod.corp.contoso.com", "\"mail.corp.contoso.com\""),
+	    ": vhosts: mail.corp.contoso.com is vhost 0's name or alias already "
+	    "(alias of vhost 1)");
+	assert_int_equal(load_text(TWO_VHOSTS("autod.corp.contoso.com",
+	    "\"autodiscover.corp.contoso.com\""), &c, err, sizeof(err)), 0);
+	conf_free(&c);
+}
+
 static void
 test_tls_listener_without_any_certificate_is_refused(void **state)
 {
@@ -746,6 +779,7 @@ main(void)
 		cmocka_unit_test(test_max_connections_per_source_is_read_and_bounded),
 		cmocka_unit_test(test_replay_cache_per_principal_is_read_and_bounded),
 		cmocka_unit_test(test_route_naming_a_missing_pool_is_refused),
+		cmocka_unit_test(test_a_host_name_claimed_by_two_vhosts_is_refused),
 		cmocka_unit_test(test_tls_listener_without_any_certificate_is_refused),
 		cmocka_unit_test(test_tls_listener_with_a_certificate_loads),
 		cmocka_unit_test(test_certificate_without_key_is_refused),
