@@ -582,14 +582,16 @@ route_audit(struct web *w, struct web_response *rs)
 	char *buf;
 	off_t from;
 	ssize_t n;
-	json_t *arr = json_array(), *e;
+	json_t *arr, *e;
 	const char *p, *end, *nl;
 
 	if (w->audit_rfd < 0 || fstat(w->audit_rfd, &st) < 0)
 		return web_refuse(rs, 503, "audit", "the audit log cannot be read");
 	from = st.st_size > TAIL ? st.st_size - TAIL : 0;
-	if ((buf = malloc(TAIL)) == NULL)
+	if ((buf = malloc(TAIL)) == NULL || (arr = json_array()) == NULL) {
+		free(buf);
 		return web_refuse(rs, 500, "internal", "out of memory");
+	}
 	n = pread(w->audit_rfd, buf, TAIL, from);
 	if (n < 0)
 		n = 0;

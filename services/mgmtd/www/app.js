@@ -166,7 +166,7 @@ async function dashboard() {
   }
   const v = s.vhosts || {};
   fill($('d-vhosts'), (v.vhosts || []).map((h) => row([[h.name].concat(h.aliases || []).join(', '),
-    [...new Set(h.pools)].join(', ')])), v.error || 'no virtual hosts', 2);
+    (h.spns || []).join(', '), [...new Set(h.pools)].join(', ')])), v.error || 'no virtual hosts', 3);
 }
 
 /* ---- credentials ------------------------------------------------------------ */
