@@ -88,7 +88,7 @@ t_first_start() {
 check "first start: a device certificate (fingerprint logged) and a setup code (only its argon2id hash kept, 0600)" t_first_start
 
 rm -rf "$shots"; mkdir -p "$shots"
-lab exec lb env HOME="$work" /usr/bin/python3 "$top/tests/integration/webui.py" "https://127.0.0.1:$port" "$code" \
+$lab exec lb env HOME="$work" /usr/bin/python3 "$top/tests/integration/webui.py" "https://127.0.0.1:$port" "$code" \
 	http://127.0.0.1:9100/metrics "$shots" "$work/fw/good.raucb" "$work/fw/other.raucb" 18999 \
 	>"$work/webui.out" 2>&1
 cat "$work/webui.out"
@@ -108,10 +108,11 @@ t_screenshots() {
 	[ "$n" -ge 9 ]
 }
 check "a screenshot of every page in $out/webui/" t_screenshots
-t_upload_left_nothing() {
-	[ -z "$(ls -A "$work/upload")" ]
+t_refused_bundle_left_nothing() {
+	grep -q 'action=firmware-upload kvno=0 result="refused: bad signature"' "$work/log/audit.log" &&
+		[ -z "$(ls -A "$work/upload")" ]
 }
-check "the refused bundle is not left on /data" t_upload_left_nothing
+check "the refused bundle is audited and not left in the upload folder" t_refused_bundle_left_nothing
 
 [ "$failed" -gt 0 ] && { echo "--- mgmtd log (last 20 lines)"; tail -20 "$work/mgmtd.log"; }
 finish
