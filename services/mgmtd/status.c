@@ -240,8 +240,9 @@ metrics(struct web *w)
 	back = json_array();
 	web_prom_each(text, len, "kerbgate_auth_failures_total", add_reason, fail);
 	web_prom_each(text, len, "kerbgate_backend_up", add_backend, back);
-	o = json_pack("{s:f, s:f, s:o, s:f, s:o, s:I}",
+	o = json_pack("{s:f, s:f, s:f, s:o, s:f, s:o, s:I}",
 	    "auth_success_total", web_prom_sum(text, len, "kerbgate_auth_success_total", NULL),
+	    "auth_rc4_total", web_prom_sum(text, len, "kerbgate_auth_rc4_total", NULL),
 	    "requests_total", web_prom_sum(text, len, "kerbgate_requests_total", NULL),
 	    "auth_failures_total", fail,
 	    "connections_open", web_prom_sum(text, len, "kerbgate_connections_open", NULL),

@@ -57,17 +57,19 @@ struct upload {
 const char *
 upload_reason(const char *t)
 {
+	/* most specific first: RAUC says "Invalid bundle format: Signature
+	 * size is 0" of a file that is no bundle at all */
 	if (strstr(t, "older than") || strstr(t, "anti-rollback"))
 		return "older security version (anti-rollback)";
 	if (strstr(t, "ompatible"))
 		return "wrong board (compatible mismatch)";
+	if (strstr(t, "Invalid bundle") || strstr(t, "too small") || strstr(t, "truncated") ||
+	    strstr(t, "squashfs"))
+		return "truncated or not a bundle";
 	if (strstr(t, "ignature") || strstr(t, "not signed") || strstr(t, "certificate"))
 		return "bad signature";
 	if (strstr(t, "payload is corrupted") || strstr(t, "hash"))
 		return "corrupted (a payload checksum does not match)";
-	if (strstr(t, "Invalid bundle") || strstr(t, "too small") || strstr(t, "truncated") ||
-	    strstr(t, "squashfs"))
-		return "truncated or not a bundle";
 	return NULL;
 }
 

@@ -89,7 +89,7 @@ check "first start: a device certificate (fingerprint logged) and a setup code (
 
 rm -rf "$shots"; mkdir -p "$shots"
 $lab exec lb env HOME="$work" /usr/bin/python3 "$top/tests/integration/webui.py" "https://127.0.0.1:$port" "$code" \
-	http://127.0.0.1:9100/metrics "$shots" "$work/fw/good.raucb" "$work/fw/other.raucb" 18999 \
+	http://127.0.0.1:9100/metrics "$shots" "$work/fw/good.raucb" "$work/fw/other.raucb" 18999 "$mgmtd_pid" \
 	>"$work/webui.out" 2>&1
 cat "$work/webui.out"
 passed=$((passed + $(grep -c '^ok - ' "$work/webui.out")))

@@ -2,7 +2,7 @@
 """The web pages of kerbgate-mgmtd in a real browser: Debian's chromium,
 headless, driven through chromium-driver (WebDriver) by python3-selenium.
 
-Usage: webui.py URL SETUP_CODE METRICS_URL OUTDIR GOOD_BUNDLE BAD_BUNDLE EVIL_PORT
+Usage: webui.py URL SETUP_CODE METRICS_URL OUTDIR GOOD_BUNDLE BAD_BUNDLE EVIL_PORT MGMTD_PID
 
 Prints one "ok - ..." or "not ok - ..." line per check (test_webui.sh
 counts them) and saves a screenshot of every page into OUTDIR.
@@ -28,7 +28,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-url, code, metrics_url, outdir, good_bundle, bad_bundle, evil_port = sys.argv[1:8]
+url, code, metrics_url, outdir, good_bundle, bad_bundle, evil_port, mgmtd_pid = sys.argv[1:9]
 evil_port = int(evil_port)
 PASSWORD = "Kerb-gate-2026!"
 u = urllib.parse.urlsplit(url)
@@ -162,7 +162,7 @@ try:
     want = {}
     for line in m.splitlines():
         mm = re.match(r'kerbgate_auth_failures_total\{reason="([^"]+)"\} (\S+)', line)
-        if mm:
+        if mm and float(mm.group(2)) > 0:  # the page lists the reasons that happened
             want[mm.group(1)] = float(mm.group(2))
     check("dashboard: failures by reason match /metrics (%s)" %
           ", ".join("%s=%d" % (k, v) for k, v in sorted(want.items()) if v),
@@ -179,6 +179,10 @@ try:
         if len(td) == 3:
             bshown[(td[0].text, td[1].text)] = td[2].text
     check("dashboard: back-end health matches /metrics", bshown == ups and ups, "%s vs %s" % (bshown, ups))
+    rc4 = int(prom(m, "kerbgate_auth_rc4_total"))
+    check("dashboard: the RC4 warning counts the RC4 tickets of /metrics (%d)" % rc4,
+          rc4 > 0 and text_in("d-rc4", r"^%d logins? since kerbgated started used an RC4 ticket" % rc4, 10),
+          drv.find_element(By.ID, "d-rc4").text)
     check("dashboard: virtual hosts, uptime, active kvno shown",
           text_in("d-vhosts", "mail.corp.contoso.com") and text_in("d-uptime", r"System") and
           text_in("d-cred", r"Active kvno\s*\d+"))
@@ -186,6 +190,7 @@ try:
 
     # ---- credentials, audit, settings ---------------------------------------------------
     drv.get(url + "/#credentials")
+    check("credentials: the RC4 warning", text_in("c-rc4", r"RC4 ticket.*msDS-SupportedEncryptionTypes"))
     check("credentials: kvnos, states and enctypes, no key bytes",
           text_in("c-kvnos", r"active") and text_in("c-kvnos", r"aes256") and
           not re.search(r"[0-9a-f]{32}", drv.find_element(By.ID, "view-credentials").text))
@@ -218,6 +223,38 @@ try:
         "X-CSRF-Token": drv.execute_script("return csrf"), "Content-Length": str(1 << 40)})
     check("firmware: a declared size beyond the limit is refused from the head (413)",
           st == 413, "%d %s" % (st, body[:200]))
+
+    # A 48 MiB upload: mgmtd's resident memory while it streams stays flat.
+    def rss_kib():
+        with open("/proc/%s/status" % mgmtd_pid) as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+    size = 48 << 20
+    chunk = b"\0" * 65536
+
+    def big():
+        yield b"hsqs" + chunk[4:]
+        for _ in range(size // len(chunk) - 1):
+            yield chunk
+
+    before, peak, samples, done = rss_kib(), [0], [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib())
+            samples[0] += 1
+            time.sleep(0.01)
+
+    threading.Thread(target=sample, daemon=True).start()
+    st, _, body = raw("POST", "/api/v1/firmware/bundle", big(), {
+        "Origin": url, "Cookie": "__Host-kgsid=" + session_cookie()["value"],
+        "X-CSRF-Token": drv.execute_script("return csrf"), "Content-Length": str(size),
+        "Content-Type": "application/octet-stream"})
+    done.set()
+    check("firmware: a 48 MiB upload streams to disk: mgmtd's memory grows by %d KiB (RSS %d -> peak %d KiB, "
+          "%d samples), then RAUC refuses it (truncated or not a bundle)" % (peak[0] - before, before, peak[0], samples[0]),
+          st == 422 and samples[0] > 10 and peak[0] - before < 8192 and b"not a bundle" in body,
+          "%d %s" % (st, body[:300]))
 
     # ---- CSRF ---------------------------------------------------------------------------
     sid = session_cookie()["value"]

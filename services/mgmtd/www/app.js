@@ -153,7 +153,7 @@ async function dashboard() {
     $('d-failrate').textContent = prev ? rate(failTotal, prev.failTotal) : '…';
     $('d-authtotal').textContent = m.auth_success_total;
     $('d-conns').textContent = m.connections_open;
-    const reasons = Object.keys(m.auth_failures_total).sort();
+    const reasons = Object.keys(m.auth_failures_total).filter((r) => m.auth_failures_total[r] > 0).sort();
     fill($('d-failures'), reasons.map((r) => {
       const tr = row([r, m.auth_failures_total[r], prev ? rate(m.auth_failures_total[r], prev.auth_failures_total[r] || 0) : '…']);
       tr.children[1].className = tr.children[2].className = 'num';
@@ -164,12 +164,30 @@ async function dashboard() {
       'no back-end servers', 3);
     lastMetrics = Object.assign({ failTotal }, m);
   }
+  rc4Warning($('d-rc4'), m);
   const v = s.vhosts || {};
   fill($('d-vhosts'), (v.vhosts || []).map((h) => row([[h.name].concat(h.aliases || []).join(', '),
     (h.spns || []).join(', '), [...new Set(h.pools)].join(', ')])), v.error || 'no virtual hosts', 3);
 }
 
 /* ---- credentials ------------------------------------------------------------ */
+
+/* Tickets are RC4 when the ASA account has no AES enctype in AD, whatever
+ * keys the appliance holds: kerbgated counts such logins. */
+function rc4Warning(box, m, active) {
+  const n = (m && m.auth_rc4_total) || 0;
+  const rc4only = active && active.enctypes.every((e) => /rc4|arcfour/.test(e));
+  let text = '';
+  if (rc4only) {
+    text = 'The active credential (kvno ' + active.kvno + ') has only an RC4 key: every ticket will be RC4. ';
+  }
+  if (n > 0) {
+    text += n + ' login' + (n === 1 ? '' : 's') + ' since kerbgated started used an RC4 ticket: the ASA account ' +
+      'does not offer AES. Set msDS-SupportedEncryptionTypes to AES (0x18) on it, then roll its password.';
+  }
+  box.hidden = !text;
+  box.textContent = text;
+}
 
 const stateKind = { active: 'ok', verified: 'info', staged: '', retained: '', retiring: '' };
 
@@ -187,10 +205,8 @@ async function credentials(keepMsg) {
   const c = r.credentials;
   $('c-account').textContent = c.account || '';
   const active = (c.kvnos || []).find((k) => k.state === 'active');
-  const rc4only = active && active.enctypes.every((e) => /rc4|arcfour/.test(e));
-  $('c-rc4').hidden = !rc4only;
-  $('c-rc4').textContent = rc4only ? 'The active credential (kvno ' + active.kvno + ') has only an RC4 key: clients will get ' +
-    'RC4-encrypted tickets. Give the ASA account AES keys (msDS-SupportedEncryptionTypes) and import a keytab with them.' : '';
+  const s = await api('GET', '/api/v1/status');
+  rc4Warning($('c-rc4'), s.metrics, active);
   fill($('c-kvnos'), (c.kvnos || []).map((k) => {
     const act = el('td');
     const btn = (label, path) => {
