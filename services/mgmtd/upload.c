@@ -73,6 +73,26 @@ upload_reason(const char *t)
 	return NULL;
 }
 
+/* What a refusal means for the admin, in a sentence. */
+static const char *
+explain(const char *reason)
+{
+	if (reason == NULL)
+		return "RAUC refused it (its words are below)";
+	if (strncmp(reason, "bad signature", 13) == 0)
+		return "its signature does not verify against this appliance's keyring: "
+		    "it was not signed by the firmware signer, or it was changed";
+	if (strncmp(reason, "wrong board", 11) == 0)
+		return "it is firmware for another board (its compatible is not this one's)";
+	if (strncmp(reason, "older", 5) == 0)
+		return "its security version is older than one this appliance has run "
+		    "(anti-rollback: it would bring back a fixed hole)";
+	if (strncmp(reason, "corrupted", 9) == 0)
+		return "its payload does not match its signed checksums: it was changed "
+		    "or damaged";
+	return "the file is cut short, or it is not a RAUC bundle";
+}
+
 int
 upload_init(struct web *w, struct ev_loop *loop, const char *keyring)
 {
@@ -230,8 +250,8 @@ upload_end(struct web *w, struct web_response *rs)
 	}
 	if (check(u) != 0) {
 		why = upload_reason(u->info);
-		fail(u, why ? why : "refused by RAUC", "RAUC refused the bundle: %s",
-		    why ? why : "see the details");
+		fail(u, why ? why : "refused by RAUC", "%s; nothing was installed",
+		    explain(why));
 		snprintf(line, sizeof(line), "refused: %s", u->reason);
 		web_audit(w, u->peer, "firmware-upload", line);
 		web_json(rs, 422, json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", 0, "error",
@@ -340,7 +360,7 @@ on_install_exit(struct ev_loop *loop, ev_child *ch, int revents)
 	}
 	why = upload_reason(u->log);
 	fail(u, why ? why : "refused by RAUC", "the install failed: %s; the running "
-	    "slot is untouched", why ? why : "see the details");
+	    "slot is untouched", explain(why));
 	snprintf(line, sizeof(line), "failed: %s", u->reason);
 	web_audit(install_web, u->peer, "firmware-install", line);
 }

@@ -87,9 +87,15 @@ t_first_start() {
 }
 check "first start: a device certificate (fingerprint logged) and a setup code (only its argon2id hash kept, 0600)" t_first_start
 
+# The admin's own certificate for the web listener, and a key of another one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=mgmt.example" \
+	-addext "subjectAltName=DNS:mgmt.example" -keyout "$work/own.key" -out "$work/own.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/wrong.key" 2>/dev/null
+
 rm -rf "$shots"; mkdir -p "$shots"
 $lab exec lb env HOME="$work" /usr/bin/python3 "$top/tests/integration/webui.py" "https://127.0.0.1:$port" "$code" \
 	http://127.0.0.1:9100/metrics "$shots" "$work/fw/good.raucb" "$work/fw/other.raucb" 18999 "$mgmtd_pid" \
+	"$work/own.pem" "$work/own.key" "$work/wrong.key" \
 	>"$work/webui.out" 2>&1
 cat "$work/webui.out"
 passed=$((passed + $(grep -c '^ok - ' "$work/webui.out")))

@@ -3,11 +3,13 @@
 headless, driven through chromium-driver (WebDriver) by python3-selenium.
 
 Usage: webui.py URL SETUP_CODE METRICS_URL OUTDIR GOOD_BUNDLE BAD_BUNDLE EVIL_PORT MGMTD_PID
+                OWN_CERT OWN_KEY WRONG_KEY
 
 Prints one "ok - ..." or "not ok - ..." line per check (test_webui.sh
 counts them) and saves a screenshot of every page into OUTDIR.
 """
 import faulthandler
+import hashlib
 import http.client
 import http.server
 import json
@@ -29,6 +31,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, code, metrics_url, outdir, good_bundle, bad_bundle, evil_port, mgmtd_pid = sys.argv[1:9]
+own_cert, own_key, wrong_key = sys.argv[9:12]
 evil_port = int(evil_port)
 PASSWORD = "Kerb-gate-2026!"
 u = urllib.parse.urlsplit(url)
@@ -200,6 +203,26 @@ try:
           text_in("s-cert", r"([0-9A-F]{2}:){31}[0-9A-F]{2}"))
     shot("06-settings")
 
+    # The admin's own certificate: a key of another certificate is refused,
+    # the matching one is installed and served to new connections.
+    def upload_cert(cert, key):
+        drv.find_element(By.ID, "cert-file").send_keys(cert)
+        drv.find_element(By.ID, "key-file").send_keys(key)
+        drv.find_element(By.CSS_SELECTOR, "#cert-form button").click()
+
+    upload_cert(own_cert, wrong_key)
+    check("settings: a key that is not the certificate's is refused, saying so",
+          text_in("s-msg", "does not belong to the certificate"), drv.find_element(By.ID, "s-msg").text)
+    drv.get(url + "/#settings")
+    visible("cert-form")
+    upload_cert(own_cert, own_key)
+    with open(own_cert) as f:
+        want_fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+    served = hashlib.sha256(ssl.PEM_cert_to_DER_cert(
+        ssl.get_server_certificate((u.hostname, u.port)))).hexdigest() if text_in("s-msg", "installed") else ""
+    check("settings: the admin's own certificate is installed and new connections get it",
+          served == want_fp and text_in("s-cert", "CN ?= ?mgmt.example"), "%s vs %s" % (served, want_fp))
+
     # ---- firmware: a signed bundle is checked, a tampered one refused -------------------
     drv.get(url + "/#firmware")
     visible("fw-file")
@@ -255,6 +278,24 @@ try:
           "%d samples), then RAUC refuses it (truncated or not a bundle)" % (peak[0] - before, before, peak[0], samples[0]),
           st == 422 and samples[0] > 10 and peak[0] - before < 8192 and b"not a bundle" in body,
           "%d %s" % (st, body[:300]))
+
+    # A connection that ends in the middle of a bundle: nothing is left, the page says truncated.
+    ctx = ssl._create_unverified_context()
+    with open(good_bundle, "rb") as f:
+        whole = f.read()
+    c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=20)
+    c.putrequest("POST", "/api/v1/firmware/bundle")
+    for k, v in (("Origin", url), ("Cookie", "__Host-kgsid=" + session_cookie()["value"]),
+                 ("X-CSRF-Token", drv.execute_script("return csrf")), ("Content-Length", str(len(whole)))):
+        c.putheader(k, v)
+    c.endheaders()
+    c.send(whole[:len(whole) // 2])
+    c.close()
+    drv.get(url + "/#firmware")
+    check("firmware: an upload cut short is refused as truncated and leaves nothing",
+          text_in("f-msg", r"Refused \(truncated\): the upload was cut short: \d+ of %d bytes" % len(whole), 20),
+          drv.find_element(By.ID, "f-msg").text)
+    shot("05b-firmware-truncated")
 
     # ---- CSRF ---------------------------------------------------------------------------
     sid = session_cookie()["value"]
