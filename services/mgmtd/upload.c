@@ -276,8 +276,8 @@ upload_abort(struct web *w, uint64_t left)
 
 	if (u == NULL || u->state != UP_RECEIVING)
 		return;
-	fail(u, "truncated", "the upload was cut short: %llu of %llu bytes arrived "
-	    "(truncated); nothing was changed, upload it again",
+	fail(u, "truncated", "the upload was cut short: %llu of %llu bytes arrived; "
+	    "nothing was changed, upload it again",
 	    (unsigned long long)(u->size - left), (unsigned long long)u->size);
 	snprintf(line, sizeof(line), "refused: truncated at %llu of %llu bytes",
 	    (unsigned long long)(u->size - left), (unsigned long long)u->size);

@@ -253,7 +253,10 @@ async function firmware() {
   $('f-switch').disabled = $('f-reboot').disabled = !f.slots_present;
   $('f-space').textContent = f.free !== undefined ? 'Bundles go to ' + f.upload_dir + ': ' + mib(f.free) + ' free, at most ' +
     mib(f.max_upload) + ' a bundle.' : '';
-  if (!uploading && f.state === 'receiving') { $('f-up').value = f.size ? 100 * f.received / f.size : 0; }
+  if (!uploading && f.size) {	/* the last upload, from this page or another */
+    $('f-up').value = 100 * f.received / f.size;
+    $('f-up-text').textContent = mib(f.received) + ' of ' + mib(f.size);
+  }
   if (f.state === 'installing' || f.state === 'installed') {
     $('f-inst').value = f.progress;
     $('f-inst-text').textContent = f.progress + ' % ' + (f.step || '');
