@@ -195,7 +195,13 @@ credstore_activate(struct credstore *cs, int kvno, uint64_t now, char *err,
 		return kg_seterr(err, errlen, "kvno %d is %s, not verified: verify it "
 		    "first (only a credential the KDC confirmed is activated)", kvno,
 		    cred_state_name(e->state));
-	if ((a = (struct cred_entry *)credstore_active(cs)) != NULL) {
+	/* A verified kvno a later roll overtook is AD's previous password:
+	 * activating it would put old keys in front of the current ones. */
+	if ((a = (struct cred_entry *)credstore_active(cs)) != NULL && kvno < a->kvno)
+		return kg_seterr(err, errlen, "kvno %d is below the active kvno %d: AD "
+		    "has moved past it; retire it (a later roll superseded it)", kvno,
+		    a->kvno);
+	if (a != NULL) {
 		a->state = CRED_RETAINED;
 		a->superseded_at = now;
 	}

@@ -132,6 +132,35 @@ test_only_verified_is_activated_and_active_is_not_retired(void **state)
 	credstore_free(cs);
 }
 
+/*
+ * Attack: kvno 8 verified but never activated (a roll superseded by the next
+ * one), then 9 activated; a late "activate 8" (an admin finishing the old
+ * roll's next step, a replayed request) must not put AD's previous password
+ * back in front: constrained delegation would use a key AD no longer has, and
+ * every new ticket (kvno 9) would fail once 9's retention window ends.
+ */
+static void
+test_a_verified_kvno_below_the_active_one_is_not_activated(void **state)
+{
+	struct credstore *cs = credstore_new(10);
+	struct cred_key k[2];
+	char err[256];
+
+	(void)state;
+	roll(cs, 7, 1);
+	keys_for(8, k);
+	assert_int_equal(credstore_stage(cs, ASA, 8, k, 2, 2, err, sizeof(err)), 0);
+	assert_int_equal(credstore_mark_verified(cs, 8, 3, err, sizeof(err)), 0);
+	roll(cs, 9, 4);
+	refused(credstore_activate(cs, 8, 5, err, sizeof(err)), err,
+	    "kvno 8 is below the active kvno 9");
+	assert_int_equal(credstore_active(cs)->kvno, 9);
+	assert_int_equal(credstore_find(cs, 8)->state, CRED_VERIFIED);
+	/* It may still be retired. */
+	assert_int_equal(credstore_retire(cs, 8, err, sizeof(err)), 0);
+	credstore_free(cs);
+}
+
 static void
 test_records_round_trip_through_the_sealed_store(void **state)
 {
@@ -220,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_activate_retains_the_previous_kvno_for_the_window),
 		cmocka_unit_test(test_lower_or_equal_kvno_and_other_accounts_are_refused),
 		cmocka_unit_test(test_only_verified_is_activated_and_active_is_not_retired),
+		cmocka_unit_test(test_a_verified_kvno_below_the_active_one_is_not_activated),
 		cmocka_unit_test(test_records_round_trip_through_the_sealed_store),
 		cmocka_unit_test(test_bad_records_are_refused),
 	};
