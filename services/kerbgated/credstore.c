@@ -130,6 +130,12 @@ admissible(const struct credstore *cs, const char *principal, int kvno,
 	if (a != NULL && strcasecmp(a->principal, principal) != 0)
 		return kg_seterr(err, errlen, "the active account is %s, not %s: "
 		    "import a keytab to change the account", a->principal, principal);
+	/* Staged entries alone bind the account too: a store of two
+	 * accounts does not load again (credstore_put). */
+	if (cs->n > 0 && strcasecmp(cs->e[0].principal, principal) != 0)
+		return kg_seterr(err, errlen, "the account of this store is %s, not %s: "
+		    "retire its kvnos first to change the account", cs->e[0].principal,
+		    principal);
 	if (a != NULL && kvno <= a->kvno)
 		return kg_seterr(err, errlen, "kvno %d is not above the active kvno %d: "
 		    "AD raises the kvno with every password change; stage the account's "

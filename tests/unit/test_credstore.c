@@ -161,6 +161,39 @@ test_a_verified_kvno_below_the_active_one_is_not_activated(void **state)
 	credstore_free(cs);
 }
 
+/*
+ * Attack: a fresh appliance holds one staged credential of its account and
+ * nothing active; a second stage names another account.  The account rule
+ * was checked against the active entry only, so both were held, and the
+ * store written with them no longer loaded ("credentials of two
+ * accounts"): the keyholder would not start again.  Staging another account
+ * is refused while any credential is held, and what is held still loads.
+ */
+static void
+test_another_account_is_not_staged_beside_a_staged_one(void **state)
+{
+	struct credstore *cs = credstore_new(10), *back = credstore_new(10);
+	struct sealed_buf b = { 0 };
+	struct cred_key k[2];
+	char err[256];
+
+	(void)state;
+	keys_for(5, k);
+	assert_int_equal(credstore_stage(cs, ASA, 5, k, 2, 1, err, sizeof(err)), 0);
+	refused(credstore_stage(cs, "OTHER$@EVIL.EXAMPLE", 6, k, 2, 2, err,
+	    sizeof(err)), err, "the account of this store is " ASA);
+	assert_int_equal(cs->n, 1);
+	/* The same account in another case is the same account. */
+	assert_int_equal(credstore_stage(cs, "exchasa$@corp.contoso.com", 6, k, 2, 2,
+	    err, sizeof(err)), 0);
+	assert_int_equal(credstore_encode(cs, 3, &b), 0);
+	assert_int_equal(credstore_decode(back, b.p, b.len, err, sizeof(err)), 0);
+	assert_int_equal(back->n, 2);
+	sealed_buf_free(&b);
+	credstore_free(back);
+	credstore_free(cs);
+}
+
 static void
 test_records_round_trip_through_the_sealed_store(void **state)
 {
@@ -250,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_lower_or_equal_kvno_and_other_accounts_are_refused),
 		cmocka_unit_test(test_only_verified_is_activated_and_active_is_not_retired),
 		cmocka_unit_test(test_a_verified_kvno_below_the_active_one_is_not_activated),
+		cmocka_unit_test(test_another_account_is_not_staged_beside_a_staged_one),
 		cmocka_unit_test(test_records_round_trip_through_the_sealed_store),
 		cmocka_unit_test(test_bad_records_are_refused),
 	};
