@@ -125,16 +125,20 @@ respond_error(struct conn *c, int status, const char *code, const char *msg)
 }
 
 /*
- * A management client's certificate says so: extended key usage clientAuth.
- * mbedTLS accepts a certificate without the extension for either end, so an
- * appliance's server certificate from the same CA would otherwise be an admin.
+ * A management client's certificate says so: extended key usage clientAuth,
+ * named.  mbedTLS accepts a certificate without the extension for either
+ * end, and one with anyExtendedKeyUsage for any usage, so an appliance's
+ * server certificate from the same CA would otherwise be an admin.
  */
 static int
 is_client_auth(const mbedtls_x509_crt *crt)
 {
-	return mbedtls_x509_crt_has_ext_type(crt, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) &&
-	    mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_CLIENT_AUTH,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) == 0;
+	const mbedtls_x509_sequence *u;
+
+	for (u = &crt->ext_key_usage; u != NULL && u->buf.p != NULL; u = u->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_CLIENT_AUTH, &u->buf) == 0)
+			return 1;
+	return 0;
 }
 
 /* The client certificate's subject and fingerprint, for the audit log. */
@@ -172,13 +176,6 @@ handle(struct conn *c)
 	struct api_request rq;
 	struct api_response rs;
 
-	if (c->not_client_auth) {
-		kg_zero(c->in, c->in_len);
-		respond_error(c, 403, "client", "the client certificate is not one for "
-		    "TLS client authentication: issue it with extended key usage "
-		    "clientAuth (docs/api.md)");
-		return;
-	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = c->head.method;
 	rq.method_len = c->head.method_len;
@@ -301,6 +298,14 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		note_client(c);
 		c->state = C_READ;
+		/* Answered before anything is read: a connection past the
+		 * handshake holds a slot make_room() does not take back. */
+		if (c->not_client_auth) {
+			respond_error(c, 403, "client", "the client certificate is not "
+			    "one for TLS client authentication: issue it with extended "
+			    "key usage clientAuth (docs/api.md)");
+			return;
+		}
 	}
 	if (c->state == C_READ) {
 		on_read(c);
