@@ -146,6 +146,26 @@ admissible(const struct credstore *cs, const char *principal, int kvno,
 	return 0;
 }
 
+/*
+ * One key per enctype, as AD has, for what is staged: verification tries
+ * the first, and an unverified twin must not serve.  (Not checked on load:
+ * a keytab or store that held twins before still loads.)
+ */
+static int
+one_key_per_enctype(const struct cred_key *keys, size_t nkeys, char *err,
+    size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < nkeys; i++)
+		for (j = 0; j < i; j++)
+			if (keys[j].enctype == keys[i].enctype)
+				return kg_seterr(err, errlen, "enctype %d is given twice: "
+				    "a credential has one key per enctype",
+				    (int)keys[i].enctype);
+	return 0;
+}
+
 int
 credstore_stage(struct credstore *cs, const char *principal, int kvno,
     const struct cred_key *keys, size_t nkeys, uint64_t now, char *err,
@@ -154,7 +174,8 @@ credstore_stage(struct credstore *cs, const char *principal, int kvno,
 	struct cred_entry *e;
 
 	if (admissible(cs, principal, kvno, err, errlen) != 0 ||
-	    check_keys(keys, nkeys, err, errlen) != 0)
+	    check_keys(keys, nkeys, err, errlen) != 0 ||
+	    one_key_per_enctype(keys, nkeys, err, errlen) != 0)
 		return -1;
 	if ((e = find(cs, kvno)) == NULL) {
 		if (cs->n == CRED_MAX_ENTRIES)

@@ -98,6 +98,13 @@ test_lower_or_equal_kvno_and_other_accounts_are_refused(void **state)
 	k[0].enctype = 16;
 	refused(credstore_stage(cs, ASA, 6, k, 2, 2, err, sizeof(err)), err,
 	    "not one AD uses");
+	/* Two keys of one enctype: verification tries the first, serving and
+	 * delegation may take either, so one unverified key could serve. */
+	keys_for(6, k);
+	k[1] = k[0];
+	k[1].bytes[0] ^= 0xff;
+	refused(credstore_stage(cs, ASA, 6, k, 2, 2, err, sizeof(err)), err,
+	    "enctype 18 is given twice");
 	assert_int_equal(cs->n, 1);
 	credstore_free(cs);
 }
