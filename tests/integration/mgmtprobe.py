@@ -11,6 +11,9 @@
                                         (CERT "-": none) and prints what
                                         comes back until the server closes;
                                         exit 3 when the handshake fails
+  mgmtprobe.py resume PORT WORK VERSION  two admin connections, the second
+                                        offering the first one's session:
+                                        prints "resumed" or "full handshake"
   mgmtprobe.py hold PORT WORK CERT N    N connections that finish the TLS
                                         handshake with CERT and send nothing;
                                         then one request as the admin: prints
@@ -121,6 +124,23 @@ def hold(port, work, cert, n):
     return 0
 
 
+def resume(port, work, version):
+    ctx = context(work, "admin", version)
+    sessions = []
+    for _ in range(2):
+        s = connect(port, ctx) if not sessions else \
+            ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
+                            session=sessions[0])
+        s.sendall(b"GET /api/v1/credentials HTTP/1.1\r\nHost: x\r\n\r\n")
+        while s.recv(65536):
+            pass
+        sessions.append(s.session)
+        reused = s.session_reused
+        s.close()
+    print("resumed" if reused else "full handshake")
+    return 0
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "cert":
@@ -129,6 +149,8 @@ def main():
     if cmd == "raw":
         return raw(int(sys.argv[2]), sys.argv[3], sys.argv[4],
                    sys.argv[5] if len(sys.argv) > 5 else None)
+    if cmd == "resume":
+        return resume(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     if cmd == "hold":
         return hold(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
     return 2

@@ -274,6 +274,13 @@ t_non_client_certificates_cannot_hold_the_slots() {
 	[ "$(python3 $probe hold "$port" "$work" server 70)" = "HTTP/1.1 503 Service Unavailable" ]
 }
 
+t_no_session_resumption() {
+	# A resumed session would skip the client certificate (a revoked or
+	# expired one would keep its session): every connection shows it.
+	[ "$(python3 $probe resume "$port" "$work" tls1.2)" = "full handshake" ] &&
+		[ "$(python3 $probe resume "$port" "$work" tls1.3)" = "full handshake" ]
+}
+
 check "an expired client certificate of the management CA: refused in the handshake" t_expired_certificate_refused
 check "a certificate with anyExtendedKeyUsage (not clientAuth): 403" t_any_eku_is_not_client_auth
 check "a certificate issued by the admin's certificate (no CA): refused" t_certificate_issued_by_a_client_certificate_refused
@@ -285,6 +292,7 @@ check "JSON edge cases (duplicates, kvno range and type, NUL, nesting, enctype o
 check "JSON errors never echo the password" t_json_errors_do_not_echo_the_password
 check "a client subject with CR LF stays inside one audit line" t_audit_line_stays_one_line
 check "certificates without clientAuth cannot hold every connection slot" t_non_client_certificates_cannot_hold_the_slots
+check "no TLS session is resumed (1.2 or 1.3): every connection shows its certificate" t_no_session_resumption
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
