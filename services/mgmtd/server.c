@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -39,6 +40,8 @@ struct conn {
 	struct api_client	 client;
 	int			 have_client;
 	int			 not_client_auth; /* a certificate without clientAuth */
+	uint8_t			 peer[16];	/* the client's address (v4 or v6) */
+	size_t			 peer_len;
 };
 
 static const struct server_config *server_cfg;
@@ -322,40 +325,76 @@ on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/* The address bytes of a peer (no port), for make_room(). */
+static size_t
+peer_address(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
 /*
- * Makes room when every slot is taken: the oldest connection still in its TLS
+ * Makes room when every slot is taken: a connection still in its TLS
  * handshake goes, since anyone who can reach the port can hold those (and
- * only a management client gets past it).  0 when a slot is free.
+ * only a management client gets past it).  The oldest one from the
+ * newcomer's own address if there is one, else the oldest: a flood from
+ * one address then pushes out only its own connections, never a management
+ * client's handshake in flight from another.  0 when a slot is free.
  */
 static int
-make_room(void)
+make_room(const uint8_t *peer, size_t peer_len)
 {
-	struct conn *c;
+	struct conn *c, *victim = NULL;
 
 	if (nconns < SERVER_MAX_CONNS)
 		return 0;
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->state == C_HANDSHAKE) {
-			log_info("%u management connections: dropped the oldest one "
-			    "still in its TLS handshake", nconns);
-			conn_free(c);
-			return 0;
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->state != C_HANDSHAKE)
+			continue;
+		if (victim == NULL)
+			victim = c;
+		if (peer_len > 0 && c->peer_len == peer_len &&
+		    memcmp(c->peer, peer, peer_len) == 0) {
+			victim = c;
+			break;
 		}
-	return -1;
+	}
+	if (victim == NULL)
+		return -1;
+	log_info("%u management connections: dropped one still in its TLS handshake",
+	    nconns);
+	conn_free(victim);
+	return 0;
 }
 
 static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t peer[16];
+	size_t peer_len;
 	struct conn *c;
 	int fd;
 
 	(void)revents;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (make_room() < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+	while ((fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		peer_len = peer_address(&ss, peer);
+		sl = sizeof(ss);
+		if (make_room(peer, peer_len) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
+		memcpy(c->peer, peer, peer_len);
+		c->peer_len = peer_len;
 		c->in_cap = SERVER_MAX_HEAD + server_cfg->max_body;
 		if ((c->in = malloc(c->in_cap)) == NULL ||
 		    (c->tls = tls_conn_new_server(server_cfg->tls, fd)) == NULL) {

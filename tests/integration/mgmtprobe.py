@@ -11,6 +11,11 @@
                                         (CERT "-": none) and prints what
                                         comes back until the server closes;
                                         exit 3 when the handshake fails
+  mgmtprobe.py midflight PORT WORK N    an admin handshake from 127.0.0.1
+                                        held half-way while N idle
+                                        connections from 127.0.0.2 come in,
+                                        then finished: its status line (or
+                                        "dropped: ...")
   mgmtprobe.py resume PORT WORK VERSION  two admin connections, the second
                                         offering the first one's session:
                                         prints "resumed" or "full handshake"
@@ -104,6 +109,22 @@ def raw(port, work, cert, version):
     return 0
 
 
+GET = b"GET /api/v1/credentials HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def answer_then_close(ask, failed, held):
+    """Prints the status line ask() gets back (or FAILED: why), then
+    closes the held connections."""
+    try:
+        line = ask().split(b"\r\n", 1)[0].decode()
+    except (ssl.SSLError, ConnectionError, socket.timeout) as e:
+        line = "%s: %s" % (failed, e)
+    print(line)
+    for s in held:
+        s.close()
+    return 0
+
+
 def hold(port, work, cert, n):
     held = []
     for _ in range(n):
@@ -112,16 +133,12 @@ def hold(port, work, cert, n):
         except (ssl.SSLError, ConnectionError, socket.timeout):
             pass
     time.sleep(0.3)
-    try:
+
+    def ask():
         s = connect(port, context(work, "admin"))
-        s.sendall(b"GET /api/v1/credentials HTTP/1.1\r\nHost: x\r\n\r\n")
-        line = s.recv(4096).split(b"\r\n", 1)[0].decode()
-    except (ssl.SSLError, ConnectionError, socket.timeout) as e:
-        line = "refused: %s" % e
-    print(line)
-    for s in held:
-        s.close()
-    return 0
+        s.sendall(GET)
+        return s.recv(4096)
+    return answer_then_close(ask, "refused", held)
 
 
 def resume(port, work, version):
@@ -131,7 +148,7 @@ def resume(port, work, version):
         s = connect(port, ctx) if not sessions else \
             ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
                             session=sessions[0])
-        s.sendall(b"GET /api/v1/credentials HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(GET)
         while s.recv(65536):
             pass
         sessions.append(s.session)
@@ -139,6 +156,47 @@ def resume(port, work, version):
         s.close()
     print("resumed" if reused else "full handshake")
     return 0
+
+
+def midflight(port, work, n):
+    """The admin's handshake is held half-way (its ClientHello sent, the
+    server's answer read) while N idle connections from 127.0.0.2 fill the
+    slots; then it is finished and a request is made."""
+    held = []
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context(work, "admin").wrap_bio(inc, out)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+
+    def pump(step):
+        while True:
+            try:
+                r = step()
+                raw.sendall(out.read())
+                return r
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                data = raw.recv(65536)
+                if not data:
+                    raise ConnectionError("closed by the server")
+                inc.write(data)
+
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        raw.sendall(out.read())
+    inc.write(raw.recv(65536))		# the server's flight, not answered yet
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", port))
+        held.append(s)
+    time.sleep(0.5)
+
+    def ask():
+        pump(tls.do_handshake)
+        pump(lambda: tls.write(GET))
+        return pump(lambda: tls.read(4096))
+    return answer_then_close(ask, "dropped", held)
 
 
 def main():
@@ -149,6 +207,8 @@ def main():
     if cmd == "raw":
         return raw(int(sys.argv[2]), sys.argv[3], sys.argv[4],
                    sys.argv[5] if len(sys.argv) > 5 else None)
+    if cmd == "midflight":
+        return midflight(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     if cmd == "resume":
         return resume(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     if cmd == "hold":

@@ -274,6 +274,13 @@ t_non_client_certificates_cannot_hold_the_slots() {
 	[ "$(python3 $probe hold "$port" "$work" server 70)" = "HTTP/1.1 503 Service Unavailable" ]
 }
 
+t_handshake_in_flight_survives_a_flood_from_elsewhere() {
+	# The admin's handshake is half-way when 80 connections from another
+	# address fill the slots: theirs are pushed out, not the admin's (the
+	# oldest handshake was dropped, so a flood kept the admin out).
+	[ "$(python3 $probe midflight "$port" "$work" 80)" = "HTTP/1.1 503 Service Unavailable" ]
+}
+
 t_no_session_resumption() {
 	# A resumed session would skip the client certificate (a revoked or
 	# expired one would keep its session): every connection shows it.
@@ -292,6 +299,7 @@ check "JSON edge cases (duplicates, kvno range and type, NUL, nesting, enctype o
 check "JSON errors never echo the password" t_json_errors_do_not_echo_the_password
 check "a client subject with CR LF stays inside one audit line" t_audit_line_stays_one_line
 check "certificates without clientAuth cannot hold every connection slot" t_non_client_certificates_cannot_hold_the_slots
+check "an admin's handshake in flight survives a flood of connections from another address" t_handshake_in_flight_survives_a_flood_from_elsewhere
 check "no TLS session is resumed (1.2 or 1.3): every connection shows its certificate" t_no_session_resumption
 
 echo "$passed passed, $failed failed"
