@@ -129,6 +129,8 @@ int sealed_next(const uint8_t *plain, size_t len, size_t *off,
 
 /**
  * \brief          Read a whole file (the store: at most its largest size).
+ *                 The file and its folder must not be writable by group or
+ *                 others (they could put an older store back).
  *
  * \return         0, 1 when the file does not exist, or -1.
  */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -44,6 +45,8 @@ struct conn {
 	int			 have_client;
 	int			 not_client_auth; /* a certificate without clientAuth */
 	char			 peer[48];	/* the client's address */
+	uint8_t			 peer_addr[16];	/* its bytes (v4 or v6), for make_room() */
+	size_t			 peer_addr_len;
 	int			 streaming;	/* the body goes to upload.h */
 	uint64_t		 body_left;	/* streamed bytes still to come */
 };
@@ -158,16 +161,20 @@ respond_error(struct conn *c, int status, const char *code, const char *msg)
 }
 
 /*
- * A management client's certificate says so: extended key usage clientAuth.
- * mbedTLS accepts a certificate without the extension for either end, so an
- * appliance's server certificate from the same CA would otherwise be an admin.
+ * A management client's certificate says so: extended key usage clientAuth,
+ * named.  mbedTLS accepts a certificate without the extension for either
+ * end, and one with anyExtendedKeyUsage for any usage, so an appliance's
+ * server certificate from the same CA would otherwise be an admin.
  */
 static int
 is_client_auth(const mbedtls_x509_crt *crt)
 {
-	return mbedtls_x509_crt_has_ext_type(crt, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) &&
-	    mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_CLIENT_AUTH,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) == 0;
+	const mbedtls_x509_sequence *u;
+
+	for (u = &crt->ext_key_usage; u != NULL && u->buf.p != NULL; u = u->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_CLIENT_AUTH, &u->buf) == 0)
+			return 1;
+	return 0;
 }
 
 /* The client certificate's subject and fingerprint, for the audit log. */
@@ -237,13 +244,6 @@ handle(struct conn *c)
 
 	if (c->cfg->web != NULL) {
 		handle_web(c);
-		return;
-	}
-	if (c->not_client_auth) {
-		kg_zero(c->in, c->in_len);
-		respond_error(c, 403, "client", "the client certificate is not one for "
-		    "TLS client authentication: issue it with extended key usage "
-		    "clientAuth (docs/api.md)");
 		return;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -460,6 +460,14 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		note_client(c);
 		c->state = C_READ;
+		/* Answered before anything is read: a connection past the
+		 * handshake holds a slot make_room() does not take back. */
+		if (c->not_client_auth) {
+			respond_error(c, 403, "client", "the client certificate is not "
+			    "one for TLS client authentication: issue it with extended "
+			    "key usage clientAuth (docs/api.md)");
+			return;
+		}
 	}
 	if (c->state == C_READ) {
 		on_read(c);
@@ -476,26 +484,53 @@ on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/* The address bytes of a peer (no port), for make_room(). */
+static size_t
+peer_address(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
 /*
- * Makes room when every slot is taken: the oldest connection still in its TLS
+ * Makes room when every slot is taken: a connection still in its TLS
  * handshake goes, since anyone who can reach the port can hold those (and
- * only a management client gets past it).  0 when a slot is free.
+ * only a management client gets past it).  The oldest one from the
+ * newcomer's own address if there is one, else the oldest: a flood from
+ * one address then pushes out only its own connections, never a management
+ * client's handshake in flight from another.  0 when a slot is free.
  */
 static int
-make_room(void)
+make_room(const uint8_t *peer, size_t peer_len)
 {
-	struct conn *c;
+	struct conn *c, *victim = NULL;
 
 	if (nconns < SERVER_MAX_CONNS)
 		return 0;
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->state == C_HANDSHAKE) {
-			log_info("%u management connections: dropped the oldest one "
-			    "still in its TLS handshake", nconns);
-			conn_free(c);
-			return 0;
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->state != C_HANDSHAKE)
+			continue;
+		if (victim == NULL)
+			victim = c;
+		if (peer_len > 0 && c->peer_addr_len == peer_len &&
+		    memcmp(c->peer_addr, peer, peer_len) == 0) {
+			victim = c;
+			break;
 		}
-	return -1;
+	}
+	if (victim == NULL)
+		return -1;
+	log_info("%u management connections: dropped one still in its TLS handshake",
+	    nconns);
+	conn_free(victim);
+	return 0;
 }
 
 /* The client's address, for the login rate limit and the audit log. */
@@ -520,15 +555,24 @@ static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	const struct server_config *cfg = ((struct listener *)w)->cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t peer[16];
+	size_t peer_len;
 	struct conn *c;
 	int fd;
 
 	(void)revents;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (make_room() < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+	while ((fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		peer_len = peer_address(&ss, peer);
+		sl = sizeof(ss);
+		if (make_room(peer, peer_len) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
+		memcpy(c->peer_addr, peer, peer_len);
+		c->peer_addr_len = peer_len;
 		c->in_cap = SERVER_MAX_HEAD + cfg->max_body;
 		if ((c->in = malloc(c->in_cap)) == NULL ||
 		    (c->tls = tls_conn_new_server(cfg->tls, fd)) == NULL) {
