@@ -28,6 +28,7 @@ test_ctlproto_SRCS := services/kerbgated/ctlproto.c
 test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
 $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
+test_audit_SRCS := services/mgmtd/audit.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
 test_credpkg_SRCS :=
 test_pkgout_SRCS := tools/roll/pkgout.c
