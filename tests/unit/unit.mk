@@ -11,7 +11,7 @@ test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
 test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
-test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credctl.c services/kerbgated/secretctl.c services/kerbgated/secretstore.c services/kerbgated/tlscheck.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
 test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 
 # test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
@@ -25,7 +25,7 @@ test_credkeys_SRCS := services/kerbgated/credkeys.c services/kerbgated/sealedsto
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
 test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
 test_ctlproto_SRCS := services/kerbgated/ctlproto.c
-test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
+test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/secretctl.c services/kerbgated/secretstore.c services/kerbgated/tlscheck.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
 $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_control_SRCS := services/kerbgated/control.c services/kerbgated/ctlproto.c services/kerbgated/sealedstore.c
