@@ -24,6 +24,7 @@ test_bootstate_SRCS := firmware/bootstate/bootstate.c
 test_credkeys_SRCS := services/kerbgated/credkeys.c services/kerbgated/sealedstore.c
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
 test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
+test_secretstore_SRCS := services/kerbgated/secretstore.c services/kerbgated/credstore.c services/kerbgated/sealedstore.c
 test_ctlproto_SRCS := services/kerbgated/ctlproto.c
 test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/secretctl.c services/kerbgated/secretstore.c services/kerbgated/tlscheck.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
 $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
