@@ -15,5 +15,5 @@ fuzz_bootstate_SRCS := firmware/bootstate/bootstate.c
 fuzz_sealedstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c services/kerbgated/secretstore.c
 fuzz_ctlproto_SRCS := services/kerbgated/ctlproto.c
 fuzz_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
-fuzz_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/tls.c services/kerbgated/sandbox.c
+fuzz_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/secretstore.c services/kerbgated/sealedstore.c services/kerbgated/credstore.c services/kerbgated/tls.c services/kerbgated/sandbox.c
 fuzz_credpkg_SRCS :=

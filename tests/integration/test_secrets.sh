@@ -120,13 +120,45 @@ test_tls_key_not_the_certificates_fails_verify() {
 	! sec verify tls mail.corp.contoso.com "$v" >"$work/sec.out" 2>&1 &&
 		grep -q "the private key is not the certificate's" "$work/sec.out" &&
 		! sec activate tls mail.corp.contoso.com "$v" >/dev/null 2>&1 || return 1
-	# The right pair, with its chain: verified.
-	cat "$work/mail.pem" "$work/ca.pem" >"$work/mail-chain.pem"
-	sec stage tls mail.corp.contoso.com --key-file "$work/mail.key" \
-		--cert-file "$work/mail-chain.pem" >"$work/sec.out" 2>&1 || return 1
+	sec list | grep -Eq "^tls +mail.corp.contoso.com +$v +staged" || return 1
+	sec retire tls mail.corp.contoso.com "$v" >/dev/null || return 1
+	# A new pair (not in any file kerbgated reads), with its chain: verified.
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=mail.corp.contoso.com/O=Rotated" -keyout "$work/mail2.key" \
+		-out "$work/mail2.csr" 2>/dev/null
+	openssl x509 -req -in "$work/mail2.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+		-CAcreateserial -days 2 -out "$work/mail2.pem" \
+		-extfile <(printf 'subjectAltName=DNS:mail.corp.contoso.com') 2>/dev/null
+	chmod 600 "$work/mail2.key"
+	cat "$work/mail2.pem" "$work/ca.pem" >"$work/mail2-chain.pem"
+	sec stage tls mail.corp.contoso.com --key-file "$work/mail2.key" \
+		--cert-file "$work/mail2-chain.pem" >"$work/sec.out" 2>&1 || return 1
 	v=$(staged_version)
 	sec verify tls mail.corp.contoso.com "$v" >"$work/sec.out" 2>&1 || { cat "$work/sec.out"; return 1; }
 	grep -q "the key is the certificate's" "$work/sec.out"
+	tls_version=$v
+}
+
+served_fingerprint() {
+	client openssl s_client -connect "$KGLAB_VIP:443" -servername mail.corp.contoso.com \
+		</dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+
+test_activated_tls_key_serves_from_the_next_generation() {
+	local want
+	want=$(openssl x509 -in "$work/mail2.pem" -noout -fingerprint -sha256)
+	[ "$(served_fingerprint)" != "$want" ] || return 1
+	sec activate tls mail.corp.contoso.com "$tls_version" >"$work/sec.out" 2>&1 ||
+		{ cat "$work/sec.out"; return 1; }
+	grep -q "from the next generation" "$work/sec.out" || return 1
+	kill -HUP "$kg_pid"
+	sleep 2
+	# The new chain is served, and handshakes sign with the stored key.
+	[ "$(served_fingerprint)" = "$want" ] &&
+		log_has "VIP key(s) and chain(s) from the sealed store" &&
+		[ "$(vip_curl --cacert "$work/ca.pem" --negotiate -u : \
+			https://mail.corp.contoso.com/tls-stored)" = 200 ] &&
+		body_has "signature: valid"
 }
 
 test_no_secret_byte_in_answers_or_log() {
@@ -156,5 +188,7 @@ check "a header secret change: the back-end verifies new logins with the new sec
 	test_header_secret_change_reaches_the_backend
 check "a TLS key that is not its certificate's fails verify; the right pair verifies" \
 	test_tls_key_not_the_certificates_fails_verify
+check "an activated TLS key and chain serve from the next generation (reload)" \
+	test_activated_tls_key_serves_from_the_next_generation
 check "no byte of a secret in an answer or the log" test_no_secret_byte_in_answers_or_log
 finish

@@ -3,7 +3,7 @@
 test_http_SRCS := services/kerbgated/http.c
 test_replay_SRCS := services/kerbgated/replay.c
 test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
-test_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/tls.c services/kerbgated/sandbox.c tests/unit/certgen.c
+test_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/secretstore.c services/kerbgated/sealedstore.c services/kerbgated/credstore.c services/kerbgated/tls.c services/kerbgated/sandbox.c tests/unit/certgen.c
 test_sign_SRCS := services/kerbgated/sign.c services/kerbgated/hmac256.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
