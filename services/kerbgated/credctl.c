@@ -829,18 +829,6 @@ do_retire(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 }
 
 static void
-fmt_time(uint64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		kg_strlcpy(buf, "-", len);
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 do_list(struct credctl *cc, uint32_t id)
 {
 	char *t, a[32], b[32], ets[128];
@@ -857,8 +845,8 @@ do_list(struct credctl *cc, uint32_t id)
 		    e->state == CRED_VERIFIED ? e->verified_at :
 		    e->state == CRED_ACTIVE ? e->activated_at : e->superseded_at;
 
-		fmt_time(since, a, sizeof(a));
-		fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
+		cred_fmt_time(since, a, sizeof(a));
+		cred_fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
 		    cc->cs->retention_s : 0, b, sizeof(b));
 		for (k = 0, eo = 0, ets[0] = '\0'; k < e->nkeys && eo < sizeof(ets); k++)
 			eo += (size_t)snprintf(ets + eo, sizeof(ets) - eo, "%s%s",
@@ -893,7 +881,7 @@ do_list_json(struct credctl *cc, uint32_t id)
 
 		for (k = 0; ets != NULL && k < e->nkeys; k++)
 			json_array_append_new(ets, json_string(etype_name(e->keys[k].enctype)));
-		fmt_time(since, when, sizeof(when));
+		cred_fmt_time(since, when, sizeof(when));
 		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:s, s:I, s:o}",
 		    "kvno", (int)e->kvno, "state", cred_state_name(e->state),
 		    "since", (json_int_t)since, "since_utc", when,

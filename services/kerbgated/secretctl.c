@@ -384,18 +384,6 @@ do_retire(struct secretctl *sc, const struct ctl_req *r, int *changed, char *tex
 	return say(text, len, "%s version %u retired", l, r->kvno), CTL_OK;
 }
 
-static void
-fmt_time(uint64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		kg_strlcpy(buf, "-", len);
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static uint64_t
 since(const struct secret_entry *e)
 {
@@ -415,8 +403,8 @@ do_list(const struct secretctl *sc, char *text, size_t len)
 	for (i = 0; i < sc->ss->n && off < len; i++) {
 		const struct secret_entry *e = &sc->ss->e[i];
 
-		fmt_time(since(e), a, sizeof(a));
-		fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
+		cred_fmt_time(since(e), a, sizeof(a));
+		cred_fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
 		    sc->ss->retention_s : 0, b, sizeof(b));
 		off += (size_t)snprintf(text + off, len - off, "%-6s %-24s %-4u %-9s "
 		    "%-21s %s\n", secret_kind_name(e->kind), e->name[0] ? e->name : "-",
@@ -468,7 +456,7 @@ secretctl_list_json(const struct secretctl *sc)
 	for (i = 0; arr != NULL && i < sc->ss->n; i++) {
 		const struct secret_entry *e = &sc->ss->e[i];
 
-		fmt_time(since(e), when, sizeof(when));
+		cred_fmt_time(since(e), when, sizeof(when));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, "
 		    "s:I, s:I}", "kind", secret_kind_name(e->kind), "name", e->name,
 		    "version", (json_int_t)e->ver, "state", cred_state_name(e->state),

@@ -321,25 +321,6 @@ secretstore_put(struct secretstore *ss, const struct secret_entry *e, char *err,
 
 /* ------------------------------------------------------------- records */
 
-static void
-put_be(uint8_t *p, uint64_t v, size_t n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return v;
-}
-
 int
 secretstore_encode(const struct secretstore *ss, struct sealed_buf *out)
 {
@@ -354,17 +335,17 @@ secretstore_encode(const struct secretstore *ss, struct sealed_buf *out)
 		size_t off = 0, nlen = strlen(e->name);
 
 		r[off++] = (uint8_t)e->state;
-		put_be(r + off, e->ver, 4);
-		put_be(r + off + 4, e->staged_at, 8);
-		put_be(r + off + 12, e->verified_at, 8);
-		put_be(r + off + 20, e->activated_at, 8);
-		put_be(r + off + 28, e->superseded_at, 8);
+		sealed_put_be(r + off, e->ver, 4);
+		sealed_put_be(r + off + 4, e->staged_at, 8);
+		sealed_put_be(r + off + 12, e->verified_at, 8);
+		sealed_put_be(r + off + 20, e->activated_at, 8);
+		sealed_put_be(r + off + 28, e->superseded_at, 8);
 		off += 36;
-		put_be(r + off, nlen, 2);
+		sealed_put_be(r + off, nlen, 2);
 		memcpy(r + off + 2, e->name, nlen);
 		off += 2 + nlen;
-		put_be(r + off, e->keylen, 4);
-		put_be(r + off + 4, e->len, 4);
+		sealed_put_be(r + off, e->keylen, 4);
+		sealed_put_be(r + off + 4, e->len, 4);
 		memcpy(r + off + 8, e->val, e->len);
 		off += 8 + e->len;
 		rv = sealed_buf_add(out, secret_kind_record(e->kind), r, off);
@@ -386,13 +367,13 @@ decode_entry(enum secret_kind k, const uint8_t *p, size_t n,
 		return kg_seterr(err, errlen, "%s secret record of %zu bytes: too short",
 		    secret_kind_name(k), n);
 	e->state = (enum cred_state)p[off++];
-	e->ver = (uint32_t)get_be(p + off, 4);
-	e->staged_at = get_be(p + off + 4, 8);
-	e->verified_at = get_be(p + off + 12, 8);
-	e->activated_at = get_be(p + off + 20, 8);
-	e->superseded_at = get_be(p + off + 28, 8);
+	e->ver = (uint32_t)sealed_get_be(p + off, 4);
+	e->staged_at = sealed_get_be(p + off + 4, 8);
+	e->verified_at = sealed_get_be(p + off + 12, 8);
+	e->activated_at = sealed_get_be(p + off + 20, 8);
+	e->superseded_at = sealed_get_be(p + off + 28, 8);
 	off += 36;
-	nlen = (size_t)get_be(p + off, 2);
+	nlen = (size_t)sealed_get_be(p + off, 2);
 	off += 2;
 	if (nlen >= SECRET_NAME_MAX || n - off < nlen + 8 ||
 	    memchr(p + off, '\0', nlen) != NULL)
@@ -400,8 +381,8 @@ decode_entry(enum secret_kind k, const uint8_t *p, size_t n,
 		    secret_kind_name(k));
 	memcpy(e->name, p + off, nlen);
 	off += nlen;
-	e->keylen = (size_t)get_be(p + off, 4);
-	e->len = (size_t)get_be(p + off + 4, 4);
+	e->keylen = (size_t)sealed_get_be(p + off, 4);
+	e->len = (size_t)sealed_get_be(p + off + 4, 4);
 	off += 8;
 	if (e->len != n - off)
 		return kg_seterr(err, errlen, "%s secret record: value of %zu bytes, "
