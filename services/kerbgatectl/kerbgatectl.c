@@ -306,8 +306,14 @@ secrets(const char *sock, int argc, char **argv)
 		    (r.kind != SECRET_TLS && (kfile != NULL || cfile != NULL)))
 			usage();
 		r.type = CTL_MSG_SECRET_STAGE;
-		if (sfile != NULL)
-			sec = read_file(sfile, SECRET_POOL_MAX, 1, &slen);
+		if (sfile != NULL &&
+		    (sec = read_file(sfile, SECRET_POOL_MAX, 1, &slen)) != NULL &&
+		    slen < SECRET_POOL_MIN) {
+			fprintf(stderr, "kerbgatectl: %s holds %zu bytes: a header secret "
+			    "is %d to %d (head -c 48 /dev/urandom)\n", sfile, slen,
+			    SECRET_POOL_MIN, SECRET_POOL_MAX);
+			exit(2);
+		}
 		if (kfile != NULL) {
 			sec = read_file(kfile, SECRET_TLS_KEY_MAX, 1, &slen);
 			crt = read_file(cfile, SECRET_TLS_MAX - slen, 0, &clen);
