@@ -2,7 +2,6 @@
  * secretstore.c: pool secrets, the cookie key and TLS keys, and their
  * lifecycle (secretstore.h).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,24 +77,43 @@ secret_check_size(enum secret_kind k, size_t len, size_t keylen, char *err,
 	return kg_seterr(err, errlen, "unknown kind of secret %d", (int)k);
 }
 
+/* log2(x) for x >= 1, bit by bit (no libm for one estimate). */
+static double
+log2_ge1(double x)
+{
+	double y = 0, b = 0.5;
+	int i;
+
+	while (x >= 2) {
+		x /= 2;
+		y += 1;
+	}
+	for (i = 0; i < 24; i++, b /= 2) {
+		x *= x;
+		if (x >= 2) {
+			x /= 2;
+			y += b;
+		}
+	}
+	return y;
+}
+
 unsigned
 secret_entropy_bits(const uint8_t *p, size_t len)
 {
 	size_t count[256] = { 0 }, i;
-	double h = 0;
+	double bits = 0;
 
 	if (len == 0)
 		return 0;
 	for (i = 0; i < len; i++)
 		count[p[i]]++;
-	for (i = 0; i < 256; i++) {
-		double f = (double)count[i] / (double)len;
-
+	/* Shannon: sum over byte values of count * log2(len / count). */
+	for (i = 0; i < 256; i++)
 		if (count[i] > 0)
-			h -= f * log2(f);
-	}
+			bits += (double)count[i] * log2_ge1((double)len / (double)count[i]);
 	kg_zero(count, sizeof(count));
-	return (unsigned)(h * (double)len);
+	return (unsigned)bits;
 }
 
 struct secretstore *

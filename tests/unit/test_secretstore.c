@@ -222,6 +222,18 @@ test_entropy_estimate_refuses_what_admins_get_wrong(void **state)
 	assert_true(secret_entropy_bits((const uint8_t *)word, 32) < SECRET_MIN_BITS);
 	assert_true(secret_entropy_bits(rnd48, 48) >= SECRET_MIN_BITS);
 	assert_true(secret_entropy_bits((const uint8_t *)hex64, 64) >= SECRET_MIN_BITS);
+	{
+		uint8_t all[256], half[64];
+		size_t i;
+
+		for (i = 0; i < 256; i++)
+			all[i] = (uint8_t)i;
+		for (i = 0; i < 64; i++)
+			half[i] = (uint8_t)(i % 2);
+		/* Exact cases: 8 bits for each of 256 values, 1 bit per coin. */
+		assert_in_range(secret_entropy_bits(all, 256), 2047, 2048);
+		assert_in_range(secret_entropy_bits(half, 64), 63, 64);
+	}
 }
 
 int
