@@ -49,7 +49,7 @@ include toolchain/mbedtls/mbedtls.mk
 AUTOCONF_H := $(GENINC)/generated/autoconf.h
 INCLUDES   := -I$(GENINC) -Iservices/common -Iservices/kerbgated -Iservices/mgmtd -Itools/roll \
               -Ifirmware/bootstate $(HEIMDAL_CFLAGS) $(MBEDTLS_CPPFLAGS)
-SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(EV_LIBS) $(JANSSON_LIBS) $(SECCOMP_LIBS) $(CRYPTO_LIBS)
+SERVICE_LIBS := $(HEIMDAL_LIBS) $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(EV_LIBS) $(JANSSON_LIBS) $(SECCOMP_LIBS) $(CRYPTO_LIBS) $(ARGON2_LIBS)
 
 objs = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
 

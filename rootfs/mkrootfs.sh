@@ -44,6 +44,10 @@ for s in "$@"; do
 	strip --strip-unneeded "$target/usr/sbin/$(basename "$s")"
 done
 
+# kerbgate-mgmtd's web pages (its "web" listener, docs/api.md)
+install -d -m 0755 "$target/usr/share/kerbgate/www"
+install -m 0644 "$here/../services/mgmtd/www/"* "$target/usr/share/kerbgate/www/"
+
 install -m 0644 "$kernel" "$target/boot/vmlinuz"
 install -m 0644 "$initrd" "$target/boot/initrd.img"
 echo "$release" >"$target/etc/kerbgate-release"

@@ -14,7 +14,7 @@ ROOTFS_DEBS_STAMP  := $(ROOTFS_DEBS)/.fetched
 KERNEL_DEBS_STAMP  := $(KERNEL_DEBS)/.fetched
 ROOTFS_STAMP       := $(BUILD)/.rootfs-target
 FIRMWARE_VERSION   := $(or $(patsubst "%",%,$(CONFIG_FIRMWARE_VERSION)),0.1.0)
-ROOTFS_INPUTS      := $(shell find rootfs/skeleton board/$(BOARD) 2>/dev/null) \
+ROOTFS_INPUTS      := $(shell find rootfs/skeleton board/$(BOARD) services/mgmtd/www 2>/dev/null) \
                       rootfs/mkrootfs.sh rootfs/elf-libs.sh
 
 $(ROOTFS_DEBS_STAMP): rootfs/packages.txt rootfs/fetch-debs.sh

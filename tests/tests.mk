@@ -2,7 +2,10 @@
 # against the same libraries the daemons use.  Fuzz targets are libFuzzer
 # programs, one per tests/fuzz/fuzz_*.c, built with clang and the sanitizers
 # into their own object tree.  Integration tests are scripts that run against
-# the lab (tests/lab/).
+# the lab (tests/lab/): every executable tests/integration/test_*.sh, among
+# them test_webui.sh, the web pages in Chromium (headless, through WebDriver:
+# chromium, chromium-driver and python3-selenium come with `make deps`),
+# which leaves a screenshot of every page in $(O)/webui/ as its artifacts.
 
 #
 # Each test or fuzz target names the sources it links in tests/unit/unit.mk or

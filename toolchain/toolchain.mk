@@ -51,3 +51,4 @@ CMOCKA_LIBS    := -lcmocka
 SECCOMP_LIBS   := -lseccomp
 # OpenSSL's libcrypto: the TLS key process signs with it (tlskey.c)
 CRYPTO_LIBS    := -lcrypto
+ARGON2_LIBS    := -largon2

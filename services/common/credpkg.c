@@ -276,7 +276,10 @@ check_claims(const uint8_t *pkg, EVP_PKEY *recipient, int64_t now,
 	if (info->expires <= now)
 		return kg_seterr(err, errlen, "the package expired %lld s ago: make a new "
 		    "one (kerbgate-roll --package)", (long long)(now - info->expires));
-	if (info->expires < info->created ||
+	/* created is not after now + skew, expires is after now: compared
+	 * with now, neither difference can overflow (created may be any
+	 * signed 64-bit value; expires - created could). */
+	if (info->expires < info->created || info->created < now - PKG_MAX_LIFETIME ||
 	    info->expires - info->created > PKG_MAX_LIFETIME)
 		return kg_seterr(err, errlen, "the package is valid for more than %d days: "
 		    "refused (make one with a shorter lifetime)", PKG_MAX_LIFETIME / 86400);

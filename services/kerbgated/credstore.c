@@ -143,6 +143,12 @@ admissible(const struct credstore *cs, const char *principal, int kvno,
 	if (a != NULL && strcasecmp(a->principal, principal) != 0)
 		return kg_seterr(err, errlen, "the active account is %s, not %s: "
 		    "import a keytab to change the account", a->principal, principal);
+	/* Staged entries alone bind the account too: a store of two
+	 * accounts does not load again (credstore_put). */
+	if (cs->n > 0 && strcasecmp(cs->e[0].principal, principal) != 0)
+		return kg_seterr(err, errlen, "the account of this store is %s, not %s: "
+		    "retire its kvnos first to change the account", cs->e[0].principal,
+		    principal);
 	if (a != NULL && kvno <= a->kvno)
 		return kg_seterr(err, errlen, "kvno %d is not above the active kvno %d: "
 		    "AD raises the kvno with every password change; stage the account's "
@@ -150,6 +156,26 @@ admissible(const struct credstore *cs, const char *principal, int kvno,
 	if ((old = find(cs, kvno)) != NULL && old->state != CRED_STAGED)
 		return kg_seterr(err, errlen, "kvno %d is held already (%s)", kvno,
 		    cred_state_name(old->state));
+	return 0;
+}
+
+/*
+ * One key per enctype, as AD has, for what is staged: verification tries
+ * the first, and an unverified twin must not serve.  (Not checked on load:
+ * a keytab or store that held twins before still loads.)
+ */
+static int
+one_key_per_enctype(const struct cred_key *keys, size_t nkeys, char *err,
+    size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < nkeys; i++)
+		for (j = 0; j < i; j++)
+			if (keys[j].enctype == keys[i].enctype)
+				return kg_seterr(err, errlen, "enctype %d is given twice: "
+				    "a credential has one key per enctype",
+				    (int)keys[i].enctype);
 	return 0;
 }
 
@@ -161,7 +187,8 @@ credstore_stage(struct credstore *cs, const char *principal, int kvno,
 	struct cred_entry *e;
 
 	if (admissible(cs, principal, kvno, err, errlen) != 0 ||
-	    check_keys(keys, nkeys, err, errlen) != 0)
+	    check_keys(keys, nkeys, err, errlen) != 0 ||
+	    one_key_per_enctype(keys, nkeys, err, errlen) != 0)
 		return -1;
 	if ((e = find(cs, kvno)) == NULL) {
 		if (cs->n == CRED_MAX_ENTRIES)
@@ -208,7 +235,13 @@ credstore_activate(struct credstore *cs, int kvno, uint64_t now, char *err,
 		return kg_seterr(err, errlen, "kvno %d is %s, not verified: verify it "
 		    "first (only a credential the KDC confirmed is activated)", kvno,
 		    cred_state_name(e->state));
-	if ((a = (struct cred_entry *)credstore_active(cs)) != NULL) {
+	/* A verified kvno a later roll overtook is AD's previous password:
+	 * activating it would put old keys in front of the current ones. */
+	if ((a = (struct cred_entry *)credstore_active(cs)) != NULL && kvno < a->kvno)
+		return kg_seterr(err, errlen, "kvno %d is below the active kvno %d: AD "
+		    "has moved past it; retire it (a later roll superseded it)", kvno,
+		    a->kvno);
+	if (a != NULL) {
 		a->state = CRED_RETAINED;
 		a->superseded_at = now;
 	}

@@ -180,6 +180,9 @@ render_connections(const struct metrics_shm *m, FILE *f)
 	    "TLS handshakes failed because the TLS key process did not sign.");
 	fprintf(f, "kerbgate_tls_key_failures_total %llu\n",
 	    (unsigned long long)SUM(m, tls_key_failures));
+	header(f, "kerbgate_auth_rc4_total", "counter",
+	    "Authentications whose service ticket was RC4-HMAC (the ASA account lacks AES).");
+	fprintf(f, "kerbgate_auth_rc4_total %llu\n", (unsigned long long)SUM(m, auth_rc4));
 }
 
 /*

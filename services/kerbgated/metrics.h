@@ -43,6 +43,7 @@ struct metrics_worker {
 	uint64_t backend_delegation_failures[METRICS_MAX_SERVERS];
 	uint64_t tls_key_failures;	/**< handshakes failed for want of the
 					     TLS key process's signature */
+	uint64_t auth_rc4;		/**< logins whose ticket was RC4-HMAC */
 };
 
 struct metrics_server {

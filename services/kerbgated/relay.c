@@ -754,10 +754,12 @@ auth_result(struct client *cl, const struct kh_auth_result *res)
 	logged_in(cl, res);
 	cl->session = res->session;
 	log_info("%s: %s authenticated for %s", cl->peer, cl->principal, v->name);
-	if (res->enctype == 23)
+	if (res->enctype == 23) {
+		r->mw->auth_rc4++;
 		log_info("%s: ticket for %s uses rc4-hmac: set "
 		    "msDS-SupportedEncryptionTypes on the ASA account to AES",
 		    cl->peer, v->name);
+	}
 	free(cl->mutual);
 	cl->mutual = NULL;
 	/* The AP-REP goes back framed as the AP-REQ came: raw GSS, or inside

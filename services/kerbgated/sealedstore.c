@@ -271,6 +271,33 @@ sealed_next(const uint8_t *plain, size_t len, size_t *off, struct sealed_rec *re
 	return 1;
 }
 
+/*
+ * Whoever may write the store or its folder may put an older store back,
+ * or a device key and a store of their own: both, and their folder, are
+ * writable by their owner only.
+ */
+static int
+others_cannot_write(const char *path, const struct stat *file, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (file != NULL && (file->st_mode & 022) != 0)
+		return kg_seterr(err, errlen, "%s is writable by group or others (mode "
+		    "%04o): chmod 600 %s", path, (unsigned)(file->st_mode & 07777), path);
+	if (kg_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return kg_seterr(err, errlen, "%s: path too long", path);
+	if (stat(dirname(dir), &st) != 0)
+		return kg_seterr(err, errlen, "cannot inspect the folder of %s: %s", path,
+		    strerror(errno));
+	if ((st.st_mode & 022) != 0)
+		return kg_seterr(err, errlen, "the folder %s of %s is writable by group "
+		    "or others (mode %04o): others could put an older store back; "
+		    "chmod 700 %s", dir, path, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
 int
 sealed_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
     size_t errlen)
@@ -283,6 +310,8 @@ sealed_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
 
 	*buf = NULL;
 	*len = 0;
+	if (others_cannot_write(path, NULL, err, errlen) != 0)
+		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		if (errno == ENOENT)
 			return 1;
@@ -292,6 +321,10 @@ sealed_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
 		close(fd);
 		return kg_seterr(err, errlen, "%s is not a regular file of at most %u bytes",
 		    path, (unsigned)SEALED_MAX_FILE);
+	}
+	if (others_cannot_write(path, &st, err, errlen) != 0) {
+		close(fd);
+		return -1;
 	}
 	if ((b = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
 		close(fd);

@@ -135,6 +135,8 @@ uint64_t sealed_get_be(const uint8_t *p, size_t n);
 
 /**
  * \brief          Read a whole file (the store: at most its largest size).
+ *                 The file and its folder must not be writable by group or
+ *                 others (they could put an older store back).
  *
  * \return         0, 1 when the file does not exist, or -1.
  */

@@ -397,21 +397,30 @@ route_package(const struct api_backend *be, const struct api_request *rq,
 		pkg_free_plaintext(pt, ptlen);
 		return rs->status;
 	}
-	if (state[0] == '\0') {
-		inner = *rq;
-		inner.body = (const char *)pt;
-		inner.body_len = ptlen;
-		stage_body(be, &inner, info.kvno, "package-stage", rs);
-	}
-	pkg_free_plaintext(pt, ptlen);
+	inner = *rq;
+	inner.body = (const char *)pt;
+	inner.body_len = ptlen;
 	if (state[0] != '\0' && strcmp(state, "staged") != 0 &&
 	    strcmp(state, "verified") != 0)
-		return refuse(rs, 409, "refused", "kvno %u is already %s here: nothing "
+		refuse(rs, 409, "refused", "kvno %u is already %s here: nothing "
 		    "done", info.kvno, state);
-	if (state[0] == '\0' && rs->status != 200)
-		return rs->status;
-	api_response_free(rs);
-	return verify_activate(be, rq, info.kvno, state[0] ? state : "staged", rs);
+	else if (state[0] != '\0' ||
+	    stage_body(be, &inner, info.kvno, "package-stage", rs) == 200) {
+		api_response_free(rs);
+		/* Held staged and not verifying: the staged keys may be another
+		 * package's for this kvno (a roll given up, its package replayed
+		 * or fetched late); this one's take their place and are tried. */
+		if (verify_activate(be, rq, info.kvno, state[0] ? state : "staged",
+		    rs) == 422 && strcmp(state, "staged") == 0) {
+			api_response_free(rs);
+			if (stage_body(be, &inner, info.kvno, "package-stage", rs) == 200) {
+				api_response_free(rs);
+				verify_activate(be, rq, info.kvno, "staged", rs);
+			}
+		}
+	}
+	pkg_free_plaintext(pt, ptlen);
+	return rs->status;
 }
 
 static int

@@ -15,8 +15,12 @@
  *     "audit_log": "/data/log/audit.log",
  *     "max_body_bytes": 65536,
  *     "package": { "signer_key": "...", "key": "..." },
- *     "user": "_kgmgmt" }
+ *     "user": "_kgmgmt",
+ *     "web": { "listen": "0.0.0.0:443", "state_dir": "/data/mgmt/web", ... } }
  *
+ * With "web", a second HTTPS listener serves the browser (web.h): no client
+ * certificate, a password login set with a one-time setup code at the
+ * first start, the pages and the routes they use (docs/api.md).
  * With "package", POST /api/v1/credentials/package takes sealed credential
  * packages (docs/package.md): signer_key is the management plane's pinned
  * Ed25519 public key, key this appliance's X25519 private key (0600), read
@@ -24,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -32,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -45,7 +51,9 @@
 #include "log.h"
 #include "server.h"
 #include "tls.h"
+#include "upload.h"
 #include "util.h"
+#include "web.h"
 
 struct mgmtd_conf {
 	const char	*listen;
@@ -55,6 +63,9 @@ struct mgmtd_conf {
 	const char	*user;
 	const char	*pkg_signer, *pkg_key;
 	long		 max_body;
+	int		 have_web;
+	struct web_conf	 web;
+	const char	*rauc_keyring;
 };
 
 struct backend_ctx {
@@ -66,12 +77,15 @@ static int
 load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 {
 	static const char *const top[] = { "listen", "tls", "control_socket",
-	    "audit_log", "max_body_bytes", "user", "package", NULL };
+	    "audit_log", "max_body_bytes", "user", "package", "web", NULL };
 	static const char *const tlskeys[] = { "cert", "key", "client_ca", NULL };
 	static const char *const pkgkeys[] = { "signer_key", "key", NULL };
+	static const char *const webkeys[] = { "listen", "state_dir", "www", "cert", "key",
+	    "metrics", "kerbgated_config", "release_file", "upload_dir", "max_upload_bytes",
+	    "session_idle", "session_max", "rauc_keyring", NULL };
 	struct kg_cfgerr err = { { 0 } };
 	struct kg_cfgctx ctx;
-	const json_t *tls = NULL, *pkg = NULL;
+	const json_t *tls = NULL, *pkg = NULL, *web = NULL;
 
 	memset(c, 0, sizeof(*c));
 	c->control_socket = "/run/kerbgate/control.sock";
@@ -98,6 +112,37 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		kg_cfg_string(pkg, "key", 1, &c->pkg_key, &ctx);
 		kg_cfg_pop(&ctx);
 	}
+	if (kg_cfg_object(root, "web", 0, &web, &ctx) == 1) {
+		struct web_conf *w = &c->web;
+
+		c->have_web = 1;
+		w->state_dir = "/data/mgmt/web";
+		w->www = "/usr/share/kerbgate/www";
+		w->release_file = "/etc/kerbgate-release";
+		w->upload_dir = "/data/firmware";
+		w->max_upload = UPLOAD_MAX_DEFAULT;
+		kg_cfg_push_key(&ctx, "web");
+		kg_cfg_check_keys(web, webkeys, &ctx);
+		kg_cfg_string(web, "listen", 1, &w->listen, &ctx);
+		kg_cfg_string(web, "state_dir", 0, &w->state_dir, &ctx);
+		kg_cfg_string(web, "www", 0, &w->www, &ctx);
+		kg_cfg_string(web, "cert", 0, &w->cert, &ctx);
+		kg_cfg_string(web, "key", 0, &w->key, &ctx);
+		kg_cfg_string(web, "metrics", 0, &w->metrics, &ctx);
+		kg_cfg_string(web, "kerbgated_config", 0, &w->kerbgated_conf, &ctx);
+		kg_cfg_string(web, "release_file", 0, &w->release_file, &ctx);
+		kg_cfg_string(web, "upload_dir", 0, &w->upload_dir, &ctx);
+		kg_cfg_string(web, "rauc_keyring", 0, &c->rauc_keyring, &ctx);
+		kg_cfg_int(web, "max_upload_bytes", 0, 1024 * 1024, 4L * 1024 * 1024 * 1024,
+		    &w->max_upload, &ctx);
+		kg_cfg_int(web, "session_idle", 0, 60, 86400, &w->idle_s, &ctx);
+		kg_cfg_int(web, "session_max", 0, 300, 7 * 86400, &w->max_s, &ctx);
+		kg_cfg_pop(&ctx);
+		if ((w->cert == NULL) != (w->key == NULL))
+			log_warnx("%s: web: give both cert and key, or neither (then "
+			    "mgmtd makes its own in state_dir)", file), ctx.nerrors++;
+	}
+	c->web.audit_log = c->audit_log;
 	if (ctx.nerrors > 0) {
 		log_warnx("%s", err.msg);
 		return -1;
@@ -134,20 +179,30 @@ listen_on(const char *spec)
 	return fd;
 }
 
-/* Runs as the configured user (in the control socket's group) from here on:
- * it parses what the network sends. */
-static void
-become(const char *user)
+static struct passwd *
+service_user(const char *user)
 {
 	struct passwd *pw;
 
 	if (user == NULL || geteuid() != 0)
-		return;
+		return NULL;
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("user %s does not exist: create it (useradd --system "
 		    "--no-create-home %s) or name another in the configuration", user, user);
 	if (pw->pw_uid == 0)
 		fatalx("user %s is root: kerbgate-mgmtd must run unprivileged", user);
+	return pw;
+}
+
+/* Runs as the configured user (in the control socket's group) from here on:
+ * it parses what the network sends. */
+static void
+become(const char *user)
+{
+	struct passwd *pw = service_user(user);
+
+	if (pw == NULL)
+		return;
 	if (initgroups(user, pw->pw_gid) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
@@ -175,6 +230,61 @@ be_audit(void *ctx, const struct api_client *who, const char *action, uint32_t k
 	audit_write(b->audit_fd, who, action, kvno, result);
 }
 
+/* The web listener's TLS context from its certificate files. */
+static struct tls_server *
+web_tls(const struct web *w, char *err, size_t errlen)
+{
+	struct tls_vhost_config vh = { 0 };
+	struct tls_server_config tc = { 0 };
+
+	vh.cert_file = w->cert;
+	vh.key_file = w->key;
+	tc.vhosts = &vh;
+	tc.nvhosts = 1;
+	return tls_server_new(&tc, err, errlen);
+}
+
+/* An uploaded certificate: new connections get it, old ones keep theirs. */
+static int
+reload_web_cert(void *ctx, char *err, size_t errlen)
+{
+	struct server_config *sc = ctx;
+	struct tls_server *t = web_tls(sc->web, err, errlen);
+
+	if (t == NULL)
+		return -1;
+	tls_server_unref(sc->tls);
+	sc->tls = t;
+	return 0;
+}
+
+/* The web listener: state, certificate, setup code (as root), socket. */
+static void
+web_setup(const struct mgmtd_conf *conf, struct web *w, struct server_config *wsc,
+    int *audit_rfd)
+{
+	struct passwd *pw = service_user(conf->user);
+	char err[300];
+
+	if (web_first_start(w, &conf->web, pw ? pw->pw_uid : (uid_t)-1,
+	    pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) < 0)
+		fatalx("web: %s", err);
+	if ((wsc->tls = web_tls(w, err, sizeof(err))) == NULL)
+		fatalx("web: %s", err);
+	if (mkdir(conf->web.upload_dir, 0700) < 0 && errno != EEXIST)
+		fatal("web: cannot make %s", conf->web.upload_dir);
+	if (pw != NULL && chown(conf->web.upload_dir, pw->pw_uid, pw->pw_gid) < 0)
+		fatal("web: cannot give %s to %s", conf->web.upload_dir, conf->user);
+	/* The audit log is root's 0600 file: read it through a descriptor
+	 * opened before privileges go. */
+	*audit_rfd = open(conf->audit_log, O_RDONLY | O_CLOEXEC);
+	wsc->listen_fd = listen_on(conf->web.listen);
+	wsc->web = w;
+	wsc->max_body = API_MAX_BODY_DEFAULT;
+	w->reload_cert = reload_web_cert;
+	w->reload_ctx = wsc;
+}
+
 static void
 on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -189,7 +299,9 @@ main(int argc, char **argv)
 	const char *file = "/etc/kerbgate/mgmtd.json";
 	struct tls_vhost_config vh = { 0 };
 	struct tls_server_config tc = { 0 };
-	struct server_config sc = { 0 };
+	struct server_config sc = { 0 }, wsc = { 0 };
+	static struct web web;
+	int audit_rfd = -1;
 	struct api_backend be = { 0 };
 	struct backend_ctx bctx = { 0 };
 	struct kg_cfgerr cerr = { { 0 } };
@@ -234,6 +346,8 @@ main(int argc, char **argv)
 	    sizeof(err))) == NULL))
 		fatalx("package: %s", err);
 	sc.listen_fd = listen_on(conf.listen);
+	if (conf.have_web)
+		web_setup(&conf, &web, &wsc, &audit_rfd);
 	become(conf.user);
 
 	bctx.control_socket = conf.control_socket;
@@ -245,6 +359,14 @@ main(int argc, char **argv)
 	loop = EV_DEFAULT;
 	if (server_start(loop, &sc) < 0)
 		fatalx("cannot start the server");
+	if (conf.have_web) {
+		web_init(&web, &be, bctx.audit_fd, audit_rfd);
+		if (upload_init(&web, loop, conf.rauc_keyring) < 0 ||
+		    server_start(loop, &wsc) < 0)
+			fatalx("cannot start the web listener");
+		log_info("web listener on %s (password login, pages from %s)",
+		    conf.web.listen, conf.web.www);
+	}
 	ev_signal_init(&sterm, on_signal, SIGTERM);
 	ev_signal_init(&sint, on_signal, SIGINT);
 	ev_signal_start(loop, &sterm);

@@ -1,12 +1,15 @@
 /*
  * server.c: mgmtd's HTTPS connections (server.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -17,7 +20,9 @@
 #include "log.h"
 #include "server.h"
 #include "tls.h"
+#include "upload.h"
 #include "util.h"
+#include "web.h"
 
 enum conn_state { C_HANDSHAKE, C_READ, C_WRITE };
 
@@ -39,10 +44,19 @@ struct conn {
 	struct api_client	 client;
 	int			 have_client;
 	int			 not_client_auth; /* a certificate without clientAuth */
+	char			 peer[48];	/* the client's address */
+	uint8_t			 peer_addr[16];	/* its bytes (v4 or v6), for make_room() */
+	size_t			 peer_addr_len;
+	int			 streaming;	/* the body goes to upload.h */
+	uint64_t		 body_left;	/* streamed bytes still to come */
 };
 
-static const struct server_config *server_cfg;
-static ev_io accept_io;
+/* One listening socket: the mutual-TLS API or the web listener. */
+struct listener {
+	ev_io			 io;
+	const struct server_config *cfg;
+};
+
 static unsigned nconns;
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 
@@ -52,6 +66,7 @@ server_reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -59,7 +74,11 @@ server_reason(int status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 507: return "Insufficient Storage";
 	case 503: return "Service Unavailable";
 	}
 	return status < 500 ? "Bad Request" : "Internal Server Error";
@@ -76,6 +95,8 @@ conn_free(struct conn *c)
 		tls_conn_free(c->tls);
 	}
 	close(c->fd);
+	if (c->streaming)	/* cut short: the upload is incomplete */
+		upload_abort(c->cfg->web, c->body_left);
 	kg_freezero(c->in, c->in_cap);	/* a body may hold a password */
 	free(c->out);
 	TAILQ_REMOVE(&conns, c, entry);
@@ -91,27 +112,42 @@ want(struct conn *c, int events)
 	ev_io_start(c->loop, &c->io);
 }
 
+/* The web listener's page headers: they load only from this appliance. */
+#define PAGE_HEADERS "Content-Security-Policy: default-src 'self'; img-src 'self' data:; " \
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n" \
+	"X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n" \
+	"Strict-Transport-Security: max-age=31536000\r\n"
+
 /* Queues a whole answer and switches to writing it. */
 static void
-respond(struct conn *c, int status, const char *json, size_t json_len)
+respond_full(struct conn *c, int status, const char *ctype, const char *extra,
+    int is_page, const char *body, size_t body_len)
 {
 	int n;
 
 	free(c->out);
 	c->out = NULL;
-	n = asprintf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%.*s",
-	    status, server_reason(status), json_len, (int)json_len, json);
-	if (n < 0) {
+	n = asprintf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: %s\r\n%s%s"
+	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+	    status, server_reason(status), ctype, body_len, is_page ? "no-cache" : "no-store",
+	    c->cfg->web != NULL ? PAGE_HEADERS : "", extra ? extra : "");
+	if (n < 0 || (c->out = realloc(c->out, (size_t)n + body_len + 1)) == NULL) {
 		c->out = NULL;
 		conn_free(c);
 		return;
 	}
-	c->out_len = (size_t)n;
+	memcpy(c->out + n, body, body_len);
+	c->out_len = (size_t)n + body_len;
 	c->out_off = 0;
 	c->state = C_WRITE;
 	want(c, EV_WRITE);
+}
+
+static void
+respond(struct conn *c, int status, const char *json, size_t json_len)
+{
+	respond_full(c, status, "application/json", NULL, 0, json, json_len);
 }
 
 static void
@@ -125,16 +161,20 @@ respond_error(struct conn *c, int status, const char *code, const char *msg)
 }
 
 /*
- * A management client's certificate says so: extended key usage clientAuth.
- * mbedTLS accepts a certificate without the extension for either end, so an
- * appliance's server certificate from the same CA would otherwise be an admin.
+ * A management client's certificate says so: extended key usage clientAuth,
+ * named.  mbedTLS accepts a certificate without the extension for either
+ * end, and one with anyExtendedKeyUsage for any usage, so an appliance's
+ * server certificate from the same CA would otherwise be an admin.
  */
 static int
 is_client_auth(const mbedtls_x509_crt *crt)
 {
-	return mbedtls_x509_crt_has_ext_type(crt, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) &&
-	    mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_CLIENT_AUTH,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) == 0;
+	const mbedtls_x509_sequence *u;
+
+	for (u = &crt->ext_key_usage; u != NULL && u->buf.p != NULL; u = u->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_CLIENT_AUTH, &u->buf) == 0)
+			return 1;
+	return 0;
 }
 
 /* The client certificate's subject and fingerprint, for the audit log. */
@@ -167,16 +207,43 @@ note_client(struct conn *c)
 }
 
 static void
+web_request_of(struct conn *c, struct web_request *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->head = &c->head;
+	rq->body = c->in + c->head.head_len;
+	rq->body_len = c->head.has_content_length ? (size_t)c->head.content_length : 0;
+	rq->peer = c->peer;
+}
+
+static void
+web_respond(struct conn *c, struct web_response *rs)
+{
+	respond_full(c, rs->status, rs->ctype ? rs->ctype : "application/json", rs->headers,
+	    rs->is_page, rs->body ? rs->body : "{}", rs->body ? rs->body_len : 2);
+	web_response_free(rs);
+}
+
+static void
+handle_web(struct conn *c)
+{
+	struct web_request rq;
+	struct web_response rs;
+
+	web_request_of(c, &rq);
+	web_handle(c->cfg->web, &rq, &rs);
+	kg_zero(c->in, c->in_len);
+	web_respond(c, &rs);
+}
+
+static void
 handle(struct conn *c)
 {
 	struct api_request rq;
 	struct api_response rs;
 
-	if (c->not_client_auth) {
-		kg_zero(c->in, c->in_len);
-		respond_error(c, 403, "client", "the client certificate is not one for "
-		    "TLS client authentication: issue it with extended key usage "
-		    "clientAuth (docs/api.md)");
+	if (c->cfg->web != NULL) {
+		handle_web(c);
 		return;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -191,6 +258,88 @@ handle(struct conn *c)
 	kg_zero(c->in, c->in_len);
 	respond(c, rs.status, rs.body ? rs.body : "{}", rs.body ? rs.body_len : 2);
 	api_response_free(&rs);
+}
+
+static int stream_data(struct conn *c, const char *buf, size_t n);
+
+/* Tells a client that waits for it (Expect: 100-continue) to send the body. */
+static void
+send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	size_t off = 0;
+	ssize_t n;
+	int tries = 0;
+
+	while (off < sizeof(cont) - 1 && tries++ < 100) {
+		n = tls_write(c->tls, cont + off, sizeof(cont) - 1 - off);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n != TLS_WANT_WRITE && n != TLS_WANT_READ)
+			return;
+	}
+}
+
+/* A firmware bundle: its body goes to upload.h as it comes, never whole in
+ * memory.  0: go on reading; -1: answered (refused or done). */
+static int
+stream_begin(struct conn *c)
+{
+	struct web_request rq;
+	struct web_response rs;
+	size_t have = c->in_len - c->head.head_len;
+
+	memset(&rs, 0, sizeof(rs));
+	web_request_of(c, &rq);
+	rq.body = NULL;
+	rq.body_len = 0;
+	if (web_authorize(c->cfg->web, &rq, &rs) != 0 ||
+	    upload_begin(c->cfg->web, &rq, c->head.has_content_length ?
+	    c->head.content_length : 0, &rs) != 0) {
+		web_respond(c, &rs);
+		return -1;
+	}
+	c->streaming = 1;
+	c->body_left = c->head.content_length;
+	if (c->head.expect_continue && have == 0)
+		send_continue(c);
+	c->in_len = c->head.head_len;
+	return have > 0 ? stream_data(c, c->in + c->head.head_len, have) : 0;
+}
+
+/* Bytes of a streamed body; answers when the last one is in. */
+static int
+stream_data(struct conn *c, const char *buf, size_t n)
+{
+	struct web_response rs;
+
+	memset(&rs, 0, sizeof(rs));
+	if (n > c->body_left)
+		n = (size_t)c->body_left;
+	if (upload_write(c->cfg->web, buf, n, &rs) != 0) {
+		c->streaming = 0;
+		web_respond(c, &rs);
+		return -1;
+	}
+	c->body_left -= n;
+	ev_timer_again(c->loop, &c->timer);	/* an idle limit while it streams */
+	if (c->body_left > 0)
+		return 0;
+	c->streaming = 0;
+	upload_end(c->cfg->web, &rs);
+	web_respond(c, &rs);
+	return -1;
+}
+
+static int
+streams(const struct conn *c)
+{
+	static const char path[] = UPLOAD_PATH;
+
+	return c->cfg->web != NULL && c->head.method_len == 4 &&
+	    memcmp(c->head.method, "POST", 4) == 0 &&
+	    c->head.target_len == sizeof(path) - 1 &&
+	    memcmp(c->head.target, path, sizeof(path) - 1) == 0;
 }
 
 /* Reads what TLS has; answers once the head and the whole body are in. */
@@ -219,6 +368,11 @@ on_read(struct conn *c)
 			conn_free(c);
 			return;
 		}
+		if (c->streaming) {
+			if (stream_data(c, c->in + c->in_len, (size_t)n) < 0)
+				return;
+			continue;
+		}
 		c->in_len += (size_t)n;
 		if (c->head.head_len == 0) {
 			lim.max_head_bytes = SERVER_MAX_HEAD;
@@ -235,6 +389,11 @@ on_read(struct conn *c)
 				respond_error(c, 411, "length", "send the body "
 				    "with a Content-Length");
 				return;
+			}
+			if (streams(c)) {
+				if (stream_begin(c) < 0)
+					return;
+				continue;
 			}
 			if (c->head.has_content_length &&
 			    c->head.content_length > c->cfg->max_body) {
@@ -301,6 +460,14 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		note_client(c);
 		c->state = C_READ;
+		/* Answered before anything is read: a connection past the
+		 * handshake holds a slot make_room() does not take back. */
+		if (c->not_client_auth) {
+			respond_error(c, 403, "client", "the client certificate is not "
+			    "one for TLS client authentication: issue it with extended "
+			    "key usage clientAuth (docs/api.md)");
+			return;
+		}
 	}
 	if (c->state == C_READ) {
 		on_read(c);
@@ -317,43 +484,98 @@ on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/* The address bytes of a peer (no port), for make_room(). */
+static size_t
+peer_address(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
 /*
- * Makes room when every slot is taken: the oldest connection still in its TLS
+ * Makes room when every slot is taken: a connection still in its TLS
  * handshake goes, since anyone who can reach the port can hold those (and
- * only a management client gets past it).  0 when a slot is free.
+ * only a management client gets past it).  The oldest one from the
+ * newcomer's own address if there is one, else the oldest: a flood from
+ * one address then pushes out only its own connections, never a management
+ * client's handshake in flight from another.  0 when a slot is free.
  */
 static int
-make_room(void)
+make_room(const uint8_t *peer, size_t peer_len)
 {
-	struct conn *c;
+	struct conn *c, *victim = NULL;
 
 	if (nconns < SERVER_MAX_CONNS)
 		return 0;
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->state == C_HANDSHAKE) {
-			log_info("%u management connections: dropped the oldest one "
-			    "still in its TLS handshake", nconns);
-			conn_free(c);
-			return 0;
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->state != C_HANDSHAKE)
+			continue;
+		if (victim == NULL)
+			victim = c;
+		if (peer_len > 0 && c->peer_addr_len == peer_len &&
+		    memcmp(c->peer_addr, peer, peer_len) == 0) {
+			victim = c;
+			break;
 		}
-	return -1;
+	}
+	if (victim == NULL)
+		return -1;
+	log_info("%u management connections: dropped one still in its TLS handshake",
+	    nconns);
+	conn_free(victim);
+	return 0;
+}
+
+/* The client's address, for the login rate limit and the audit log. */
+static void
+note_peer(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	kg_strlcpy(c->peer, "unknown", sizeof(c->peer));
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer,
+		    sizeof(c->peer));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer,
+		    sizeof(c->peer));
 }
 
 static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
+	const struct server_config *cfg = ((struct listener *)w)->cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t peer[16];
+	size_t peer_len;
 	struct conn *c;
 	int fd;
 
 	(void)revents;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (make_room() < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+	while ((fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		peer_len = peer_address(&ss, peer);
+		sl = sizeof(ss);
+		if (make_room(peer, peer_len) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
-		c->in_cap = SERVER_MAX_HEAD + server_cfg->max_body;
+		memcpy(c->peer_addr, peer, peer_len);
+		c->peer_addr_len = peer_len;
+		c->in_cap = SERVER_MAX_HEAD + cfg->max_body;
 		if ((c->in = malloc(c->in_cap)) == NULL ||
-		    (c->tls = tls_conn_new_server(server_cfg->tls, fd)) == NULL) {
+		    (c->tls = tls_conn_new_server(cfg->tls, fd)) == NULL) {
 			free(c->in);
 			free(c);
 			close(fd);
@@ -362,13 +584,15 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		nconns++;
 		TAILQ_INSERT_TAIL(&conns, c, entry);
 		c->loop = loop;
-		c->cfg = server_cfg;
+		c->cfg = cfg;
 		c->fd = fd;
 		c->state = C_HANDSHAKE;
+		note_peer(c);
 		ev_io_init(&c->io, on_io, fd, EV_READ);
 		c->io.data = c;
 		ev_io_start(loop, &c->io);
-		ev_timer_init(&c->timer, on_timeout, SERVER_CONN_TIMEOUT_S, 0);
+		ev_timer_init(&c->timer, on_timeout, SERVER_CONN_TIMEOUT_S,
+		    SERVER_CONN_TIMEOUT_S);
 		c->timer.data = c;
 		ev_timer_start(loop, &c->timer);
 	}
@@ -379,8 +603,12 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 int
 server_start(struct ev_loop *loop, const struct server_config *cfg)
 {
-	server_cfg = cfg;
-	ev_io_init(&accept_io, on_accept, cfg->listen_fd, EV_READ);
-	ev_io_start(loop, &accept_io);
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return -1;
+	l->cfg = cfg;
+	ev_io_init(&l->io, on_accept, cfg->listen_fd, EV_READ);
+	ev_io_start(loop, &l->io);
 	return 0;
 }

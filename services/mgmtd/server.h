@@ -3,10 +3,12 @@
  * connection parsed by kerbgated's parser (http.h), answered by api.h.
  *
  * Bounds, so that no client can hold the service: a connection has
- * SERVER_CONN_TIMEOUT_S from accept to its last byte, a head at most
+ * SERVER_CONN_TIMEOUT_S from accept to its last byte (a streamed firmware
+ * upload: SERVER_CONN_TIMEOUT_S without a byte), a head at most
  * SERVER_MAX_HEAD bytes, a body at most max_body bytes (and only with a
  * Content-Length: chunked bodies get 411), and at most SERVER_MAX_CONNS
- * connections are open at once (more are closed at accept).
+ * connections are open at once, both listeners together (more are closed
+ * at accept).
  */
 #ifndef KG_MGMTD_SERVER_H
 #define KG_MGMTD_SERVER_H
@@ -21,15 +23,22 @@
 
 struct ev_loop;
 struct tls_server;
+struct web;
 
 struct server_config {
 	int			 listen_fd;	/**< bound, listening, non-blocking */
-	struct tls_server	*tls;		/**< requires client certificates */
+	struct tls_server	*tls;		/**< requires client certificates (the
+						     API); read at each accept, so
+						     it may be swapped (web) */
 	size_t			 max_body;
 	const struct api_backend *api;
+	struct web		*web;		/**< not NULL: the web listener
+						     (web.h): no client certificate,
+						     a login; POST UPLOAD_PATH
+						     streams its body (upload.h) */
 };
 
-/** \brief Starts accepting on the loop; 0 or -1. */
+/** \brief Starts accepting on the loop, one call per listener; 0 or -1. */
 int server_start(struct ev_loop *loop, const struct server_config *cfg);
 
 /** \brief The status line's reason phrase for a status code. */

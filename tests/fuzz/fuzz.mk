@@ -17,3 +17,5 @@ fuzz_ctlproto_SRCS := services/kerbgated/ctlproto.c
 fuzz_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 fuzz_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/secretstore.c services/kerbgated/sealedstore.c services/kerbgated/credstore.c services/kerbgated/tls.c services/kerbgated/sandbox.c
 fuzz_credpkg_SRCS :=
+fuzz_webparse_SRCS := services/mgmtd/webparse.c services/mgmtd/keytab.c services/kerbgated/http.c
+fuzz_web_SRCS := services/mgmtd/web.c services/mgmtd/session.c services/mgmtd/ratelimit.c services/mgmtd/webpass.c services/mgmtd/webparse.c services/mgmtd/keytab.c services/mgmtd/status.c services/mgmtd/upload.c services/mgmtd/devcert.c services/mgmtd/audit.c services/mgmtd/api.c services/kerbgated/ctlproto.c services/kerbgated/http.c

@@ -33,6 +33,7 @@ struct fake {
 	char		 audit[512];
 	const char	*list;		/* the LIST_JSON answer, when set */
 	uint32_t	 verify_status;	/* the VERIFY answer, when set */
+	int		 stage_fixes;	/* a STAGE clears verify_status */
 	uint16_t	 types[16];	/* every request's type, in order */
 	int		 ntypes;
 	EVP_PKEY	*signer, *key;	/* the package keys mgmtd holds */
@@ -48,6 +49,8 @@ fake_ctl(void *ctx, const struct ctl_req *req, struct ctl_result *res, char *err
 	if (f->ntypes < 16)
 		f->types[f->ntypes++] = req->type;
 	f->last = *req;
+	if (req->type == CTL_MSG_STAGE && f->stage_fixes)
+		f->verify_status = 0;
 	if (req->password != NULL)
 		snprintf(f->last_password, sizeof(f->last_password), "%.*s",
 		    (int)req->pwlen, (const char *)req->password);
@@ -515,6 +518,53 @@ test_package_that_fails_verification_is_not_activated(void **s)
 	EVP_PKEY_free(f.key);
 }
 
+/*
+ * Attack: a roll is given up after lb1 staged kvno 8 from package A (AD was
+ * never changed), and the next roll makes package B for kvno 8 with another
+ * password.  A, replayed from the share (or fetched late), is held staged
+ * when B comes: B was verified against A's keys, failed, and was never
+ * staged, so lb1 answered 422 to B at every pull, for good.  Now the
+ * package's credential takes the place of staged keys that do not verify.
+ */
+static void
+test_package_replaces_staged_keys_that_do_not_verify(void **s)
+{
+	struct fake f = { .status = CTL_OK, .list = PKG_LIST_STAGED_8,
+	    .verify_status = CTL_FAILED, .stage_fixes = 1 };
+	struct api_response rs;
+	uint8_t *p;
+	size_t len;
+
+	(void)s;
+	f.signer = keygen(EVP_PKEY_ED25519);
+	f.key = keygen(EVP_PKEY_X25519);
+	p = package(f.signer, f.key, 8, PKG_BODY_8, &len);
+	assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p, len,
+	    &admin, &rs), 200);
+	assert_int_equal(f.ntypes, 6);
+	assert_int_equal(f.types[2], CTL_MSG_VERIFY);
+	assert_int_equal(f.types[3], CTL_MSG_STAGE);
+	assert_int_equal(f.types[4], CTL_MSG_VERIFY);
+	assert_int_equal(f.types[5], CTL_MSG_ACTIVATE);
+	assert_string_equal(f.last_password, "Pkg-S3cret");
+	assert_null(strstr(rs.body, "S3cret"));
+	api_response_free(&rs);
+
+	/* AD does not have it yet either: staged, 422, nothing activated. */
+	f.verify_status = CTL_FAILED;
+	f.stage_fixes = 0;
+	f.ntypes = 0;
+	assert_int_equal(req_len(&f, "POST", "/api/v1/credentials/package", (char *)p, len,
+	    &admin, &rs), 422);
+	assert_int_equal(f.ntypes, 5);
+	assert_int_equal(f.types[3], CTL_MSG_STAGE);
+	assert_int_equal(f.types[4], CTL_MSG_VERIFY);
+	api_response_free(&rs);
+	free(p);
+	EVP_PKEY_free(f.signer);
+	EVP_PKEY_free(f.key);
+}
+
 static void
 test_package_without_keys_configured_is_refused(void **s)
 {
@@ -541,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_package_is_staged_verified_and_activated),
 		cmocka_unit_test(test_package_refusals_reach_nothing_but_the_list),
 		cmocka_unit_test(test_package_that_fails_verification_is_not_activated),
+		cmocka_unit_test(test_package_replaces_staged_keys_that_do_not_verify),
 		cmocka_unit_test(test_package_without_keys_configured_is_refused),
 	};
 

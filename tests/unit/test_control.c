@@ -226,6 +226,100 @@ test_late_answer_is_not_given_to_the_next_client(void **state)
 	kg_ipc_reader_free(&kh);
 }
 
+/* Nothing has reached the keyholder's end of the socketpair. */
+static void
+keyholder_got_nothing(struct fixture *f)
+{
+	uint8_t b;
+
+	assert_int_equal(recv(f->kh[1], &b, 1, MSG_DONTWAIT), -1);
+}
+
+/* What a client gets for raw bytes it sends (then closes its writing half). */
+static void
+hostile(struct fixture *f, const void *bytes, size_t n, const char *needle)
+{
+	struct ctl_result got;
+	int fd = client(f);
+
+	assert_int_equal(send(fd, bytes, n, 0), (ssize_t)n);
+	if (needle == NULL)	/* a cut frame: the client leaves */
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	for (int i = 0; i < 4; i++)
+		tick(f);
+	if (needle != NULL) {
+		assert_int_equal(client_answer(fd, &got), 1);
+		assert_int_equal(got.status, CTL_REFUSED);
+		if (strstr(got.text, needle) == NULL)
+			fail_msg("answer \"%s\" lacks \"%s\"", got.text, needle);
+	}
+	close(fd);
+	keyholder_got_nothing(f);
+}
+
+/*
+ * Frames from a peer in the control group that lie: a length over the
+ * limit, a type that is an answer, a stage whose TLV says more than it has,
+ * a kvno above 2^31-1, flags set, a frame cut short.  Each is refused (or
+ * dropped) without reaching the keyholder, and the socket serves the next
+ * client.
+ */
+static void
+test_lying_frames_never_reach_the_keyholder(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_req stage = { .type = CTL_MSG_STAGE, .kvno = 8 };
+	struct kg_ipc_hdr h = { 0 };
+	struct kg_ipc_reader kh;
+	struct kg_ipc_frame fr;
+	uint8_t buf[512], *p;
+	size_t n;
+	int fd;
+
+	kg_ipc_reader_init(&kh);
+	h.len = KG_IPC_MAX_PAYLOAD + 1;
+	h.type = CTL_MSG_LIST;
+	hostile(f, &h, sizeof(h), "malformed frame");
+	h.len = 0;
+	h.type = CTL_MSG_RESULT;
+	hostile(f, &h, sizeof(h), "malformed frame");
+	h.type = CTL_MSG_LIST;
+	h.flags = 1;
+	hostile(f, &h, sizeof(h), "malformed frame");
+	h.flags = 0;
+
+	strcpy(stage.principal, "EXCHASA$@CORP.CONTOSO.COM");
+	stage.password = (const uint8_t *)"pw";
+	stage.pwlen = 2;
+	assert_int_equal(ctl_req_encode(&stage, &p, &n), 0);
+	assert_true(KG_IPC_HDR_LEN + n <= sizeof(buf));
+	h.type = CTL_MSG_STAGE;
+	h.len = (uint32_t)n - 1;	/* the TLV's last byte cut off */
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + KG_IPC_HDR_LEN, p, n - 1);
+	hostile(f, buf, KG_IPC_HDR_LEN + n - 1, "malformed request");
+	h.len = (uint32_t)n;		/* announced, one byte never sent */
+	memcpy(buf, &h, sizeof(h));
+	hostile(f, buf, KG_IPC_HDR_LEN + n - 1, NULL);
+	kg_freezero(p, n);
+	stage.kvno = 0x80000000u;
+	assert_int_equal(ctl_req_encode(&stage, &p, &n), 0);
+	h.len = (uint32_t)n;
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + KG_IPC_HDR_LEN, p, n);
+	hostile(f, buf, KG_IPC_HDR_LEN + n, "malformed request");
+	kg_freezero(p, n);
+
+	/* The next client is served. */
+	fd = client(f);
+	send_list(fd);
+	tick(f);
+	assert_int_equal(next_frame(f, f->kh[1], &kh, &fr), 1);
+	assert_int_equal(fr.type, CTL_MSG_LIST);
+	close(fd);
+	kg_ipc_reader_free(&kh);
+}
+
 static void
 test_socket_is_not_reachable_by_others(void **state)
 {
@@ -298,6 +392,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_second_client_is_refused_and_first_answer_is_kept,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_answer_is_not_given_to_the_next_client,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lying_frames_never_reach_the_keyholder,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_is_not_reachable_by_others,
 		    setup, teardown),

@@ -262,6 +262,14 @@ test_future_and_long_lived_are_refused(void **state)
 	p = make(signer, appliance, 8, NOW, NOW + PKG_MAX_LIFETIME + 1, &len);
 	refused(p, len, 7, "more than 30 days");
 	free(p);
+	/* A "created" near INT64_MIN: expires - created overflowed (undefined;
+	 * wrapped, negative), and a package valid for a year passed as short. */
+	p = make(signer, appliance, 8, INT64_MIN, NOW + 365 * 86400, &len);
+	refused(p, len, 7, "more than 30 days");
+	free(p);
+	p = make(signer, appliance, 8, INT64_MIN + 1000, NOW + 365 * 86400, &len);
+	refused(p, len, 7, "more than 30 days");
+	free(p);
 	/* Inside the clock skew: accepted. */
 	p = make(signer, appliance, 8, NOW + PKG_SKEW, NOW + 7200, &len);
 	{

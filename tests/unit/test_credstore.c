@@ -98,6 +98,13 @@ test_lower_or_equal_kvno_and_other_accounts_are_refused(void **state)
 	k[0].enctype = 16;
 	refused(credstore_stage(cs, ASA, 6, k, 2, 2, err, sizeof(err)), err,
 	    "not one AD uses");
+	/* Two keys of one enctype: verification tries the first, serving and
+	 * delegation may take either, so one unverified key could serve. */
+	keys_for(6, k);
+	k[1] = k[0];
+	k[1].bytes[0] ^= 0xff;
+	refused(credstore_stage(cs, ASA, 6, k, 2, 2, err, sizeof(err)), err,
+	    "enctype 18 is given twice");
 	assert_int_equal(cs->n, 1);
 	credstore_free(cs);
 }
@@ -129,6 +136,68 @@ test_only_verified_is_activated_and_active_is_not_retired(void **state)
 	assert_int_equal(cs->n, 2);
 	assert_int_equal(credstore_find(cs, 6)->nkeys, 1);
 	assert_int_equal(credstore_find(cs, 6)->keys[0].bytes[0], 7);
+	credstore_free(cs);
+}
+
+/*
+ * Attack: kvno 8 verified but never activated (a roll superseded by the next
+ * one), then 9 activated; a late "activate 8" (an admin finishing the old
+ * roll's next step, a replayed request) must not put AD's previous password
+ * back in front: constrained delegation would use a key AD no longer has, and
+ * every new ticket (kvno 9) would fail once 9's retention window ends.
+ */
+static void
+test_a_verified_kvno_below_the_active_one_is_not_activated(void **state)
+{
+	struct credstore *cs = credstore_new(10);
+	struct cred_key k[2];
+	char err[256];
+
+	(void)state;
+	roll(cs, 7, 1);
+	keys_for(8, k);
+	assert_int_equal(credstore_stage(cs, ASA, 8, k, 2, 2, err, sizeof(err)), 0);
+	assert_int_equal(credstore_mark_verified(cs, 8, 3, err, sizeof(err)), 0);
+	roll(cs, 9, 4);
+	refused(credstore_activate(cs, 8, 5, err, sizeof(err)), err,
+	    "kvno 8 is below the active kvno 9");
+	assert_int_equal(credstore_active(cs)->kvno, 9);
+	assert_int_equal(credstore_find(cs, 8)->state, CRED_VERIFIED);
+	/* It may still be retired. */
+	assert_int_equal(credstore_retire(cs, 8, err, sizeof(err)), 0);
+	credstore_free(cs);
+}
+
+/*
+ * Attack: a fresh appliance holds one staged credential of its account and
+ * nothing active; a second stage names another account.  The account rule
+ * was checked against the active entry only, so both were held, and the
+ * store written with them no longer loaded ("credentials of two
+ * accounts"): the keyholder would not start again.  Staging another account
+ * is refused while any credential is held, and what is held still loads.
+ */
+static void
+test_another_account_is_not_staged_beside_a_staged_one(void **state)
+{
+	struct credstore *cs = credstore_new(10), *back = credstore_new(10);
+	struct sealed_buf b = { 0 };
+	struct cred_key k[2];
+	char err[256];
+
+	(void)state;
+	keys_for(5, k);
+	assert_int_equal(credstore_stage(cs, ASA, 5, k, 2, 1, err, sizeof(err)), 0);
+	refused(credstore_stage(cs, "OTHER$@EVIL.EXAMPLE", 6, k, 2, 2, err,
+	    sizeof(err)), err, "the account of this store is " ASA);
+	assert_int_equal(cs->n, 1);
+	/* The same account in another case is the same account. */
+	assert_int_equal(credstore_stage(cs, "exchasa$@corp.contoso.com", 6, k, 2, 2,
+	    err, sizeof(err)), 0);
+	assert_int_equal(credstore_encode(cs, 3, &b), 0);
+	assert_int_equal(credstore_decode(back, b.p, b.len, err, sizeof(err)), 0);
+	assert_int_equal(back->n, 2);
+	sealed_buf_free(&b);
+	credstore_free(back);
 	credstore_free(cs);
 }
 
@@ -220,6 +289,8 @@ main(void)
 		cmocka_unit_test(test_activate_retains_the_previous_kvno_for_the_window),
 		cmocka_unit_test(test_lower_or_equal_kvno_and_other_accounts_are_refused),
 		cmocka_unit_test(test_only_verified_is_activated_and_active_is_not_retired),
+		cmocka_unit_test(test_a_verified_kvno_below_the_active_one_is_not_activated),
+		cmocka_unit_test(test_another_account_is_not_staged_beside_a_staged_one),
 		cmocka_unit_test(test_records_round_trip_through_the_sealed_store),
 		cmocka_unit_test(test_bad_records_are_refused),
 	};

@@ -248,6 +248,46 @@ test_device_key_is_made_once_and_checked(void **state)
 }
 
 /*
+ * Attack: whoever may write the store (or its folder) may put an older
+ * sealed store back (the keys of a password AD has left, which may have
+ * leaked), or another device key and a store sealed under it (keys of their
+ * choosing, so tickets they make themselves).  A store or device key
+ * writable by group or others, or in a folder that is, is refused on read;
+ * a 0640 copy of a store (read-only to the group) is still read.
+ */
+static void
+test_store_others_may_replace_is_refused(void **state)
+{
+	char sub[128], path[256], err[256];
+	uint8_t *buf, k[SEALED_KEY_LEN];
+	size_t len;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/shared", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/store", sub);
+	assert_int_equal(sealed_write_atomic(path, (const uint8_t *)"one", 3, err,
+	    sizeof(err)), 0);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(sealed_read_file(path, &buf, &len, err, sizeof(err)), 0);
+	free(buf);
+	assert_int_equal(chmod(path, 0660), 0);
+	assert_int_equal(sealed_read_file(path, &buf, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(chmod(sub, 0770), 0);
+	assert_int_equal(sealed_read_file(path, &buf, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_int_equal(sealed_device_key(path, 1, k, err, sizeof(err)), -1);
+	snprintf(path, sizeof(path), "%s/device.key", sub);
+	assert_int_equal(sealed_device_key(path, 1, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(access(path, F_OK), -1);	/* not made there either */
+	assert_int_equal(chmod(sub, 0700), 0);
+}
+
+/*
  * Crash injection: a child rewrites the store with state A, then B, then A...
  * (each 256 KiB, so that a kill lands inside a write as often as between
  * two); the parent kills it at a random instant, then the store must open
@@ -331,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_oversize_store_is_refused),
 		cmocka_unit_test(test_write_is_0600_and_replaces_the_file),
 		cmocka_unit_test(test_device_key_is_made_once_and_checked),
+		cmocka_unit_test(test_store_others_may_replace_is_refused),
 		cmocka_unit_test(test_killed_writer_leaves_old_or_new_state),
 	};
 

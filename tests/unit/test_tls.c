@@ -941,6 +941,86 @@ test_a_relay_forgets_the_ticket_keys_of_the_past(void **state)
 	tls_server_unref(srv);
 }
 
+/*
+ * A raw TLS 1.3 client offering only the key exchange modes in modes (and
+ * sess, if any, for resumption).  The server's first byte carries its
+ * NewSessionTicket; got receives the resulting session.  Returns whether
+ * the server resumed; *ok says whether the handshake succeeded at all.
+ */
+static bool
+raw_tls13_client_resumes(struct tls_server *srv, int modes,
+    const mbedtls_ssl_session *sess, mbedtls_ssl_session *got, bool *ok)
+{
+	struct raw_client rc;
+	struct pair p;
+	unsigned char c;
+	bool resumed;
+	int ret = 0, round;
+
+	pair_open(&p, srv, NULL, NULL);
+	raw_client_open(&rc, &p, MBEDTLS_SSL_VERSION_TLS1_3, NULL);
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&rc.conf, modes);
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&rc.conf,
+	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+	if (sess != NULL)
+		assert_int_equal(mbedtls_ssl_set_session(&rc.ssl, sess), 0);
+	pair_handshake(&p);
+	*ok = p.srv.rc == TLS_OK && p.cli.rc == TLS_OK;
+	resumed = *ok && tls_conn_resumed(p.srv.tc);
+	if (*ok && got != NULL) {
+		assert_int_equal(tls_write(p.srv.tc, "x", 1), 1);
+		for (round = 0; round < 100; round++) {
+			struct pollfd pfd = { p.cli.fd, POLLIN, 0 };
+			ret = mbedtls_ssl_read(&rc.ssl, &c, 1);
+			if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+				break;
+			if (ret != MBEDTLS_ERR_SSL_WANT_READ)
+				fail_msg("mbedtls_ssl_read: -0x%04x", (unsigned)-ret);
+			poll(&pfd, 1, 1000);
+		}
+		assert_int_equal(ret, MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET);
+		assert_int_equal(mbedtls_ssl_get_session(&rc.ssl, got), 0);
+	}
+	raw_client_close(&rc);
+	pair_close(&p);
+	return resumed;
+}
+
+/*
+ * TLS 1.3 resumption always comes with a fresh (EC)DHE exchange: a
+ * resumed session whose keys came from the ticket alone (psk_ke) would be
+ * readable by whoever later learns the ticket key, the forward secrecy the
+ * hash chain of ticket keys is there to keep.  A client offering psk_ke
+ * only is not resumed; the same ticket with psk_dhe_ke is.  Two layers
+ * refuse it: the build (toolchain/mbedtls/mbedtls_config.h has no
+ * MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_ENABLED) and the server's modes
+ * (tls.c); this test fails if both are loosened.
+ */
+static void
+test_tls13_resumption_needs_a_fresh_key_exchange(void **state)
+{
+	const int all = MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_ALL;
+	const int psk_only = MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK;
+	const int psk_dhe = MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL;
+	struct tls_server *srv = vip_server();
+	mbedtls_ssl_session sess;
+	bool ok;
+
+	(void)state;
+	mbedtls_ssl_session_init(&sess);
+	assert_false(raw_tls13_client_resumes(srv, all, NULL, &sess, &ok));
+	assert_true(ok);
+	assert_non_null(sess.ticket);
+	/* psk_ke only: no resumption (and, with no key share to fall back
+	 * on, no handshake). */
+	assert_false(raw_tls13_client_resumes(srv, psk_only, &sess, NULL, &ok));
+	/* The same ticket with a key exchange: resumed. */
+	assert_true(raw_tls13_client_resumes(srv, psk_dhe, &sess, NULL, &ok));
+	assert_true(ok);
+	mbedtls_ssl_session_free(&sess);
+	tls_server_unref(srv);
+}
+
 static void
 test_no_session_tickets_means_a_full_handshake_every_time(void **state)
 {
@@ -1972,6 +2052,7 @@ main(void)
 		cmocka_unit_test(test_a_relay_forgets_the_ticket_keys_of_the_past),
 		cmocka_unit_test(test_no_session_tickets_means_a_full_handshake_every_time),
 		cmocka_unit_test(test_client_without_resumption_does_full_handshakes),
+		cmocka_unit_test(test_tls13_resumption_needs_a_fresh_key_exchange),
 		cmocka_unit_test(test_client_refuses_a_rogue_certificate_when_verifying_with_the_ca),
 		cmocka_unit_test(test_client_sends_no_application_data_to_an_unverified_backend),
 		cmocka_unit_test(test_client_accepts_a_self_signed_certificate_by_pin),

@@ -35,3 +35,4 @@ test_pkgout_SRCS := tools/roll/pkgout.c
 test_pullstate_SRCS := services/smbpull/pullstate.c
 $(OBJDIR)/tests/unit/test_pullstate.o: INCLUDES += -Iservices/smbpull
 test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
+test_webauth_SRCS := services/mgmtd/session.c services/mgmtd/ratelimit.c services/mgmtd/webpass.c services/mgmtd/webparse.c services/mgmtd/keytab.c

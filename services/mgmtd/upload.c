@@ -1,0 +1,523 @@
+/*
+ * upload.c: firmware bundles streamed to /data and installed with RAUC
+ * (upload.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "status.h"
+#include "upload.h"
+#include "util.h"
+#include "web.h"
+
+extern char **environ;
+
+enum up_state { UP_NONE, UP_RECEIVING, UP_READY, UP_INSTALLING, UP_INSTALLED, UP_FAILED };
+
+static const char *const state_names[] = { "none", "receiving", "ready", "installing",
+    "installed", "failed" };
+
+struct upload {
+	struct ev_loop	*loop;
+	const char	*keyring;
+	enum up_state	 state;
+	int		 fd;
+	char		 path[PATH_MAX], tmp[PATH_MAX];
+	uint64_t	 size, received;
+	char		 peer[48];
+	char		 message[600];
+	char		 reason[64];
+	char		 info[4096];	/* rauc info's output */
+	int		 progress;	/* rauc install, percent */
+	char		 step[160];	/* rauc install's last step */
+	pid_t		 pid;
+	ev_io		 out_io;
+	ev_child	 child;
+	char		 line[512];
+	size_t		 line_len;
+	char		 log[4096];	/* rauc install's output, for the refusal */
+	size_t		 log_len;
+};
+
+const char *
+upload_reason(const char *t)
+{
+	/* most specific first: RAUC says "Invalid bundle format: Signature
+	 * size is 0" of a file that is no bundle at all */
+	if (strstr(t, "older than") || strstr(t, "anti-rollback"))
+		return "older security version (anti-rollback)";
+	if (strstr(t, "ompatible"))
+		return "wrong board (compatible mismatch)";
+	if (strstr(t, "Invalid bundle") || strstr(t, "too small") || strstr(t, "truncated") ||
+	    strstr(t, "squashfs"))
+		return "truncated or not a bundle";
+	if (strstr(t, "ignature") || strstr(t, "not signed") || strstr(t, "certificate"))
+		return "bad signature";
+	if (strstr(t, "payload is corrupted") || strstr(t, "hash"))
+		return "corrupted (a payload checksum does not match)";
+	return NULL;
+}
+
+/* What a refusal means for the admin, in a sentence. */
+static const char *
+explain(const char *reason)
+{
+	if (reason == NULL)
+		return "RAUC refused it (its words are below)";
+	if (strncmp(reason, "bad signature", 13) == 0)
+		return "its signature does not verify against this appliance's keyring: "
+		    "it was not signed by the firmware signer, or it was changed";
+	if (strncmp(reason, "wrong board", 11) == 0)
+		return "it is firmware for another board (its compatible is not this one's)";
+	if (strncmp(reason, "older", 5) == 0)
+		return "its security version is older than one this appliance has run "
+		    "(anti-rollback: it would bring back a fixed hole)";
+	if (strncmp(reason, "corrupted", 9) == 0)
+		return "its payload does not match its signed checksums: it was changed "
+		    "or damaged";
+	return "the file is cut short, or it is not a RAUC bundle";
+}
+
+int
+upload_init(struct web *w, struct ev_loop *loop, const char *keyring)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return -1;
+	u->loop = loop;
+	u->keyring = keyring;
+	u->fd = -1;
+	snprintf(u->path, sizeof(u->path), "%s/update.raucb", w->conf.upload_dir);
+	snprintf(u->tmp, sizeof(u->tmp), "%s/.upload.raucb.part", w->conf.upload_dir);
+	/* what a crash left behind */
+	unlink(u->tmp);
+	if (access(u->path, F_OK) == 0)
+		unlink(u->path);
+	w->upload = u;
+	return 0;
+}
+
+static void
+fail(struct upload *u, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct upload *u, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(u->message, sizeof(u->message), fmt, ap);
+	va_end(ap);
+	kg_strlcpy(u->reason, reason ? reason : "", sizeof(u->reason));
+	u->state = UP_FAILED;
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	unlink(u->tmp);
+	unlink(u->path);
+}
+
+/* ---- receiving ------------------------------------------------------------------ */
+
+int
+upload_begin(struct web *w, const struct web_request *rq, uint64_t declared,
+    struct web_response *rs)
+{
+	struct upload *u = w->upload;
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (u == NULL)
+		return web_refuse(rs, 501, "firmware", "firmware uploads are not set up");
+	if (u->state == UP_RECEIVING || u->state == UP_INSTALLING)
+		return web_refuse(rs, 409, "busy", "another bundle is being %s: wait until "
+		    "it is done", u->state == UP_RECEIVING ? "uploaded" : "installed");
+	if (declared < UPLOAD_MIN)
+		return web_refuse(rs, 400, "size", "the upload declares %llu bytes: a RAUC "
+		    "bundle is larger; choose the .raucb file", (unsigned long long)declared);
+	if (declared > (uint64_t)w->conf.max_upload)
+		return web_refuse(rs, 413, "size", "the bundle is %llu MiB; at most %ld MiB "
+		    "are taken", (unsigned long long)(declared >> 20), w->conf.max_upload >> 20);
+	unlink(u->path);	/* a new bundle replaces the last one */
+	if (statvfs(w->conf.upload_dir, &sv) < 0)
+		return web_refuse(rs, 500, "space", "cannot see the free space of %s: %s",
+		    w->conf.upload_dir, strerror(errno));
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail < declared + UPLOAD_SPARE)
+		return web_refuse(rs, 507, "space", "not enough space on %s for the bundle: "
+		    "it needs %llu MiB (and %llu MiB kept free), %llu MiB are free",
+		    w->conf.upload_dir, (unsigned long long)(declared >> 20),
+		    (unsigned long long)(UPLOAD_SPARE >> 20), (unsigned long long)(avail >> 20));
+	u->fd = open(u->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (u->fd < 0)
+		return web_refuse(rs, 500, "write", "cannot write %s: %s", u->tmp,
+		    strerror(errno));
+	u->state = UP_RECEIVING;
+	u->size = declared;
+	u->received = 0;
+	u->message[0] = u->reason[0] = u->info[0] = '\0';
+	u->progress = 0;
+	kg_strlcpy(u->peer, rq->peer, sizeof(u->peer));
+	log_info("firmware upload from %s: %llu bytes to %s", rq->peer,
+	    (unsigned long long)declared, u->tmp);
+	return 0;
+}
+
+int
+upload_write(struct web *w, const void *buf, size_t n, struct web_response *rs)
+{
+	struct upload *u = w->upload;
+	const char *p = buf;
+	ssize_t k;
+
+	/* A bundle is a squashfs image: refuse anything else at once. */
+	if (u->received == 0 && n >= 4 && memcmp(buf, "hsqs", 4) != 0) {
+		fail(u, "truncated or not a bundle", "this file is not a RAUC bundle "
+		    "(it does not start as one): choose the .raucb file");
+		web_audit(w, u->peer, "firmware-upload", "refused: not a bundle");
+		return web_refuse(rs, 400, "bundle", "%s", u->message);
+	}
+	while (n > 0) {
+		if ((k = write(u->fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(u, "write error", "writing the bundle failed: %s", strerror(errno));
+			web_audit(w, u->peer, "firmware-upload", "failed: write error");
+			return web_refuse(rs, 500, "write", "%s", u->message);
+		}
+		p += k;
+		n -= (size_t)k;
+		u->received += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* `rauc info` on the bundle: signature, compatible, version. */
+static int
+check(struct upload *u)
+{
+	char *argv[6], kr[PATH_MAX + 16];
+	int i = 0, rc;
+
+	argv[i++] = "rauc";
+	argv[i++] = "info";
+	if (u->keyring != NULL) {
+		snprintf(kr, sizeof(kr), "--keyring=%s", u->keyring);
+		argv[i++] = kr;
+	}
+	argv[i++] = u->path;
+	argv[i] = NULL;
+	rc = status_run(argv, u->info, sizeof(u->info), UPLOAD_CHECK_MS);
+	return rc;
+}
+
+void
+upload_end(struct web *w, struct web_response *rs)
+{
+	struct upload *u = w->upload;
+	const char *why;
+	char line[300];
+
+	if (fsync(u->fd) < 0 || close(u->fd) < 0) {
+		u->fd = -1;
+		fail(u, "write error", "the bundle could not be written to disk: %s",
+		    strerror(errno));
+		web_refuse(rs, 500, "write", "%s", u->message);
+		return;
+	}
+	u->fd = -1;
+	if (rename(u->tmp, u->path) < 0) {
+		fail(u, "write error", "cannot rename the bundle: %s", strerror(errno));
+		web_refuse(rs, 500, "write", "%s", u->message);
+		return;
+	}
+	if (check(u) != 0) {
+		why = upload_reason(u->info);
+		fail(u, why ? why : "refused by RAUC", "%s; nothing was installed",
+		    explain(why));
+		snprintf(line, sizeof(line), "refused: %s", u->reason);
+		web_audit(w, u->peer, "firmware-upload", line);
+		web_json(rs, 422, json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", 0, "error",
+		    "bundle", "reason", u->reason, "message", u->message, "details", u->info));
+		return;
+	}
+	u->state = UP_READY;
+	snprintf(u->message, sizeof(u->message), "the bundle is signed and checked: "
+	    "ready to install");
+	snprintf(line, sizeof(line), "ok: %llu bytes, signature checked",
+	    (unsigned long long)u->received);
+	web_audit(w, u->peer, "firmware-upload", line);
+	web_json(rs, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "message", u->message,
+	    "details", u->info));
+}
+
+void
+upload_abort(struct web *w, uint64_t left)
+{
+	struct upload *u = w->upload;
+	char line[200];
+
+	if (u == NULL || u->state != UP_RECEIVING)
+		return;
+	fail(u, "truncated", "the upload was cut short: %llu of %llu bytes arrived; "
+	    "nothing was changed, upload it again",
+	    (unsigned long long)(u->size - left), (unsigned long long)u->size);
+	snprintf(line, sizeof(line), "refused: truncated at %llu of %llu bytes",
+	    (unsigned long long)(u->size - left), (unsigned long long)u->size);
+	web_audit(w, u->peer, "firmware-upload", line);
+}
+
+/* ---- installing ----------------------------------------------------------------- */
+
+/* A line of rauc install's output: " 40% Checking bundle" and the like. */
+static void
+install_line(struct upload *u, const char *line)
+{
+	const char *pct = strchr(line, '%');
+	const char *p;
+	size_t room;
+
+	if (pct != NULL) {
+		for (p = pct; p > line && p[-1] >= '0' && p[-1] <= '9'; p--)
+			;
+		if (p < pct)
+			u->progress = atoi(p);
+		while (*++pct == ' ')
+			;
+		if (*pct != '\0')
+			kg_strlcpy(u->step, pct, sizeof(u->step));
+	}
+	room = sizeof(u->log) - 1 - u->log_len;
+	if (strlen(line) + 1 <= room) {
+		memcpy(u->log + u->log_len, line, strlen(line));
+		u->log_len += strlen(line);
+		u->log[u->log_len++] = '\n';
+		u->log[u->log_len] = '\0';
+	}
+}
+
+static void
+on_install_output(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct upload *u = io->data;
+	char buf[512];
+	ssize_t n, i;
+
+	(void)revents;
+	if ((n = read(io->fd, buf, sizeof(buf))) <= 0) {
+		ev_io_stop(loop, io);
+		close(io->fd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r' || u->line_len + 1 >= sizeof(u->line)) {
+			u->line[u->line_len] = '\0';
+			if (u->line_len > 0)
+				install_line(u, u->line);
+			u->line_len = 0;
+		} else
+			u->line[u->line_len++] = buf[i];
+	}
+}
+
+static struct web *install_web;	/* one install at a time: for the child callback */
+
+static void
+on_install_exit(struct ev_loop *loop, ev_child *ch, int revents)
+{
+	struct upload *u = ch->data;
+	const char *why;
+	char line[200];
+
+	(void)revents;
+	ev_child_stop(loop, ch);
+	u->pid = 0;
+	if (WIFEXITED(ch->rstatus) && WEXITSTATUS(ch->rstatus) == 0) {
+		u->state = UP_INSTALLED;
+		u->progress = 100;
+		snprintf(u->message, sizeof(u->message), "installed into the other slot: "
+		    "reboot to run it");
+		unlink(u->path);
+		web_audit(install_web, u->peer, "firmware-install", "ok");
+		return;
+	}
+	why = upload_reason(u->log);
+	fail(u, why ? why : "refused by RAUC", "the install failed: %s; the running "
+	    "slot is untouched", explain(why));
+	snprintf(line, sizeof(line), "failed: %s", u->reason);
+	web_audit(install_web, u->peer, "firmware-install", line);
+}
+
+static int
+install(struct web *w, const struct web_request *rq, struct web_response *rs)
+{
+	struct upload *u = w->upload;
+	posix_spawn_file_actions_t fa;
+	char *argv[6], kr[PATH_MAX + 16];
+	int p[2], i = 0, rc;
+
+	if (u->state != UP_READY)
+		return web_refuse(rs, 409, "firmware", "there is no checked bundle to "
+		    "install: upload one first");
+	argv[i++] = "rauc";
+	argv[i++] = "install";
+	if (u->keyring != NULL) {
+		snprintf(kr, sizeof(kr), "--keyring=%s", u->keyring);
+		argv[i++] = kr;
+	}
+	argv[i++] = u->path;
+	argv[i] = NULL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return web_refuse(rs, 500, "install", "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	rc = posix_spawnp(&u->pid, "rauc", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc != 0) {
+		close(p[0]);
+		return web_refuse(rs, 500, "install", "cannot run rauc: %s", strerror(rc));
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	u->state = UP_INSTALLING;
+	u->progress = 0;
+	u->log_len = 0;
+	u->log[0] = u->step[0] = '\0';
+	kg_strlcpy(u->peer, rq->peer, sizeof(u->peer));
+	install_web = w;
+	ev_io_init(&u->out_io, on_install_output, p[0], EV_READ);
+	u->out_io.data = u;
+	ev_io_start(u->loop, &u->out_io);
+	ev_child_init(&u->child, on_install_exit, u->pid, 0);
+	u->child.data = u;
+	ev_child_start(u->loop, &u->child);
+	web_audit(w, rq->peer, "firmware-install", "started");
+	return web_json(rs, 202, json_pack("{s:b, s:s}", "ok", 1, "message", "installing"));
+}
+
+/* ---- the other routes ------------------------------------------------------------ */
+
+static int
+run_action(struct web *w, const struct web_request *rq, struct web_response *rs,
+    char *const argv[], const char *action, const char *done)
+{
+	char out[2048], line[300];
+	int rc = status_run(argv, out, sizeof(out), STATUS_TIMEOUT_MS * 5);
+
+	snprintf(line, sizeof(line), rc == 0 ? "ok" : "failed: %.200s", out);
+	web_audit(w, rq->peer, action, line);
+	if (rc != 0)
+		return web_refuse(rs, 500, "firmware", "%s failed: %.400s", argv[0],
+		    out[0] ? out : "it could not be run");
+	return web_json(rs, 200, json_pack("{s:b, s:s}", "ok", 1, "message", done));
+}
+
+static json_t *
+firmware_state(struct web *w)
+{
+	static char *const rauc[] = { "rauc", "status", "--detailed", "--output-format=json", NULL };
+	static char *const bs[] = { "kerbgate-bootstate", "status", NULL };
+	struct upload *u = w->upload;
+	struct statvfs sv;
+	char buf[8192];
+	json_t *o, *rj;
+	FILE *f;
+
+	o = json_pack("{s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:I}", "ok", 1,
+	    "state", state_names[u->state], "size", (json_int_t)u->size,
+	    "received", (json_int_t)u->received, "message", u->message,
+	    "reason", u->reason, "details", u->state == UP_INSTALLING || u->state ==
+	    UP_FAILED ? (u->log_len ? u->log : u->info) : u->info,
+	    "progress", u->progress, "step", u->step, "upload_dir", w->conf.upload_dir,
+	    "max_upload", (json_int_t)w->conf.max_upload);
+	if (statvfs(w->conf.upload_dir, &sv) == 0)
+		json_object_set_new(o, "free", json_integer((json_int_t)(sv.f_bavail * sv.f_frsize)));
+	buf[0] = '\0';
+	if ((f = fopen(w->conf.release_file, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	json_object_set_new(o, "version", json_string(buf));
+	if (status_run(rauc, buf, sizeof(buf), STATUS_TIMEOUT_MS) == 0 &&
+	    (rj = json_loads(buf, 0, NULL)) != NULL) {
+		json_object_set_new(o, "rauc", rj);
+		json_object_set_new(o, "slots_present", json_true());
+	} else {
+		json_object_set_new(o, "rauc_error", json_string(buf[0] ? buf :
+		    "rauc is not installed"));
+		json_object_set_new(o, "slots_present", json_false());
+	}
+	if (status_run(bs, buf, sizeof(buf), STATUS_TIMEOUT_MS) >= 0)
+		json_object_set_new(o, "bootstate", json_string(buf));
+	return o;
+}
+
+static int
+post(const struct web_request *rq, const char *path)
+{
+	const struct http_head *h = rq->head;
+	size_t plen = strlen(path);
+
+	return h->method_len == 4 && memcmp(h->method, "POST", 4) == 0 &&
+	    h->target_len == plen && memcmp(h->target, path, plen) == 0;
+}
+
+void
+upload_route(struct web *w, const struct web_request *rq, struct web_response *rs)
+{
+	static char *const reboot[] = { "reboot", NULL };
+	static char *const other[] = { "rauc", "status", "mark-active", "other", NULL };
+	const struct http_head *h = rq->head;
+
+	if (w->upload == NULL) {
+		web_refuse(rs, 501, "firmware", "firmware updates are not set up");
+		return;
+	}
+	if (h->method_len == 3 && memcmp(h->method, "GET", 3) == 0 &&
+	    h->target_len == 16) {
+		web_json(rs, 200, firmware_state(w));
+		return;
+	}
+	if (post(rq, "/api/v1/firmware/install"))
+		install(w, rq, rs);
+	else if (post(rq, "/api/v1/firmware/reboot"))
+		run_action(w, rq, rs, reboot, "firmware-reboot", "rebooting: this page "
+		    "comes back when the appliance is up");
+	else if (post(rq, "/api/v1/firmware/switch"))
+		run_action(w, rq, rs, other, "firmware-switch", "the other slot boots "
+		    "next: reboot to run it");
+	else if (h->method_len == 6 && memcmp(h->method, "DELETE", 6) == 0 &&
+	    h->target_len == strlen(UPLOAD_PATH) &&
+	    memcmp(h->target, UPLOAD_PATH, h->target_len) == 0) {
+		if (w->upload->state == UP_INSTALLING)
+			web_refuse(rs, 409, "busy", "the bundle is being installed");
+		else {
+			unlink(w->upload->path);
+			w->upload->state = UP_NONE;
+			w->upload->message[0] = '\0';
+			web_json(rs, 200, json_pack("{s:b, s:s}", "ok", 1, "message",
+			    "the bundle is removed"));
+		}
+	} else
+		web_refuse(rs, 404, "path", "no such firmware path (docs/api.md)");
+}
