@@ -58,7 +58,12 @@ def vhost_of(host, aliases):
 
 class Verifier:
     def __init__(self, secret, appliance=None, aliases=None, max_age=30):
-        self.secret = secret[:64]     # the same bytes as the appliance's
+        # The same bytes as the appliance's; during a change of the pool's
+        # secret, a list of two: the new one and the old one.
+        self.secrets = [s[:64] for s in
+                        (secret if isinstance(secret, (list, tuple))
+                         else [secret])]
+        self.matched = threading.local()  # which of them verified, last
         self.appliance = appliance    # peers allowed; None: not checked
         self.aliases = aliases or {}
         self.max_age = max_age
@@ -92,11 +97,16 @@ class Verifier:
             return "bad", None
         grant_id, expiry = m.groups()
         vhost = vhost_of(host[0].encode("latin-1"), self.aliases)
-        key = grant_key(self.secret, user, vhost, grant_id, expiry)
-        want = signature(key, user, ts, rid, proto[0].encode("latin-1"),
-                         vhost, method.encode("latin-1"),
-                         target.encode("latin-1"))
-        if not hmac.compare_digest(want, sig[3:]):
+        self.matched.index = None
+        for i, secret in enumerate(self.secrets):
+            key = grant_key(secret, user, vhost, grant_id, expiry)
+            want = signature(key, user, ts, rid, proto[0].encode("latin-1"),
+                             vhost, method.encode("latin-1"),
+                             target.encode("latin-1"))
+            if hmac.compare_digest(want, sig[3:]):
+                self.matched.index = i
+                break
+        else:
             return "bad", None
         now = time.time()
         if now >= int(expiry):

@@ -8,8 +8,17 @@
  *   kerbgatectl credentials verify|activate|retire KVNO
  *   kerbgatectl credentials list
  *
+ * and the keyholder's other secrets (docs/credentials.md, "Other secrets"):
+ *
+ *   kerbgatectl secrets stage pool NAME --secret-file FILE
+ *   kerbgatectl secrets stage cookie
+ *   kerbgatectl secrets stage tls VHOST --key-file KEY --cert-file CHAIN
+ *   kerbgatectl secrets verify|activate|retire pool|tls NAME VERSION
+ *   kerbgatectl secrets verify|activate|retire cookie VERSION
+ *   kerbgatectl secrets list
+ *
  * The password is never taken from the command line (other users can read
- * it in ps); the memory that held it is wiped.  Exit status: 0 done,
+ * it in ps), nor a secret; the memory that held them is wiped.  Exit status: 0 done,
  * 1 refused or failed (the message says what to do), 2 usage or no daemon.
  */
 #include <sys/socket.h>
@@ -27,6 +36,7 @@
 #include <krb5.h>
 
 #include "ctlproto.h"
+#include "secretstore.h"
 #include "ipc.h"
 #include "util.h"
 
@@ -39,7 +49,14 @@ usage(void)
 	    "usage: kerbgatectl [-s socket] credentials stage -p ACCOUNT@REALM -k KVNO\n"
 	    "           (--password-file FILE | --password-stdin | --keytab FILE)\n"
 	    "       kerbgatectl [-s socket] credentials verify|activate|retire KVNO\n"
-	    "       kerbgatectl [-s socket] credentials list\n");
+	    "       kerbgatectl [-s socket] credentials list\n"
+	    "       kerbgatectl [-s socket] secrets stage pool NAME --secret-file FILE\n"
+	    "       kerbgatectl [-s socket] secrets stage cookie\n"
+	    "       kerbgatectl [-s socket] secrets stage tls VHOST --key-file KEY "
+	    "--cert-file CHAIN\n"
+	    "       kerbgatectl [-s socket] secrets verify|activate|retire "
+	    "pool|cookie|tls [NAME] VERSION\n"
+	    "       kerbgatectl [-s socket] secrets list\n");
 	exit(2);
 }
 
@@ -131,6 +148,36 @@ read_keytab(const char *path, struct ctl_req *r)
 	r->kvno = best;
 }
 
+/* A file's bytes (at most max); one that is not private refused when
+ * private is set. */
+static uint8_t *
+read_file(const char *path, size_t max, int private, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "kerbgatectl: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	if (private && fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0) {
+		fprintf(stderr, "kerbgatectl: %s is open to group or others: chmod 600 "
+		    "%s\n", path, path);
+		exit(2);
+	}
+	if ((b = calloc(1, max + 1)) == NULL)
+		exit(2);
+	*len = fread(b, 1, max + 1, f);
+	fclose(f);
+	if (*len == 0 || *len > max) {
+		fprintf(stderr, "kerbgatectl: %s: %s (at most %zu bytes)\n", path,
+		    *len == 0 ? "empty" : "too large", max);
+		exit(2);
+	}
+	return b;
+}
+
 static int
 connect_to(const char *path)
 {
@@ -209,6 +256,92 @@ kvno_arg(const char *s)
 	return (uint32_t)v;
 }
 
+/* kerbgatectl secrets ...: args after "secrets". */
+static int
+secrets(const char *sock, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "cert-file", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sfile = NULL, *kfile = NULL, *cfile = NULL, *verb = argv[0];
+	uint8_t *sec = NULL, *crt = NULL;
+	size_t slen = 0, clen = 0;
+	struct ctl_req r;
+	int ch, rest, st;
+	char **a;
+
+	memset(&r, 0, sizeof(r));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': sfile = optarg; break;
+		case 'k': kfile = optarg; break;
+		case 'c': cfile = optarg; break;
+		default: usage();
+		}
+	}
+	rest = argc - optind;
+	a = argv + optind;
+	if (strcmp(verb, "list") == 0) {
+		if (rest != 0)
+			usage();
+		r.type = CTL_MSG_SECRET_LIST;
+		return exchange(sock, &r);
+	}
+	if (rest < 1 || (r.kind = secret_kind_parse(a[0])) == 0)
+		usage();
+	if (r.kind != SECRET_COOKIE) {
+		if (rest < 2)
+			usage();
+		kg_strlcpy(r.name, a[1], sizeof(r.name));
+	}
+	rest -= r.kind == SECRET_COOKIE ? 1 : 2;
+	a += r.kind == SECRET_COOKIE ? 1 : 2;
+	if (strcmp(verb, "stage") == 0) {
+		if (rest != 0 || (r.kind == SECRET_POOL) != (sfile != NULL) ||
+		    (r.kind == SECRET_TLS) != (kfile != NULL && cfile != NULL) ||
+		    (r.kind != SECRET_TLS && (kfile != NULL || cfile != NULL)))
+			usage();
+		r.type = CTL_MSG_SECRET_STAGE;
+		if (sfile != NULL &&
+		    (sec = read_file(sfile, SECRET_POOL_MAX, 1, &slen)) != NULL &&
+		    slen < SECRET_POOL_MIN) {
+			fprintf(stderr, "kerbgatectl: %s holds %zu bytes: a header secret "
+			    "is %d to %d (head -c 48 /dev/urandom)\n", sfile, slen,
+			    SECRET_POOL_MIN, SECRET_POOL_MAX);
+			exit(2);
+		}
+		if (kfile != NULL) {
+			sec = read_file(kfile, SECRET_TLS_KEY_MAX, 1, &slen);
+			crt = read_file(cfile, SECRET_TLS_MAX - slen, 0, &clen);
+		}
+		r.secret = sec;
+		r.secretlen = slen;
+		r.cert = crt;
+		r.certlen = clen;
+	} else {
+		if (rest != 1 || sfile != NULL || kfile != NULL || cfile != NULL)
+			usage();
+		r.kvno = kvno_arg(a[0]);
+		if (strcmp(verb, "verify") == 0)
+			r.type = CTL_MSG_SECRET_VERIFY;
+		else if (strcmp(verb, "activate") == 0)
+			r.type = CTL_MSG_SECRET_ACTIVATE;
+		else if (strcmp(verb, "retire") == 0)
+			r.type = CTL_MSG_SECRET_RETIRE;
+		else
+			usage();
+	}
+	st = exchange(sock, &r);
+	if (sec != NULL)
+		kg_freezero(sec, slen);
+	free(crt);
+	return st;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -233,6 +366,8 @@ main(int argc, char **argv)
 			usage();
 		sock = optarg;
 	}
+	if (argc - optind >= 2 && strcmp(argv[optind], "secrets") == 0)
+		return secrets(sock, argc - optind - 1, argv + optind + 1);
 	if (argc - optind < 2 || strcmp(argv[optind], "credentials") != 0)
 		usage();
 	base = optind + 1;		/* the verb, as argv[0] of its options */

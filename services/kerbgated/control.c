@@ -249,7 +249,11 @@ client_readable(struct control *c, int kh_fd)
 	sealed_free(req, sizeof(*req));
 	if (!ok) {
 		log_warnx("control: refused a malformed %u frame", (unsigned)f.type);
-		reply(c, CTL_REFUSED, "malformed request (an account NAME@REALM, a kvno "
+		reply(c, CTL_REFUSED, f.type >= CTL_MSG_SECRET_STAGE ?
+		    "malformed request (a kind pool, cookie or tls; for a pool its "
+		    "name and 32 to 64 bytes of secret, for tls a vhost, a key and a "
+		    "chain, for the cookie key no name; a version from 1)" :
+		    "malformed request (an account NAME@REALM, a kvno "
 		    "from 1, a password of 1 to 256 bytes or AD keys)");
 		return;
 	}

@@ -27,6 +27,7 @@
 #include "kcd.h"
 #include "log.h"
 #include "sealedstore.h"
+#include "secretctl.h"
 #include "util.h"
 
 /*
@@ -55,6 +56,7 @@ struct credctl {
 	krb5_context		 kctx;		/* the acceptor's */
 	struct kcd		*kcd;
 	struct credstore	*cs;
+	struct secretctl	*sec;		/* pool secrets, cookie key, TLS keys */
 	uint8_t			*dkey;		/* device key, locked; NULL: no store */
 	const char *const	*spns;
 	size_t			 nspns;
@@ -124,7 +126,8 @@ seal_store(struct credctl *cc, uint8_t **img, size_t *len, char *err,
 	*len = 0;
 	if (cc->dkey == NULL)
 		return 0;
-	if (credstore_encode(cc->cs, now_s(), &b) != 0) {
+	if (credstore_encode(cc->cs, now_s(), &b) != 0 ||
+	    secretctl_encode(cc->sec, &b) != 0) {
 		sealed_buf_free(&b);
 		return kg_seterr(err, errlen, "out of memory");
 	}
@@ -176,7 +179,8 @@ load_store(struct credctl *cc, const uint8_t *img, size_t len, char *err,
 	char why[512];
 
 	if (sealed_open(cc->dkey, img, len, &plain, &plen, why, sizeof(why)) != 0 ||
-	    credstore_decode(cc->cs, plain, plen, why, sizeof(why)) != 0) {
+	    credstore_decode(cc->cs, plain, plen, why, sizeof(why)) != 0 ||
+	    secretctl_load(cc->sec, plain, plen, why, sizeof(why)) != 0) {
 		sealed_free(plain, plen);
 		return kg_seterr(err, errlen, "sealed store %s: %s: restore it, or move "
 		    "it aside to import the keytab %s again", cc->conf->cred_store, why,
@@ -185,10 +189,8 @@ load_store(struct credctl *cc, const uint8_t *img, size_t len, char *err,
 	sealed_free(plain, plen);
 	if (cc->cs->n == 0 && cc->conf->keytab[0] == '\0')
 		return start_empty(cc, err, errlen);
-	if (cc->cs->n == 0)
-		return kg_seterr(err, errlen, "sealed store %s holds no credential: move "
-		    "it aside to import the keytab %s", cc->conf->cred_store,
-		    cc->conf->keytab);
+	if (cc->cs->n == 0)	/* other secrets only: the keytab comes in now */
+		return 1;
 	kg_strlcpy(cc->realm, realm_of(cc->cs->e[0].principal), sizeof(cc->realm));
 	if (acceptor_load_empty(cc->acc, cc->realm, cc->spns, cc->nspns, err,
 	    errlen) != 0)
@@ -827,18 +829,6 @@ do_retire(struct credctl *cc, uint32_t id, const struct ctl_req *r)
 }
 
 static void
-fmt_time(uint64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		kg_strlcpy(buf, "-", len);
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 do_list(struct credctl *cc, uint32_t id)
 {
 	char *t, a[32], b[32], ets[128];
@@ -855,8 +845,8 @@ do_list(struct credctl *cc, uint32_t id)
 		    e->state == CRED_VERIFIED ? e->verified_at :
 		    e->state == CRED_ACTIVE ? e->activated_at : e->superseded_at;
 
-		fmt_time(since, a, sizeof(a));
-		fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
+		cred_fmt_time(since, a, sizeof(a));
+		cred_fmt_time(e->state == CRED_RETAINED ? e->superseded_at +
 		    cc->cs->retention_s : 0, b, sizeof(b));
 		for (k = 0, eo = 0, ets[0] = '\0'; k < e->nkeys && eo < sizeof(ets); k++)
 			eo += (size_t)snprintf(ets + eo, sizeof(ets) - eo, "%s%s",
@@ -878,7 +868,7 @@ do_list(struct credctl *cc, uint32_t id)
 static void
 do_list_json(struct credctl *cc, uint32_t id)
 {
-	json_t *o, *arr = json_array();
+	json_t *o, *sec, *arr = json_array();
 	char *text, when[32];
 	size_t i, k;
 
@@ -891,21 +881,38 @@ do_list_json(struct credctl *cc, uint32_t id)
 
 		for (k = 0; ets != NULL && k < e->nkeys; k++)
 			json_array_append_new(ets, json_string(etype_name(e->keys[k].enctype)));
-		fmt_time(since, when, sizeof(when));
+		cred_fmt_time(since, when, sizeof(when));
 		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:s, s:I, s:o}",
 		    "kvno", (int)e->kvno, "state", cred_state_name(e->state),
 		    "since", (json_int_t)since, "since_utc", when,
 		    "retire_after", (json_int_t)(e->state == CRED_RETAINED ?
 		    e->superseded_at + cc->cs->retention_s : 0), "enctypes", ets));
 	}
-	o = json_pack("{s:s, s:b, s:o}", "account", principal_of_store(cc),
-	    "sealed", cc->dkey != NULL, "kvnos", arr ? arr : json_array());
+	sec = secretctl_list_json(cc->sec);
+	o = json_pack("{s:s, s:b, s:o, s:o}", "account", principal_of_store(cc),
+	    "sealed", cc->dkey != NULL, "kvnos", arr ? arr : json_array(),
+	    "secrets", sec ? sec : json_array());
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL || strlen(text) >= CTL_MAX_TEXT)
 		answer(cc, id, CTL_FAILED, 0, "the list does not fit in an answer");
 	else
 		answer(cc, id, CTL_OK, 0, "%s", text);
+	free(text);
+}
+
+/* The other secrets' requests (secretctl.h). */
+static void
+do_secret(struct credctl *cc, uint32_t id, const struct ctl_req *r)
+{
+	enum ctl_status st;
+	char *text;
+	int changed = 0;
+
+	if ((text = calloc(1, CTL_MAX_TEXT)) == NULL)
+		fatal("calloc");
+	st = secretctl_request(cc->sec, r, now_s(), &changed, text, CTL_MAX_TEXT);
+	answer(cc, id, st, changed, "%s", text);
 	free(text);
 }
 
@@ -930,6 +937,8 @@ handle(struct credctl *cc, const struct kg_ipc_frame *f)
 		do_retire(cc, f->id, r);
 	else if (r->type == CTL_MSG_LIST_JSON)
 		do_list_json(cc, f->id);
+	else if (r->type >= CTL_MSG_SECRET_STAGE)
+		do_secret(cc, f->id, r);
 	else
 		do_list(cc, f->id);
 	sealed_free(r, sizeof(*r));
@@ -972,6 +981,8 @@ credctl_tick(struct credctl *cc)
 	if (cc == NULL)
 		return;
 	kg_strlcpy(principal, principal_of_store(cc), sizeof(principal));
+	if (secretctl_tick(cc->sec, now_s()) > 0)
+		answer(cc, 0, CTL_OK, 1, "dropped retained secrets");
 	if ((n = credstore_expire(cc->cs, now_s(), gone, CRED_MAX_ENTRIES)) == 0)
 		return;
 	for (i = 0; i < n && i < CRED_MAX_ENTRIES; i++) {
@@ -993,6 +1004,12 @@ credctl_active_kvno(const struct credctl *cc)
 	return e != NULL ? e->kvno : 0;
 }
 
+struct secretctl *
+credctl_secrets(const struct credctl *cc)
+{
+	return cc->sec;
+}
+
 void
 credctl_set_kcd(struct credctl *cc, struct kcd *kcd)
 {
@@ -1006,20 +1023,38 @@ credctl_fds(const struct credctl *cc, int *parent_fd, int *verify_fd)
 	*verify_fd = cc->started ? cc->donefd[0] : -1;
 }
 
-/* The store at start: read it, or import the keytab and write it. */
+/* The keytab read and imported into the credstore. */
+static int
+keytab_in(struct credctl *cc, char *err, size_t errlen)
+{
+	const struct conf *c = cc->conf;
+
+	if (acceptor_load_keytab(cc->acc, c->keytab, cc->spns, cc->nspns, err,
+	    errlen) < 0 || import_keytab(cc, err, errlen) != 0)
+		return -1;
+	if (c->cred_store[0] != '\0')
+		log_info("credentials: imported %s into the sealed store %s", c->keytab,
+		    c->cred_store);
+	return 1;
+}
+
+/*
+ * The store at start: read it, or import the keytab; then the other
+ * secrets the store lacks (header secret files, a new cookie key), and the
+ * store written when anything was imported.
+ */
 static int
 load_or_import(struct credctl *cc, char *err, size_t errlen)
 {
 	const struct conf *c = cc->conf;
 	uint8_t *img = NULL;
 	size_t len = 0;
-	int rv;
+	int rv, changed = 0;
 
 	if (c->cred_store[0] == '\0') {
-		if (acceptor_load_keytab(cc->acc, c->keytab, cc->spns, cc->nspns, err,
-		    errlen) < 0)
+		if (keytab_in(cc, err, errlen) < 0)
 			return -1;
-		return import_keytab(cc, err, errlen);
+		return secretctl_import(cc->sec, now_s(), &changed, err, errlen);
 	}
 	if ((cc->dkey = sealed_alloc(SEALED_KEY_LEN)) == NULL)
 		return kg_seterr(err, errlen, "out of memory");
@@ -1034,19 +1069,18 @@ load_or_import(struct credctl *cc, char *err, size_t errlen)
 		free(img);
 		if (rv == 0)
 			log_info("credentials: %zu kvno(s) from %s", cc->cs->n, c->cred_store);
-		return rv;
-	}
-	if (c->keytab[0] == '\0')
-		return start_empty(cc, err, errlen);
-	if (acceptor_load_keytab(cc->acc, c->keytab, cc->spns, cc->nspns, err,
-	    errlen) < 0 || import_keytab(cc, err, errlen) != 0 ||
-	    seal_store(cc, &img, &len, err, errlen) != 0)
+	} else
+		rv = c->keytab[0] == '\0' ? start_empty(cc, err, errlen) : 1;
+	if (rv == 1)
+		rv = keytab_in(cc, err, errlen);
+	if (rv < 0 || secretctl_import(cc->sec, now_s(), &changed, err, errlen) != 0)
+		return -1;
+	if (rv == 0 && !changed)
+		return 0;
+	if (seal_store(cc, &img, &len, err, errlen) != 0)
 		return -1;
 	rv = sealed_write_atomic(c->cred_store, img, len, err, errlen);
 	free(img);
-	if (rv == 0)
-		log_info("credentials: imported %s into the sealed store %s", c->keytab,
-		    c->cred_store);
 	return rv;
 }
 
@@ -1068,7 +1102,8 @@ credctl_new(const struct conf *c, struct kg_acceptor *acc, const char *const *sp
 	cc->fd = fd;
 	cc->jobfd[0] = cc->jobfd[1] = cc->donefd[0] = cc->donefd[1] = -1;
 	kg_ipc_reader_init(&cc->rd);
-	if ((cc->cs = credstore_new(c->cred_retention_s)) == NULL) {
+	if ((cc->cs = credstore_new(c->cred_retention_s)) == NULL ||
+	    (cc->sec = secretctl_new(c)) == NULL) {
 		kg_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1126,5 +1161,6 @@ credctl_free(struct credctl *cc)
 	kg_ipc_reader_free(&cc->rd);
 	sealed_free(cc->dkey, SEALED_KEY_LEN);
 	credstore_free(cc->cs);
+	secretctl_free(cc->sec);
 	free(cc);
 }

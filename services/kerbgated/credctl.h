@@ -18,6 +18,9 @@
  *   retire    drop a kvno that is not active
  *   list      principals, kvnos, enctypes, states, times; never key bytes
  *
+ * and the same two phases for the other secrets the keyholder holds, the
+ * CTL_MSG_SECRET_* frames (secretctl.h), sealed in the same store.
+ *
  * The keyholder cannot open files once sandboxed: it reads the device key
  * and the store at start (as root), and afterwards hands every new sealed
  * image to the parent in its answer, which writes it (sealedstore.h).
@@ -34,6 +37,7 @@
 struct kg_acceptor;
 struct kcd;
 struct credctl;
+struct secretctl;
 
 /**
  * \brief          Load the credentials (as root, before the sandbox) and
@@ -47,7 +51,9 @@ struct credctl;
  *                 and changes live in memory only.  Without a keytab and
  *                 with no credential in the store, it starts with none (the
  *                 realm is kcd.principal's) and takes that account's first
- *                 credential from a stage request.
+ *                 credential from a stage request.  The other secrets the
+ *                 store lacks are imported then (secretctl_import()), and
+ *                 the store written when anything was imported.
  *
  * \param fd       The keyholder's end of its control socketpair with the
  *                 parent, or -1 (no control: no rotation).
@@ -59,6 +65,14 @@ struct credctl *credctl_new(const struct conf *c, struct kg_acceptor *acc,
 
 /** \brief The active kvno (for kcd's AS exchange), or 0 for none. */
 int credctl_active_kvno(const struct credctl *cc);
+
+/**
+ * \brief          The other secrets (header secrets, cookie key, TLS keys),
+ *                 loaded from the store with the ASA keys or imported at
+ *                 start (secretctl.h); changed by the CTL_MSG_SECRET_*
+ *                 frames this module answers.
+ */
+struct secretctl *credctl_secrets(const struct credctl *cc);
 
 /** \brief Tell it the kcd module, so that activate switches kcd's keys. */
 void credctl_set_kcd(struct credctl *cc, struct kcd *kcd);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "credstore.h"
 #include "util.h"
@@ -25,6 +26,18 @@ cred_state_name(enum cred_state s)
 	case CRED_RETAINED:	return "retained";
 	}
 	return "unknown";
+}
+
+void
+cred_fmt_time(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		kg_strlcpy(buf, "-", len);
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 struct credstore *
@@ -305,25 +318,6 @@ credstore_put(struct credstore *cs, const struct cred_entry *e, char *err,
 
 /* ------------------------------------------------------------- records */
 
-static void
-put_be(uint8_t *p, uint64_t v, size_t n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return v;
-}
-
 int
 credstore_encode(const struct credstore *cs, uint64_t now, struct sealed_buf *out)
 {
@@ -331,8 +325,8 @@ credstore_encode(const struct credstore *cs, uint64_t now, struct sealed_buf *ou
 	size_t i, k, plen, len;
 	int rv = 0;
 
-	put_be(info, cs->serial, 8);
-	put_be(info + 8, now, 8);
+	sealed_put_be(info, cs->serial, 8);
+	sealed_put_be(info + 8, now, 8);
 	if (sealed_buf_add(out, SEALED_REC_STORE_INFO, info, sizeof(info)) != 0)
 		return -1;
 	len = REC_FIXED + CRED_PRINCIPAL_MAX + 1 + CRED_MAX_KEYS * (5 + CRED_MAX_KEY);
@@ -344,20 +338,20 @@ credstore_encode(const struct credstore *cs, uint64_t now, struct sealed_buf *ou
 
 		plen = strlen(e->principal);
 		r[off++] = (uint8_t)e->state;
-		put_be(r + off, (uint32_t)e->kvno, 4);
+		sealed_put_be(r + off, (uint32_t)e->kvno, 4);
 		off += 4;
-		put_be(r + off, e->staged_at, 8);
-		put_be(r + off + 8, e->verified_at, 8);
-		put_be(r + off + 16, e->activated_at, 8);
-		put_be(r + off + 24, e->superseded_at, 8);
+		sealed_put_be(r + off, e->staged_at, 8);
+		sealed_put_be(r + off + 8, e->verified_at, 8);
+		sealed_put_be(r + off + 16, e->activated_at, 8);
+		sealed_put_be(r + off + 24, e->superseded_at, 8);
 		off += 32;
-		put_be(r + off, plen, 2);
+		sealed_put_be(r + off, plen, 2);
 		off += 2;
 		memcpy(r + off, e->principal, plen);
 		off += plen;
 		r[off++] = (uint8_t)e->nkeys;
 		for (k = 0; k < e->nkeys; k++) {
-			put_be(r + off, (uint32_t)e->keys[k].enctype, 4);
+			sealed_put_be(r + off, (uint32_t)e->keys[k].enctype, 4);
 			r[off + 4] = (uint8_t)e->keys[k].len;
 			memcpy(r + off + 5, e->keys[k].bytes, e->keys[k].len);
 			off += 5 + e->keys[k].len;
@@ -379,14 +373,14 @@ decode_entry(const uint8_t *p, size_t n, struct cred_entry *e, char *err,
 	if (n < REC_FIXED)
 		return kg_seterr(err, errlen, "credential record of %zu bytes: too short", n);
 	e->state = (enum cred_state)p[off++];
-	e->kvno = (int)get_be(p + off, 4);
+	e->kvno = (int)sealed_get_be(p + off, 4);
 	off += 4;
-	e->staged_at = get_be(p + off, 8);
-	e->verified_at = get_be(p + off + 8, 8);
-	e->activated_at = get_be(p + off + 16, 8);
-	e->superseded_at = get_be(p + off + 24, 8);
+	e->staged_at = sealed_get_be(p + off, 8);
+	e->verified_at = sealed_get_be(p + off + 8, 8);
+	e->activated_at = sealed_get_be(p + off + 16, 8);
+	e->superseded_at = sealed_get_be(p + off + 24, 8);
 	off += 32;
-	plen = (size_t)get_be(p + off, 2);
+	plen = (size_t)sealed_get_be(p + off, 2);
 	off += 2;
 	if (plen == 0 || plen >= CRED_PRINCIPAL_MAX || n - off < plen + 1 ||
 	    memchr(p + off, '\0', plen) != NULL)
@@ -399,7 +393,7 @@ decode_entry(const uint8_t *p, size_t n, struct cred_entry *e, char *err,
 	for (k = 0; k < e->nkeys; k++) {
 		if (n - off < 5)
 			return kg_seterr(err, errlen, "credential record: key %zu cut short", k);
-		e->keys[k].enctype = (int32_t)get_be(p + off, 4);
+		e->keys[k].enctype = (int32_t)sealed_get_be(p + off, 4);
 		e->keys[k].len = p[off + 4];
 		off += 5;
 		if (e->keys[k].len > CRED_MAX_KEY || n - off < e->keys[k].len)
@@ -433,7 +427,7 @@ credstore_decode(struct credstore *cs, const uint8_t *plain, size_t len, char *e
 			continue;
 		}
 		if (rec.type != SEALED_REC_ASA_KEY)
-			continue;	/* reserved for later versions' secrets */
+			continue;	/* the other secrets: secretstore.c's */
 		if (decode_entry(rec.value, rec.len, e, err, errlen) != 0 ||
 		    credstore_put(cs, e, err, errlen) != 0)
 			goto out;

@@ -60,6 +60,9 @@ struct credstore {
 /** \brief A state's name: "staged", "verified", "active", "retained". */
 const char *cred_state_name(enum cred_state s);
 
+/** \brief A Unix time as 2026-12-02T11:37:51Z for lists ("-" for 0). */
+void cred_fmt_time(uint64_t t, char *buf, size_t len);
+
 /**
  * \brief          An empty store.
  *
@@ -140,8 +143,8 @@ int credstore_encode(const struct credstore *cs, uint64_t now,
     struct sealed_buf *out);
 
 /**
- * \brief          Fill an empty store from opened records.  Records of the
- *                 reserved types are skipped (later versions own them).
+ * \brief          Fill an empty store from opened records.  Records of
+ *                 types 3 to 5 are skipped (secretstore.h reads them).
  *                 Every field is checked: lengths, states, enctypes and key
  *                 sizes, at most one active credential.
  *

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "secretstore.h"
 #include "tlv.h"
 #include "util.h"
 
@@ -12,6 +13,10 @@
 #define T_KVNO		2
 #define T_PASSWORD	3
 #define T_KEY		4
+#define T_KIND		5
+#define T_NAME		6
+#define T_SECRET	7
+#define T_CERT		8
 #define T_STATUS	10
 #define T_TEXT		11
 #define T_SEALED	12
@@ -19,7 +24,35 @@
 int
 ctl_is_request(uint16_t type)
 {
-	return type >= CTL_MSG_STAGE && type <= CTL_MSG_LIST_JSON;
+	return type >= CTL_MSG_STAGE && type <= CTL_MSG_SECRET_LIST;
+}
+
+static int
+is_secret(uint16_t type)
+{
+	return type >= CTL_MSG_SECRET_STAGE && type <= CTL_MSG_SECRET_RETIRE;
+}
+
+static int
+has_kvno(uint16_t type)
+{
+	return (type >= CTL_MSG_STAGE && type <= CTL_MSG_RETIRE) ||
+	    (type >= CTL_MSG_SECRET_VERIFY && type <= CTL_MSG_SECRET_RETIRE);
+}
+
+static void
+encode_secret(struct kg_tlv_writer *w, const struct ctl_req *req)
+{
+	kg_tlv_put_u32(w, T_KIND, req->kind);
+	kg_tlv_put_string(w, T_NAME, req->name);
+	if (req->type != CTL_MSG_SECRET_STAGE) {
+		kg_tlv_put_u32(w, T_KVNO, req->kvno);
+		return;
+	}
+	if (req->secret != NULL)
+		kg_tlv_put_bytes(w, T_SECRET, req->secret, req->secretlen);
+	if (req->cert != NULL)
+		kg_tlv_put_bytes(w, T_CERT, req->cert, req->certlen);
 }
 
 int
@@ -30,9 +63,13 @@ ctl_req_encode(const struct ctl_req *req, uint8_t **out, size_t *outlen)
 	size_t i;
 
 	kg_tlv_writer_init(&w);
+	if (is_secret(req->type)) {
+		encode_secret(&w, req);
+		return kg_tlv_writer_take(&w, out, outlen);
+	}
 	if (req->type == CTL_MSG_STAGE)
 		kg_tlv_put_string(&w, T_PRINCIPAL, req->principal);
-	if (req->type != CTL_MSG_LIST && req->type != CTL_MSG_LIST_JSON)
+	if (has_kvno(req->type))
 		kg_tlv_put_u32(&w, T_KVNO, req->kvno);
 	if (req->type == CTL_MSG_STAGE && req->password != NULL)
 		kg_tlv_put_bytes(&w, T_PASSWORD, req->password, req->pwlen);
@@ -92,6 +129,37 @@ decode_stage(struct kg_tlv_reader *r, struct ctl_req *req)
 	return req->nkeys > 0 ? 0 : KG_ERR_PROTO;
 }
 
+/* What each kind takes: a name (none for the cookie key), and at stage the
+ * values of the sizes secretstore.h keeps. */
+static int
+decode_secret(struct kg_tlv_reader *r, struct ctl_req *req)
+{
+	if (kg_tlv_get_u32(r, T_KIND, &req->kind) != 0 ||
+	    req->kind < SECRET_POOL || req->kind > SECRET_TLS ||
+	    kg_tlv_get_string(r, T_NAME, req->name, sizeof(req->name)) != 0 ||
+	    (req->kind == SECRET_COOKIE) != (req->name[0] == '\0'))
+		return KG_ERR_PROTO;
+	if (req->type != CTL_MSG_SECRET_STAGE)
+		return kg_tlv_get_u32(r, T_KVNO, &req->kvno);
+	if (kg_tlv_peek(r) == T_SECRET &&
+	    kg_tlv_get_bytes(r, T_SECRET, &req->secret, &req->secretlen) != 0)
+		return KG_ERR_PROTO;
+	if (kg_tlv_peek(r) == T_CERT &&
+	    kg_tlv_get_bytes(r, T_CERT, &req->cert, &req->certlen) != 0)
+		return KG_ERR_PROTO;
+	switch (req->kind) {
+	case SECRET_POOL:
+		return req->secret != NULL && req->cert == NULL &&
+		    req->secretlen >= SECRET_POOL_MIN &&
+		    req->secretlen <= SECRET_POOL_MAX ? 0 : KG_ERR_PROTO;
+	case SECRET_COOKIE:
+		return req->secret == NULL && req->cert == NULL ? 0 : KG_ERR_PROTO;
+	}
+	return req->secret != NULL && req->cert != NULL && req->secretlen > 0 &&
+	    req->secretlen <= SECRET_TLS_KEY_MAX && req->certlen > 0 &&
+	    req->certlen <= SECRET_TLS_MAX - req->secretlen ? 0 : KG_ERR_PROTO;
+}
+
 int
 ctl_req_decode(uint16_t type, const uint8_t *p, size_t n, struct ctl_req *req)
 {
@@ -105,10 +173,11 @@ ctl_req_decode(uint16_t type, const uint8_t *p, size_t n, struct ctl_req *req)
 	kg_tlv_reader_init(&r, p, n);
 	if (type == CTL_MSG_STAGE)
 		rc = decode_stage(&r, req);
-	else if (type != CTL_MSG_LIST && type != CTL_MSG_LIST_JSON)
+	else if (is_secret(type))
+		rc = decode_secret(&r, req);
+	else if (has_kvno(type))
 		rc = kg_tlv_get_u32(&r, T_KVNO, &req->kvno);
-	if (rc == 0 && type != CTL_MSG_LIST && type != CTL_MSG_LIST_JSON &&
-	    (req->kvno == 0 || req->kvno > INT32_MAX))
+	if (rc == 0 && has_kvno(type) && (req->kvno == 0 || req->kvno > INT32_MAX))
 		rc = KG_ERR_PROTO;
 	if (rc == 0 && kg_tlv_end(&r) != 0)
 		rc = KG_ERR_PROTO;

@@ -19,8 +19,8 @@ _Static_assert(CONF_MAX_HEADER_POOLS <= KH_MAX_GRANTS,
 
 /* One byte more than we keep: a longer file would be a different key to
  * a back-end that reads all of it. */
-static int
-read_secret(const char *path, struct grant_secret *s, char *err,
+int
+grant_read_secret(const char *path, struct grant_secret *s, char *err,
     size_t errsz)
 {
 	uint8_t probe[sizeof(s->b) + 1];
@@ -45,39 +45,6 @@ read_secret(const char *path, struct grant_secret *s, char *err,
 	s->len = (size_t)n;
 	kg_zero(probe, sizeof(probe));
 	return 0;
-}
-
-int
-grant_secrets_load(const struct conf *c, struct grant_secrets *gs, char *err,
-    size_t errsz)
-{
-	size_t i;
-
-	memset(gs, 0, sizeof(*gs));
-	if ((gs->s = calloc(c->npools ? c->npools : 1, sizeof(*gs->s))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	gs->n = c->npools;
-	for (i = 0; i < c->npools; i++) {
-		if (c->pools[i].mode != CONF_MODE_HEADER)
-			continue;
-		if (read_secret(c->pools[i].header_secret_file, &gs->s[i], err,
-		    errsz) < 0) {
-			grant_secrets_free(gs);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-void
-grant_secrets_free(struct grant_secrets *gs)
-{
-	if (gs->s != NULL)
-		kg_freezero(gs->s, gs->n * sizeof(*gs->s));
-	gs->s = NULL;
-	gs->n = 0;
 }
 
 void

@@ -1,9 +1,10 @@
 /*
  * Identity grants, the keyholder's side (header mode): the pools' header
- * secrets are read here, by the keyholder alone, and never leave it; what
- * a relay gets for a user who authenticated is one grant per header-mode
- * pool the vhost's negotiate routes use, whose key is derived from the
- * pool's secret and bound to user, vhost, a random id and an expiry
+ * secrets (kept by secretctl.h, imported from their files) stay in the
+ * keyholder alone and never leave it; what a relay gets for a user who
+ * authenticated is one grant per header-mode pool the vhost's negotiate
+ * routes use, whose key is derived from the pool's active secret and bound
+ * to user, vhost, a random id and an expiry
  * (sign_grant_key(), docs/backend-verification.md).
  */
 #ifndef KG_GRANT_H
@@ -15,7 +16,8 @@
 #include "conf.h"
 #include "khproto.h"
 
-/** The header secrets, by conf.pools index (len 0: not header mode). */
+/** The active header secrets, by conf.pools index (len 0: not header
+ *  mode); secretctl.h keeps them in locked memory. */
 struct grant_secrets {
 	struct grant_secret {
 		uint8_t	 b[64];
@@ -25,17 +27,14 @@ struct grant_secrets {
 };
 
 /**
- * Reads every header-mode pool's header_secret_file (32 to 64 bytes, as
- * conf_load() checked by size).  Run by the keyholder before it drops
- * privileges; the parent never reads these files, so a relay forked from
- * it has no copy.
+ * Reads one header_secret_file (32 to 64 bytes, as conf_load() checked by
+ * size), the import format of a pool's secret (secretctl.h).  Run by the
+ * keyholder before it drops privileges; the parent never reads these
+ * files, so a relay forked from it has no copy.
  * \return 0, or -1 with err naming the file and what is wrong.
  */
-int grant_secrets_load(const struct conf *c, struct grant_secrets *gs,
-    char *err, size_t errsz);
-
-/** Wipes and frees the secrets. */
-void grant_secrets_free(struct grant_secrets *gs);
+int grant_read_secret(const char *path, struct grant_secret *s, char *err,
+    size_t errsz);
 
 /**
  * Issues the grants for user at vhost: one per header-mode pool a

@@ -42,6 +42,7 @@
 #include "relay.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "secretstore.h"
 #include "tls.h"
 #include "tlskey.h"
 #include "util.h"
@@ -268,8 +269,28 @@ close_listeners(size_t except_worker)
 			close(listen_fds[j]);
 }
 
+/* Certificate chains the key process took from the sealed store, by key
+ * index (tlskey.h); NULL entries: the configured file. */
+struct chains {
+	unsigned char	**pem;
+	size_t		 *len;
+	size_t		  n;
+};
+
+static void
+chains_free(struct chains *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		free(ch->pem[i]);
+	free(ch->pem);
+	free(ch->len);
+	memset(ch, 0, sizeof(*ch));
+}
+
 static struct tls_server *
-make_tls(const struct conf *c)
+make_tls(const struct conf *c, const struct chains *ch)
 {
 	struct tls_vhost_config *vc;
 	struct tls_server_config sc;
@@ -292,6 +313,10 @@ make_tls(const struct conf *c)
 		vc[n].name = c->vhosts[i].name;
 		vc[n].cert_file = c->vhosts[i].cert_file;
 		vc[n].key_file = c->vhosts[i].key_file;
+		if (ch != NULL && n < ch->n && ch->pem[n] != NULL) {
+			vc[n].cert_pem = ch->pem[n];
+			vc[n].cert_pem_len = ch->len[n];
+		}
 		n++;
 	}
 	memset(&sc, 0, sizeof(sc));
@@ -444,22 +469,81 @@ fork_tlskey(struct generation *g, int (*kh)[2], int (*ctl)[2], int (*tk)[2],
 	tlskey_main(&env);
 }
 
-/* Waits for the key process's word: 0 when its keys loaded. */
-static int
-tlskey_ready(struct generation *g)
+/* One message from the key process within 10 s: its length, or -1. */
+static ssize_t
+tlskey_recv(struct generation *g, void *buf, size_t len)
 {
 	struct pollfd p = { .fd = g->tkctl, .events = POLLIN };
-	char msg[512];
-	ssize_t n = -1;
 	int rc;
 
 	do
 		rc = poll(&p, 1, 10000);
 	while (rc < 0 && errno == EINTR);
-	if (rc > 0)
-		n = recv(g->tkctl, msg, sizeof(msg) - 1, 0);
+	return rc > 0 ? recv(g->tkctl, buf, len, 0) : -1;
+}
+
+/*
+ * After "ok N": the N chains of keys from the sealed store; the relays'
+ * TLS server is made again with them.  0, or -1 (logged).
+ */
+static int
+tlskey_chains(struct generation *g, unsigned long want)
+{
+	struct chains ch = { 0 };
+	struct tls_server *s;
+	size_t max = 7 + SECRET_TLS_MAX, idx;
+	unsigned char *m;
+	ssize_t n;
+	unsigned long i;
+	int rv = -1;
+
+	for (idx = 0; idx < g->conf->nvhosts; idx++)
+		ch.n += g->conf->vhosts[idx].cert_file[0] != '\0';
+	if ((m = malloc(max)) == NULL || (ch.pem = calloc(ch.n + 1, sizeof(*ch.pem))) == NULL ||
+	    (ch.len = calloc(ch.n + 1, sizeof(*ch.len))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < want; i++) {
+		n = tlskey_recv(g, m, max);
+		if (n < 7 || memcmp(m, "chain", 5) != 0 ||
+		    (idx = (size_t)m[5] << 8 | m[6]) >= ch.n || ch.pem[idx] != NULL ||
+		    (ch.pem[idx] = malloc((size_t)n - 7)) == NULL) {
+			log_warnx("the TLS key process sent no valid certificate chain");
+			goto out;
+		}
+		memcpy(ch.pem[idx], m + 7, (size_t)n - 7);
+		ch.len[idx] = (size_t)n - 7;
+	}
+	if ((s = make_tls(g->conf, &ch)) == NULL)
+		goto out;
+	tls_server_unref(g->tls);
+	g->tls = s;
+	log_info("generation %u: %lu VIP key(s) and chain(s) from the sealed store",
+	    g->id, want);
+	rv = 0;
+out:
+	free(m);
+	chains_free(&ch);
+	return rv;
+}
+
+/* Waits for the key process's word: 0 when its keys loaded. */
+static int
+tlskey_ready(struct generation *g)
+{
+	char msg[512], *end;
+	unsigned long want;
+	ssize_t n;
+
+	n = tlskey_recv(g, msg, sizeof(msg) - 1);
 	if (n == 2 && memcmp(msg, "ok", 2) == 0)
 		return 0;
+	if (n > 3 && memcmp(msg, "ok ", 3) == 0) {
+		msg[n] = '\0';
+		want = strtoul(msg + 3, &end, 10);
+		if (*end == '\0' && want > 0 && tlskey_chains(g, want) == 0)
+			return 0;
+		n = 0;
+	}
 	if (n > 0) {
 		msg[n] = '\0';
 		log_warnx("%s", msg);
@@ -590,7 +674,7 @@ start_generation(struct conf *c)
 	g->after_crash = keyholder_died;
 	keyholder_died = 0;
 	g->nrelays = n;
-	g->tls = make_tls(c);
+	g->tls = make_tls(c, NULL);
 	if (g->tls == NULL && c->nlisteners > 0) {
 		for (i = 0; i < c->nlisteners; i++)
 			if (c->listeners[i].tls) {

@@ -39,6 +39,7 @@
 #include "kcd.h"
 #include "keyholder.h"
 #include "credctl.h"
+#include "secretctl.h"
 #include "khproto.h"
 #include "log.h"
 #include "replay.h"
@@ -330,9 +331,8 @@ struct keyholder {
 						   a kcd pool: keep sessions */
 	struct kh_table		 sessions, pending, verifies;
 	uint8_t			 session_key[32];	/* keys session_id() */
-	uint8_t			 cookie_key[32];	/* session cookies: made
-							   here, never sent */
-	struct grant_secrets	 secrets;	/* header secrets (grant.h) */
+	struct secretctl	*secrets;	/* header secrets, cookie keys:
+						   the sealed store's, never sent */
 	uint64_t		 next_cookie;
 	uint64_t		 next_tick_ms;
 	uint64_t		 next_sweep_ms;
@@ -590,16 +590,19 @@ login(struct keyholder *k, uint32_t vhost, uint64_t end, int new_cookie,
 {
 	const struct conf_vhost *v = &k->conf->vhosts[vhost];
 	uint64_t now = (uint64_t)time(NULL);
+	const uint8_t *ck = NULL;
 	int n;
 
 	out->expiry = now + v->cookie_lifetime_s;
 	if (end < out->expiry)
 		out->expiry = end;
-	n = grant_issue(&k->secrets, k->conf, vhost, out->principal,
-	    out->expiry, out->grants);
-	if (n >= 0 && (!new_cookie || !v->cookie ||
-	    sign_cookie_issue(k->cookie_key, out->principal, v->name,
-	    out->expiry, out->cookie, sizeof(out->cookie)) == 0)) {
+	n = grant_issue(secretctl_grants(k->secrets), k->conf, vhost,
+	    out->principal, out->expiry, out->grants);
+	/* The active cookie key makes new cookies. */
+	(void)secretctl_cookie_keys(k->secrets, &ck, 1);
+	if (n >= 0 && (!new_cookie || !v->cookie || (ck != NULL &&
+	    sign_cookie_issue(ck, out->principal, v->name,
+	    out->expiry, out->cookie, sizeof(out->cookie)) == 0))) {
 		out->ngrants = (size_t)n;
 		return;
 	}
@@ -701,6 +704,24 @@ auth(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 }
 
 /*
+ * Whether a cookie opens under the active cookie key or a retained one (a
+ * cookie issued before the key's change, inside the retention window).
+ */
+static int
+cookie_valid(const struct keyholder *k, const struct kh_cookie_req *req,
+    const char *vhost, char *principal, size_t plen, uint64_t *exp)
+{
+	const uint8_t *keys[8];
+	size_t i, n = secretctl_cookie_keys(k->secrets, keys, 8);
+
+	for (i = 0; i < n; i++)
+		if (sign_cookie_check(keys[i], req->value, req->value_len, vhost,
+		    (uint64_t)time(NULL), principal, plen, exp) == 1)
+			return 1;
+	return 0;
+}
+
+/*
  * A session cookie a new connection presented: valid (our MAC, this
  * vhost, not expired) logs its user in as a ticket would, with grants
  * ending when the cookie does; anything else is refused without saying
@@ -723,9 +744,8 @@ cookie(struct keyholder *k, size_t relay, const struct kg_ipc_frame *f)
 		    "not exist (%zu configured)", req.vhost, c->nvhosts);
 	memset(&out, 0, sizeof(out));
 	if (c->vhosts[req.vhost].cookie &&
-	    sign_cookie_check(k->cookie_key, req.value, req.value_len,
-	    c->vhosts[req.vhost].name, (uint64_t)time(NULL), out.principal,
-	    sizeof(out.principal), &exp) == 1) {
+	    cookie_valid(k, &req, c->vhosts[req.vhost].name, out.principal,
+	    sizeof(out.principal), &exp)) {
 		out.status = KH_OK;
 		login(k, req.vhost, exp, 0, &out);
 	} else {
@@ -1440,13 +1460,15 @@ keyholder_main(struct keyholder_env *env)
 	if ((k.cred = credctl_new(c, k.acc, spns, nspns, env->cred_fd, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
-	/* The header secrets, read as root like the keytab, here only. */
-	if (grant_secrets_load(c, &k.secrets, err, sizeof(err)) < 0)
-		fatalx("%s", err);
-	/* A new key per keyholder: cookies end with it (reload, restart). */
-	if (kc_random(k.cookie_key, sizeof(k.cookie_key)) != KC_OK)
-		fatalx("no randomness for the cookie key");
-	test_hook_cookie_key(k.cookie_key, sizeof(k.cookie_key));
+	/* The header secrets and the cookie key came with the store (or were
+	 * imported: the header secret files read as root, here only). */
+	k.secrets = credctl_secrets(k.cred);
+	{
+		const uint8_t *ck = NULL;
+
+		if (secretctl_cookie_keys(k.secrets, &ck, 1) == 1)
+			test_hook_cookie_key(ck, SECRET_COOKIE_LEN);
+	}
 	/* Sandboxed, root until set-up is done: chroot needs it. */
 	if (env->sandbox == NULL)
 		drop_privileges(env->user);
@@ -1564,8 +1586,6 @@ keyholder_main(struct keyholder_env *env)
 	acceptor_free(k.acc);
 	free(spns);
 	kg_zero(k.session_key, sizeof(k.session_key));
-	kg_zero(k.cookie_key, sizeof(k.cookie_key));
-	grant_secrets_free(&k.secrets);
 	for (i = 0; i < env->nrelays; i++)
 		kg_ipc_writer_free(&k.wr[i]);
 	free(k.wr);

@@ -227,6 +227,25 @@ sealed_buf_free(struct sealed_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void
+sealed_put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	while (n-- > 0) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t
+sealed_get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
 int
 sealed_next(const uint8_t *plain, size_t len, size_t *off, struct sealed_rec *rec,
     char *err, size_t errlen)

@@ -20,10 +20,10 @@
  *
  *     type (2) | length (4) | value (length bytes)
  *
- * Types are SEALED_REC_*; the reserved ones (pool secrets, cookie key, TLS
- * keys) are read past by this version so that a later one can add them
- * without a format change.  A record of an unknown type is refused (a store
- * written by a newer version: say so rather than drop its secrets).
+ * Types are SEALED_REC_*: credstore.h reads 1 and 2, secretstore.h 3 to 5
+ * (pool secrets, cookie keys, TLS keys), each stepping over the other's.
+ * A record of an unknown type is refused (a store written by a newer
+ * version: say so rather than drop its secrets).
  *
  * Writing is atomic: temporary file, fsync, rename over the store, fsync of
  * the folder.  After a crash at any instant the file holds the old store or
@@ -49,9 +49,9 @@
 enum sealed_rec_type {
 	SEALED_REC_STORE_INFO	= 1,	/**< serial (8), written at (8) */
 	SEALED_REC_ASA_KEY	= 2,	/**< one credential (credstore.h) */
-	SEALED_REC_POOL_SECRET	= 3,	/**< reserved: a pool's header secret */
-	SEALED_REC_COOKIE_KEY	= 4,	/**< reserved: the session cookie key */
-	SEALED_REC_TLS_KEY	= 5,	/**< reserved: a VIP's TLS private key */
+	SEALED_REC_POOL_SECRET	= 3,	/**< a pool's header secret (secretstore.h) */
+	SEALED_REC_COOKIE_KEY	= 4,	/**< a session cookie key */
+	SEALED_REC_TLS_KEY	= 5,	/**< a VIP's TLS private key and chain */
 	SEALED_REC_MAX
 };
 
@@ -126,6 +126,12 @@ struct sealed_rec {
  */
 int sealed_next(const uint8_t *plain, size_t len, size_t *off,
     struct sealed_rec *rec, char *err, size_t errlen);
+
+/** \brief Write v as n big-endian bytes at p (records' integers). */
+void sealed_put_be(uint8_t *p, uint64_t v, size_t n);
+
+/** \brief Read n big-endian bytes at p. */
+uint64_t sealed_get_be(const uint8_t *p, size_t n);
 
 /**
  * \brief          Read a whole file (the store: at most its largest size).

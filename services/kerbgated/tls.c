@@ -963,6 +963,22 @@ sni_select(void *p_srv, mbedtls_ssl_context *ssl, const unsigned char *name,
 	    own_key(srv, vh));
 }
 
+/* A PEM chain in memory: mbedTLS wants it NUL-terminated. */
+static int
+parse_pem_chain(mbedtls_x509_crt *chain, const unsigned char *pem, size_t len)
+{
+	unsigned char *z;
+	int ret;
+
+	if ((z = malloc(len + 1)) == NULL)
+		return MBEDTLS_ERR_X509_ALLOC_FAILED;
+	memcpy(z, pem, len);
+	z[len] = '\0';
+	ret = mbedtls_x509_crt_parse(chain, z, len + 1);
+	free(z);
+	return ret;
+}
+
 static int
 load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
     size_t idx, bool remote_key, char *err, size_t errlen)
@@ -983,12 +999,15 @@ load_vhost(struct tls_vhost *vh, const struct tls_vhost_config *vc,
 		kg_seterr(err, errlen, "%s: no private key file configured", label);
 		return -1;
 	}
-	if ((e = file_unreadable(vc->cert_file)) != 0) {
+	if (vc->cert_pem == NULL && (e = file_unreadable(vc->cert_file)) != 0) {
 		kg_seterr(err, errlen, "%s: cannot read certificate file %s: %s",
 		    label, vc->cert_file, strerror(e));
 		return -1;
 	}
-	ret = mbedtls_x509_crt_parse_file(&vh->chain, vc->cert_file);
+	if (vc->cert_pem != NULL)
+		ret = parse_pem_chain(&vh->chain, vc->cert_pem, vc->cert_pem_len);
+	else
+		ret = mbedtls_x509_crt_parse_file(&vh->chain, vc->cert_file);
 	if (ret < 0) {
 		kg_seterr(err, errlen, "%s: certificate file %s holds no valid PEM "
 		    "certificate (%s)", label, vc->cert_file,

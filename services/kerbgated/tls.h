@@ -109,6 +109,11 @@ struct tls_vhost_config {
 	const char *cert_file;  /* PEM: the leaf first, then intermediates */
 	const char *key_file;   /* PEM or DER private key, unencrypted, not
 	                           accessible to "other" (mode 0600 or 0640) */
+	const unsigned char *cert_pem;  /* or the chain itself (PEM, the
+	                           leaf first; cert_file then only names it in
+	                           errors): the sealed store's, via the key
+	                           process (tlskey.h) */
+	size_t cert_pem_len;
 };
 
 struct tls_server_config {

@@ -23,6 +23,8 @@
 #include "ipc.h"
 #include "log.h"
 #include "sandbox.h"
+#include "sealedstore.h"
+#include "secretstore.h"
 #include "tlskey.h"
 #include "util.h"
 
@@ -33,6 +35,8 @@
 
 struct tlskey_keys {
 	EVP_PKEY	**key;
+	uint8_t		**chain;	/* from the sealed store, or NULL */
+	size_t		 *chain_len;
 	size_t		  n;
 };
 
@@ -209,6 +213,36 @@ parse_key(const struct tlskey_file *f, char *err, size_t errlen)
 	return key;
 }
 
+/* The sealed store's key and chain, checked together. */
+static EVP_PKEY *
+load_stored(const struct tlskey_file *f, char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	X509 *crt = NULL;
+	BIO *b;
+
+	if ((b = BIO_new_mem_buf(f->key_pem, (int)f->key_pem_len)) != NULL) {
+		key = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL);
+		BIO_free(b);
+	}
+	if ((b = BIO_new_mem_buf(f->chain_pem, (int)f->chain_pem_len)) != NULL) {
+		crt = PEM_read_bio_X509(b, NULL, no_password, NULL);
+		BIO_free(b);
+	}
+	if (key == NULL || crt == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(crt), key) != 1) {
+		kg_seterr(err, errlen, "%s: the sealed store's active TLS key %s: "
+		    "stage and activate a pair that verifies, or retire it to "
+		    "serve the configured files", f->label, key == NULL ?
+		    "does not parse" : crt == NULL ? "has no certificate" :
+		    "does not match its certificate");
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	X509_free(crt);
+	return key;
+}
+
 static EVP_PKEY *
 load_one(const struct tlskey_file *f, char *err, size_t errlen)
 {
@@ -218,6 +252,11 @@ load_one(const struct tlskey_file *f, char *err, size_t errlen)
 	BIO *b;
 	int id;
 
+	if (f->key_pem != NULL) {
+		if ((key = load_stored(f, err, errlen)) == NULL)
+			return NULL;
+		goto type;
+	}
 	if (stat(f->key_file, &st) != 0) {
 		kg_seterr(err, errlen, "%s: cannot read private key file %s: %s",
 		    f->label, f->key_file, strerror(errno));
@@ -250,6 +289,7 @@ load_one(const struct tlskey_file *f, char *err, size_t errlen)
 		return NULL;
 	}
 	X509_free(crt);
+type:
 	id = EVP_PKEY_get_base_id(key);
 	if (id != EVP_PKEY_EC && id != EVP_PKEY_RSA) {
 		kg_seterr(err, errlen, "%s: private key %s is neither ECDSA nor "
@@ -267,23 +307,72 @@ tlskey_load(const struct tlskey_file *files, size_t n, char *err,
 	struct tlskey_keys *k;
 
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->key = calloc(n ? n : 1, sizeof(*k->key))) == NULL) {
-		free(k);
+	    (k->key = calloc(n ? n : 1, sizeof(*k->key))) == NULL ||
+	    (k->chain = calloc(n ? n : 1, sizeof(*k->chain))) == NULL ||
+	    (k->chain_len = calloc(n ? n : 1, sizeof(*k->chain_len))) == NULL) {
+		tlskey_free(k);
 		kg_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	for (k->n = 0; k->n < n; k->n++) {
-		if ((k->key[k->n] = load_one(&files[k->n], err, errlen)) == NULL) {
+		const struct tlskey_file *f = &files[k->n];
+
+		if ((k->key[k->n] = load_one(f, err, errlen)) == NULL) {
 			tlskey_free(k);
 			return NULL;
 		}
+		if (f->key_pem == NULL)
+			continue;
+		if ((k->chain[k->n] = malloc(f->chain_pem_len)) == NULL) {
+			k->n++;
+			tlskey_free(k);
+			kg_seterr(err, errlen, "out of memory");
+			return NULL;
+		}
+		memcpy(k->chain[k->n], f->chain_pem, f->chain_pem_len);
+		k->chain_len[k->n] = f->chain_pem_len;
 	}
 	return k;
+}
+
+/*
+ * The sealed store's secrets, for their TLS keys: NULL with err empty when
+ * there is none to read (no store configured, none written yet, no device
+ * key yet), NULL with the reason when it does not open.
+ */
+static struct secretstore *
+stored_keys(const struct conf *c, char *err, size_t errlen)
+{
+	struct secretstore *ss = NULL;
+	uint8_t key[SEALED_KEY_LEN], *img = NULL, *plain = NULL;
+	size_t len = 0, plen = 0;
+	char why[512];
+
+	err[0] = '\0';
+	if (c->cred_store[0] == '\0' || access(c->cred_device_key, F_OK) != 0 ||
+	    sealed_read_file(c->cred_store, &img, &len, why, sizeof(why)) == 1)
+		return NULL;
+	if (img == NULL ||
+	    sealed_device_key(c->cred_device_key, 0, key, why, sizeof(why)) != 0 ||
+	    sealed_open(key, img, len, &plain, &plen, why, sizeof(why)) != 0 ||
+	    (ss = secretstore_new(0)) == NULL ||
+	    secretstore_decode(ss, plain, plen, why, sizeof(why)) != 0) {
+		kg_seterr(err, errlen, "sealed store %s: %s", c->cred_store,
+		    ss == NULL && img != NULL && plain != NULL ? "out of memory" : why);
+		secretstore_free(ss);
+		ss = NULL;
+	}
+	kg_zero(key, sizeof(key));
+	sealed_free(plain, plen);
+	free(img);
+	return ss;
 }
 
 struct tlskey_keys *
 tlskey_load_conf(const struct conf *c, char *err, size_t errlen)
 {
+	const struct secret_entry *e;
+	struct secretstore *ss;
 	struct tlskey_file *f;
 	struct tlskey_keys *k;
 	char (*labels)[CONF_MAX_NAME + 16];
@@ -295,6 +384,11 @@ tlskey_load_conf(const struct conf *c, char *err, size_t errlen)
 		free(f);
 		free(labels);
 		kg_seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((ss = stored_keys(c, err, errlen)) == NULL && err[0] != '\0') {
+		free(f);
+		free(labels);
 		return NULL;
 	}
 	/* The same vhosts, in the same order, as the relays' tls_server
@@ -310,12 +404,29 @@ tlskey_load_conf(const struct conf *c, char *err, size_t errlen)
 		f[n].label = labels[n];
 		f[n].cert_file = c->vhosts[i].cert_file;
 		f[n].key_file = c->vhosts[i].key_file;
+		if (ss != NULL && (e = secretstore_active(ss, SECRET_TLS,
+		    c->vhosts[i].name)) != NULL) {
+			f[n].key_pem = e->val;
+			f[n].key_pem_len = e->keylen;
+			f[n].chain_pem = e->val + e->keylen;
+			f[n].chain_pem_len = e->len - e->keylen;
+		}
 		n++;
 	}
 	k = tlskey_load(f, n, err, errlen);
 	free(f);
 	free(labels);
+	secretstore_free(ss);
 	return k;
+}
+
+const uint8_t *
+tlskey_chain(const struct tlskey_keys *k, size_t i, size_t *len)
+{
+	if (i >= k->n || k->chain[i] == NULL)
+		return NULL;
+	*len = k->chain_len[i];
+	return k->chain[i];
 }
 
 void
@@ -325,9 +436,13 @@ tlskey_free(struct tlskey_keys *k)
 
 	if (k == NULL)
 		return;
-	for (i = 0; i < k->n; i++)
+	for (i = 0; i < k->n; i++) {
 		EVP_PKEY_free(k->key[i]);	/* clears the private parts */
+		free(k->chain[i]);		/* public */
+	}
 	free(k->key);
+	free(k->chain);
+	free(k->chain_len);
 	free(k);
 }
 
@@ -573,6 +688,37 @@ tlskey_serve(const struct tlskey_keys *k, int ctl_fd, const int *relay_fds,
 	free(s.relays);
 }
 
+/* "ok", or "ok N" and the N chains that came from the sealed store. */
+static void
+report_ok(int fd, const struct tlskey_keys *k)
+{
+	char ok[32];
+	uint8_t *m;
+	size_t i, n = 0, len;
+	int w;
+
+	for (i = 0; i < k->n; i++)
+		n += k->chain[i] != NULL;
+	w = n == 0 ? snprintf(ok, sizeof(ok), "ok") :
+	    snprintf(ok, sizeof(ok), "ok %zu", n);
+	if (send(fd, ok, (size_t)w, MSG_NOSIGNAL) != w)
+		fatal("cannot report to the parent");
+	for (i = 0; i < k->n; i++) {
+		if (k->chain[i] == NULL)
+			continue;
+		len = 7 + k->chain_len[i];
+		if ((m = malloc(len)) == NULL)
+			fatal("malloc");
+		memcpy(m, "chain", 5);
+		m[5] = (uint8_t)(i >> 8);
+		m[6] = (uint8_t)i;
+		memcpy(m + 7, k->chain[i], k->chain_len[i]);
+		if (send(fd, m, len, MSG_NOSIGNAL) != (ssize_t)len)
+			fatal("cannot hand the parent a certificate chain");
+		free(m);
+	}
+}
+
 void
 tlskey_main(struct tlskey_env *env)
 {
@@ -605,8 +751,7 @@ tlskey_main(struct tlskey_env *env)
 				    "its key", i + 1);
 		}
 	}
-	if (send(env->ctl_fd, "ok", 2, MSG_NOSIGNAL) != 2)
-		fatal("cannot report to the parent");
+	report_ok(env->ctl_fd, k);
 	if (env->sandbox != NULL)
 		sandbox_enter(env->sandbox);
 	else if (env->user != NULL && env->drop_privileges != NULL)

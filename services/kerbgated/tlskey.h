@@ -24,7 +24,10 @@
  *
  * The parent learns whether the keys loaded from one message on the
  * control socket (SEQPACKET): "ok", or the reason in admin words; it
- * starts no relay of a generation whose keys did not load.
+ * starts no relay of a generation whose keys did not load.  When keys came
+ * from the sealed store, "ok N" is followed by N messages "chain" | index
+ * (u16 BE) | the chain's PEM: the relays serve those chains instead of the
+ * configured certificate files (public bytes only; the key stays here).
  */
 #ifndef KG_TLSKEY_H
 #define KG_TLSKEY_H
@@ -69,6 +72,11 @@ struct tlskey_file {
 	const char	*cert_file;	/**< PEM, the leaf first */
 	const char	*key_file;	/**< PEM or DER, unencrypted, not
 					     accessible to "other" */
+	const uint8_t	*key_pem;	/**< or, instead of both files, the
+					     sealed store's key (PEM) ... */
+	size_t		 key_pem_len;
+	const uint8_t	*chain_pem;	/**< ... and its chain (PEM, leaf first) */
+	size_t		 chain_pem_len;
 };
 
 /**
@@ -79,9 +87,23 @@ struct tlskey_file {
 struct tlskey_keys *tlskey_load(const struct tlskey_file *files, size_t n,
     char *err, size_t errlen);
 
-/** The same for a configuration's vhosts that have a certificate. */
+/**
+ * The same for a configuration's vhosts that have a certificate.  With
+ * credentials.store set, the store is opened here (as root, before the
+ * sandbox: this process and the keyholder are the only ones that unseal
+ * it) and a vhost with an active TLS key in it (secretstore.h) takes that
+ * key and chain instead of its files; tlskey_chain() gives the chain, for
+ * the parent.  No store or no device key yet (a first start): the files.
+ */
 struct tlskey_keys *tlskey_load_conf(const struct conf *c, char *err,
     size_t errlen);
+
+/**
+ * The certificate chain (PEM, public) of key i when it came from the
+ * sealed store, or NULL (the configured certificate file serves).
+ */
+const uint8_t *tlskey_chain(const struct tlskey_keys *k, size_t i,
+    size_t *len);
 
 /** Frees the keys (libcrypto clears the private parts). */
 void tlskey_free(struct tlskey_keys *k);

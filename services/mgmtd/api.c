@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "credpkg.h"
+#include "secretstore.h"
 #include "util.h"
 
 /* ---- answers -------------------------------------------------------------- */
@@ -440,6 +441,142 @@ route_kvno_op(const struct api_backend *be, const struct api_request *rq,
 	return rs->status;
 }
 
+/* ---- the other secrets (docs/api.md, "Other secrets") -------------------- */
+
+/* kind and name, as the kind needs them (no name for the cookie key). */
+static int
+get_kind_name(json_t *obj, struct ctl_req *req, struct api_response *rs)
+{
+	const char *k = json_string_value(json_object_get(obj, "kind"));
+	json_t *name = json_object_get(obj, "name");
+
+	req->kind = k == NULL ? 0 : strcmp(k, "pool") == 0 ? SECRET_POOL :
+	    strcmp(k, "cookie") == 0 ? SECRET_COOKIE : strcmp(k, "tls") == 0 ?
+	    SECRET_TLS : 0;
+	if (req->kind == 0)
+		return refuse(rs, 400, "kind", "\"kind\" must be \"pool\", \"cookie\" "
+		    "or \"tls\""), -1;
+	if (req->kind == SECRET_COOKIE && name != NULL)
+		return refuse(rs, 400, "name", "the cookie key has no \"name\""), -1;
+	if (req->kind != SECRET_COOKIE && (name == NULL || !json_is_string(name) ||
+	    json_string_length(name) == 0 ||
+	    json_string_length(name) >= sizeof(req->name)))
+		return refuse(rs, 400, "name", "\"name\" must name the %s",
+		    req->kind == SECRET_POOL ? "pool" : "virtual host"), -1;
+	if (name != NULL)
+		kg_strlcpy(req->name, json_string_value(name), sizeof(req->name));
+	return 0;
+}
+
+/* A pool secret in hex into locked-by-caller buf; its length, or -1. */
+static int
+get_hex_secret(json_t *v, uint8_t *buf, size_t max, struct api_response *rs)
+{
+	const char *h = json_string_value(v);
+	size_t n = json_string_length(v), i;
+
+	if (h == NULL || n % 2 != 0 || n / 2 < SECRET_POOL_MIN || n / 2 > max)
+		return refuse(rs, 400, "secret", "\"secret\" must be %d to %zu bytes "
+		    "in hex (the bytes the pool's back-ends hold)", SECRET_POOL_MIN,
+		    max), -1;
+	for (i = 0; i < n / 2; i++) {
+		int hi = kg_hexval(h[2 * i]), lo = kg_hexval(h[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return refuse(rs, 400, "secret", "\"secret\" is not hex"), -1;
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(n / 2);
+}
+
+static void
+wipe_string(json_t *v)
+{
+	if (v != NULL && json_is_string(v))
+		kg_zero((char *)json_string_value(v), json_string_length(v));
+}
+
+static int
+route_secret_stage(const struct api_backend *be, const struct api_request *rq,
+    struct api_response *rs)
+{
+	static const char *const allowed[] = { "kind", "name", "secret", "key",
+	    "certificate", NULL };
+	struct ctl_req req;
+	uint8_t buf[SECRET_POOL_MAX];
+	json_t *obj, *sec, *key, *crt;
+	int n = 0;
+
+	if ((obj = body_object(rq, allowed, rs)) == NULL)
+		return rs->status;
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_SECRET_STAGE;
+	sec = json_object_get(obj, "secret");
+	key = json_object_get(obj, "key");
+	crt = json_object_get(obj, "certificate");
+	if (get_kind_name(obj, &req, rs) < 0)
+		;
+	else if ((req.kind == SECRET_POOL) != (sec != NULL) ||
+	    (req.kind == SECRET_TLS) != (key != NULL && crt != NULL) ||
+	    (req.kind != SECRET_TLS && (key != NULL || crt != NULL)))
+		refuse(rs, 400, "secret", "give \"secret\" (hex) for a pool, \"key\" "
+		    "and \"certificate\" (PEM) for tls, nothing for the cookie key "
+		    "(the appliance makes it)");
+	else if (sec != NULL && (n = get_hex_secret(sec, buf, sizeof(buf), rs)) < 0)
+		;
+	else if (key != NULL && (!json_is_string(key) || !json_is_string(crt) ||
+	    json_string_length(key) == 0 || json_string_length(key) > SECRET_TLS_KEY_MAX ||
+	    json_string_length(crt) == 0 ||
+	    json_string_length(crt) > SECRET_TLS_MAX - json_string_length(key)))
+		refuse(rs, 400, "tls", "\"key\" and \"certificate\" must be PEM "
+		    "strings, at most %d bytes together", SECRET_TLS_MAX);
+	else {
+		if (sec != NULL) {
+			req.secret = buf;
+			req.secretlen = (size_t)n;
+		}
+		if (key != NULL) {
+			req.secret = (const uint8_t *)json_string_value(key);
+			req.secretlen = json_string_length(key);
+			req.cert = (const uint8_t *)json_string_value(crt);
+			req.certlen = json_string_length(crt);
+		}
+		call(be, rq, &req, "secret-stage", rs);
+	}
+	kg_zero(buf, sizeof(buf));
+	kg_zero(&req, sizeof(req));
+	wipe_string(sec);
+	wipe_string(key);
+	json_decref(obj);
+	return rs->status;
+}
+
+static int
+route_secret_op(const struct api_backend *be, const struct api_request *rq,
+    uint16_t type, const char *action, struct api_response *rs)
+{
+	static const char *const allowed[] = { "kind", "name", "version", NULL };
+	struct ctl_req req;
+	json_t *obj, *v;
+
+	if ((obj = body_object(rq, allowed, rs)) == NULL)
+		return rs->status;
+	memset(&req, 0, sizeof(req));
+	req.type = type;
+	v = json_object_get(obj, "version");
+	if (get_kind_name(obj, &req, rs) < 0)
+		;
+	else if (v == NULL || !json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 0x7fffffff)
+		refuse(rs, 400, "version", "\"version\" must be a whole number from 1");
+	else {
+		req.kvno = (uint32_t)json_integer_value(v);
+		call(be, rq, &req, action, rs);
+	}
+	json_decref(obj);
+	return rs->status;
+}
+
 static int
 is(const struct api_request *rq, const char *method, const char *path)
 {
@@ -479,11 +616,24 @@ api_handle(const struct api_backend *be, const struct api_request *rq,
 		return route_kvno_op(be, rq, CTL_MSG_RETIRE, "retire", rs);
 	if (is(rq, "POST", "/api/v1/credentials/package"))
 		return route_package(be, rq, rs);
+	if (is(rq, "PUT", "/api/v1/secrets/staged"))
+		return route_secret_stage(be, rq, rs);
+	if (is(rq, "POST", "/api/v1/secrets/staged/verify"))
+		return route_secret_op(be, rq, CTL_MSG_SECRET_VERIFY, "secret-verify", rs);
+	if (is(rq, "POST", "/api/v1/secrets/staged/activate"))
+		return route_secret_op(be, rq, CTL_MSG_SECRET_ACTIVATE, "secret-activate",
+		    rs);
+	if (is(rq, "POST", "/api/v1/secrets/retire"))
+		return route_secret_op(be, rq, CTL_MSG_SECRET_RETIRE, "secret-retire", rs);
 	if (path_is(rq, "/api/v1/credentials") || path_is(rq, "/api/v1/credentials/staged") ||
 	    path_is(rq, "/api/v1/credentials/staged/verify") ||
 	    path_is(rq, "/api/v1/credentials/staged/activate") ||
 	    path_is(rq, "/api/v1/credentials/retire") ||
-	    path_is(rq, "/api/v1/credentials/package"))
+	    path_is(rq, "/api/v1/credentials/package") ||
+	    path_is(rq, "/api/v1/secrets/staged") ||
+	    path_is(rq, "/api/v1/secrets/staged/verify") ||
+	    path_is(rq, "/api/v1/secrets/staged/activate") ||
+	    path_is(rq, "/api/v1/secrets/retire"))
 		return refuse(rs, 405, "method", "method %.*s is not allowed here "
 		    "(docs/api.md)", (int)(rq->method_len > 16 ? 16 : rq->method_len),
 		    rq->method);

@@ -16,6 +16,14 @@
  *   POST /api/v1/credentials/package           a sealed credential package
  *                                              (credpkg.h): checked, opened,
  *                                              then stage, verify, activate
+ *   PUT  /api/v1/secrets/staged                {"kind": "pool", "name",
+ *                                              "secret"(hex)}, {"kind":
+ *                                              "cookie"} or {"kind": "tls",
+ *                                              "name", "key", "certificate"}
+ *   POST /api/v1/secrets/staged/verify         {"kind", "name", "version"}
+ *   POST /api/v1/secrets/staged/activate       {"kind", "name", "version"}
+ *   POST /api/v1/secrets/retire                {"kind", "name", "version"}
+ *                                              (the GET lists them too)
  *
  * Answers are JSON objects: {"ok": true, "message": ...} on success,
  * {"ok": false, "error": "<code>", "message": "<words an admin can act on>"}

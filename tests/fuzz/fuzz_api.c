@@ -44,6 +44,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ "POST", "/api/v1/credentials/retire" },
 		{ "GET", "/api/v1/credentials" },
 		{ "POST", "/api/v1/credentials/package" },	/* no keys: refused */
+		{ "PUT", "/api/v1/secrets/staged" },
+		{ "POST", "/api/v1/secrets/staged/verify" },
+		{ "POST", "/api/v1/secrets/staged/activate" },
+		{ "POST", "/api/v1/secrets/retire" },
 	};
 	static const struct api_client who = { "CN=fuzz", "00" };
 	struct api_backend be = { f_ctl, f_audit, NULL, NULL, NULL, NULL };

@@ -36,6 +36,20 @@ import kerbgate_verify  # noqa: E402
 NODE, ADDR, PORT, SECRET_FILE, EVENTS = sys.argv[1:6]
 VERIFIER = kerbgate_verify.Verifier(open(SECRET_FILE, "rb").read())
 NAMES = kerbgate_verify.NAMES
+SECRET_STAMP = None
+
+
+def follow_secrets():
+    """A pool secret's change as docs/backend-verification.md tells a
+    back-end to make it: SECRET_FILE, and while SECRET_FILE.next exists,
+    that one too (either verifies).  Re-read when either file changes."""
+    global SECRET_STAMP
+    files = [f for f in (SECRET_FILE, SECRET_FILE + ".next")
+             if os.path.exists(f)]
+    stamp = [(f, os.stat(f).st_mtime_ns, os.stat(f).st_ino) for f in files]
+    if stamp != SECRET_STAMP:
+        VERIFIER.secrets = [open(f, "rb").read()[:64] for f in files]
+        SECRET_STAMP = stamp
 
 
 def event(line):
@@ -44,8 +58,12 @@ def event(line):
 
 
 def verify(h, method, target):
-    """The recipe of docs/backend-verification.md, as a word for the test."""
-    return VERIFIER.check(None, method, target, h)[0]
+    """The recipe of docs/backend-verification.md, as a word for the test,
+    and which secret verified: "current" (SECRET_FILE) or "next"."""
+    follow_secrets()
+    verdict = VERIFIER.check(None, method, target, h)[0]
+    index = getattr(VERIFIER.matched, "index", None)
+    return verdict, {0: "current", 1: "next"}.get(index, "none")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -196,11 +214,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         forged = [k for k in self.headers.keys()
                   if k.lower().startswith("x-kerbgate-") and
                   k.lower() not in [n.lower() for n in NAMES]]
+        verdict, which = verify(self.headers, self.command, self.path)
         body = "node: %s\nuser: %s\nsignature: %s\nbody-bytes: %d\n" \
                "extra-kerbgate-headers: %s\nxff: %s\nforwarded: %s\n" \
                "authorization: %s\n" % (
                    NODE, self.headers.get("X-Kerbgate-User", ""),
-                   verify(self.headers, self.command, self.path), got,
+                   verdict, got,
                    ",".join(forged) or "none",
                    self.headers.get("X-Forwarded-For", ""),
                    self.headers.get("Forwarded", ""),
@@ -208,6 +227,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # What a replay test needs to send the same identity again.
         for n in NAMES[1:]:
             body += "%s: %s\n" % (n.lower(), self.headers.get(n, ""))
+        body += "secret: %s\n" % which
         body += "header-names: %s\ncookie: %s\nxfp: %s\n" % (
             ",".join(self.headers.keys()),
             " | ".join(self.headers.get_all("Cookie") or []),

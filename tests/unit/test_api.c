@@ -19,11 +19,13 @@
 #include "api.h"
 #include "config.h"
 #include "credpkg.h"
+#include "secretstore.h"
 
 struct fake {
 	int		 calls;
 	struct ctl_req	 last;
 	char		 last_password[300];
+	uint8_t		 last_secret[64];	/* a pool secret staged */
 	int		 fail;		/* ctl cannot be reached */
 	uint32_t	 status;
 	const char	*text;
@@ -52,6 +54,8 @@ fake_ctl(void *ctx, const struct ctl_req *req, struct ctl_result *res, char *err
 	if (req->password != NULL)
 		snprintf(f->last_password, sizeof(f->last_password), "%.*s",
 		    (int)req->pwlen, (const char *)req->password);
+	if (req->secret != NULL && req->secretlen <= sizeof(f->last_secret))
+		memcpy(f->last_secret, req->secret, req->secretlen);
 	if (f->fail) {
 		snprintf(err, errlen, "kerbgated is not running (no control socket at /x)");
 		return -1;
@@ -204,6 +208,46 @@ test_stage_with_password_reaches_keyholder_and_audit(void **s)
 	assert_string_equal(f.audit, "CN=roll,O=Contoso stage 7 ok: staged kvno 7 (aes256, aes128, rc4)");
 	assert_null(strstr(f.audit, "S3cret"));
 	api_response_free(&rs);
+}
+
+static void
+test_secrets_stage_verify_and_refusals(void **s)
+{
+	struct fake f = { .status = CTL_OK, .text = "staged pool cas version 2 (32 bytes)" };
+	struct api_response rs;
+	char body[256];
+
+	(void)s;
+	snprintf(body, sizeof(body), "{\"kind\":\"pool\",\"name\":\"cas\",\"secret\":"
+	    "\"%s\"}", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	assert_int_equal(req(&f, "PUT", "/api/v1/secrets/staged", body, &admin, &rs), 200);
+	assert_int_equal(f.last.type, CTL_MSG_SECRET_STAGE);
+	assert_int_equal(f.last.kind, SECRET_POOL);
+	assert_string_equal(f.last.name, "cas");
+	assert_int_equal(f.last.secretlen, 32);
+	assert_int_equal(f.last_secret[1], 0x11);
+	assert_null(strstr(rs.body, "00112233"));	/* never echoed */
+	assert_string_equal(f.audit, "CN=roll,O=Contoso secret-stage 0 ok: staged pool "
+	    "cas version 2 (32 bytes)");
+	api_response_free(&rs);
+	assert_int_equal(req(&f, "POST", "/api/v1/secrets/staged/activate",
+	    "{\"kind\":\"cookie\",\"version\":2}", &admin, &rs), 200);
+	assert_int_equal(f.last.type, CTL_MSG_SECRET_ACTIVATE);
+	assert_int_equal(f.last.kind, SECRET_COOKIE);
+	assert_int_equal(f.last.kvno, 2);
+	api_response_free(&rs);
+	expect("PUT", "/api/v1/secrets/staged", "{\"kind\":\"pool\",\"name\":\"cas\","
+	    "\"secret\":\"0011\"}", 400, "32 to 64 bytes in hex");
+	expect("PUT", "/api/v1/secrets/staged", "{\"kind\":\"ssh\"}", 400, "or \\\"tls\\\"");
+	expect("PUT", "/api/v1/secrets/staged", "{\"kind\":\"cookie\",\"name\":\"x\"}",
+	    400, "has no");
+	expect("PUT", "/api/v1/secrets/staged", "{\"kind\":\"cookie\",\"secret\":\"00\"}",
+	    400, "nothing for the cookie key");
+	expect("PUT", "/api/v1/secrets/staged", "{\"kind\":\"tls\",\"name\":\"mail\","
+	    "\"key\":\"k\"}", 400, "for tls");
+	expect("POST", "/api/v1/secrets/staged/verify", "{\"kind\":\"pool\",\"name\":"
+	    "\"cas\"}", 400, "must be a whole number from 1");
+	expect("GET", "/api/v1/secrets/retire", NULL, 405, "not allowed");
 }
 
 static void
@@ -539,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_bodies_are_checked_strictly),
 		cmocka_unit_test(test_stage_with_password_reaches_keyholder_and_audit),
 		cmocka_unit_test(test_stage_with_keys),
+		cmocka_unit_test(test_secrets_stage_verify_and_refusals),
 		cmocka_unit_test(test_keyholder_answers_map_to_statuses),
 		cmocka_unit_test(test_list_embeds_the_keyholders_json_and_is_not_audited),
 		cmocka_unit_test(test_jansson_copies_of_a_password_are_wiped),

@@ -26,6 +26,7 @@
 #include "krbmint.h"
 #include "util.h"
 #include "sealedstore.h"
+#include "secretctl.h"
 
 static const char *const spns[] = { MINT_SPN_HTTP };
 static struct conf conf;
@@ -96,7 +97,8 @@ rig_down(struct rig *g)
 	close(g->sv[1]);
 }
 
-/* One request as the parent sends it; the keyholder's answer. */
+/* One request as the parent sends it; the keyholder's answer (and the
+ * store it carries written, as the parent writes it). */
 static uint32_t
 ask(struct rig *g, const struct ctl_req *req, struct ctl_result *res,
     size_t *sealed_len)
@@ -125,6 +127,10 @@ ask(struct rig *g, const struct ctl_req *req, struct ctl_result *res,
 	assert_int_equal(f.id, 42);
 	assert_int_equal(ctl_result_decode(f.payload, f.len, res), 0);
 	*sealed_len = res->sealed_len;
+	/* As the parent: the store the answer carries is written. */
+	if (res->sealed != NULL)
+		assert_int_equal(sealed_write_atomic(conf.cred_store, res->sealed,
+		    res->sealed_len, NULL, 0), 0);
 	res->sealed = NULL;
 	kg_ipc_reader_free(&rd);
 	print_message("answer %u: %s\n", res->status, res->text);
@@ -317,6 +323,154 @@ test_empty_start_takes_the_first_credential_by_stage(void **state)
 	conf.kcd_principal[0] = '\0';
 }
 
+static void
+write_file(const char *path, const uint8_t *p, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+static void
+fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	while (n-- > 0) {
+		seed = seed * 1103515245u + 12345u;
+		*p++ = (uint8_t)(seed >> 16);
+	}
+}
+
+/*
+ * A pool's header secret is imported from its file once, then comes from
+ * the store (the file changed afterwards is not used); the cookie key is
+ * made once and kept.  Both are replaced by stage, verify, activate over
+ * the control socket: nothing changes before activation, a secret of too
+ * little entropy fails verification, the old cookie key stays next to the
+ * new one, and no answer carries a byte of either.
+ */
+static void
+test_pool_secret_and_cookie_key_in_the_store(void **state)
+{
+	struct conf_pool pool;
+	struct ctl_req req;
+	struct ctl_result *res = calloc(1, sizeof(*res));
+	struct rig g;
+	const struct grant_secrets *gs;
+	const uint8_t *ck[4];
+	uint8_t a[48], b[48], zeros[48] = { 0 }, cookie1[32];
+	size_t sealed;
+	char err[512], file[300];
+
+	(void)state;
+	assert_non_null(res);
+	fill(a, sizeof(a), 1);
+	fill(b, sizeof(b), 2);
+	snprintf(file, sizeof(file), "%s/pool.secret", mint_tmpdir());
+	write_file(file, a, sizeof(a));
+	memset(&pool, 0, sizeof(pool));
+	strcpy(pool.name, "cas");
+	pool.mode = CONF_MODE_HEADER;
+	kg_strlcpy(pool.header_secret_file, file, sizeof(pool.header_secret_file));
+	conf.pools = &pool;
+	conf.npools = 1;
+	unlink(conf.cred_store);
+	assert_int_equal(rig_up(&g, err, sizeof(err)), 0);
+	gs = secretctl_grants(credctl_secrets(g.cc));
+	assert_int_equal(gs->s[0].len, 48);
+	assert_memory_equal(gs->s[0].b, a, 48);
+	assert_int_equal(secretctl_cookie_keys(credctl_secrets(g.cc), ck, 4), 1);
+	memcpy(cookie1, ck[0], 32);
+	rig_down(&g);
+
+	/* The file changed: the store's secret serves, and the same cookie key. */
+	write_file(file, b, sizeof(b));
+	assert_int_equal(rig_up(&g, err, sizeof(err)), 0);
+	gs = secretctl_grants(credctl_secrets(g.cc));
+	assert_memory_equal(gs->s[0].b, a, 48);
+	assert_int_equal(secretctl_cookie_keys(credctl_secrets(g.cc), ck, 4), 1);
+	assert_memory_equal(ck[0], cookie1, 32);
+
+	/* Zeros: staged, but verification refuses them. */
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_SECRET_STAGE;
+	req.kind = SECRET_POOL;
+	strcpy(req.name, "cas");
+	req.secret = zeros;
+	req.secretlen = sizeof(zeros);
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "staged pool cas version 2");
+	req.type = CTL_MSG_SECRET_VERIFY;
+	req.kvno = 2;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_FAILED);
+	text_has(res, "NOT verified");
+	text_has(res, "bits of entropy");
+	/* A pool the configuration lacks. */
+	req.type = CTL_MSG_SECRET_STAGE;
+	strcpy(req.name, "nosuch");
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_REFUSED);
+	text_has(res, "no header-mode pool \"nosuch\"");
+
+	/* b: staged (not used yet), activation refused before verify. */
+	strcpy(req.name, "cas");
+	req.secret = b;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "version 3");
+	assert_true(sealed > SEALED_HEADER_LEN);
+	assert_memory_equal(gs->s[0].b, a, 48);
+	req.type = CTL_MSG_SECRET_ACTIVATE;
+	req.kvno = 3;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_REFUSED);
+	text_has(res, "verify it first");
+	req.type = CTL_MSG_SECRET_VERIFY;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	req.type = CTL_MSG_SECRET_ACTIVATE;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	assert_memory_equal(gs->s[0].b, b, 48);
+	req.type = CTL_MSG_SECRET_RETIRE;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_REFUSED);	/* active */
+
+	/* The cookie key: made here; the old one kept after the new one. */
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_SECRET_STAGE;
+	req.kind = SECRET_COOKIE;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "staged cookie key version 2");
+	req.kvno = 2;
+	req.type = CTL_MSG_SECRET_VERIFY;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	req.type = CTL_MSG_SECRET_ACTIVATE;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "still opens the cookies it made");
+	assert_int_equal(secretctl_cookie_keys(credctl_secrets(g.cc), ck, 4), 2);
+	assert_memory_not_equal(ck[0], cookie1, 32);
+	assert_memory_equal(ck[1], cookie1, 32);
+
+	/* The lists: kinds, versions, states; no byte of a value. */
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_MSG_SECRET_LIST;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "pool   cas");
+	text_has(res, "retained");
+	assert_null(memmem(res->text, strlen(res->text), b, 4));
+	req.type = CTL_MSG_LIST_JSON;
+	assert_int_equal(ask(&g, &req, res, &sealed), CTL_OK);
+	text_has(res, "\"secrets\":[");
+	text_has(res, "\"kind\":\"cookie\"");
+	rig_down(&g);
+
+	/* Restarted: from the store, the new secret and both cookie keys. */
+	assert_int_equal(rig_up(&g, err, sizeof(err)), 0);
+	assert_memory_equal(secretctl_grants(credctl_secrets(g.cc))->s[0].b, b, 48);
+	assert_int_equal(secretctl_cookie_keys(credctl_secrets(g.cc), ck, 4), 2);
+	assert_memory_equal(ck[1], cookie1, 32);
+	rig_down(&g);
+	conf.pools = NULL;
+	conf.npools = 0;
+	free(res);
+}
+
 int
 main(void)
 {
@@ -324,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_rotation_over_the_control_socket),
 		cmocka_unit_test(test_restart_reads_the_store_and_refuses_a_tampered_one),
 		cmocka_unit_test(test_empty_start_takes_the_first_credential_by_stage),
+		cmocka_unit_test(test_pool_secret_and_cookie_key_in_the_store),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

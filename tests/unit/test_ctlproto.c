@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "secretstore.h"
 #include "tlv.h"
 #include "util.h"
 
@@ -126,6 +127,88 @@ test_result_round_trips(void **state)
 	free(p);
 }
 
+/* Encodes r, decodes it as its type: the result. */
+static int
+round_trip(const struct ctl_req *r, struct ctl_req *back)
+{
+	uint8_t *p;
+	size_t n;
+	int rc;
+
+	assert_int_equal(ctl_req_encode(r, &p, &n), 0);
+	rc = ctl_req_decode(r->type, p, n, back);
+	kg_freezero(p, n);	/* back's pointers are not followed after this */
+	return rc;
+}
+
+static void
+test_secret_frames_round_trip_and_wrong_sizes_are_refused(void **state)
+{
+	struct ctl_req r = { .type = CTL_MSG_SECRET_STAGE, .kind = SECRET_POOL }, back;
+	uint8_t sec[65] = { 1 };
+	uint8_t *p;
+	size_t n;
+
+	(void)state;
+	strcpy(r.name, "cas");
+	r.secret = sec;
+	r.secretlen = 48;
+	assert_int_equal(ctl_req_encode(&r, &p, &n), 0);
+	assert_int_equal(ctl_req_decode(CTL_MSG_SECRET_STAGE, p, n, &back), 0);
+	assert_int_equal(back.kind, SECRET_POOL);
+	assert_string_equal(back.name, "cas");
+	assert_int_equal(back.secretlen, 48);
+	assert_memory_equal(back.secret, sec, 48);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ctl_req_decode(CTL_MSG_SECRET_STAGE, p, i, &back),
+		    KG_ERR_PROTO);
+	kg_freezero(p, n);
+	/* A pool secret of 31 or 65 bytes, none, or with a certificate. */
+	r.secretlen = 31;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.secretlen = 65;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.secret = NULL;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.secret = sec;
+	r.secretlen = 32;
+	r.cert = sec;
+	r.certlen = 10;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.cert = NULL;
+	r.name[0] = '\0';	/* a pool has a name */
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	/* The cookie key: no name, no value (the keyholder makes it). */
+	r.kind = SECRET_COOKIE;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.secret = NULL;
+	assert_int_equal(round_trip(&r, &back), 0);
+	strcpy(r.name, "x");
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	/* TLS: a key and a chain, both. */
+	r.kind = SECRET_TLS;
+	r.secret = sec;
+	r.secretlen = 20;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.cert = sec;
+	r.certlen = 30;
+	assert_int_equal(round_trip(&r, &back), 0);
+	assert_int_equal(back.certlen, 30);
+	r.kind = 4;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	/* verify, activate, retire: a version from 1. */
+	memset(&r, 0, sizeof(r));
+	r.type = CTL_MSG_SECRET_ACTIVATE;
+	r.kind = SECRET_COOKIE;
+	r.kvno = 3;
+	assert_int_equal(round_trip(&r, &back), 0);
+	assert_int_equal(back.kvno, 3);
+	r.kvno = 0;
+	assert_int_equal(round_trip(&r, &back), KG_ERR_PROTO);
+	r.type = CTL_MSG_SECRET_LIST;
+	assert_int_equal(round_trip(&r, &back), 0);
+}
+
 int
 main(void)
 {
@@ -134,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_stage_with_keys_round_trips_and_bad_keys_are_refused),
 		cmocka_unit_test(test_kvno_frames_and_refusals),
 		cmocka_unit_test(test_result_round_trips),
+		cmocka_unit_test(test_secret_frames_round_trip_and_wrong_sizes_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

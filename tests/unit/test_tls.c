@@ -112,11 +112,11 @@ group_setup(void **state)
 	save(&rogue, NULL, rogue_pem, "rogue.pem", rogue_key, "rogue.key");
 	save(&expired, NULL, expired_pem, "expired.pem", expired_key, "expired.key");
 
-	vip_vhosts[0] = (struct tls_vhost_config){ VIP_MAIL, mail_pem, mail_key };
-	vip_vhosts[1] = (struct tls_vhost_config){ VIP_AUTOD, autod_pem, autod_key };
-	backend_vhost = (struct tls_vhost_config){ BACKEND, backend_pem, backend_key };
-	rogue_vhost = (struct tls_vhost_config){ BACKEND, rogue_pem, rogue_key };
-	expired_vhost = (struct tls_vhost_config){ BACKEND, expired_pem, expired_key };
+	vip_vhosts[0] = (struct tls_vhost_config){ VIP_MAIL, mail_pem, mail_key, NULL, 0 };
+	vip_vhosts[1] = (struct tls_vhost_config){ VIP_AUTOD, autod_pem, autod_key, NULL, 0 };
+	backend_vhost = (struct tls_vhost_config){ BACKEND, backend_pem, backend_key, NULL, 0 };
+	rogue_vhost = (struct tls_vhost_config){ BACKEND, rogue_pem, rogue_key, NULL, 0 };
+	expired_vhost = (struct tls_vhost_config){ BACKEND, expired_pem, expired_key, NULL, 0 };
 	*state = NULL;
 	return 0;
 }
@@ -518,7 +518,7 @@ static void
 test_sni_matches_a_certificate_name_when_no_vhost_name_is_configured(void **state)
 {
 	struct tls_vhost_config unnamed[2] = {
-		{ NULL, mail_pem, mail_key }, { NULL, autod_pem, autod_key },
+		{ NULL, mail_pem, mail_key, NULL, 0 }, { NULL, autod_pem, autod_key, NULL, 0 },
 	};
 	struct tls_server *srv = server_with(unnamed, 2);
 	struct tls_client *cli = client_with(VIP_AUTOD, ca_pem, NULL);
@@ -1638,7 +1638,7 @@ test_no_vhost_is_refused(void **state)
 static void
 test_missing_certificate_file_is_named(void **state)
 {
-	struct tls_vhost_config vh = { VIP_MAIL, "/nonexistent/mail.pem", mail_key };
+	struct tls_vhost_config vh = { VIP_MAIL, "/nonexistent/mail.pem", mail_key, NULL, 0 };
 
 	assert_server_refused(&vh, 1, "/nonexistent/mail.pem");
 	assert_server_refused(&vh, 1, "No such file");
@@ -1647,7 +1647,7 @@ test_missing_certificate_file_is_named(void **state)
 static void
 test_missing_key_file_is_named(void **state)
 {
-	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, "/nonexistent/mail.key" };
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, "/nonexistent/mail.key", NULL, 0 };
 
 	assert_server_refused(&vh, 1, "cannot read private key file "
 	    "/nonexistent/mail.key");
@@ -1657,7 +1657,7 @@ static void
 test_private_key_that_does_not_match_the_certificate_is_refused(void **state)
 {
 	struct tls_vhost_config vh[2] = {
-		{ VIP_MAIL, mail_pem, mail_key }, { VIP_AUTOD, autod_pem, mail_key },
+		{ VIP_MAIL, mail_pem, mail_key, NULL, 0 }, { VIP_AUTOD, autod_pem, mail_key, NULL, 0 },
 	};
 
 	assert_server_refused(vh, 2, "vhost " VIP_AUTOD ": private key");
@@ -1667,7 +1667,7 @@ test_private_key_that_does_not_match_the_certificate_is_refused(void **state)
 static void
 test_key_file_in_place_of_a_certificate_does_not_leak_the_key(void **state)
 {
-	struct tls_vhost_config vh = { VIP_MAIL, mail_key, mail_key };
+	struct tls_vhost_config vh = { VIP_MAIL, mail_key, mail_key, NULL, 0 };
 
 	assert_server_refused(&vh, 1, "holds no valid PEM certificate");
 }
@@ -1676,7 +1676,7 @@ static void
 test_certificate_in_place_of_a_key_is_refused(void **state)
 {
 	char key[128];
-	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key };
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key, NULL, 0 };
 
 	snprintf(key, sizeof(key), "%s", path("tmp.key"));
 	assert_int_equal(certgen_save(&mail, NULL, key, NULL), 0);
@@ -1688,7 +1688,7 @@ static void
 test_key_file_readable_by_others_is_refused(void **state)
 {
 	char key[128];
-	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key };
+	struct tls_vhost_config vh = { VIP_MAIL, mail_pem, key, NULL, 0 };
 
 	snprintf(key, sizeof(key), "%s", path("tmp.key"));
 	assert_int_equal(certgen_save(&mail, NULL, path("tmp.pem"), key), 0);

@@ -142,10 +142,10 @@ group_setup(void **state)
 	assert_int_equal(certgen_save(&ec_cert, NULL, ec_pem, ec_key), 0);
 	make_rsa();
 	make_ec_der();
-	vhosts[0] = (struct tls_vhost_config){ EC_NAME, ec_pem, NULL };
-	vhosts[1] = (struct tls_vhost_config){ RSA_NAME, rsa_pem, NULL };
-	files[0] = (struct tlskey_file){ "vhost " EC_NAME, ec_pem, ec_key };
-	files[1] = (struct tlskey_file){ "vhost " RSA_NAME, rsa_pem, rsa_key };
+	vhosts[0] = (struct tls_vhost_config){ EC_NAME, ec_pem, NULL, NULL, 0 };
+	vhosts[1] = (struct tls_vhost_config){ RSA_NAME, rsa_pem, NULL, NULL, 0 };
+	files[0] = (struct tlskey_file){ "vhost " EC_NAME, ec_pem, ec_key, NULL, 0, NULL, 0 };
+	files[1] = (struct tlskey_file){ "vhost " RSA_NAME, rsa_pem, rsa_key, NULL, 0, NULL, 0 };
 	signal(SIGPIPE, SIG_IGN);
 	*state = NULL;
 	return 0;
@@ -288,16 +288,16 @@ test_load_checks_keys(void **state)
 	assert_int_equal(tlskey_count(k), 2);
 	tlskey_free(k);
 	/* DER is read too. */
-	f = (struct tlskey_file){ "vhost der", ec_pem, ec_der };
+	f = (struct tlskey_file){ "vhost der", ec_pem, ec_der, NULL, 0, NULL, 0 };
 	assert_non_null(k = tlskey_load(&f, 1, err, sizeof(err)));
 	tlskey_free(k);
-	f = (struct tlskey_file){ "vhost mixed", ec_pem, rsa_key };
+	f = (struct tlskey_file){ "vhost mixed", ec_pem, rsa_key, NULL, 0, NULL, 0 };
 	expect_load_error(&f, "does not match certificate");
-	f = (struct tlskey_file){ "vhost enc", rsa_pem, enc_key };
+	f = (struct tlskey_file){ "vhost enc", rsa_pem, enc_key, NULL, 0, NULL, 0 };
 	expect_load_error(&f, "is encrypted");
-	f = (struct tlskey_file){ "vhost none", ec_pem, "/nonexistent/key" };
+	f = (struct tlskey_file){ "vhost none", ec_pem, "/nonexistent/key", NULL, 0, NULL, 0 };
 	expect_load_error(&f, "cannot read private key file /nonexistent/key");
-	f = (struct tlskey_file){ "vhost notkey", ec_pem, ec_pem };
+	f = (struct tlskey_file){ "vhost notkey", ec_pem, ec_pem, NULL, 0, NULL, 0 };
 	chmod(ec_pem, 0600);
 	expect_load_error(&f, "holds no valid private key");
 	chmod(ec_pem, 0644);
@@ -887,6 +887,54 @@ test_a_relay_at_the_frame_layer_cannot_wedge_the_key_process(void **state)
 	assert_int_equal(keyproc_stop(&kp), 0);
 }
 
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	uint8_t *b = calloc(1, 65536);
+
+	assert_non_null(f);
+	assert_non_null(b);
+	*len = fread(b, 1, 65536, f);
+	fclose(f);
+	return b;
+}
+
+/* A key from the sealed store: its PEM and chain in memory, no file; the
+ * chain is kept for the parent (public), a key not the chain's refused. */
+static void
+test_stored_key_and_chain_load_from_memory(void **state)
+{
+	struct tlskey_file f = { .label = "vhost stored" };
+	struct tlskey_keys *k;
+	const uint8_t *chain;
+	uint8_t *key, *pem, *other;
+	size_t klen, plen, olen, clen = 0;
+	char err[512];
+
+	(void)state;
+	key = slurp(ec_key, &klen);
+	pem = slurp(ec_pem, &plen);
+	other = slurp(rsa_key, &olen);
+	f.key_pem = key;
+	f.key_pem_len = klen;
+	f.chain_pem = pem;
+	f.chain_pem_len = plen;
+	assert_non_null(k = tlskey_load(&f, 1, err, sizeof(err)));
+	assert_non_null(chain = tlskey_chain(k, 0, &clen));
+	assert_int_equal(clen, plen);
+	assert_memory_equal(chain, pem, plen);
+	tlskey_free(k);
+	f.key_pem = other;
+	f.key_pem_len = olen;
+	assert_null(tlskey_load(&f, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "does not match its certificate"));
+	assert_null(strstr(err, "PRIVATE"));
+	free(key);
+	free(pem);
+	free(other);
+}
+
 int
 main(void)
 {
@@ -895,6 +943,7 @@ main(void)
 		cmocka_unit_test(test_request_malformed),
 		cmocka_unit_test(test_answer_parse),
 		cmocka_unit_test(test_load_checks_keys),
+		cmocka_unit_test(test_stored_key_and_chain_load_from_memory),
 		cmocka_unit_test(test_sign_schemes),
 		cmocka_unit_test(test_tls12_ecdsa),
 		cmocka_unit_test(test_tls13_ecdsa),

@@ -3,7 +3,7 @@
 test_http_SRCS := services/kerbgated/http.c
 test_replay_SRCS := services/kerbgated/replay.c
 test_tls_SRCS := services/kerbgated/tls.c tests/unit/certgen.c
-test_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/tls.c services/kerbgated/sandbox.c tests/unit/certgen.c
+test_tlskey_SRCS := services/kerbgated/tlskey.c services/kerbgated/secretstore.c services/kerbgated/sealedstore.c services/kerbgated/credstore.c services/kerbgated/tls.c services/kerbgated/sandbox.c tests/unit/certgen.c
 test_sign_SRCS := services/kerbgated/sign.c services/kerbgated/hmac256.c
 test_metrics_SRCS := services/kerbgated/metrics.c services/kerbgated/khproto.c
 test_conf_SRCS := services/kerbgated/conf.c
@@ -11,7 +11,7 @@ test_acceptor_SRCS := services/kerbgated/acceptor.c services/kerbgated/kcrypto.c
 test_negotiate_SRCS := services/kerbgated/negotiate.c tests/unit/krbmint.c
 test_kcd_SRCS := services/kerbgated/kcd.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c tests/unit/certgen.c
 test_khproto_SRCS := services/kerbgated/khproto.c
-test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
+test_keyholder_SRCS := services/kerbgated/keyholder.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credctl.c services/kerbgated/secretctl.c services/kerbgated/secretstore.c services/kerbgated/tlscheck.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/sandbox.c services/kerbgated/kcd.c services/kerbgated/khproto.c services/kerbgated/conf.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c tests/unit/krbmint.c
 test_kcrypto_SRCS := services/kerbgated/kcrypto.c
 
 # test_acceptor mints PAC-bearing tickets with the benchmark's PAC builder.
@@ -24,8 +24,9 @@ test_bootstate_SRCS := firmware/bootstate/bootstate.c
 test_credkeys_SRCS := services/kerbgated/credkeys.c services/kerbgated/sealedstore.c
 test_sealedstore_SRCS := services/kerbgated/sealedstore.c
 test_credstore_SRCS := services/kerbgated/credstore.c services/kerbgated/sealedstore.c
+test_secretstore_SRCS := services/kerbgated/secretstore.c services/kerbgated/credstore.c services/kerbgated/sealedstore.c
 test_ctlproto_SRCS := services/kerbgated/ctlproto.c
-test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
+test_credctl_SRCS := services/kerbgated/credctl.c services/kerbgated/secretctl.c services/kerbgated/secretstore.c services/kerbgated/tlscheck.c services/kerbgated/grant.c services/kerbgated/sign.c services/kerbgated/hmac256.c services/kerbgated/credstore.c services/kerbgated/credkeys.c services/kerbgated/sealedstore.c services/kerbgated/ctlproto.c services/kerbgated/acceptor.c services/kerbgated/kcrypto.c services/kerbgated/negotiate.c services/kerbgated/replay.c services/kerbgated/kcd.c tests/unit/krbmint.c
 $(OBJDIR)/tests/unit/test_credctl.o: INCLUDES += -Itests/unit
 test_api_SRCS := services/mgmtd/api.c services/kerbgated/ctlproto.c
 test_audit_SRCS := services/mgmtd/audit.c
