@@ -228,11 +228,18 @@ start_kerberos_pull() {
 	kill "$pull_pid" 2>/dev/null; pull_pid=
 	kdc_lines=$(wc -l <"$KGLAB_KDC_LOG")
 	grep -q '^\[kgpkg\]' "$KGLAB_SMB_CONF" || { echo "# the lab has no [kgpkg] share on the DC: tests/lab/lab down; tests/lab/lab up"; return 1; }
-	krb env KRB5CCNAME="FILE:$work/cc-pull" kinit --password-file="$KGLAB_ALICE_PWFILE" "alice@$KGLAB_REALM" || return 1
+	# Its own user this time, its state and credential cache in its folder.
+	id _kgpull >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin _kgpull
+	install -d -m 0700 -o _kgpull "$work/pull-krb"
+	cp "$work/data1/smbpull.last" "$work/pull-krb/last-applied" && chown _kgpull "$work/pull-krb/last-applied"
+	krb env KRB5CCNAME="FILE:$work/pull-krb/ccache" kinit --password-file="$KGLAB_ALICE_PWFILE" "alice@$KGLAB_REALM" || return 1
+	chown _kgpull "$work/pull-krb/ccache"
 	sed -e "s|smb://$KGLAB_DC_IP:4445/kgpkg/|smb://dc1.$KGLAB_DNSDOMAIN/kgpkg/|" \
-		-e 's|"auth": {[^}]*}|"auth": { "kerberos": true }|' "$work/smbpull.json" >"$work/smbpull-krb.json"
+		-e 's|"auth": {[^}]*}|"auth": { "kerberos": true }|' \
+		-e "s|\"state_file\": \"[^\"]*\"|\"state_file\": \"$work/pull-krb/last-applied\", \"user\": \"_kgpull\"|" \
+		"$work/smbpull.json" >"$work/smbpull-krb.json"
 	pull_log=$work/smbpull-krb.log
-	krb env KRB5CCNAME="FILE:$work/cc-pull" "$top/$out/bin/kerbgate-smbpull" -d -f "$work/smbpull-krb.json" >>"$pull_log" 2>&1 &
+	krb env KRB5CCNAME="FILE:$work/pull-krb/ccache" "$top/$out/bin/kerbgate-smbpull" -d -f "$work/smbpull-krb.json" >>"$pull_log" 2>&1 &
 	sleep 0.5
 	pull_pid=$(pgrep -n -f "^$top/$out/bin/kerbgate-smbpull -d -f $work/smbpull-krb.json")
 	[ -n "$pull_pid" ] && grep -q "(Kerberos)" "$pull_log"
@@ -253,6 +260,14 @@ t_dc_saw_kerberos() {
 		grep -qF "alice@$KGLAB_REALM cifs/dc1.$KGLAB_DNSDOMAIN@$KGLAB_REALM"
 }
 
+t_kerberos_pull_is_confined() {
+	# Its own user, NoNewPrivs, the seccomp filter (2), and Landlock.
+	local st=/proc/$pull_pid/status
+	[ "$(awk '/^Uid:/ {print $2}' "$st")" = "$(id -u _kgpull)" ] &&
+		grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" && grep -q '^Seccomp:[[:space:]]*2$' "$st" &&
+		grep -q "confined: uid $(id -u _kgpull), NoNewPrivs, Landlock ABI [0-9]* (write: $work/pull-krb), seccomp deny-list" "$pull_log"
+}
+
 t_missing_ccache_is_said() {
 	! krb env KRB5CCNAME="FILE:$work/no-such-cc" "$top/$out/bin/kerbgate-smbpull" -1 \
 		-f "$work/smbpull-krb.json" >"$work/pull-nocc.log" 2>&1 &&
@@ -260,10 +275,11 @@ t_missing_ccache_is_said() {
 }
 
 t_expired_ccache_is_said() {
-	krb env KRB5CCNAME="FILE:$work/cc-short" kinit --lifetime=3s \
+	krb env KRB5CCNAME="FILE:$work/pull-krb/cc-short" kinit --lifetime=3s \
 		--password-file="$KGLAB_ALICE_PWFILE" "alice@$KGLAB_REALM" || return 1
+	chown _kgpull "$work/pull-krb/cc-short"
 	sleep 4	# the ticket expires
-	! krb env KRB5CCNAME="FILE:$work/cc-short" "$top/$out/bin/kerbgate-smbpull" -1 \
+	! krb env KRB5CCNAME="FILE:$work/pull-krb/cc-short" "$top/$out/bin/kerbgate-smbpull" -1 \
 		-f "$work/smbpull-krb.json" >"$work/pull-expired.log" 2>&1 &&
 		grep -q "the server refused the Kerberos credentials: the credential cache (KRB5CCNAME) has no valid ticket" \
 			"$work/pull-expired.log"
@@ -272,6 +288,7 @@ t_expired_ccache_is_said() {
 if start_kerberos_pull; then
 	check "Kerberos: a roll through the DC's own [kgpkg] share is staged and activated, a fresh ticket gets in" t_kerberos_pull_activates
 	check "Kerberos: the KDC issued alice, on the lb host, a ticket for the DC's cifs service" t_dc_saw_kerberos
+	check "smbpull runs confined: its own user, NoNewPrivs, seccomp, Landlock limited to its folder" t_kerberos_pull_is_confined
 else
 	nok "Kerberos: smbpull starts with alice's credential cache"
 fi
