@@ -189,7 +189,7 @@ enter_confinement(const struct smbpull *p)
 	if (confine(&o, &res, err, sizeof(err)) < 0)
 		fatalx("cannot confine kerbgate-smbpull: %s", err);
 	if (res.landlock_abi > 0)
-		log_debug("confined: uid %u, NoNewPrivs, Landlock ABI %d (write: %s%s%s), "
+		log_info("confined: uid %u, NoNewPrivs, Landlock ABI %d (write: %s%s%s), "
 		    "seccomp deny-list", (unsigned)getuid(), res.landlock_abi, o.write_dirs[0],
 		    n > 1 ? ", " : "", n > 1 ? o.write_dirs[1] : "");
 	else
