@@ -240,9 +240,9 @@ start_kerberos_pull() {
 		"$work/smbpull.json" >"$work/smbpull-krb.json"
 	pull_log=$work/smbpull-krb.log
 	krb env KRB5CCNAME="FILE:$work/pull-krb/ccache" "$top/$out/bin/kerbgate-smbpull" -d -f "$work/smbpull-krb.json" >>"$pull_log" 2>&1 &
-	sleep 0.5
+	wait_log "(Kerberos)" 10 || return 1
 	pull_pid=$(pgrep -n -f "^$top/$out/bin/kerbgate-smbpull -d -f $work/smbpull-krb.json")
-	[ -n "$pull_pid" ] && grep -q "(Kerberos)" "$pull_log"
+	[ -n "$pull_pid" ]
 }
 
 t_kerberos_pull_activates() {
