@@ -10,4 +10,9 @@ BOARD_CMDLINE  := console=ttyS0,115200 quiet
 # (each: /boot/vmlinuz, /boot/initrd.img and the squashfs root), data.
 BOARD_ESP_MB    := 4
 BOARD_SLOT_MB   := 24
+# kerbgate-smbpull (CONFIG_SERVICE_SMBPULL) brings libsmbclient, Samba's
+# client libraries and ICU: about 20 MiB more in each slot.
+ifeq ($(CONFIG_SERVICE_SMBPULL),y)
+BOARD_SLOT_MB   := 48
+endif
 BOARD_DATA_MB   := 8

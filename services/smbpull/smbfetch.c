@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libsmbclient.h>
 
@@ -28,9 +29,32 @@ auth_fn(SMBCCTX *ctx, const char *srv, const char *shr, char *wg, int wglen,
 	snprintf(pw, (size_t)pwlen, "%s", a->password);
 }
 
+/* With Kerberos, libsmbclient says EINVAL for a missing credential cache
+ * and EACCES for an expired one or one the server refuses: both are about
+ * the cache, which is what the admin has to look at. */
 static const char *
-why(int e)
+why_kerberos(int e)
 {
+	switch (e) {
+	case EACCES:
+	case EPERM:
+	case EINVAL:
+		return "the server refused the Kerberos credentials: the credential "
+		    "cache (KRB5CCNAME) has no valid ticket (expired, or none: see "
+		    "klist; renew it with kinit -k -t KEYTAB), or its account may not "
+		    "read the share, or the URL names the server by address (Kerberos "
+		    "needs its DNS name)";
+	}
+	return NULL;
+}
+
+static const char *
+why(const struct smbfetch_auth *a, int e)
+{
+	const char *k;
+
+	if (a->kerberos && (k = why_kerberos(e)) != NULL)
+		return k;
 	switch (e) {
 	case EACCES:
 	case EPERM:
@@ -51,6 +75,28 @@ why(int e)
 	return strerror(e);
 }
 
+/* A FILE: credential cache that is not there is said so before libsmbclient
+ * turns it into "invalid argument". */
+static int
+check_ccache(char *err, size_t errlen)
+{
+	const char *cc = getenv("KRB5CCNAME"), *path;
+
+	if (cc == NULL)
+		return 0;
+	if (strncmp(cc, "FILE:", 5) == 0)
+		path = cc + 5;
+	else if (strchr(cc, ':') == NULL)
+		path = cc;
+	else
+		return 0;
+	if (access(path, R_OK) < 0)
+		return kg_seterr(err, errlen, "no Kerberos credential cache at %s (%s): "
+		    "get one with kinit -k -t KEYTAB PRINCIPAL (KRB5CCNAME=%s)", path,
+		    strerror(errno), cc);
+	return 0;
+}
+
 int
 smbfetch(const char *url, const struct smbfetch_auth *auth, size_t max,
     uint8_t **data, size_t *len, char *err, size_t errlen)
@@ -64,6 +110,8 @@ smbfetch(const char *url, const struct smbfetch_auth *auth, size_t max,
 
 	*data = NULL;
 	*len = 0;
+	if (auth->kerberos && check_ccache(err, errlen) < 0)
+		return -1;
 	if ((ctx = smbc_new_context()) == NULL)
 		return kg_seterr(err, errlen, "libsmbclient: cannot make a context");
 	smbc_setOptionUserData(ctx, (void *)auth);
@@ -91,7 +139,7 @@ smbfetch(const char *url, const struct smbfetch_auth *auth, size_t max,
 		if (e == ENOENT)
 			rc = SMBFETCH_ABSENT;
 		else
-			kg_seterr(err, errlen, "cannot open %s: %s", url, why(e));
+			kg_seterr(err, errlen, "cannot open %s: %s", url, why(auth, e));
 		goto out;
 	}
 	while (n <= max && (r = smbc_getFunctionRead(ctx)(ctx, f, buf + n, max + 1 - n)) > 0)
@@ -102,7 +150,7 @@ smbfetch(const char *url, const struct smbfetch_auth *auth, size_t max,
 		kg_seterr(err, errlen, "%s is larger than %zu bytes: not a credential "
 		    "package", url, max);
 	else if (r < 0)
-		kg_seterr(err, errlen, "reading %s failed: %s", url, why(e));
+		kg_seterr(err, errlen, "reading %s failed: %s", url, why(auth, e));
 	else
 		rc = 0;
 out:

@@ -11,6 +11,9 @@
  * not sent again; a package that was staged but did not verify yet (AD does
  * not have the password yet) is sent again at the next run.
  *
+ * Once configured it runs confined (confine.h): its own user, NoNewPrivs,
+ * Landlock, a seccomp deny-list.
+ *
  *   kerbgate-smbpull [-d] [-1] [-f /etc/kerbgate/smbpull.json]
  *     -1  one run, then exit: 0 applied or nothing new, 1 refused or failed
  *     -d  log to stderr with debug lines; twice: libsmbclient's too
@@ -26,6 +29,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "confine.h"
 #include "credpkg.h"
 #include "log.h"
 #include "mgmtclient.h"
@@ -38,6 +42,7 @@ struct smbpull {
 	const char	*url;
 	const char	*mgmtd;
 	const char	*state_file;
+	const char	*user;
 	long		 interval;
 	struct smbfetch_auth auth;
 	struct mc_target t;
@@ -83,7 +88,7 @@ static void
 load(struct smbpull *p, const json_t *root, const char *file)
 {
 	static const char *const top[] = { "url", "auth", "interval", "mgmtd", "tls",
-	    "state_file", NULL };
+	    "state_file", "user", NULL };
 	static const char *const authkeys[] = { "kerberos", "user", "password_file", NULL };
 	static const char *const tlskeys[] = { "ca", "cert", "key", NULL };
 	struct tls_client_config cc = { 0 };
@@ -101,6 +106,7 @@ load(struct smbpull *p, const json_t *root, const char *file)
 	kg_cfg_string(root, "url", 1, &p->url, &ctx);
 	kg_cfg_string(root, "mgmtd", 1, &p->mgmtd, &ctx);
 	kg_cfg_string(root, "state_file", 0, &p->state_file, &ctx);
+	kg_cfg_string(root, "user", 0, &p->user, &ctx);
 	kg_cfg_int(root, "interval", 0, 1, 86400, &p->interval, &ctx);
 	if (p->url != NULL && strncmp(p->url, "smb://", 6) != 0)
 		kg_cfg_error(&ctx, "url", "give smb://SERVER/SHARE/PATH");
@@ -143,6 +149,52 @@ load(struct smbpull *p, const json_t *root, const char *file)
 	if ((p->tls = tls_client_new(&cc, err, sizeof(err))) == NULL ||
 	    tls_client_use_cert(p->tls, cert, key, err, sizeof(err)) < 0)
 		fatalx("tls: %s", err);
+}
+
+/* The folder of \p path into \p dir (a path without a slash: "."). */
+static const char *
+folder_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return ".";
+	snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return dir;
+}
+
+/* From here on smbpull parses what the SMB server and mgmtd send: its own
+ * user, NoNewPrivs, Landlock, seccomp (confine.h). */
+static void
+enter_confinement(const struct smbpull *p)
+{
+	static char state_dir[512], cc_dir[512];
+	struct confine_opts o = { .user = p->user };
+	struct confine_result res;
+	const char *cc = getenv("KRB5CCNAME");
+	char err[256];
+	int n = 0;
+
+	o.write_dirs[n++] = folder_of(p->state_file, state_dir, sizeof(state_dir));
+	/* Kerberos stores the service tickets it gets in the cache. */
+	if (p->auth.kerberos && cc != NULL && strncmp(cc, "FILE:", 5) == 0)
+		o.write_dirs[n++] = folder_of(cc + 5, cc_dir, sizeof(cc_dir));
+	else if (p->auth.kerberos && cc != NULL && strchr(cc, ':') == NULL)
+		o.write_dirs[n++] = folder_of(cc, cc_dir, sizeof(cc_dir));
+	if (n > 1 && strcmp(o.write_dirs[0], o.write_dirs[1]) == 0)
+		o.write_dirs[--n] = NULL;
+	if (geteuid() == 0 && p->user == NULL)
+		log_warnx("running as root: name an unprivileged \"user\" in the "
+		    "configuration");
+	if (confine(&o, &res, err, sizeof(err)) < 0)
+		fatalx("cannot confine kerbgate-smbpull: %s", err);
+	if (res.landlock_abi > 0)
+		log_info("confined: uid %u, NoNewPrivs, Landlock ABI %d (write: %s%s%s), "
+		    "seccomp deny-list", (unsigned)getuid(), res.landlock_abi, o.write_dirs[0],
+		    n > 1 ? ", " : "", n > 1 ? o.write_dirs[1] : "");
+	else
+		log_warnx("confined without Landlock (%s): uid %u, NoNewPrivs, seccomp "
+		    "deny-list", res.landlock_why, (unsigned)getuid());
 }
 
 /* Hands the package to mgmtd; 0 taken (active), 1 to be sent again,
@@ -245,6 +297,7 @@ main(int argc, char **argv)
 		fatalx("%s", cerr.msg);
 	load(&p, root, file);
 	p.auth.debug = debug > 1 ? 3 : 0;	/* -d -d: libsmbclient's own lines */
+	enter_confinement(&p);
 	log_info("pulling %s every %ld s for %s (%s)", p.url, p.interval, p.mgmtd,
 	    p.auth.kerberos ? "Kerberos" : "password");
 	while (!quit) {

@@ -14,10 +14,18 @@ $(OBJDIR)/services/smbpull/%.o: INCLUDES += -Iservices/smbpull $(SMBCLIENT_CFLAG
 $(SMBPULL_BIN): $(call objs,$(SMBPULL_SRCS) $(SMBPULL_SHARED)) $(COMMON_LIB) $(MBEDTLS_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(SMBCLIENT_LIBS)
+	@$(TARGET_CC) $(TARGET_LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS) $(MBEDTLS_LDLIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(SECCOMP_LIBS) $(SMBCLIENT_LIBS)
 
+# In the image with CONFIG_SERVICE_SMBPULL (services/Kconfig), else built
+# with the tools for the lab tests.
 ifneq ($(strip $(SMBCLIENT_LIBS)),)
+ifeq ($(CONFIG_SERVICE_SMBPULL),y)
+SERVICE_BINS += $(SMBPULL_BIN)
+else
 TOOL_BINS += $(SMBPULL_BIN)
+endif
+else ifeq ($(CONFIG_SERVICE_SMBPULL),y)
+$(error CONFIG_SERVICE_SMBPULL needs libsmbclient: apt-get install libsmbclient-dev)
 else
 $(info note: libsmbclient not found (apt-get install libsmbclient-dev): kerbgate-smbpull is not built)
 endif

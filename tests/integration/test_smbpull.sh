@@ -6,7 +6,10 @@
 # kerbgate-mgmtd, which stages it; the roll sets AD only once the appliance
 # lists it staged; the next pull verifies and activates it, and a client with
 # a fresh ticket gets in.  A tampered package and one signed by another key
-# are refused and change nothing.  Needs `tests/lab/lab up`.
+# are refused and change nothing.  Then the same with Kerberos (alice's
+# credential cache) through the DC's own smbd, which shares the folder as
+# [kgpkg]; a missing and an expired cache are said in words.  Needs
+# `tests/lab/lab up`.
 # Last line: N passed, N failed.
 KG_WORK_NAME=smbpull
 KG_CONF_TEMPLATE=tests/integration/roll.json.in
@@ -89,7 +92,11 @@ start_smbd() {
 	pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')Aa1-
 	printf '%s\n' "$pw" >"$work/share.pw"; chmod 0600 "$work/share.pw"
 	printf '%s\n%s\n' "$pw" "$pw" | pdbedit -s "$d/smb.conf" -a -u kgpull -t >/dev/null 2>&1 || return 1
-	$lab exec dc smbd -s "$d/smb.conf" -D || return 1
+	# Its own mount namespace with /run/samba hidden: the DC's winbindd
+	# listens at /run/samba/winbindd (tests/lab/lab), and this standalone
+	# server must map its local user itself, not ask the DC's winbindd.
+	$lab exec dc unshare -m sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run/samba && exec smbd -s "$1" -D' \
+		smbd "$d/smb.conf" || return 1
 	for _ in $(seq 50); do $lab exec dc ss -Hltn | grep -q "$KGLAB_DC_IP:4445 " && return 0; sleep 0.1; done
 	return 1
 }
@@ -143,8 +150,9 @@ active_kvno() {
 	[ "$(mgmt_curl "https://$vip:8443/api/v1/credentials")" = 200 ] &&
 		python3 -c 'import json,sys; print([k["kvno"] for k in json.load(open(sys.argv[1]))["credentials"]["kvnos"] if k["state"]=="active"][0])' "$work/body"
 }
+pull_log=$work/smbpull.log
 wait_log() {	# PATTERN SECONDS
-	for _ in $(seq $(($2 * 10))); do grep -q -- "$1" "$work/smbpull.log" && return 0; sleep 0.1; done
+	for _ in $(seq $(($2 * 10))); do grep -q -- "$1" "$pull_log" && return 0; sleep 0.1; done
 	return 1
 }
 fresh_ticket_gets_in() {
@@ -213,8 +221,82 @@ check "the same package is not applied twice" t_not_applied_twice
 check "a tampered package is refused in words; nothing staged, the active kvno unchanged" t_tampered_is_refused
 check "a package signed by another key is refused; the roll leaves AD untouched" t_rogue_signer_is_refused
 check "smbpull keeps only a hash (0600), no plaintext anywhere" t_no_plaintext_written
+# Kerberos: the DC's own smbd serves the same folder as [kgpkg]
+# (tests/lab/lab); smbpull authenticates with alice's credential cache.
+krb() { lb env KRB5_CONFIG="$KGLAB_KRB5_CONFIG" "$@"; }
+start_kerberos_pull() {
+	kill "$pull_pid" 2>/dev/null; pull_pid=
+	kdc_lines=$(wc -l <"$KGLAB_KDC_LOG")
+	grep -q '^\[kgpkg\]' "$KGLAB_SMB_CONF" || { echo "# the lab has no [kgpkg] share on the DC: tests/lab/lab down; tests/lab/lab up"; return 1; }
+	# Its own user this time, its state and credential cache in its folder.
+	id _kgpull >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin _kgpull
+	install -d -m 0700 -o _kgpull "$work/pull-krb"
+	cp "$work/data1/smbpull.last" "$work/pull-krb/last-applied" && chown _kgpull "$work/pull-krb/last-applied"
+	krb env KRB5CCNAME="FILE:$work/pull-krb/ccache" kinit --password-file="$KGLAB_ALICE_PWFILE" "alice@$KGLAB_REALM" || return 1
+	chown _kgpull "$work/pull-krb/ccache"
+	sed -e "s|smb://$KGLAB_DC_IP:4445/kgpkg/|smb://dc1.$KGLAB_DNSDOMAIN/kgpkg/|" \
+		-e 's|"auth": {[^}]*}|"auth": { "kerberos": true }|' \
+		-e "s|\"state_file\": \"[^\"]*\"|\"state_file\": \"$work/pull-krb/last-applied\", \"user\": \"_kgpull\"|" \
+		"$work/smbpull.json" >"$work/smbpull-krb.json"
+	pull_log=$work/smbpull-krb.log
+	krb env KRB5CCNAME="FILE:$work/pull-krb/ccache" "$top/$out/bin/kerbgate-smbpull" -d -f "$work/smbpull-krb.json" >>"$pull_log" 2>&1 &
+	wait_log "(Kerberos)" 10 || return 1
+	pull_pid=$(pgrep -n -f "^$top/$out/bin/kerbgate-smbpull -d -f $work/smbpull-krb.json")
+	[ -n "$pull_pid" ]
+}
+
+t_kerberos_pull_activates() {
+	local m=$((n + 1))
+	roll --package "$KGLAB_SHARE_DIR" --package-wait 60 rotate &&
+		grep -q "lb1 .*kvno $m staged" "$work/roll.out" &&
+		wait_log "package applied" 20 && [ "$(active_kvno)" = "$m" ] &&
+		grep -q "action=package-activate kvno=$m result=\"ok" "$work/log1/audit.log" &&
+		fresh_ticket_gets_in
+}
+
+t_dc_saw_kerberos() {
+	# The KDC gave alice, on the lb host, a ticket for the DC's SMB service.
+	tail -n +"$((kdc_lines + 1))" "$KGLAB_KDC_LOG" | grep -a "TGS-REQ SUCCESS ipv4:$KGLAB_LB_IP:" |
+		grep -qF "alice@$KGLAB_REALM cifs/dc1.$KGLAB_DNSDOMAIN@$KGLAB_REALM"
+}
+
+t_kerberos_pull_is_confined() {
+	# Its own user, NoNewPrivs, the seccomp filter (2), and Landlock.
+	local st=/proc/$pull_pid/status
+	[ "$(awk '/^Uid:/ {print $2}' "$st")" = "$(id -u _kgpull)" ] &&
+		grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" && grep -q '^Seccomp:[[:space:]]*2$' "$st" &&
+		grep -q "confined: uid $(id -u _kgpull), NoNewPrivs, Landlock ABI [0-9]* (write: $work/pull-krb), seccomp deny-list" "$pull_log"
+}
+
+t_missing_ccache_is_said() {
+	! krb env KRB5CCNAME="FILE:$work/no-such-cc" "$top/$out/bin/kerbgate-smbpull" -1 \
+		-f "$work/smbpull-krb.json" >"$work/pull-nocc.log" 2>&1 &&
+		grep -q "no Kerberos credential cache at $work/no-such-cc" "$work/pull-nocc.log"
+}
+
+t_expired_ccache_is_said() {
+	krb env KRB5CCNAME="FILE:$work/pull-krb/cc-short" kinit --lifetime=3s \
+		--password-file="$KGLAB_ALICE_PWFILE" "alice@$KGLAB_REALM" || return 1
+	chown _kgpull "$work/pull-krb/cc-short"
+	sleep 4	# the ticket expires
+	! krb env KRB5CCNAME="FILE:$work/pull-krb/cc-short" "$top/$out/bin/kerbgate-smbpull" -1 \
+		-f "$work/smbpull-krb.json" >"$work/pull-expired.log" 2>&1 &&
+		grep -q "the server refused the Kerberos credentials: the credential cache (KRB5CCNAME) has no valid ticket" \
+			"$work/pull-expired.log"
+}
+
+if start_kerberos_pull; then
+	check "Kerberos: a roll through the DC's own [kgpkg] share is staged and activated, a fresh ticket gets in" t_kerberos_pull_activates
+	check "Kerberos: the KDC issued alice, on the lb host, a ticket for the DC's cifs service" t_dc_saw_kerberos
+	check "smbpull runs confined: its own user, NoNewPrivs, seccomp, Landlock limited to its folder" t_kerberos_pull_is_confined
+else
+	nok "Kerberos: smbpull starts with alice's credential cache"
+fi
+check "Kerberos: a missing credential cache is said in words" t_missing_ccache_is_said
+check "Kerberos: an expired credential cache is said in words" t_expired_ccache_is_said
+
 if [ "$failed" -gt 0 ]; then
-	echo "--- smbpull log (last 20 lines)"; tail -20 "$work/smbpull.log"
+	echo "--- smbpull log (last 20 lines)"; tail -20 "$pull_log"
 	echo "--- mgmtd log (last 10 lines)"; tail -10 "$work/mgmtd.log"
 	echo "--- smbd log (last 15 lines)"; tail -15 "$work/smbd/log.smbd"
 fi

@@ -145,3 +145,18 @@ boot_vm() {
 	echo "boot: QEMU start to the VIP answering in $s s (not asserted)"
 	measure "boot (QEMU start to the VIP answering, TCG): $s s"
 }
+
+# The back-ends first (the VM's health checks would eject refused ones),
+# then the boot; the script ends here if the image does not serve the VIP.
+boot_vm_or_exit() {
+	local n ip
+	for n in cas1 cas2; do
+		ip=$([ $n = cas1 ] && echo "$KGLAB_CAS1_IP" || echo "$KGLAB_CAS2_IP")
+		for _ in $(seq 50); do lb curl -s -o /dev/null "http://$ip:8080/health" && break; sleep 0.2; done
+	done
+	if ! boot_vm; then
+		nok "the image boots and serves the VIP"; tail -40 "$con_log"
+		echo "$passed passed, $failed failed"; exit 1
+	fi
+	ok "the image boots and serves the VIP"
+}
