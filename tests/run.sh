@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); skipped=()
 log_dir="$out/test-logs"; mkdir -p "$log_dir"
 
 pass() { passed=$((passed + ${2:-1})); }
@@ -46,7 +46,15 @@ count_output() {
 	[ "$p" -gt 0 ] && pass "$name" "$p"
 	[ "$f" -gt 0 ] && fail "$name ($f)" "$f"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$name (exit $rc)"; fi
-	if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then fail "$name (ran no test)"; fi
+	# A suite that cannot run here says why on a "# SKIP:" line; it is
+	# listed at the end, neither passed nor failed.
+	if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		if grep -q '^# SKIP:' "$file"; then
+			skipped+=("$name: $(grep -m1 '^# SKIP:' "$file" | sed 's/^# SKIP: *//')")
+		else
+			fail "$name (ran no test)"
+		fi
+	fi
 }
 
 run_suite_program() {
@@ -124,6 +132,9 @@ if [ $lab_needed = 1 ]; then
 fi
 
 echo
+if [ ${#skipped[@]} -gt 0 ]; then
+	echo "Skipped:"; printf '  %s\n' "${skipped[@]}"
+fi
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "Failed:"; printf '  %s\n' "${failures[@]}"
 fi

@@ -17,7 +17,15 @@ source "$top/tests/integration/vmlib.sh"
 pkg=$KGLAB_SHARE_DIR/appliance1.kgpkg
 trap 'vm_stop; rm -f "$KGLAB_SHARE_DIR"/*.kgpkg; cleanup' EXIT
 
+# Pull mode is an image option (off by default: it doubles the root
+# filesystem), so the default image of make test has no smbpull: the test
+# says it did not run rather than fail; with KG_REQUIRE_SMBPULL=1 (a run
+# against an image built with the option) a missing smbpull is a failure.
 if ! unsquashfs -l "$out/images/rootfs.squashfs" 2>/dev/null | grep -q 'usr/sbin/kerbgate-smbpull$'; then
+	if [ "${KG_REQUIRE_SMBPULL:-0}" != 1 ]; then
+		echo "# SKIP: this image was built without CONFIG_SERVICE_SMBPULL; pull mode in the image not tested (set it in .config, make image, run with KG_REQUIRE_SMBPULL=1)"
+		echo "0 passed, 0 failed"; exit 0
+	fi
 	nok "the image holds kerbgate-smbpull (build it with CONFIG_SERVICE_SMBPULL=y in .config, then make image)"
 	echo "$passed passed, $failed failed"; exit 1
 fi
