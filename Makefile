@@ -120,8 +120,8 @@ include firmware/rauc/rauc.mk
 
 # autoconf.h first: without a .config its rule says what to do, where an
 # empty SERVICE_BINS would otherwise "build" nothing.
-all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS) $(DISK_IMG)
-	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS) $(TOOL_BINS)); the image: $(DISK_IMG)"
+all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS) $(DISK_IMG) $(BUNDLE)
+	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS) $(TOOL_BINS)); the image: $(DISK_IMG); the update: $(BUNDLE)"
 
 # ---------------------------------------------------------------- setup, demo, lab
 

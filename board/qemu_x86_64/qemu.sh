@@ -15,6 +15,8 @@
 #                output also written to the log file
 #   KGQ_PIDFILE  write QEMU's pid here and run it in the background
 #   KGQ_MEM      memory in MiB (default 512)
+#   KGQ_DISK2    a second virtio disk (raw, read-only; the update tests
+#                carry bundles into the VM on it: /dev/vdb)
 set -euo pipefail
 tap=kgtap0
 vip=10.77.0.100/24
@@ -36,6 +38,7 @@ args=(-machine q35 -cpu max -accel tcg -m "${KGQ_MEM:-512}" -smp 1
       -bios "$ovmf" -display none -no-user-config -nodefaults
       -drive "file=$disk,if=virtio,format=raw,cache=unsafe"
       -device virtio-rng-pci)
+[ -n "${KGQ_DISK2:-}" ] && args+=(-drive "file=$KGQ_DISK2,if=virtio,format=raw,readonly=on")
 if [ -n "${KGQ_CONSOLE_SOCK:-}" ]; then
 	args+=(-chardev "socket,id=con,path=$KGQ_CONSOLE_SOCK,server=on,wait=off,logfile=${KGQ_CONSOLE_LOG:-/dev/null}"
 	       -serial chardev:con)
