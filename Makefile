@@ -109,6 +109,7 @@ include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
 include services/mgmtd/mgmtd.mk
+include services/powerd/powerd.mk
 include tools/roll/roll.mk
 include services/smbpull/smbpull.mk
 # bench.mk before tests.mk: test-build names the benchmark programs.

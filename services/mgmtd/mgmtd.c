@@ -83,7 +83,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 	static const char *const pkgkeys[] = { "signer_key", "key", NULL };
 	static const char *const webkeys[] = { "listen", "state_dir", "www", "cert", "key",
 	    "metrics", "kerbgated_config", "release_file", "upload_dir", "max_upload_bytes",
-	    "session_idle", "session_max", "rauc_keyring", NULL };
+	    "session_idle", "session_max", "rauc_keyring", "power_socket", NULL };
 	struct kg_cfgerr err = { { 0 } };
 	struct kg_cfgctx ctx;
 	const json_t *tls = NULL, *pkg = NULL, *web = NULL;
@@ -122,6 +122,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		w->release_file = "/etc/kerbgate-release";
 		w->upload_dir = "/data/firmware";
 		w->max_upload = UPLOAD_MAX_DEFAULT;
+		w->power_socket = "/run/kerbgate-power/power.sock";
 		kg_cfg_push_key(&ctx, "web");
 		kg_cfg_check_keys(web, webkeys, &ctx);
 		kg_cfg_string(web, "listen", 1, &w->listen, &ctx);
@@ -134,6 +135,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		kg_cfg_string(web, "release_file", 0, &w->release_file, &ctx);
 		kg_cfg_string(web, "upload_dir", 0, &w->upload_dir, &ctx);
 		kg_cfg_string(web, "rauc_keyring", 0, &c->rauc_keyring, &ctx);
+		kg_cfg_string(web, "power_socket", 0, &w->power_socket, &ctx);
 		kg_cfg_int(web, "max_upload_bytes", 0, 1024 * 1024, 4L * 1024 * 1024 * 1024,
 		    &w->max_upload, &ctx);
 		kg_cfg_int(web, "session_idle", 0, 60, 86400, &w->idle_s, &ctx);
