@@ -12,4 +12,6 @@ BOARD_CMDLINE  := console=ttyS0,115200 quiet
 # (each: /boot/vmlinuz, /boot/initrd.img and the squashfs root), data.
 BOARD_ESP_MB    := 4
 BOARD_SLOT_MB   := 40
-BOARD_DATA_MB   := 8
+# data holds a firmware bundle uploaded from the web page while RAUC
+# installs it (up to a slot, 40 MiB) beside logs and credentials.
+BOARD_DATA_MB   := 96
