@@ -237,55 +237,46 @@ after_cut() {
 		{ echo "$st" | sed 's/^/   /'; return 1; }
 	vm 'mkdir -p /run/u && mount -o ro /dev/vdb /run/u' >/dev/null
 }
-t_power_cut_during_install() {
+# COUNT cuts of one kind: START begins it, QEMU is killed a random 0 to
+# MAX-1 s later, and the next boot must come up right.
+cuts_of() {	# what max start
 	local i d fails=0
 	for i in $(seq "$cuts"); do
-		# An install takes 8-9 s in the VM (docs/performance.md): cut
-		# within its span, from the signature check to the last write.
-		d=$(( RANDOM % 11 ))
-		VM_WAIT=60 vm '(rauc install /run/u/v2.raucb >/dev/null 2>&1 &)' >/dev/null
+		d=$(( RANDOM % $2 ))
+		"$3" || return 1
 		sleep "$d"; vm_kill
-		if after_cut; then echo "   cut $i: ${d} s into the install: up on $(booted) ($(release))"
-		else echo "   cut $i: ${d} s into the install: NOT up on a good slot"; fails=$((fails + 1)); fi
+		if after_cut; then echo "   cut $i: ${d} s into $1: up on $(vm 'kerbgate-bootstate status' | sed -n 's/^booted: *//p') ($(release))"
+		else echo "   cut $i: ${d} s into $1: NOT up on a good slot"; fails=$((fails + 1)); fi
 	done
 	[ $fails = 0 ]
 }
+start_install() { VM_WAIT=60 vm '(rauc install /run/u/v2.raucb >/dev/null 2>&1 &)' >/dev/null; }
+# The writes an update and a boot make, over and over: trial, bad
+# (fallback), primary, good.
+start_writes() {
+	VM_WAIT=60 vm 'cur=$(kerbgate-bootstate get-current); oth=A; [ $cur = A ] && oth=B;
+		(while :; do kerbgate-bootstate set-primary $oth; kerbgate-bootstate set-state $oth bad;
+		kerbgate-bootstate set-primary $cur; kerbgate-bootstate mark-good; done) >/dev/null 2>&1 &
+		true' >/dev/null
+}
+start_boot() { vm_kill; vm_start; }
+
+# An install takes about 6 s in the VM (signature, verity mount, handler,
+# then some 5 s of writing the slot): cuts within that span.
+t_power_cut_during_install() { cuts_of "an install" 7 start_install; }
 t_power_cut_during_bootstate_writes() {
-	local i d fails=0 o
+	local o
 	# Both slots hold the good new firmware first: whichever slot the
 	# state names after a cut, it boots.
 	o=$(VM_WAIT=400 vm 'rauc install /run/u/v2.raucb 2>&1; echo rc=$?')
 	grep -q '^rc=0' <<<"$o" || { echo "$o" | tail -3 | sed 's/^/   /'; return 1; }
-	for i in $(seq "$cuts"); do
-		d=$(( RANDOM % 8 ))
-		# The writes an update and a boot make, over and over: trial,
-		# good, fallback (set-state bad), back.
-		VM_WAIT=60 vm 'cur=$(kerbgate-bootstate get-current); oth=A; [ $cur = A ] && oth=B;
-			(while :; do kerbgate-bootstate set-primary $oth; kerbgate-bootstate set-state $oth bad;
-			kerbgate-bootstate set-primary $cur; kerbgate-bootstate mark-good; done) >/dev/null 2>&1 &
-			true' >/dev/null
-		sleep "$d"; vm_kill
-		if after_cut; then echo "   cut $i: ${d} s into the writes: up on $(booted) ($(vm 'kerbgate-bootstate status' | sed -n 's/^booted: *//p'))"
-		else echo "   cut $i: ${d} s into the writes: NOT up on a good slot"; fails=$((fails + 1)); fi
-	done
-	[ $fails = 0 ]
+	cuts_of "boot-state writes" 8 start_writes
 }
-
 # Cuts while the appliance boots: OVMF, GRUB counting the attempt in both
 # copies (save_env), the kernel, rcS's repair, the health check's mark-good.
 # A cut between GRUB's count and mark-good leaves an attempt used; the
 # next boot counts one more and marks the slot good (attempts back to 0).
-t_power_cut_during_boot() {
-	local i d fails=0
-	for i in $(seq "$cuts"); do
-		d=$(( RANDOM % 60 ))
-		vm_kill; vm_start || return 1
-		sleep "$d"; vm_kill
-		if after_cut; then echo "   cut $i: ${d} s into a boot: up on $(vm 'kerbgate-bootstate status' | sed -n 's/^booted: *//p')"
-		else echo "   cut $i: ${d} s into a boot: NOT up on a good slot"; fails=$((fails + 1)); fi
-	done
-	[ $fails = 0 ]
-}
+t_power_cut_during_boot() { cuts_of "a boot" 60 start_boot; }
 
 echo "== making the test's bundles and disks"
 make_data || { echo "could not make the data partition"; echo "0 passed, 1 failed"; exit 1; }
