@@ -109,6 +109,7 @@ include services/common/common.mk
 include services/kerbgated/kerbgated.mk
 include firmware/bootstate/bootstate.mk
 include services/mgmtd/mgmtd.mk
+include services/powerd/powerd.mk
 include tools/roll/roll.mk
 include services/smbpull/smbpull.mk
 # bench.mk before tests.mk: test-build names the benchmark programs.
@@ -120,8 +121,8 @@ include firmware/rauc/rauc.mk
 
 # autoconf.h first: without a .config its rule says what to do, where an
 # empty SERVICE_BINS would otherwise "build" nothing.
-all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS) $(DISK_IMG)
-	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS) $(TOOL_BINS)); the image: $(DISK_IMG)"
+all: $(AUTOCONF_H) $(SERVICE_BINS) $(TOOL_BINS) $(DISK_IMG) $(BUNDLE)
+	@echo "Built into $(O)/: $(notdir $(SERVICE_BINS) $(TOOL_BINS)); the image: $(DISK_IMG); the update: $(BUNDLE)"
 
 # ---------------------------------------------------------------- setup, demo, lab
 

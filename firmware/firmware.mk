@@ -11,10 +11,16 @@ $(GRUB_EFI): firmware/mkgrub.sh
 	@firmware/mkgrub.sh $@
 	@echo "  GRUB    $@"
 
-$(ESP_DIR)/.stamp: $(GRUB_EFI) firmware/grub.cfg board/$(BOARD)/board.mk
-	@rm -rf $(ESP_DIR); mkdir -p $(ESP_DIR)/EFI/BOOT $(ESP_DIR)/EFI/kerbgate
+# The ESP: GRUB, its script, and the boot state (docs/bootstate.md): the
+# script GRUB sources and the two copies of the state, made by the build's
+# kerbgate-bootstate (slot A primary and good, B empty).
+$(ESP_DIR)/.stamp: $(GRUB_EFI) firmware/grub.cfg firmware/bootstate/grub.cfg $(BOOTSTATE_BIN) \
+                   board/$(BOARD)/board.mk
+	@rm -rf $(ESP_DIR); mkdir -p $(ESP_DIR)/EFI/BOOT $(ESP_DIR)/EFI/kerbgate $(ESP_DIR)/kerbgate
 	@cp $(GRUB_EFI) $(ESP_DIR)/EFI/BOOT/BOOTX64.EFI
 	@sed 's|@CMDLINE@|$(BOARD_CMDLINE)|' firmware/grub.cfg >$(ESP_DIR)/EFI/kerbgate/grub.cfg
+	@cp firmware/bootstate/grub.cfg $(ESP_DIR)/kerbgate/bootstate.cfg
+	@$(BOOTSTATE_BIN) -d $(ESP_DIR)/kerbgate init
 	@touch $@
 
 # A fresh appliance: /data empty, made ready at first boot (data-init).

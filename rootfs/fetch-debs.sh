@@ -16,10 +16,13 @@ dl=$(cd "$dl" && pwd)
 pkgs=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$' || true)
 [ -n "$pkgs" ] || { echo "fetch-debs: $list lists no package" >&2; exit 1; }
 
-# The file name apt-get download gives NAME=VERSION (an epoch's ':' becomes %3a).
+# The file name apt-get download gives NAME=VERSION (an epoch's ':' becomes
+# %3a); an architecture-independent package ends in _all.deb.
 deb_file() {
 	local name=${1%%=*} ver=${1#*=}
-	echo "$dl/${name}_${ver//:/%3a}_$arch.deb"
+	local f=$dl/${name}_${ver//:/%3a}_$arch.deb
+	[ -e "$f" ] || [ ! -e "$dl/${name}_${ver//:/%3a}_all.deb" ] || f=$dl/${name}_${ver//:/%3a}_all.deb
+	echo "$f"
 }
 
 missing=()

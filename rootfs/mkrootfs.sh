@@ -10,6 +10,12 @@
 # RELEASE   one line for /etc/kerbgate-release
 # SERVICE   our daemons (output/bin/*), installed stripped into /usr/sbin
 #
+# Firmware updates (docs/updates.md), from the environment (firmware/rauc/rauc.mk):
+# KG_RAUC_CONF      RAUC's system.conf      -> /etc/rauc/system.conf
+# KG_RAUC_KEYRING   the firmware CA         -> /etc/rauc/keyring.pem
+# KG_SECURITY_VERSION  this firmware's anti-rollback number
+#                                           -> /usr/share/kerbgate/security-version
+#
 # Then every library the ELF files need is copied from the packages, and the
 # tree is checked: an ELF file with a library missing fails the build.
 set -euo pipefail
@@ -19,7 +25,7 @@ rm -rf "$target"; mkdir -p "$target"
 
 cp -a "$here/skeleton/." "$target/"
 [ -d "$board/overlay" ] && cp -a "$board/overlay/." "$target/"
-for d in bin sbin usr/bin usr/sbin boot data dev proc sys run tmp var root; do mkdir -p "$target/$d"; done
+for d in bin sbin usr/bin usr/sbin boot boot/efi data dev proc sys run tmp var root; do mkdir -p "$target/$d"; done
 chmod 0700 "$target/root"; chmod 1777 "$target/tmp"; chmod 0600 "$target/etc/shadow"
 
 # BusyBox and its applet links (the binary lists its own applets; on another
@@ -47,6 +53,17 @@ done
 # kerbgate-mgmtd's web pages (its "web" listener, docs/api.md)
 install -d -m 0755 "$target/usr/share/kerbgate/www"
 install -m 0644 "$here/../services/mgmtd/www/"* "$target/usr/share/kerbgate/www/"
+
+# RAUC (its service on the D-Bus system bus) and what it calls.
+install -m 0755 "$debs/rauc/usr/bin/rauc" "$target/usr/bin/rauc"
+install -m 0755 "$debs/dbus-daemon/usr/bin/dbus-daemon" "$target/usr/bin/dbus-daemon"
+install -D -m 0644 "$debs/dbus-system-bus-common/usr/share/dbus-1/system.conf" \
+	"$target/usr/share/dbus-1/system.conf"
+install -D -m 0644 "${KG_RAUC_CONF:?}" "$target/etc/rauc/system.conf"
+install -D -m 0644 "${KG_RAUC_KEYRING:?}" "$target/etc/rauc/keyring.pem"
+install -m 0755 "$here/../firmware/rauc/kerbgate-antirollback" "$target/usr/sbin/kerbgate-antirollback"
+install -D -m 0644 /dev/null "$target/usr/share/kerbgate/security-version"
+echo "${KG_SECURITY_VERSION:?}" >"$target/usr/share/kerbgate/security-version"
 
 install -m 0644 "$kernel" "$target/boot/vmlinuz"
 install -m 0644 "$initrd" "$target/boot/initrd.img"

@@ -7,6 +7,9 @@
 # on the lab's bridge (in the kglab-sw namespace), and the VIP moves from the
 # lb namespace to the VM, so the lab's client reaches kerbgated in the VM.
 # It goes back to lb when QEMU ends.  KGQ_NET=none boots without a NIC.
+# KGQ_NET=user: QEMU's user-mode network, no lab: the VM must take
+# 10.0.2.15/24 (ADDRESSES in /data/etc/network.conf); its web page (443) is
+# forwarded to 127.0.0.1:$KGQ_WEB_PORT on this host (default 18643).
 #
 # Environment (the tests use these):
 #   KGQ_SERIAL   QEMU -serial argument (default: mon:stdio, interactive)
@@ -15,6 +18,8 @@
 #                output also written to the log file
 #   KGQ_PIDFILE  write QEMU's pid here and run it in the background
 #   KGQ_MEM      memory in MiB (default 512)
+#   KGQ_DISK2    a second virtio disk (raw, read-only; the update tests
+#                carry bundles into the VM on it: /dev/vdb)
 set -euo pipefail
 tap=kgtap0
 vip=10.77.0.100/24
@@ -36,6 +41,7 @@ args=(-machine q35 -cpu max -accel tcg -m "${KGQ_MEM:-512}" -smp 1
       -bios "$ovmf" -display none -no-user-config -nodefaults
       -drive "file=$disk,if=virtio,format=raw,cache=unsafe"
       -device virtio-rng-pci)
+[ -n "${KGQ_DISK2:-}" ] && args+=(-drive "file=$KGQ_DISK2,if=virtio,format=raw,readonly=on")
 if [ -n "${KGQ_CONSOLE_SOCK:-}" ]; then
 	args+=(-chardev "socket,id=con,path=$KGQ_CONSOLE_SOCK,server=on,wait=off,logfile=${KGQ_CONSOLE_LOG:-/dev/null}"
 	       -serial chardev:con)
@@ -59,6 +65,9 @@ if [ "$net" = lab ]; then
 	args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
 	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:01,romfile=")
 	ns=(ip netns exec kglab-sw)
+elif [ "$net" = user ]; then
+	args+=(-netdev "user,id=n0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:${KGQ_WEB_PORT:-18643}-10.0.2.15:443"
+	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:02,romfile=")
 fi
 
 if [ -n "${KGQ_PIDFILE:-}" ]; then

@@ -16,6 +16,11 @@ RAUC_SYSTEM_CONF := $(BUILD)/rauc/system.conf
 $(RAUC_KEY_DIR)/signer.pem:
 	@firmware/rauc/devkeys.sh $(RAUC_KEY_DIR)
 
+$(RAUC_KEY_DIR)/ca.pem: | $(RAUC_KEY_DIR)/signer.pem
+
+# The image carries RAUC's configuration, the keyring and the handlers.
+$(ROOTFS_STAMP): $(RAUC_SYSTEM_CONF) $(RAUC_KEYRING) firmware/rauc/kerbgate-antirollback
+
 $(RAUC_SYSTEM_CONF): firmware/rauc/system.conf.in .config
 	@mkdir -p $(dir $@)
 	@sed 's|@COMPATIBLE@|$(RAUC_COMPATIBLE)|' $< >$@

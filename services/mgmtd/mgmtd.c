@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 	static const char *const pkgkeys[] = { "signer_key", "key", NULL };
 	static const char *const webkeys[] = { "listen", "state_dir", "www", "cert", "key",
 	    "metrics", "kerbgated_config", "release_file", "upload_dir", "max_upload_bytes",
-	    "session_idle", "session_max", "rauc_keyring", NULL };
+	    "session_idle", "session_max", "rauc_keyring", "power_socket", NULL };
 	struct kg_cfgerr err = { { 0 } };
 	struct kg_cfgctx ctx;
 	const json_t *tls = NULL, *pkg = NULL, *web = NULL;
@@ -121,6 +122,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		w->release_file = "/etc/kerbgate-release";
 		w->upload_dir = "/data/firmware";
 		w->max_upload = UPLOAD_MAX_DEFAULT;
+		w->power_socket = "/run/kerbgate-power/power.sock";
 		kg_cfg_push_key(&ctx, "web");
 		kg_cfg_check_keys(web, webkeys, &ctx);
 		kg_cfg_string(web, "listen", 1, &w->listen, &ctx);
@@ -133,6 +135,7 @@ load_conf(const json_t *root, const char *file, struct mgmtd_conf *c)
 		kg_cfg_string(web, "release_file", 0, &w->release_file, &ctx);
 		kg_cfg_string(web, "upload_dir", 0, &w->upload_dir, &ctx);
 		kg_cfg_string(web, "rauc_keyring", 0, &c->rauc_keyring, &ctx);
+		kg_cfg_string(web, "power_socket", 0, &w->power_socket, &ctx);
 		kg_cfg_int(web, "max_upload_bytes", 0, 1024 * 1024, 4L * 1024 * 1024 * 1024,
 		    &w->max_upload, &ctx);
 		kg_cfg_int(web, "session_idle", 0, 60, 86400, &w->idle_s, &ctx);
@@ -285,6 +288,114 @@ web_setup(const struct mgmtd_conf *conf, struct web *w, struct server_config *ws
 	w->reload_ctx = wsc;
 }
 
+/*
+ * A fresh appliance has no mutual-TLS provisioning yet (docs/firmware.md):
+ * mgmtd then runs the web listener alone, so the admin can set the password
+ * at first boot.  The provisioning files live in a root-only folder that
+ * mgmtd cannot look into once it runs as its user, so the watch on that
+ * folder is set up now, as root: when every missing file has been written
+ * (closed after writing, or moved in), mgmtd exits and init starts it again,
+ * with both listeners.
+ */
+struct provision_watch {
+	ev_io		 io;
+	int		 fd;
+	const char	*files[3];	/* cert, key, client_ca */
+	int		 missing;	/* bit i: files[i] not written yet */
+};
+
+static int
+provisioned(const struct mgmtd_conf *c)
+{
+	return access(c->cert, R_OK) == 0 && access(c->key, R_OK) == 0 &&
+	    access(c->client_ca, R_OK) == 0;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static void
+on_provision(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct provision_watch *pw = (struct provision_watch *)io;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	int i;
+
+	(void)revents;
+	if ((n = read(pw->fd, buf, sizeof(buf))) <= 0)
+		return;
+	for (char *p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+		ev = (const struct inotify_event *)p;
+		for (i = 0; ev->len > 0 && i < 3; i++)
+			if (strcmp(ev->name, base_name(pw->files[i])) == 0)
+				pw->missing &= ~(1 << i);
+	}
+	if (pw->missing != 0)
+		return;
+	log_info("provisioning written (%s, %s, %s): restarting to open the "
+	    "management API listener", pw->files[0], pw->files[1], pw->files[2]);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* As root: watch the folders of the missing provisioning files. */
+static void
+provision_watch_start(const struct mgmtd_conf *c, struct provision_watch *pw)
+{
+	char dir[256];
+	int i;
+
+	pw->files[0] = c->cert;
+	pw->files[1] = c->key;
+	pw->files[2] = c->client_ca;
+	if ((pw->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		fatal("inotify");
+	for (i = 0; i < 3; i++) {
+		const char *slash = strrchr(pw->files[i], '/');
+
+		if (access(pw->files[i], R_OK) == 0)
+			continue;
+		pw->missing |= 1 << i;
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - pw->files[i]) : 1,
+		    slash ? pw->files[i] : ".");
+		if (inotify_add_watch(pw->fd, dir[0] ? dir : "/", IN_CLOSE_WRITE |
+		    IN_MOVED_TO) < 0)
+			log_warn("cannot watch %s: restart kerbgate-mgmtd after "
+			    "provisioning to open the management API", dir);
+	}
+	log_warnx("the management API is not provisioned yet (no %s%s%s%s%s): "
+	    "only the web listener runs; the API listener opens when provisioning "
+	    "writes them", pw->missing & 1 ? c->cert : "",
+	    (pw->missing & 1) && (pw->missing & 6) ? ", " : "",
+	    pw->missing & 2 ? c->key : "", (pw->missing & 2) && (pw->missing & 4) ?
+	    ", " : "", pw->missing & 4 ? c->client_ca : "");
+}
+
+/* The mutual-TLS API listener: its certificate, key and client CA as root. */
+static void
+api_setup(const struct mgmtd_conf *conf, struct server_config *sc)
+{
+	struct tls_vhost_config vh = { 0 };
+	struct tls_server_config tc = { 0 };
+	char err[256];
+
+	vh.cert_file = conf->cert;
+	vh.key_file = conf->key;
+	tc.vhosts = &vh;
+	tc.nvhosts = 1;
+	tc.no_session_tickets = true;	/* every connection shows its certificate */
+	if ((sc->tls = tls_server_new(&tc, err, sizeof(err))) == NULL ||
+	    tls_server_require_client_cert(sc->tls, conf->client_ca, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	sc->listen_fd = listen_on(conf->listen);
+}
+
 static void
 on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -297,8 +408,7 @@ int
 main(int argc, char **argv)
 {
 	const char *file = "/etc/kerbgate/mgmtd.json";
-	struct tls_vhost_config vh = { 0 };
-	struct tls_server_config tc = { 0 };
+	static struct provision_watch pwatch;
 	struct server_config sc = { 0 }, wsc = { 0 };
 	static struct web web;
 	int audit_rfd = -1;
@@ -310,7 +420,7 @@ main(int argc, char **argv)
 	ev_signal sterm, sint;
 	char err[256];
 	json_t *root;
-	int ch, debug = 0;
+	int ch, debug = 0, api_on;
 
 	while ((ch = getopt(argc, argv, "df:")) != -1) {
 		switch (ch) {
@@ -329,14 +439,13 @@ main(int argc, char **argv)
 	if (load_conf(root, file, &conf) < 0)
 		fatalx("%s: the configuration is not valid (above)", file);
 
-	vh.cert_file = conf.cert;
-	vh.key_file = conf.key;
-	tc.vhosts = &vh;
-	tc.nvhosts = 1;
-	tc.no_session_tickets = true;	/* every connection shows its certificate */
-	if ((sc.tls = tls_server_new(&tc, err, sizeof(err))) == NULL ||
-	    tls_server_require_client_cert(sc.tls, conf.client_ca, err, sizeof(err)) < 0)
-		fatalx("%s", err);
+	/* Without provisioning and without a web listener there is nothing to
+	 * serve: say what is missing (the mutual-TLS setup below names it). */
+	api_on = !conf.have_web || provisioned(&conf);
+	if (api_on)
+		api_setup(&conf, &sc);
+	else
+		provision_watch_start(&conf, &pwatch);
 	if ((bctx.audit_fd = audit_open(conf.audit_log, err, sizeof(err))) < 0)
 		fatalx("%s", err);
 	if (conf.pkg_signer != NULL &&
@@ -345,7 +454,6 @@ main(int argc, char **argv)
 	    (be.pkg_key = pkg_load_key(conf.pkg_key, EVP_PKEY_X25519, 1, err,
 	    sizeof(err))) == NULL))
 		fatalx("package: %s", err);
-	sc.listen_fd = listen_on(conf.listen);
 	if (conf.have_web)
 		web_setup(&conf, &web, &wsc, &audit_rfd);
 	become(conf.user);
@@ -357,8 +465,12 @@ main(int argc, char **argv)
 	sc.max_body = (size_t)conf.max_body;
 	sc.api = &be;
 	loop = EV_DEFAULT;
-	if (server_start(loop, &sc) < 0)
+	if (api_on && server_start(loop, &sc) < 0)
 		fatalx("cannot start the server");
+	if (!api_on) {
+		ev_io_init(&pwatch.io, on_provision, pwatch.fd, EV_READ);
+		ev_io_start(loop, &pwatch.io);
+	}
 	if (conf.have_web) {
 		web_init(&web, &be, bctx.audit_fd, audit_rfd);
 		if (upload_init(&web, loop, conf.rauc_keyring) < 0 ||
@@ -371,11 +483,13 @@ main(int argc, char **argv)
 	ev_signal_init(&sint, on_signal, SIGINT);
 	ev_signal_start(loop, &sterm);
 	ev_signal_start(loop, &sint);
-	log_info("listening on %s (client certificates from %s), control socket %s%s",
-	    conf.listen, conf.client_ca, conf.control_socket, be.pkg_key != NULL ?
-	    ", credential packages taken" : "");
+	if (api_on)
+		log_info("listening on %s (client certificates from %s), control socket %s%s",
+		    conf.listen, conf.client_ca, conf.control_socket, be.pkg_key != NULL ?
+		    ", credential packages taken" : "");
 	ev_run(loop, 0);
-	tls_server_unref(sc.tls);
+	if (api_on)
+		tls_server_unref(sc.tls);
 	EVP_PKEY_free(be.pkg_signer);
 	EVP_PKEY_free(be.pkg_key);
 	json_decref(root);

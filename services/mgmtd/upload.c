@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -430,6 +433,65 @@ run_action(struct web *w, const struct web_request *rq, struct web_response *rs,
 	return web_json(rs, 200, json_pack("{s:b, s:s}", "ok", 1, "message", done));
 }
 
+/*
+ * Rebooting needs root, which mgmtd gave up: kerbgate-powerd (root) takes
+ * the one word "reboot" on a socket only root and mgmtd's user reach
+ * (docs/architecture.md, "Firmware from the web page").
+ */
+static int
+ask_reboot(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 5, 0 };
+	char ans[128];
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return kg_seterr(err, errlen, "the power socket path is too long");
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return kg_seterr(err, errlen, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		kg_seterr(err, errlen, "cannot reach kerbgate-powerd at %s (%s): is it "
+		    "running?", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (write(fd, "reboot\n", 7) != 7 || (n = read(fd, ans, sizeof(ans) - 1)) <= 0) {
+		kg_seterr(err, errlen, "kerbgate-powerd at %s did not answer", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	ans[n] = '\0';
+	ans[strcspn(ans, "\n")] = '\0';
+	if (strcmp(ans, "ok") != 0)
+		return kg_seterr(err, errlen, "kerbgate-powerd: %.100s", ans);
+	return 0;
+}
+
+static void
+reboot_route(struct web *w, const struct web_request *rq, struct web_response *rs)
+{
+	char err[300];
+
+	if (w->upload->state == UP_INSTALLING) {
+		web_refuse(rs, 409, "busy", "the bundle is being installed: reboot when "
+		    "it is done");
+		return;
+	}
+	if (ask_reboot(w->conf.power_socket, err, sizeof(err)) < 0) {
+		web_audit(w, rq->peer, "firmware-reboot", "failed");
+		web_refuse(rs, 503, "reboot", "%s", err);
+		return;
+	}
+	web_audit(w, rq->peer, "firmware-reboot", "ok");
+	web_json(rs, 200, json_pack("{s:b, s:s}", "ok", 1, "message", "rebooting: this "
+	    "page comes back when the appliance is up"));
+}
+
 static json_t *
 firmware_state(struct web *w)
 {
@@ -485,7 +547,6 @@ post(const struct web_request *rq, const char *path)
 void
 upload_route(struct web *w, const struct web_request *rq, struct web_response *rs)
 {
-	static char *const reboot[] = { "reboot", NULL };
 	static char *const other[] = { "rauc", "status", "mark-active", "other", NULL };
 	const struct http_head *h = rq->head;
 
@@ -501,8 +562,7 @@ upload_route(struct web *w, const struct web_request *rq, struct web_response *r
 	if (post(rq, "/api/v1/firmware/install"))
 		install(w, rq, rs);
 	else if (post(rq, "/api/v1/firmware/reboot"))
-		run_action(w, rq, rs, reboot, "firmware-reboot", "rebooting: this page "
-		    "comes back when the appliance is up");
+		reboot_route(w, rq, rs);
 	else if (post(rq, "/api/v1/firmware/switch"))
 		run_action(w, rq, rs, other, "firmware-switch", "the other slot boots "
 		    "next: reboot to run it");

@@ -84,22 +84,38 @@ web_audit(struct web *w, const char *peer, const char *action, const char *resul
 
 /* ---- start ---------------------------------------------------------------------- */
 
+/* A line on the console (/dev/console, the serial line): what the admin
+ * needs at first boot before any page is open.  Best effort. */
+static void
+console_say(const char *fmt, ...)
+{
+	char line[300];
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line + 2, sizeof(line) - 4, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	line[0] = '\r', line[1] = '\n';
+	n = (int)strlen(line);
+	line[n++] = '\r', line[n++] = '\n';
+	if ((fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
+		if (write(fd, line, (size_t)n) < 0)
+			log_debug("cannot write to the console");
+		close(fd);
+	}
+}
+
 /* The setup code on the console too: the admin reads it on the serial line. */
 static void
 show_code(const char *code)
 {
-	char line[200];
-	int fd, n;
-
 	log_warnx("no admin password is set: open the web page and give the setup "
 	    "code %s to set it (it is shown once; restart kerbgate-mgmtd for a new one)",
 	    code);
-	n = snprintf(line, sizeof(line), "\r\nkerbgate-mgmtd: web setup code: %s\r\n", code);
-	if ((fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
-		if (write(fd, line, (size_t)n) < 0)
-			log_debug("cannot write the setup code to the console");
-		close(fd);
-	}
+	console_say("kerbgate-mgmtd: web setup code: %s", code);
 }
 
 static int
@@ -148,6 +164,9 @@ web_first_start(struct web *w, const struct web_conf *conf, uid_t uid, gid_t gid
 		return -1;
 	log_info("web certificate %s%s: SHA-256 fingerprint %s", w->cert,
 	    made ? " (made now, self-signed)" : "", info.fingerprint);
+	/* Compared with what the browser shows before the password is typed. */
+	console_say("kerbgate-mgmtd: web certificate SHA-256 fingerprint %s",
+	    info.fingerprint);
 	if (webpass_read(conf->state_dir, "admin.hash", w->admin_hash,
 	    sizeof(w->admin_hash)) == 0)
 		return 0;

@@ -42,6 +42,7 @@ struct web_conf {
 	const char	*release_file;		/**< the firmware version */
 	const char	*upload_dir;		/**< firmware bundles are written here */
 	const char	*audit_log;		/**< read back for the audit page */
+	const char	*power_socket;		/**< kerbgate-powerd's, for a reboot */
 	long		 idle_s, max_s;		/**< session timeouts */
 	long		 max_upload;		/**< largest bundle, bytes */
 };

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The web page's firmware path on the appliance image in QEMU (TCG, QEMU's
+# user-mode network: no lab; the page forwarded to 127.0.0.1): a fresh
+# appliance without provisioning serves its page; the password is set with
+# the setup code read from the serial console; a tampered bundle is refused
+# with its reason and the running slot untouched; a newer signed bundle is
+# uploaded, installed by RAUC's service for _kgmgmt, the page's
+# reboot (kerbgate-powerd) boots the new slot and the page shows the new
+# version, marked good.  Through the page's JSON API with curl (the routes
+# the page's buttons call); the browser drives them in test_webui.sh.
+# Last line: N passed, N failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+top=$PWD out=${KG_OUT:-output} port=${KG_WEB_PORT:-18643}
+work=$(mktemp -d /tmp/kg-webfw.XXXXXX)
+disk=$work/disk.img sock=$work/console.sock qpid=$work/qemu.pid con_log=$work/console.log
+passed=0 failed=0
+ok()   { echo "ok - $*"; passed=$((passed + 1)); }
+nok()  { echo "not ok - $*"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+cleanup() { [ -s "$qpid" ] && kill -9 "$(cat "$qpid")" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+keys=$out/rauc-keys
+for f in "$out/images/disk.img" "$out/target/etc/kerbgate-release" "$keys/signer.pem"; do
+	[ -e "$f" ] || { nok "$f is built (make)"; finish; }
+done
+console() { tr -d '\r' <"$con_log" 2>/dev/null; }
+wait_console() {	# pattern count seconds
+	local t0=$SECONDS
+	while [ $((SECONDS - t0)) -lt "$3" ]; do
+		[ "$(console | grep -ac "$1")" -ge "$2" ] && return 0; sleep 2
+	done; return 1
+}
+origin=https://127.0.0.1:$port
+api() { curl -sk --max-time 600 -o "$work/body" -w '%{http_code}' -b "$work/jar" -c "$work/jar" \
+	-H "Origin: $origin" -H "X-CSRF-Token: ${csrf:-}" "$@"; }
+field() { python3 -c "import json,sys; d=json.load(open('$work/body')); print($1)" 2>/dev/null; }
+
+# A newer release (0.2.0, security version 2) and a tampered copy of it.
+t=$work/target; cp -a "$out/target" "$t"
+sed -i 's/^kerbgate [^ ]*/kerbgate 0.2.0/' "$t/etc/kerbgate-release"; echo 2 >"$t/usr/share/kerbgate/security-version"
+mksquashfs "$t" "$work/v2.img" -comp gzip -noappend -all-root -no-xattrs -quiet -no-progress >/dev/null; rm -rf "$t"
+firmware/rauc/mkbundle.sh "$work/v2.img" "$work/v2.raucb" kerbgate-qemu_x86_64 0.2.0 2 \
+	"$keys/signer.pem" "$keys/signer.key" "$keys/ca.pem" >/dev/null
+cp "$work/v2.raucb" "$work/tampered.raucb"
+printf '\x5a' | dd of="$work/tampered.raucb" bs=1 seek=$(( $(stat -c %s "$work/v2.img") / 2 )) conv=notrunc 2>/dev/null
+cmp -s "$work/v2.raucb" "$work/tampered.raucb" && { nok "the tampered bundle differs"; finish; }
+
+mkdir -p "$work/data/etc"
+sed 's#^ADDRESSES=.*#ADDRESSES="10.0.2.15/24"#' rootfs/skeleton/etc/default/kerbgate/network.conf >"$work/data/etc/network.conf"
+cp "$out/images/disk.img" "$disk"; firmware/setdata.sh "$disk" "$work/data" >/dev/null
+KGQ_NET=user KGQ_WEB_PORT=$port KGQ_CONSOLE_SOCK=$sock KGQ_CONSOLE_LOG=$con_log KGQ_PIDFILE=$qpid \
+	board/qemu_x86_64/qemu.sh "$disk"
+check "first boot without provisioning comes up healthy" wait_console 'health: slot A .* marked good' 1 300
+code=$(console | grep -ao 'web setup code: [A-Z0-9-]*' | tail -1 | awk '{print $4}')
+check "the setup code is on the serial console" test -n "$code"
+st=$(api -H 'Content-Type: application/json' --data "{\"code\":\"$code\",\"password\":\"Appliance-first-7\"}" "$origin/api/v1/web/setup")
+csrf=$(field "d['csrf']")
+check "the password is set with the console's code (HTTP $st)" test "$st" = 200 -a -n "$csrf"
+api -X POST "$origin/api/v1/web/logout" >/dev/null; csrf=
+st=$(api -H 'Content-Type: application/json' --data '{"password":"Appliance-first-7"}' "$origin/api/v1/web/login")
+csrf=$(field "d['csrf']")
+check "login with the new password (HTTP $st)" test "$st" = 200 -a -n "$csrf"
+
+st=$(api -H 'Content-Type: application/octet-stream' --data-binary "@$work/tampered.raucb" "$origin/api/v1/firmware/bundle")
+reason=$(field "d.get('reason','')")
+if [ "$st" = 200 ]; then	# rauc info checks the signature only: the install finds the damage
+	api -X POST "$origin/api/v1/firmware/install" >/dev/null
+	for _ in $(seq 120); do api "$origin/api/v1/firmware" >/dev/null
+		case $(field "d['state']") in failed|installed) break;; esac; sleep 2; done
+	st=$(field "d['state']"); reason=$(field "d['reason']")
+fi
+echo "   tampered: $st: $reason"
+check "a tampered bundle is refused with its reason ($reason)" \
+	bash -c "[ '$st' = 422 ] || [ '$st' = failed ] && [ -n '$reason' ]"
+api "$origin/api/v1/firmware" >/dev/null
+check "the running slot is untouched (A booted and primary, B not good)" \
+	bash -c "grep -q 'booted: *A (primary)' <<<\"\$(python3 -c \"import json;print(json.load(open('$work/body'))['bootstate'])\")\""
+
+st=$(api -H 'Content-Type: application/octet-stream' --data-binary "@$work/v2.raucb" "$origin/api/v1/firmware/bundle")
+check "the newer signed bundle is uploaded and checked (HTTP $st)" test "$st" = 200
+st=$(api -X POST "$origin/api/v1/firmware/install")
+check "its install starts (HTTP $st)" test "$st" = 202
+seen=""
+for _ in $(seq 300); do
+	api "$origin/api/v1/firmware" >/dev/null
+	s=$(field "d['state']"); p=$(field "d['progress']")
+	[ "$s" = installing ] && seen="$seen $p%($(field "d['step']"))"
+	case $s in installed|failed) break;; esac; sleep 0.5
+done
+echo "   progress seen:$seen; state $s: $(field "d['message']")"
+check "RAUC installs it for _kgmgmt (seen installing, then installed)" test "$s" = installed -a -n "$seen"
+st=$(api -X POST "$origin/api/v1/firmware/reboot")
+check "the page's reboot is taken (HTTP $st)" test "$st" = 200
+check "the VM reboots into slot B and marks it good" wait_console 'health: slot B .* marked good' 1 400
+csrf=
+st=$(api -H 'Content-Type: application/json' --data '{"password":"Appliance-first-7"}' "$origin/api/v1/web/login")
+csrf=$(field "d['csrf']")
+api "$origin/api/v1/firmware" >/dev/null
+ver=$(field "d['version']"); bs=$(field "d['bootstate']")
+echo "   after the reboot: version $ver; $(grep -a 'booted\|slot B' <<<"$bs" | tr '\n' ' ')"
+check "the page shows the new version (0.2.0)" grep -q '0\.2\.0' <<<"$ver"
+rauc_b=$(field "[(n, v.get('state'), v.get('boot_status')) for sl in d['rauc']['slots'] for n, v in sl.items() if v.get('bootname') == 'B'][0]")
+echo "   RAUC: booted $(field "d['rauc']['booted']"), slot B $rauc_b"; sed 's/^/   | /' <<<"$bs"
+check "RAUC's service reports slot B booted and good" \
+	test "$(field "d['rauc']['booted']")" = B -a "$rauc_b" = "('rootfs.1', 'booted', 'good')"
+finish
