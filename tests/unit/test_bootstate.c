@@ -4,7 +4,9 @@
  * The copies live in an in-memory file system that records every synced
  * write.  A power cut is simulated at every write of an update: the writes
  * before it are on disk, and each 512-byte sector of the write under way is
- * old, new, or garbage (a sector the disk did not finish).  Whatever the cut,
+ * old, new, or garbage (a sector the disk did not finish), and then at
+ * every byte offset of it (the write torn there, the rest old or garbage:
+ * no sector atomicity assumed).  Whatever the cut,
  * the state read back is the old one or the new one, never a mix and never
  * nothing; once the first copy is whole, it is the new one.
  */
@@ -321,10 +323,35 @@ after_cut(const struct mfs *before, const struct mfs *rec, int k,
 	mfs_put(out, op->path, blk, sizeof(blk));
 }
 
+/* The disk after a cut during write k at byte offset at: writes before k
+ * whole, write k's first at bytes new and the rest old (a torn write of a
+ * disk or file system with no sector atomicity at all), or the rest
+ * garbage when garbage is set. */
+static void
+after_cut_at_byte(const struct mfs *before, const struct mfs *rec, int k,
+    size_t at, bool garbage, struct mfs *out)
+{
+	const struct mop *op = &rec->ops[k];
+	uint8_t blk[BS_ENVBLK_SIZE];
+	struct mfile *f;
+
+	*out = *before;
+	out->nops = 0;
+	for (int i = 0; i < k; i++)
+		mfs_put(out, rec->ops[i].path, rec->ops[i].data, rec->ops[i].len);
+	f = mfs_find(out, op->path);
+	if (f != NULL && !garbage)
+		memcpy(blk, f->data, sizeof(blk));
+	else
+		memset(blk, garbage ? 0xa5 : 0, sizeof(blk));
+	memcpy(blk, op->data, at);
+	mfs_put(out, op->path, blk, sizeof(blk));
+}
+
 /* Cuts an update from \p old to \p new at every write, every sector fate. */
 static void
 cut_everywhere(struct mfs *start, const struct bs_state *old,
-    const struct bs_state *new, int *cuts)
+    const struct bs_state *new, int *cuts, int *byte_cuts)
 {
 	struct mfs rec = *start, disk;
 	struct bs_io io = mio(&rec), dio;
@@ -353,6 +380,23 @@ cut_everywhere(struct mfs *start, const struct bs_state *old,
 				(*cuts)++;
 			}
 		}
+		/* Torn at every byte offset of the write, the rest old or
+		 * garbage: the same promises. */
+		for (size_t at = 0; at <= BS_ENVBLK_SIZE; at++) {
+			for (int g = 0; g <= 1; g++) {
+				after_cut_at_byte(start, &rec, k, at, g, &disk);
+				dio = mio(&disk);
+				assert_int_equal(bs_load(&dio, "/esp", &got, &chosen, NULL), 0);
+				assert_true(same(&got, old) || same(&got, new));
+				if (k >= 3)
+					assert_true(same(&got, new));
+				assert_int_equal(bs_repair(&dio, "/esp", &repaired), 0);
+				assert_int_equal(bs_read_copy(&dio, "/esp", 1, &got), BS_COPY_GOOD);
+				assert_int_equal(bs_read_copy(&dio, "/esp", 2, &got), BS_COPY_GOOD);
+				assert_true(same(&got, old) || same(&got, new));
+				(*byte_cuts)++;
+			}
+		}
 	}
 }
 
@@ -361,7 +405,7 @@ test_power_cut_at_every_write(void **s)
 {
 	struct bs_state old, new;
 	struct mfs start;
-	int cuts = 0;
+	int cuts = 0, byte_cuts = 0;
 
 	(void)s;
 	state(&old, 41, 0, true, 0, true, 0);
@@ -369,25 +413,26 @@ test_power_cut_at_every_write(void **s)
 
 	/* Both copies whole. */
 	setup_both(&start, &old);
-	cut_everywhere(&start, &old, &new, &cuts);
+	cut_everywhere(&start, &old, &new, &cuts, &byte_cuts);
 
 	/* Copy 2 left half-written by an earlier cut (not yet repaired). */
 	setup_both(&start, &old);
 	put_text(&start, "/esp/env2/lock", "# GRUB Environment Block\nKG_EDITING=1\n");
-	cut_everywhere(&start, &old, &new, &cuts);
+	cut_everywhere(&start, &old, &new, &cuts, &byte_cuts);
 
 	/* Copy 1 unreadable. */
 	setup_both(&start, &old);
 	put_text(&start, "/esp/env1/grubenv", "\xa5\xa5\xa5");
-	cut_everywhere(&start, &old, &new, &cuts);
+	cut_everywhere(&start, &old, &new, &cuts, &byte_cuts);
 
 	/* Copy 2 newer than copy 1 (an earlier update was cut after copy 2). */
 	setup_both(&start, &old);
 	put_text(&start, "/esp/env1/grubenv", "# GRUB Environment Block\nKG_SEQ=40\nORDER=A B\n"
 	    "A_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n");
-	cut_everywhere(&start, &old, &new, &cuts);
+	cut_everywhere(&start, &old, &new, &cuts, &byte_cuts);
 
 	assert_int_equal(cuts, 4 * 6 * 9);
+	assert_int_equal(byte_cuts, 4 * 6 * (BS_ENVBLK_SIZE + 1) * 2);
 }
 
 static void
