@@ -348,15 +348,34 @@ after_cut_at_byte(const struct mfs *before, const struct mfs *rec, int k,
 	mfs_put(out, op->path, blk, sizeof(blk));
 }
 
-/* Cuts an update from \p old to \p new at every write, every sector fate. */
+/* What a disk cut during write k of an update from old to new must hold. */
+static void
+assert_cut_keeps_a_state(struct mfs *disk, const struct bs_state *old,
+    const struct bs_state *new, int k)
+{
+	struct bs_io dio = mio(disk);
+	struct bs_state got;
+	int chosen, repaired;
+
+	assert_int_equal(bs_load(&dio, "/esp", &got, &chosen, NULL), 0);
+	assert_true(same(&got, old) || same(&got, new));
+	if (k >= 3)	/* the first copy written is whole */
+		assert_true(same(&got, new));
+	/* The boot's repair makes both copies whole and equal. */
+	assert_int_equal(bs_repair(&dio, "/esp", &repaired), 0);
+	assert_int_equal(bs_read_copy(&dio, "/esp", 1, &got), BS_COPY_GOOD);
+	assert_int_equal(bs_read_copy(&dio, "/esp", 2, &got), BS_COPY_GOOD);
+	assert_true(same(&got, old) || same(&got, new));
+}
+
+/* Cuts an update from \p old to \p new at every write: every sector fate,
+ * every byte offset. */
 static void
 cut_everywhere(struct mfs *start, const struct bs_state *old,
     const struct bs_state *new, int *cuts, int *byte_cuts)
 {
 	struct mfs rec = *start, disk;
-	struct bs_io io = mio(&rec), dio;
-	struct bs_state got;
-	int chosen, repaired;
+	struct bs_io io = mio(&rec);
 
 	rec.nops = 0;
 	assert_int_equal(bs_store(&io, "/esp", new), 0);
@@ -367,16 +386,7 @@ cut_everywhere(struct mfs *start, const struct bs_state *old,
 				enum sector_fate fates[2] = { f0, f1 };
 
 				after_cut(start, &rec, k, fates, &disk);
-				dio = mio(&disk);
-				assert_int_equal(bs_load(&dio, "/esp", &got, &chosen, NULL), 0);
-				assert_true(same(&got, old) || same(&got, new));
-				if (k >= 3)	/* the first copy written is whole */
-					assert_true(same(&got, new));
-				/* The boot's repair makes both copies whole and equal. */
-				assert_int_equal(bs_repair(&dio, "/esp", &repaired), 0);
-				assert_int_equal(bs_read_copy(&dio, "/esp", 1, &got), BS_COPY_GOOD);
-				assert_int_equal(bs_read_copy(&dio, "/esp", 2, &got), BS_COPY_GOOD);
-				assert_true(same(&got, old) || same(&got, new));
+				assert_cut_keeps_a_state(&disk, old, new, k);
 				(*cuts)++;
 			}
 		}
@@ -385,15 +395,7 @@ cut_everywhere(struct mfs *start, const struct bs_state *old,
 		for (size_t at = 0; at <= BS_ENVBLK_SIZE; at++) {
 			for (int g = 0; g <= 1; g++) {
 				after_cut_at_byte(start, &rec, k, at, g, &disk);
-				dio = mio(&disk);
-				assert_int_equal(bs_load(&dio, "/esp", &got, &chosen, NULL), 0);
-				assert_true(same(&got, old) || same(&got, new));
-				if (k >= 3)
-					assert_true(same(&got, new));
-				assert_int_equal(bs_repair(&dio, "/esp", &repaired), 0);
-				assert_int_equal(bs_read_copy(&dio, "/esp", 1, &got), BS_COPY_GOOD);
-				assert_int_equal(bs_read_copy(&dio, "/esp", 2, &got), BS_COPY_GOOD);
-				assert_true(same(&got, old) || same(&got, new));
+				assert_cut_keeps_a_state(&disk, old, new, k);
 				(*byte_cuts)++;
 			}
 		}
