@@ -7,7 +7,8 @@
 # uploaded, installed by RAUC's service for _kgmgmt, the page's
 # reboot (kerbgate-powerd) boots the new slot and the page shows the new
 # version, marked good.  Through the page's JSON API with curl (the routes
-# the page's buttons call); the browser drives them in test_webui.sh.
+# the page's buttons call; the browser drives them in test_webui.sh), then
+# Chromium against the appliance's page shows the new version marked good.
 # Last line: N passed, N failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -105,4 +106,12 @@ rauc_b=$(field "[(n, v.get('state'), v.get('boot_status')) for sl in d['rauc']['
 echo "   RAUC: booted $(field "d['rauc']['booted']"), slot B $rauc_b"; sed 's/^/   | /' <<<"$bs"
 check "RAUC's service reports slot B booted and good" \
 	test "$(field "d['rauc']['booted']")" = B -a "$rauc_b" = "('rootfs.1', 'booted', 'good')"
+# The same in a real browser against the appliance's own page: Chromium
+# logs in through the form; Firmware and Dashboard show 0.2.0, slot B good
+# (screenshots in $out/webui-vm/).
+mkdir -p "$out/webui-vm"
+while read -r line; do
+	case $line in ok\ -*) ok "${line#ok - }";; not\ ok\ -*) nok "${line#not ok - }";; *) echo "   $line";; esac
+done < <(timeout 300 tests/firmware/webvm.py "$origin" Appliance-first-7 0.2.0 "$out/webui-vm" 2>&1 ||
+	echo "not ok - the browser run finished (exit $?)")
 finish
