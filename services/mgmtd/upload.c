@@ -569,8 +569,11 @@ upload_route(struct web *w, const struct web_request *rq, struct web_response *r
 	else if (h->method_len == 6 && memcmp(h->method, "DELETE", 6) == 0 &&
 	    h->target_len == strlen(UPLOAD_PATH) &&
 	    memcmp(h->target, UPLOAD_PATH, h->target_len) == 0) {
-		if (w->upload->state == UP_INSTALLING)
-			web_refuse(rs, 409, "busy", "the bundle is being installed");
+		/* not while one streams in: the upload would go on into a
+		 * state that lets a second one begin beside it */
+		if (w->upload->state == UP_INSTALLING || w->upload->state == UP_RECEIVING)
+			web_refuse(rs, 409, "busy", "the bundle is being %s",
+			    w->upload->state == UP_RECEIVING ? "uploaded" : "installed");
 		else {
 			unlink(w->upload->path);
 			w->upload->state = UP_NONE;

@@ -1,0 +1,207 @@
+/*
+ * test_webupload.c: the firmware upload of the web listener attacked from
+ * the browser's side (upload.h): what an admin's session, or a page that
+ * rides it, can send while a bundle streams in.  The upload is driven as
+ * server.c drives it (upload_begin, upload_write as the TLS records come,
+ * upload_end or upload_abort), the other routes through web_handle() with
+ * the admin's session, as a browser reaches them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <ev.h>
+
+#include "http.h"
+#include "upload.h"
+#include "util.h"
+#include "web.h"
+
+static struct web w;
+static struct api_backend be;
+static char dir[64];
+static const struct session *sess;	/* the admin's, made by session_create() */
+
+static time_t
+fixed_now(void)
+{
+	return 1000000;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/kg-webupload.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	memset(&w, 0, sizeof(w));
+	w.conf.state_dir = dir;
+	w.conf.www = dir;
+	w.conf.upload_dir = dir;
+	w.conf.release_file = "/nonexistent";
+	w.conf.max_upload = 64L * 1024 * 1024;
+	w.now = fixed_now;
+	web_init(&w, &be, -1, -1);
+	assert_non_null(sess = session_create(&w.sessions, fixed_now()));
+	assert_int_equal(upload_init(&w, EV_DEFAULT, NULL), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	free(w.upload);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* A request through web_handle() with the session's cookie, Origin and token. */
+static int
+call(const char *method, const char *target)
+{
+	static char raw[1024];
+	struct http_header hdrs[16];
+	struct http_head head;
+	struct web_request rq;
+	struct web_response rs;
+	int n = snprintf(raw, sizeof(raw), "%s %s HTTP/1.1\r\nHost: kg.example\r\n"
+	    "Origin: https://kg.example\r\nCookie: " WEB_COOKIE "=%s\r\n"
+	    "X-CSRF-Token: %s\r\nContent-Length: 0\r\n\r\n", method, target,
+	    sess->id, sess->csrf);
+
+	memset(&head, 0, sizeof(head));
+	assert_true(http_parse_request(raw, (size_t)n, NULL, hdrs, 16, &head) > 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.head = &head;
+	rq.peer = "192.0.2.1";
+	web_handle(&w, &rq, &rs);
+	web_response_free(&rs);
+	return rs.status;
+}
+
+static int
+begin(uint64_t declared)
+{
+	struct http_head head;
+	struct web_request rq;
+	struct web_response rs;
+	int rc;
+
+	memset(&head, 0, sizeof(head));
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	rq.head = &head;
+	rq.peer = "192.0.2.1";
+	rc = upload_begin(&w, &rq, declared, &rs);
+	web_response_free(&rs);
+	return rc == 0 ? 0 : rs.status;
+}
+
+static int
+write_bytes(const void *buf, size_t n)
+{
+	struct web_response rs;
+	int rc;
+
+	memset(&rs, 0, sizeof(rs));
+	rc = upload_write(&w, buf, n, &rs);
+	web_response_free(&rs);
+	return rc == 0 ? 0 : rs.status;
+}
+
+static int
+part_exists(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/.upload.raucb.part", dir);
+	return access(p, F_OK) == 0;
+}
+
+/*
+ * DELETE of the bundle while one streams in: if it reset the state, a second
+ * upload would begin beside the first, both writing the one file through
+ * the one descriptor (the first's leaked), and the first's end would check
+ * and rename a file the second is still writing.
+ */
+static void
+test_deleting_the_bundle_while_one_streams_in_is_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(begin(8192), 0);
+	assert_int_equal(write_bytes("hsqs", 4), 0);
+	assert_int_equal(call("DELETE", UPLOAD_PATH), 409);
+	assert_true(part_exists());
+	/* and so a second upload is still refused as busy */
+	assert_int_equal(begin(8192), 409);
+	upload_abort(&w, 8188);
+	assert_false(part_exists());
+}
+
+static void
+test_a_second_upload_while_one_streams_in_is_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(begin(8192), 0);
+	assert_int_equal(begin(8192), 409);
+	upload_abort(&w, 8192);
+	/* once the first is cut short, a new one may begin */
+	assert_int_equal(begin(8192), 0);
+	upload_abort(&w, 8192);
+}
+
+/* A link planted where the partial bundle goes is not followed. */
+static void
+test_a_link_planted_as_the_partial_bundle_is_not_followed(void **state)
+{
+	char part[128], target[128];
+	struct stat st;
+
+	(void)state;
+	snprintf(part, sizeof(part), "%s/.upload.raucb.part", dir);
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	assert_int_equal(symlink(target, part), 0);
+	assert_int_equal(begin(8192), 500);
+	assert_int_equal(stat(target, &st), -1);
+	unlink(part);
+}
+
+static void
+test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(begin(0), 400);
+	assert_int_equal(begin(UPLOAD_MIN - 1), 400);
+	assert_int_equal(begin((uint64_t)w.conf.max_upload + 1), 413);
+	assert_int_equal(begin(UINT64_MAX), 413);
+	assert_false(part_exists());
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_deleting_the_bundle_while_one_streams_in_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_second_upload_while_one_streams_in_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_link_planted_as_the_partial_bundle_is_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
