@@ -161,6 +161,27 @@ test_a_second_upload_while_one_streams_in_is_refused(void **state)
 	upload_abort(&w, 8192);
 }
 
+/*
+ * The squashfs magic is checked over the first four bytes however the TLS
+ * records cut them: a first record of one byte must not skip the check.
+ */
+static void
+test_a_file_that_is_no_bundle_is_refused_even_when_its_first_bytes_come_one_by_one(
+    void **state)
+{
+	(void)state;
+	assert_int_equal(begin(8192), 0);
+	assert_int_equal(write_bytes("h", 1), 0);
+	assert_int_equal(write_bytes("s", 1), 0);
+	assert_int_equal(write_bytes("XX and the rest", 15), 400);
+	assert_false(part_exists());
+	assert_int_equal(begin(8192), 0);
+	assert_int_equal(write_bytes("hs", 2), 0);
+	assert_int_equal(write_bytes("qs", 2), 0);
+	assert_int_equal(write_bytes("more", 4), 0);
+	upload_abort(&w, 8192 - 8);
+}
+
 /* A link planted where the partial bundle goes is not followed. */
 static void
 test_a_link_planted_as_the_partial_bundle_is_not_followed(void **state)
@@ -196,6 +217,9 @@ main(void)
 		    test_deleting_the_bundle_while_one_streams_in_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_second_upload_while_one_streams_in_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_file_that_is_no_bundle_is_refused_even_when_its_first_bytes_come_one_by_one,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_link_planted_as_the_partial_bundle_is_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
