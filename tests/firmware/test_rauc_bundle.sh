@@ -112,6 +112,32 @@ t_antirollback() {
 	! ar && grep -q 'recorded security version is unreadable' "$work/ar.err"
 }
 
+# What the shell's test cannot compare (past 63 bits) made "[ new -lt have ]"
+# fail, read as "not lower": one huge version recorded let every older bundle
+# in.  Every number is checked, under the host's sh and the appliance's
+# BusyBox sh when it is built.
+t_antirollback_numbers() {
+	local sh bb=$top/output/target/bin/busybox
+	for sh in sh ${bb:+"$bb sh"}; do
+		[ "$sh" = sh ] || [ -x "$bb" ] || continue
+		ars() { env RAUC_BUNDLE_MOUNT_POINT="$work/mnt" KERBGATE_DATA="$work/data" \
+			KERBGATE_SECVER_FILE="$work/running" $sh "$top/firmware/rauc/kerbgate-antirollback" "$@" 2>"$work/ar.err"; }
+		rm -rf "$work/data"; mkdir -p "$work/mnt" "$work/data"
+		echo 99999999999999999999 >"$work/running"
+		! ars record && [ ! -e "$work/data/firmware/security-version" ] || return 1
+		grep -q 'more than 18 digits' "$work/ar.err" || return 1
+		echo 5 >"$work/running"; ars record >/dev/null || return 1
+		echo 99999999999999999999 >"$work/mnt/security-version"; ! ars || return 1
+		echo 18446744073709551621 >"$work/mnt/security-version"; ! ars || return 1
+		echo -9 >"$work/mnt/security-version"; ! ars || return 1
+		echo '0 9' >"$work/mnt/security-version"; ! ars || return 1
+		echo 04 >"$work/mnt/security-version"; ! ars || return 1
+		printf ' 010\t\n' >"$work/mnt/security-version"; ars || return 1	# ten, blanks around
+		echo 99999999999999999999 >"$work/data/firmware/security-version"
+		echo 1 >"$work/mnt/security-version"; ! ars || return 1	# a huge record: fails closed
+	done
+}
+
 t_system_conf() {
 	sed 's|@COMPATIBLE@|kerbgate-qemu_x86_64|' firmware/rauc/system.conf.in >"$work/system.conf"
 	grep -q '^compatible=kerbgate-qemu_x86_64$' "$work/system.conf" &&
@@ -129,6 +155,7 @@ check "a bundle signed by another CA is refused (and mkbundle will not make one)
 check "an unsigned image is refused" t_unsigned
 check "a security version that is not a number is refused at build time" t_bad_security_version
 check "anti-rollback: lower refused in words, equal and higher allowed, recorded only upward" t_antirollback
+check "anti-rollback: a number past 63 bits, negative, with blanks inside is refused; a huge record fails closed" t_antirollback_numbers
 check "RAUC's system.conf: compatible, custom boot state backend, no plain bundles" t_system_conf
 
 echo "$passed passed, $failed failed"
