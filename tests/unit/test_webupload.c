@@ -18,7 +18,9 @@
 #include <cmocka.h>
 
 #include <ev.h>
+#include <openssl/pem.h>
 
+#include "devcert.h"
 #include "http.h"
 #include "upload.h"
 #include "util.h"
@@ -209,6 +211,120 @@ test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused(void **state)
 	assert_false(part_exists());
 }
 
+/* ---- the device certificate --------------------------------------------------- */
+
+/* A PEM file's text, NUL-ended, in a 64 KiB buffer. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	BIO *b = BIO_new_file(path, "r");
+	char *buf = calloc(1, 65536);
+	int n;
+
+	assert_non_null(b);
+	assert_non_null(buf);
+	assert_true((n = BIO_read(b, buf, 65535)) > 0);
+	BIO_free(b);
+	*len = (size_t)n;
+	return buf;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
+/* A key in the "EC PRIVATE KEY" form mbedTLS looks for first. */
+static char *
+traditional_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *pk;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *out;
+	long n;
+
+	assert_non_null(f);
+	assert_non_null(pk = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, pk, NULL, NULL, 0, NULL, NULL), 1);
+	n = BIO_get_mem_data(b, &p);
+	assert_non_null(out = calloc(1, (size_t)n + 1));
+	memcpy(out, p, (size_t)n);
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+	return out;
+}
+
+/*
+ * The matching key, then another one: OpenSSL checks the first, mbedTLS
+ * (which serves the page) would load the "EC PRIVATE KEY" one, so the page
+ * would go down at the next start with a key the certificate is not for.
+ */
+static void
+test_an_uploaded_key_is_stored_as_the_one_key_that_was_checked(void **state)
+{
+	char a_pem[128], a_key[128], b_pem[128], b_key[128], dev_pem[128], dev_key[128];
+	char err[300], *cert, *key, *other, *both, *stored;
+	size_t clen, klen, slen;
+	struct stat st;
+
+	(void)state;
+	snprintf(a_pem, sizeof(a_pem), "%s/a.pem", dir);
+	snprintf(a_key, sizeof(a_key), "%s/a.key", dir);
+	snprintf(b_pem, sizeof(b_pem), "%s/b.pem", dir);
+	snprintf(b_key, sizeof(b_key), "%s/b.key", dir);
+	snprintf(dev_pem, sizeof(dev_pem), "%s/dev.pem", dir);
+	snprintf(dev_key, sizeof(dev_key), "%s/dev.key", dir);
+	assert_int_equal(devcert_ensure(a_pem, a_key, (uid_t)-1, (gid_t)-1, err, sizeof(err)), 1);
+	assert_int_equal(devcert_ensure(b_pem, b_key, (uid_t)-1, (gid_t)-1, err, sizeof(err)), 1);
+	cert = slurp(a_pem, &clen);
+	key = slurp(a_key, &klen);
+	other = traditional_pem(b_key);
+	assert_non_null(both = calloc(1, klen + strlen(other) + 1));
+	memcpy(both, key, klen);
+	memcpy(both + klen, other, strlen(other));
+
+	/* b's key for a's certificate: refused, nothing written */
+	assert_int_equal(devcert_install(cert, clen, other, strlen(other), dev_pem, dev_key,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not belong"));
+	assert_int_equal(access(dev_key, F_OK), -1);
+
+	assert_int_equal(devcert_install(cert, clen, both, strlen(both), dev_pem, dev_key,
+	    err, sizeof(err)), 0);
+	stored = slurp(dev_key, &slen);
+	assert_int_equal(count(stored, "-----BEGIN"), 1);
+	assert_int_equal(count(stored, "EC PRIVATE KEY"), 0);
+	assert_int_equal(stat(dev_key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	kg_freezero(stored, 65536);
+	stored = slurp(dev_pem, &slen);
+	assert_int_equal(count(stored, "-----BEGIN CERTIFICATE-----"), 1);
+	free(stored);
+
+	/* a chain after the certificate is kept, in order */
+	free(other);
+	other = slurp(b_pem, &slen);
+	assert_non_null(both = realloc(both, clen + slen + 1));
+	memcpy(both, cert, clen);
+	memcpy(both + clen, other, slen + 1);
+	assert_int_equal(devcert_install(both, clen + slen, key, klen, dev_pem, dev_key,
+	    err, sizeof(err)), 0);
+	stored = slurp(dev_pem, &slen);
+	assert_int_equal(count(stored, "-----BEGIN CERTIFICATE-----"), 2);
+	free(stored);
+	free(both);
+	free(other);
+	free(cert);
+	kg_freezero(key, 65536);
+}
+
 int
 main(void)
 {
@@ -224,6 +340,9 @@ main(void)
 		    test_a_link_planted_as_the_partial_bundle_is_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_an_uploaded_key_is_stored_as_the_one_key_that_was_checked, setup,
 		    teardown),
 	};
 
