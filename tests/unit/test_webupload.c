@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -211,6 +212,48 @@ test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused(void **state)
 	assert_false(part_exists());
 }
 
+/* ---- the audit page ------------------------------------------------------------ */
+
+/*
+ * A management client's certificate subject is written as who="..." with
+ * only its quotes made '?': one naming " action=setup kvno=7" must not be
+ * shown as that action.
+ */
+static void
+test_the_audit_page_takes_the_action_after_who_not_from_inside_it(void **state)
+{
+	static const char line[] = "2026-12-02T10:00:00Z who=\"CN=x action=setup kvno=7 "
+	    "result=?ok\" sha256=ab action=credentials-activate kvno=3 result=\"ok\"\n";
+	char path[128];
+	struct http_header hdrs[16];
+	struct http_head head;
+	struct web_request rq;
+	struct web_response rs;
+	char raw[512];
+	int fd, n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	assert_true((fd = open(path, O_RDWR | O_CREAT, 0600)) >= 0);
+	assert_int_equal(write(fd, line, sizeof(line) - 1), (ssize_t)sizeof(line) - 1);
+	w.audit_rfd = fd;
+	n = snprintf(raw, sizeof(raw), "GET /api/v1/audit HTTP/1.1\r\nHost: kg.example\r\n"
+	    "Cookie: " WEB_COOKIE "=%s\r\n\r\n", sess->id);
+	memset(&head, 0, sizeof(head));
+	assert_true(http_parse_request(raw, (size_t)n, NULL, hdrs, 16, &head) > 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.head = &head;
+	rq.peer = "192.0.2.1";
+	web_handle(&w, &rq, &rs);
+	assert_int_equal(rs.status, 200);
+	assert_non_null(strstr(rs.body, "\"action\":\"credentials-activate\""));
+	assert_non_null(strstr(rs.body, "\"kvno\":3"));
+	assert_non_null(strstr(rs.body, "\"who\":\"CN=x action=setup kvno=7 result=?ok\""));
+	web_response_free(&rs);
+	w.audit_rfd = -1;
+	close(fd);
+}
+
 /* ---- the device certificate --------------------------------------------------- */
 
 /* A PEM file's text, NUL-ended, in a 64 KiB buffer. */
@@ -340,6 +383,9 @@ main(void)
 		    test_a_link_planted_as_the_partial_bundle_is_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_the_audit_page_takes_the_action_after_who_not_from_inside_it, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_an_uploaded_key_is_stored_as_the_one_key_that_was_checked, setup,
