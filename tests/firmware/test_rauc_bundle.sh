@@ -132,6 +132,9 @@ t_antirollback_numbers() {
 		echo -9 >"$work/mnt/security-version"; ! ars || return 1
 		echo '0 9' >"$work/mnt/security-version"; ! ars || return 1
 		echo 04 >"$work/mnt/security-version"; ! ars || return 1
+		printf '6\0009\n' >"$work/mnt/security-version"; ! ars || return 1	# a NUL: not 69
+		{ printf 9; head -c 70 /dev/zero | tr '\0' ' '; echo 1; } >"$work/mnt/security-version"
+		! ars || return 1						# past 64 bytes
 		printf ' 010\t\n' >"$work/mnt/security-version"; ars || return 1	# ten, blanks around
 		echo 99999999999999999999 >"$work/data/firmware-state/security-version"
 		echo 1 >"$work/mnt/security-version"; ! ars || return 1	# a huge record: fails closed
