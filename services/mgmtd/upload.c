@@ -192,7 +192,7 @@ upload_write(struct web *w, const void *buf, size_t n, struct web_response *rs)
 
 	/* A bundle is a squashfs image: refuse anything else at once, however
 	 * the TLS records cut its first four bytes. */
-	if (u->received < 4 && memcmp(buf, "hsqs" + u->received,
+	if (u->received < 4 && memcmp(buf, &"hsqs"[u->received],
 	    n < 4 - u->received ? n : 4 - u->received) != 0) {
 		fail(u, "truncated or not a bundle", "this file is not a RAUC bundle "
 		    "(it does not start as one): choose the .raucb file");
