@@ -141,7 +141,10 @@ parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
 	char *end;
 
-	if (*s < '0' || *s > '9')
+	/* digits only, no leading zero: GRUB's script compares A_OK and
+	 * A_TRY as strings and KG_SEQ in base 0, so "01" or "010" would
+	 * mean one thing here and another to GRUB */
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
 		return -1;
 	errno = 0;
 	*out = strtoull(s, &end, 10);

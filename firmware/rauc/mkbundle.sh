@@ -11,6 +11,7 @@ set -eu
 [ $# -eq 8 ] || { echo "usage: $0 ROOTFS_IMG OUT COMPATIBLE VERSION SECURITY_VERSION CERT KEY KEYRING" >&2; exit 2; }
 rootfs=$1 out=$2 compatible=$3 version=$4 secver=$5 cert=$6 key=$7 keyring=$8
 case $secver in ''|*[!0-9]*) echo "$0: security version '$secver' is not a number" >&2; exit 2 ;; esac
+case $secver in ???????????????????*) echo "$0: security version '$secver' has more than 18 digits (the appliance compares at most 18)" >&2; exit 2 ;; esac
 content=$(mktemp -d "${TMPDIR:-/tmp}/kg-bundle.XXXXXX")
 trap 'rm -rf "$content"' EXIT
 cp "$rootfs" "$content/rootfs.img"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -197,6 +198,52 @@ devcert_info(const char *cert, struct devcert_info *info, char *err, size_t errl
 	return 0;
 }
 
+/*
+ * What is stored is what was checked, written anew: the key alone, the
+ * certificate and the chain's certificates after it.  The upload as sent
+ * could hold more (a second key, blocks of other types) that mbedTLS,
+ * which reads the files, would take instead of what OpenSSL checked here:
+ * it looks for "EC PRIVATE KEY" before "PRIVATE KEY", for instance.
+ */
+static int
+write_checked(X509 *x, BIO *chain, EVP_PKEY *pk, const char *cert, const char *key,
+    char *err, size_t errlen)
+{
+	char *kp = NULL, *cp = NULL, *more = NULL, *np;
+	size_t kl = 0, cl = 0, ml;
+	X509 *c;
+	int rc = -1;
+
+	if (to_pem(pk, NULL, &kp, &kl) < 0 || to_pem(NULL, x, &cp, &cl) < 0) {
+		kg_seterr(err, errlen, "cannot encode the certificate and key (OpenSSL)");
+		goto out;
+	}
+	while ((c = PEM_read_bio_X509(chain, NULL, NULL, NULL)) != NULL) {
+		ml = 0;
+		if (to_pem(NULL, c, &more, &ml) < 0 || (np = realloc(cp, cl + ml)) == NULL) {
+			X509_free(c);
+			kg_seterr(err, errlen, "out of memory");
+			goto out;
+		}
+		cp = np;
+		memcpy(cp + cl, more, ml);
+		cl += ml;
+		free(more);
+		more = NULL;
+		X509_free(c);
+	}
+	ERR_clear_error();	/* the end of the chain */
+	if (write_file(key, kp, kl, (uid_t)-1, (gid_t)-1, err, errlen) == 0 &&
+	    write_file(cert, cp, cl, (uid_t)-1, (gid_t)-1, err, errlen) == 0)
+		rc = 0;
+out:
+	if (kp != NULL)
+		kg_freezero(kp, kl);
+	free(cp);
+	free(more);
+	return rc;
+}
+
 int
 devcert_install(const char *cert_pem, size_t cert_len, const char *key_pem,
     size_t key_len, const char *cert, const char *key, char *err, size_t errlen)
@@ -222,9 +269,8 @@ devcert_install(const char *cert_pem, size_t cert_len, const char *key_pem,
 	else if (X509_check_private_key(x, pk) != 1)
 		kg_seterr(err, errlen, "the key does not belong to the certificate (its "
 		    "public key differs): upload the key the certificate was issued for");
-	else if (write_file(key, key_pem, key_len, (uid_t)-1, (gid_t)-1, err, errlen) == 0 &&
-	    write_file(cert, cert_pem, cert_len, (uid_t)-1, (gid_t)-1, err, errlen) == 0)
-		rc = 0;
+	else
+		rc = write_checked(x, cb, pk, cert, key, err, errlen);
 	X509_free(x);
 	EVP_PKEY_free(pk);
 	BIO_free(cb);

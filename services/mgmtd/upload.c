@@ -190,8 +190,10 @@ upload_write(struct web *w, const void *buf, size_t n, struct web_response *rs)
 	const char *p = buf;
 	ssize_t k;
 
-	/* A bundle is a squashfs image: refuse anything else at once. */
-	if (u->received == 0 && n >= 4 && memcmp(buf, "hsqs", 4) != 0) {
+	/* A bundle is a squashfs image: refuse anything else at once, however
+	 * the TLS records cut its first four bytes. */
+	if (u->received < 4 && memcmp(buf, &"hsqs"[u->received],
+	    n < 4 - u->received ? n : 4 - u->received) != 0) {
 		fail(u, "truncated or not a bundle", "this file is not a RAUC bundle "
 		    "(it does not start as one): choose the .raucb file");
 		web_audit(w, u->peer, "firmware-upload", "refused: not a bundle");
@@ -569,8 +571,11 @@ upload_route(struct web *w, const struct web_request *rq, struct web_response *r
 	else if (h->method_len == 6 && memcmp(h->method, "DELETE", 6) == 0 &&
 	    h->target_len == strlen(UPLOAD_PATH) &&
 	    memcmp(h->target, UPLOAD_PATH, h->target_len) == 0) {
-		if (w->upload->state == UP_INSTALLING)
-			web_refuse(rs, 409, "busy", "the bundle is being installed");
+		/* not while one streams in: the upload would go on into a
+		 * state that lets a second one begin beside it */
+		if (w->upload->state == UP_INSTALLING || w->upload->state == UP_RECEIVING)
+			web_refuse(rs, 409, "busy", "the bundle is being %s",
+			    w->upload->state == UP_RECEIVING ? "uploaded" : "installed");
 		else {
 			unlink(w->upload->path);
 			w->upload->state = UP_NONE;

@@ -574,14 +574,15 @@ audit_entry(const char *line, size_t len)
 		return NULL;
 	memcpy(buf, line, len);
 	buf[len] = '\0';
+	/* the other fields after who's closing quote: a certificate subject
+	 * may hold " action=..." itself (audit.c turns only quotes into '?') */
 	if (buf[20] != ' ' || (who = strstr(buf, " who=\"")) == NULL ||
-	    (act = strstr(buf, " action=")) == NULL || (kv = strstr(buf, " kvno=")) == NULL ||
-	    (res = strstr(buf, " result=\"")) == NULL)
+	    (e = strchr(who + 6, '"')) == NULL || (act = strstr(e, " action=")) == NULL ||
+	    (kv = strstr(act, " kvno=")) == NULL || (res = strstr(kv, " result=\"")) == NULL)
 		return NULL;
 	buf[20] = '\0';
 	who += 6;
-	if ((e = strchr(who, '"')) != NULL)
-		*e = '\0';
+	*e = '\0';
 	act += 8;
 	act[strcspn(act, " ")] = '\0';
 	kv += 6;

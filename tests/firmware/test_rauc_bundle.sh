@@ -98,18 +98,64 @@ t_antirollback() {
 	echo 3 >"$work/mnt/security-version"
 	ar || return 1					# nothing recorded: any version
 	echo 5 >"$work/running"
-	ar record >/dev/null && [ "$(cat "$work/data/firmware/security-version")" = 5 ] || return 1
+	ar record >/dev/null && [ "$(cat "$work/data/firmware-state/security-version")" = 5 ] || return 1
 	! ar && grep -q 'security version is 3, older than the 5' "$work/ar.err" || return 1
 	echo 5 >"$work/mnt/security-version"; ar || return 1		# equal: allowed
 	echo 7 >"$work/mnt/security-version"; ar check || return 1	# higher: allowed
 	echo 4 >"$work/running"; ar record >/dev/null
-	[ "$(cat "$work/data/firmware/security-version")" = 5 ] || return 1	# never down
+	[ "$(cat "$work/data/firmware-state/security-version")" = 5 ] || return 1	# never down
 	rm "$work/mnt/security-version"
 	! ar && grep -q 'carries no security version' "$work/ar.err" || return 1
 	echo "x1" >"$work/mnt/security-version"
 	! ar && grep -q 'not a number' "$work/ar.err" || return 1
-	echo 9 >"$work/mnt/security-version"; echo garbage >"$work/data/firmware/security-version"
+	echo 9 >"$work/mnt/security-version"; echo garbage >"$work/data/firmware-state/security-version"
 	! ar && grep -q 'recorded security version is unreadable' "$work/ar.err"
+}
+
+# What the shell's test cannot compare (past 63 bits) made "[ new -lt have ]"
+# fail, read as "not lower": one huge version recorded let every older bundle
+# in.  Every number is checked, under the host's sh and the appliance's
+# BusyBox sh when it is built.
+t_antirollback_numbers() {
+	local sh bb=$top/output/target/bin/busybox
+	for sh in sh ${bb:+"$bb sh"}; do
+		[ "$sh" = sh ] || [ -x "$bb" ] || continue
+		ars() { env RAUC_BUNDLE_MOUNT_POINT="$work/mnt" KERBGATE_DATA="$work/data" \
+			KERBGATE_SECVER_FILE="$work/running" $sh "$top/firmware/rauc/kerbgate-antirollback" "$@" 2>"$work/ar.err"; }
+		rm -rf "$work/data"; mkdir -p "$work/mnt" "$work/data"
+		echo 99999999999999999999 >"$work/running"
+		! ars record && [ ! -e "$work/data/firmware-state/security-version" ] || return 1
+		grep -q 'more than 18 digits' "$work/ar.err" || return 1
+		echo 5 >"$work/running"; ars record >/dev/null || return 1
+		echo 99999999999999999999 >"$work/mnt/security-version"; ! ars || return 1
+		echo 18446744073709551621 >"$work/mnt/security-version"; ! ars || return 1
+		echo -9 >"$work/mnt/security-version"; ! ars || return 1
+		echo '0 9' >"$work/mnt/security-version"; ! ars || return 1
+		echo 04 >"$work/mnt/security-version"; ! ars || return 1
+		printf '6\0009\n' >"$work/mnt/security-version"; ! ars || return 1	# a NUL: not 69
+		{ printf 9; head -c 70 /dev/zero | tr '\0' ' '; echo 1; } >"$work/mnt/security-version"
+		! ars || return 1						# past 64 bytes
+		printf ' 010\t\n' >"$work/mnt/security-version"; ars || return 1	# ten, blanks around
+		echo 99999999999999999999 >"$work/data/firmware-state/security-version"
+		echo 1 >"$work/mnt/security-version"; ! ars || return 1	# a huge record: fails closed
+	done
+}
+
+# The record lives in root's own folder, not in /data/firmware, which
+# kerbgate-mgmtd gives to _kgmgmt for uploads: its owner could delete a
+# record there (every older bundle let in) or plant a link where root
+# writes.  The old record counts only until the new one exists.
+t_antirollback_record_out_of_the_upload_folder() {
+	rm -rf "$work/data"; mkdir -p "$work/mnt" "$work/data/firmware"
+	echo 6 >"$work/data/firmware/security-version"	# the old place: still honoured
+	echo 5 >"$work/mnt/security-version"; ! ar || return 1
+	ln -s "$work/victim" "$work/data/firmware/security-version.tmp"
+	echo 7 >"$work/running"; ar record >/dev/null || return 1
+	[ "$(cat "$work/data/firmware-state/security-version")" = 7 ] && [ ! -e "$work/victim" ] || return 1
+	rm -f "$work/data/firmware/security-version"	# what the upload folder's owner can do
+	echo 6 >"$work/mnt/security-version"; ! ar || return 1
+	[ "$(stat -c %a "$work/data/firmware-state")" = 755 ] || return 1
+	! grep -n 'data/firmware/' rootfs/skeleton/usr/libexec/kerbgate/health
 }
 
 t_system_conf() {
@@ -129,6 +175,8 @@ check "a bundle signed by another CA is refused (and mkbundle will not make one)
 check "an unsigned image is refused" t_unsigned
 check "a security version that is not a number is refused at build time" t_bad_security_version
 check "anti-rollback: lower refused in words, equal and higher allowed, recorded only upward" t_antirollback
+check "anti-rollback: a number past 63 bits, negative, with blanks inside is refused; a huge record fails closed" t_antirollback_numbers
+check "anti-rollback: the record is in root's own folder, not the upload folder _kgmgmt owns; the old record counts until then" t_antirollback_record_out_of_the_upload_folder
 check "RAUC's system.conf: compatible, custom boot state backend, no plain bundles" t_system_conf
 
 echo "$passed passed, $failed failed"

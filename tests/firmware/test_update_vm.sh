@@ -187,7 +187,7 @@ t_install_then_boot_b() {
 	vm_reboot; wait_health || return 1
 	t2=$(date +%s.%N)
 	measure "bundle: $(( $(stat -c %s "$work/u/v2.raucb") / 1024 )) KiB (the test's, gzip); rauc install in the VM: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s; reboot to the new slot marked good: $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.1f", b - a}') s ($(console | grep -ao 'marked good, [0-9.]* s after the kernel started' | tail -1))"
-	vm 'kerbgate-bootstate status; rauc status; cat /data/firmware/security-version' >"$work/status"
+	vm 'kerbgate-bootstate status; rauc status; cat /data/firmware-state/security-version' >"$work/status"
 	sed 's/^/   /' "$work/status" | head -9
 	[ "$(booted)" = B ] && [ "$(release)" = 0.2.0 ] && grep -q 'slot B: *good, 0 of 3' "$work/status" &&
 		grep -q 'Booted from: rootfs.1 (B)' "$work/status" && [ "$(tail -1 "$work/status")" = 2 ] &&

@@ -286,6 +286,25 @@ test_unusable_copies_are_skipped(void **s)
 	put_text(&fs, "/esp/env2/lock", "garbage");
 	assert_int_equal(bs_read_copy(&io, "/esp", 2, &got), BS_COPY_BADLOCK);
 
+	/* Numbers GRUB's script reads otherwise: it compares A_OK and A_TRY as
+	 * the strings "1", "0", "1", "2" and KG_SEQ with test -gt (base 0:
+	 * 010 is eight there), so a leading zero would make the two disagree
+	 * on which slot is good, tried, or the newer copy. */
+	put_text(&fs, "/esp/env2/lock", "# GRUB Environment Block\nKG_EDITING=0\n");
+	put_text(&fs, "/esp/env2/grubenv", "# GRUB Environment Block\nKG_SEQ=9\nORDER=A B\n"
+	    "A_OK=01\nA_TRY=0\nB_OK=1\nB_TRY=0\n");
+	assert_int_equal(bs_read_copy(&io, "/esp", 2, &got), BS_COPY_BADENV);
+	put_text(&fs, "/esp/env2/grubenv", "# GRUB Environment Block\nKG_SEQ=9\nORDER=A B\n"
+	    "A_OK=1\nA_TRY=00\nB_OK=1\nB_TRY=0\n");
+	assert_int_equal(bs_read_copy(&io, "/esp", 2, &got), BS_COPY_BADENV);
+	put_text(&fs, "/esp/env2/grubenv", "# GRUB Environment Block\nKG_SEQ=010\nORDER=A B\n"
+	    "A_OK=1\nA_TRY=0\nB_OK=1\nB_TRY=0\n");
+	assert_int_equal(bs_read_copy(&io, "/esp", 2, &got), BS_COPY_BADENV);
+	put_text(&fs, "/esp/env2/grubenv", "# GRUB Environment Block\nKG_SEQ=0\nORDER=A B\n"
+	    "A_OK=0\nA_TRY=0\nB_OK=1\nB_TRY=0\n");		/* a lone 0 is a number */
+	assert_int_equal(bs_read_copy(&io, "/esp", 2, &got), BS_COPY_GOOD);
+	put_text(&fs, "/esp/env2/lock", "garbage");
+
 	/* Neither whole: said so, not a default. */
 	put_text(&fs, "/esp/env1/lock", "# GRUB Environment Block\nKG_EDITING=1\n");
 	assert_int_equal(bs_load(&io, "/esp", &got, &chosen, cs), BS_ERR_NOSTATE);

@@ -37,3 +37,4 @@ test_pullstate_SRCS := services/smbpull/pullstate.c
 $(OBJDIR)/tests/unit/test_pullstate.o: INCLUDES += -Iservices/smbpull
 test_ctlclient_SRCS := services/mgmtd/ctlclient.c services/kerbgated/ctlproto.c
 test_webauth_SRCS := services/mgmtd/session.c services/mgmtd/ratelimit.c services/mgmtd/webpass.c services/mgmtd/webparse.c services/mgmtd/keytab.c
+test_webupload_SRCS := services/mgmtd/web.c services/mgmtd/session.c services/mgmtd/ratelimit.c services/mgmtd/webpass.c services/mgmtd/webparse.c services/mgmtd/keytab.c services/mgmtd/status.c services/mgmtd/upload.c services/mgmtd/devcert.c services/mgmtd/audit.c services/mgmtd/api.c services/kerbgated/ctlproto.c services/kerbgated/http.c
