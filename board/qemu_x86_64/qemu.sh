@@ -8,7 +8,7 @@
 # lb namespace to the VM, so the lab's client reaches kerbgated in the VM.
 # It goes back to lb when QEMU ends.  KGQ_NET=none boots without a NIC.
 # KGQ_NET=user: QEMU's user-mode network, no lab: the VM must take
-# 10.0.2.15/24 (ADDRESSES in /data/etc/network.conf); its web page (443) is
+# 10.0.2.15/24 (ADDRESSES in /data/etc/network.conf); its web page (9443) is
 # forwarded to 127.0.0.1:$KGQ_WEB_PORT on this host (default 18643).
 #
 # Environment (the tests use these):
@@ -66,7 +66,7 @@ if [ "$net" = lab ]; then
 	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:01,romfile=")
 	ns=(ip netns exec kglab-sw)
 elif [ "$net" = user ]; then
-	args+=(-netdev "user,id=n0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:${KGQ_WEB_PORT:-18643}-10.0.2.15:443"
+	args+=(-netdev "user,id=n0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:${KGQ_WEB_PORT:-18643}-10.0.2.15:9443"
 	       -device "virtio-net-pci,netdev=n0,mac=52:54:00:4b:47:02,romfile=")
 fi
 
