@@ -60,9 +60,17 @@ count_output() {
 run_suite_program() {
 	local name=$1; shift
 	local file="$log_dir/${name//\//_}.log" rc
+	local t0=$SECONDS
 	echo "== $name"
 	"$@" >"$file" 2>&1; rc=$?
+	echo "   ($name took $((SECONDS - t0)) s)"
 	sed 's/^/   /' "$file" | tail -40
+	# The tail may be a daemon's log: name the failed checks themselves,
+	# so that a CI that keeps only this output still says which failed.
+	if grep -q '^not ok' "$file"; then
+		echo "   -- failed checks in $name (the whole log: $file):"
+		grep -A3 '^not ok' "$file" | sed 's/^/   /' | head -60
+	fi
 	count_output "$name" "$file" "$rc"
 }
 
