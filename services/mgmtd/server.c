@@ -26,9 +26,12 @@
 
 enum conn_state { C_HANDSHAKE, C_READ, C_WRITE };
 
+struct listener;
+
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* in accept order */
 	struct ev_loop		*loop;
+	struct listener		*l;		/* the one that accepted it */
 	const struct server_config *cfg;
 	int			 fd;
 	struct tls_conn		*tls;
@@ -48,16 +51,23 @@ struct conn {
 	uint8_t			 peer_addr[16];	/* its bytes (v4 or v6), for make_room() */
 	size_t			 peer_addr_len;
 	int			 streaming;	/* the body goes to upload.h */
+	int			 checking;	/* ... and RAUC checks it */
 	uint64_t		 body_left;	/* streamed bytes still to come */
+	uint64_t		 body_in;	/* streamed bytes received */
+	ev_tstamp		 stream_start;
 };
 
-/* One listening socket: the mutual-TLS API or the web listener. */
+/*
+ * One listening socket: the mutual-TLS API or the web listener.  Each has
+ * its own SERVER_MAX_CONNS slots, so that the web listener, where anyone
+ * who reaches the port completes the handshake, can never take the API's.
+ */
 struct listener {
 	ev_io			 io;
 	const struct server_config *cfg;
+	unsigned		 nconns;
 };
 
-static unsigned nconns;
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 
 const char *
@@ -70,6 +80,7 @@ server_reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
@@ -97,11 +108,13 @@ conn_free(struct conn *c)
 	close(c->fd);
 	if (c->streaming)	/* cut short: the upload is incomplete */
 		upload_abort(c->cfg->web, c->body_left);
+	if (c->checking)
+		upload_detach(c->cfg->web, c);
 	kg_freezero(c->in, c->in_cap);	/* a body may hold a password */
 	free(c->out);
 	TAILQ_REMOVE(&conns, c, entry);
+	c->l->nconns--;
 	free(c);
-	nconns--;
 }
 
 static void
@@ -301,10 +314,38 @@ stream_begin(struct conn *c)
 	}
 	c->streaming = 1;
 	c->body_left = c->head.content_length;
+	c->body_in = 0;
+	c->stream_start = ev_now(c->loop);
 	if (c->head.expect_continue && have == 0)
 		send_continue(c);
 	c->in_len = c->head.head_len;
 	return have > 0 ? stream_data(c, c->in + c->head.head_len, have) : 0;
+}
+
+/*
+ * A bundle that trickles in holds the one upload there is (and a slot)
+ * for hours while each byte resets the idle limit: after its first
+ * SERVER_CONN_TIMEOUT_S * 2 it must average SERVER_MIN_UPLOAD_RATE.
+ */
+static int
+too_slow(const struct conn *c)
+{
+	ev_tstamp t = ev_now(c->loop) - c->stream_start;
+
+	return t > 2 * SERVER_CONN_TIMEOUT_S &&
+	    (double)c->body_in < SERVER_MIN_UPLOAD_RATE * t;
+}
+
+/* RAUC's verdict on the bundle this connection uploaded. */
+static void
+stream_checked(void *arg, struct web_response *rs)
+{
+	struct conn *c = arg;
+
+	c->checking = 0;
+	c->timer.repeat = SERVER_CONN_TIMEOUT_S;
+	ev_timer_again(c->loop, &c->timer);
+	web_respond(c, rs);
 }
 
 /* Bytes of a streamed body; answers when the last one is in. */
@@ -322,12 +363,28 @@ stream_data(struct conn *c, const char *buf, size_t n)
 		return -1;
 	}
 	c->body_left -= n;
+	c->body_in += n;
+	if (too_slow(c)) {
+		upload_stop(c->cfg->web, c->body_left, "too slow", "the upload was "
+		    "too slow (below 4 KiB/s)");
+		c->streaming = 0;
+		respond_error(c, 408, "slow", "the upload is too slow (below "
+		    "4 KiB/s): nothing was changed; upload it again over a faster link");
+		return -1;
+	}
 	ev_timer_again(c->loop, &c->timer);	/* an idle limit while it streams */
 	if (c->body_left > 0)
 		return 0;
 	c->streaming = 0;
-	upload_end(c->cfg->web, &rs);
-	web_respond(c, &rs);
+	if (upload_end(c->cfg->web, &rs, stream_checked, c) == 0) {
+		web_respond(c, &rs);
+		return -1;
+	}
+	/* The answer comes when RAUC is done: read nothing more meanwhile. */
+	c->checking = 1;
+	ev_io_stop(c->loop, &c->io);
+	c->timer.repeat = UPLOAD_CHECK_MS / 1000 + SERVER_CONN_TIMEOUT_S;
+	ev_timer_again(c->loop, &c->timer);
 	return -1;
 }
 
@@ -499,36 +556,65 @@ peer_address(const struct sockaddr_storage *ss, uint8_t out[16])
 	return 0;
 }
 
+static int
+same_peer(const struct conn *c, const uint8_t *peer, size_t peer_len)
+{
+	return peer_len > 0 && c->peer_addr_len == peer_len &&
+	    memcmp(c->peer_addr, peer, peer_len) == 0;
+}
+
 /*
- * Makes room when every slot is taken: a connection still in its TLS
- * handshake goes, since anyone who can reach the port can hold those (and
- * only a management client gets past it).  The oldest one from the
- * newcomer's own address if there is one, else the oldest: a flood from
- * one address then pushes out only its own connections, never a management
- * client's handshake in flight from another.  0 when a slot is free.
+ * A connection that may be taken back for a newcomer: one still in its
+ * TLS handshake (anyone who can reach the port can hold those, and on the
+ * API only a management client gets past it), or, on the web listener,
+ * one past it that has not sent a byte of a request (a browser's spare
+ * connection, or someone holding slots).  Never one that is answering or
+ * streaming an upload.
  */
 static int
-make_room(const uint8_t *peer, size_t peer_len)
+evictable(const struct conn *c)
 {
-	struct conn *c, *victim = NULL;
+	if (c->state == C_HANDSHAKE)
+		return 1;
+	return c->cfg->web != NULL && c->state == C_READ && c->in_len == 0 &&
+	    !c->streaming && !c->checking;
+}
 
-	if (nconns < SERVER_MAX_CONNS)
-		return 0;
+/*
+ * Makes room for a newcomer on listener \p l: an address that already
+ * holds SERVER_MAX_PER_PEER connections there gives up its own oldest
+ * evictable one; a full listener gives up the oldest evictable one of the
+ * newcomer's own address, else the oldest.  A flood from one address thus
+ * pushes out only its own connections.  0 when a slot is free.
+ */
+static int
+make_room(struct listener *l, const uint8_t *peer, size_t peer_len)
+{
+	struct conn *c, *victim = NULL, *own = NULL;
+	unsigned from_peer = 0;
+
 	TAILQ_FOREACH(c, &conns, entry) {
-		if (c->state != C_HANDSHAKE)
+		if (c->l != l)
 			continue;
-		if (victim == NULL)
+		if (same_peer(c, peer, peer_len)) {
+			from_peer++;
+			if (own == NULL && evictable(c))
+				own = c;
+		} else if (victim == NULL && evictable(c))
 			victim = c;
-		if (peer_len > 0 && c->peer_addr_len == peer_len &&
-		    memcmp(c->peer_addr, peer, peer_len) == 0) {
-			victim = c;
-			break;
-		}
 	}
+	if (from_peer >= SERVER_MAX_PER_PEER) {
+		if (own == NULL)
+			return -1;
+		victim = own;
+	} else if (l->nconns < SERVER_MAX_CONNS)
+		return 0;
+	else if (own != NULL)
+		victim = own;
 	if (victim == NULL)
 		return -1;
-	log_info("%u management connections: dropped one still in its TLS handshake",
-	    nconns);
+	log_info("%u %s connections: dropped an idle one", l->nconns,
+	    l->cfg->web != NULL ? "web" : "management");
 	conn_free(victim);
 	return 0;
 }
@@ -554,7 +640,8 @@ note_peer(struct conn *c)
 static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
-	const struct server_config *cfg = ((struct listener *)w)->cfg;
+	struct listener *l = (struct listener *)w;
+	const struct server_config *cfg = l->cfg;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	uint8_t peer[16];
@@ -567,7 +654,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		peer_len = peer_address(&ss, peer);
 		sl = sizeof(ss);
-		if (make_room(peer, peer_len) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+		if (make_room(l, peer, peer_len) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -581,8 +668,9 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		nconns++;
+		l->nconns++;
 		TAILQ_INSERT_TAIL(&conns, c, entry);
+		c->l = l;
 		c->loop = loop;
 		c->cfg = cfg;
 		c->fd = fd;

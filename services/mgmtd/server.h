@@ -7,8 +7,11 @@
  * upload: SERVER_CONN_TIMEOUT_S without a byte), a head at most
  * SERVER_MAX_HEAD bytes, a body at most max_body bytes (and only with a
  * Content-Length: chunked bodies get 411), and at most SERVER_MAX_CONNS
- * connections are open at once, both listeners together (more are closed
- * at accept).
+ * connections are open at once on each listener, SERVER_MAX_PER_PEER of
+ * them from one address (server.c's make_room() says which connection a
+ * newcomer may push out; when none may go, the newcomer is closed).  A
+ * streamed upload must average SERVER_MIN_UPLOAD_RATE after its first
+ * minute.
  */
 #ifndef KG_MGMTD_SERVER_H
 #define KG_MGMTD_SERVER_H
@@ -20,6 +23,8 @@
 #define SERVER_CONN_TIMEOUT_S	30
 #define SERVER_MAX_HEAD		16384
 #define SERVER_MAX_CONNS	64
+#define SERVER_MAX_PER_PEER	16
+#define SERVER_MIN_UPLOAD_RATE	4096.0	/**< bytes a second */
 
 struct ev_loop;
 struct tls_server;

@@ -30,10 +30,31 @@
 
 extern char **environ;
 
-enum up_state { UP_NONE, UP_RECEIVING, UP_READY, UP_INSTALLING, UP_INSTALLED, UP_FAILED };
+enum up_state { UP_NONE, UP_RECEIVING, UP_CHECKING, UP_READY, UP_INSTALLING,
+    UP_INSTALLED, UP_FAILED };
 
-static const char *const state_names[] = { "none", "receiving", "ready", "installing",
-    "installed", "failed" };
+static const char *const state_names[] = { "none", "receiving", "checking", "ready",
+    "installing", "installed", "failed" };
+
+struct upload;
+
+/*
+ * One rauc command at a time (`rauc info`, then `rauc install`), run beside
+ * the event loop: its output is read as it comes, a line at a time, and
+ * its end is an ev_child, so that neither the API nor the page waits.
+ */
+struct job {
+	struct upload	*u;
+	pid_t		 pid;
+	ev_io		 io;
+	ev_child	 child;
+	ev_timer	 timer;		/* a time limit; 0: none */
+	int		 timed_out;
+	char		 line[512];
+	size_t		 line_len;
+	void		(*on_line)(struct upload *, const char *);
+	void		(*on_exit)(struct upload *, int status);
+};
 
 struct upload {
 	struct ev_loop	*loop;
@@ -48,13 +69,13 @@ struct upload {
 	char		 info[4096];	/* rauc info's output */
 	int		 progress;	/* rauc install, percent */
 	char		 step[160];	/* rauc install's last step */
-	pid_t		 pid;
-	ev_io		 out_io;
-	ev_child	 child;
-	char		 line[512];
-	size_t		 line_len;
+	struct job	 job;
+	size_t		 info_len;
 	char		 log[4096];	/* rauc install's output, for the refusal */
 	size_t		 log_len;
+	struct web	*web;
+	upload_done_fn	 done;		/* the uploader waits for the check */
+	void		*done_arg;
 };
 
 const char *
@@ -106,6 +127,8 @@ upload_init(struct web *w, struct ev_loop *loop, const char *keyring)
 	u->loop = loop;
 	u->keyring = keyring;
 	u->fd = -1;
+	u->web = w;
+	u->job.u = u;
 	snprintf(u->path, sizeof(u->path), "%s/update.raucb", w->conf.upload_dir);
 	snprintf(u->tmp, sizeof(u->tmp), "%s/.upload.raucb.part", w->conf.upload_dir);
 	/* what a crash left behind */
@@ -149,9 +172,9 @@ upload_begin(struct web *w, const struct web_request *rq, uint64_t declared,
 
 	if (u == NULL)
 		return web_refuse(rs, 501, "firmware", "firmware uploads are not set up");
-	if (u->state == UP_RECEIVING || u->state == UP_INSTALLING)
+	if (u->state == UP_RECEIVING || u->state == UP_CHECKING || u->state == UP_INSTALLING)
 		return web_refuse(rs, 409, "busy", "another bundle is being %s: wait until "
-		    "it is done", u->state == UP_RECEIVING ? "uploaded" : "installed");
+		    "it is done", state_names[u->state]);
 	if (declared < UPLOAD_MIN)
 		return web_refuse(rs, 400, "size", "the upload declares %llu bytes: a RAUC "
 		    "bundle is larger; choose the .raucb file", (unsigned long long)declared);
@@ -159,6 +182,10 @@ upload_begin(struct web *w, const struct web_request *rq, uint64_t declared,
 		return web_refuse(rs, 413, "size", "the bundle is %llu MiB; at most %ld MiB "
 		    "are taken", (unsigned long long)(declared >> 20), w->conf.max_upload >> 20);
 	unlink(u->path);	/* a new bundle replaces the last one */
+	if (u->state == UP_READY) {	/* ... even when it is refused below */
+		u->state = UP_NONE;
+		u->message[0] = u->reason[0] = u->info[0] = '\0';
+	}
 	if (statvfs(w->conf.upload_dir, &sv) < 0)
 		return web_refuse(rs, 500, "space", "cannot see the free space of %s: %s",
 		    w->conf.upload_dir, strerror(errno));
@@ -176,6 +203,7 @@ upload_begin(struct web *w, const struct web_request *rq, uint64_t declared,
 	u->size = declared;
 	u->received = 0;
 	u->message[0] = u->reason[0] = u->info[0] = '\0';
+	u->info_len = 0;
 	u->progress = 0;
 	kg_strlcpy(u->peer, rq->peer, sizeof(u->peer));
 	log_info("firmware upload from %s: %llu bytes to %s", rq->peer,
@@ -214,53 +242,180 @@ upload_write(struct web *w, const void *buf, size_t n, struct web_response *rs)
 	return 0;
 }
 
-/* `rauc info` on the bundle: signature, compatible, version. */
-static int
-check(struct upload *u)
+/* ---- rauc, beside the loop --------------------------------------------------- */
+
+static void
+job_text(struct job *j, const char *buf, size_t n)
 {
-	char *argv[6], kr[PATH_MAX + 16];
-	int i = 0, rc;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r' || j->line_len + 1 >= sizeof(j->line)) {
+			j->line[j->line_len] = '\0';
+			if (j->line_len > 0)
+				j->on_line(j->u, j->line);
+			j->line_len = 0;
+		} else
+			j->line[j->line_len++] = buf[i];
+	}
+}
+
+static void
+on_job_output(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct job *j = io->data;
+	char buf[512];
+	ssize_t n;
+
+	(void)revents;
+	if ((n = read(io->fd, buf, sizeof(buf))) > 0) {
+		job_text(j, buf, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	ev_io_stop(loop, io);
+	close(io->fd);
+	io->fd = -1;
+}
+
+static void
+on_job_exit(struct ev_loop *loop, ev_child *ch, int revents)
+{
+	struct job *j = ch->data;
+	char buf[512];
+	ssize_t n;
+
+	(void)revents;
+	ev_child_stop(loop, ch);
+	ev_timer_stop(loop, &j->timer);
+	j->pid = 0;
+	/* what it wrote last may still be in the pipe */
+	if (j->io.fd >= 0) {
+		while ((n = read(j->io.fd, buf, sizeof(buf))) > 0)
+			job_text(j, buf, (size_t)n);
+		ev_io_stop(loop, &j->io);
+		close(j->io.fd);
+		j->io.fd = -1;
+	}
+	job_text(j, "\n", 1);
+	j->on_exit(j->u, j->timed_out ? -1 : ch->rstatus);
+}
+
+static void
+on_job_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct job *j = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (j->pid > 0) {
+		j->timed_out = 1;
+		kill(j->pid, SIGKILL);	/* its ev_child ends the job */
+	}
+}
+
+/* Starts argv with its output to j->on_line; 0 or an errno. */
+static int
+job_start(struct job *j, char *const argv[], int timeout_ms)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	rc = posix_spawnp(&j->pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc != 0) {
+		close(p[0]);
+		j->pid = 0;
+		return rc;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	j->line_len = 0;
+	j->timed_out = 0;
+	ev_io_init(&j->io, on_job_output, p[0], EV_READ);
+	j->io.data = j;
+	ev_io_start(j->u->loop, &j->io);
+	ev_child_init(&j->child, on_job_exit, j->pid, 0);
+	j->child.data = j;
+	ev_child_start(j->u->loop, &j->child);
+	ev_timer_init(&j->timer, on_job_timeout, timeout_ms / 1000.0, 0);
+	j->timer.data = j;
+	if (timeout_ms > 0)
+		ev_timer_start(j->u->loop, &j->timer);
+	return 0;
+}
+
+/* `rauc [--keyring=K] VERB PATH` */
+static void
+rauc_argv(struct upload *u, const char *verb, char *argv[5], char kr[PATH_MAX + 16])
+{
+	int i = 0;
 
 	argv[i++] = "rauc";
-	argv[i++] = "info";
+	argv[i++] = (char *)verb;
 	if (u->keyring != NULL) {
-		snprintf(kr, sizeof(kr), "--keyring=%s", u->keyring);
+		snprintf(kr, PATH_MAX + 16, "--keyring=%s", u->keyring);
 		argv[i++] = kr;
 	}
 	argv[i++] = u->path;
 	argv[i] = NULL;
-	rc = status_run(argv, u->info, sizeof(u->info), UPLOAD_CHECK_MS);
-	return rc;
 }
 
-void
-upload_end(struct web *w, struct web_response *rs)
+/* ---- checking: `rauc info` on the bundle (signature, compatible, version) ---- */
+
+static void
+check_line(struct upload *u, const char *line)
 {
-	struct upload *u = w->upload;
+	size_t n = strlen(line);
+
+	if (u->info_len + n + 2 > sizeof(u->info))
+		return;
+	memcpy(u->info + u->info_len, line, n);
+	u->info_len += n;
+	u->info[u->info_len++] = '\n';
+	u->info[u->info_len] = '\0';
+}
+
+/* Hands the check's answer to the uploader, if it still waits. */
+static void
+check_answer(struct upload *u, struct web_response *rs)
+{
+	upload_done_fn done = u->done;
+
+	u->done = NULL;
+	if (done != NULL)
+		done(u->done_arg, rs);
+	else
+		web_response_free(rs);
+}
+
+static void
+check_exit(struct upload *u, int status)
+{
+	struct web_response rs;
 	const char *why;
 	char line[300];
 
-	if (fsync(u->fd) < 0 || close(u->fd) < 0) {
-		u->fd = -1;
-		fail(u, "write error", "the bundle could not be written to disk: %s",
-		    strerror(errno));
-		web_refuse(rs, 500, "write", "%s", u->message);
-		return;
-	}
-	u->fd = -1;
-	if (rename(u->tmp, u->path) < 0) {
-		fail(u, "write error", "cannot rename the bundle: %s", strerror(errno));
-		web_refuse(rs, 500, "write", "%s", u->message);
-		return;
-	}
-	if (check(u) != 0) {
-		why = upload_reason(u->info);
-		fail(u, why ? why : "refused by RAUC", "%s; nothing was installed",
-		    explain(why));
+	memset(&rs, 0, sizeof(rs));
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		why = status < 0 ? "timed out" : upload_reason(u->info);
+		if (status < 0)
+			fail(u, why, "RAUC did not finish checking the bundle within %d s; "
+			    "nothing was installed", UPLOAD_CHECK_MS / 1000);
+		else
+			fail(u, why ? why : "refused by RAUC", "%s; nothing was installed",
+			    explain(why));
 		snprintf(line, sizeof(line), "refused: %s", u->reason);
-		web_audit(w, u->peer, "firmware-upload", line);
-		web_json(rs, 422, json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", 0, "error",
+		web_audit(u->web, u->peer, "firmware-upload", line);
+		web_json(&rs, 422, json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", 0, "error",
 		    "bundle", "reason", u->reason, "message", u->message, "details", u->info));
+		check_answer(u, &rs);
 		return;
 	}
 	u->state = UP_READY;
@@ -268,23 +423,75 @@ upload_end(struct web *w, struct web_response *rs)
 	    "ready to install");
 	snprintf(line, sizeof(line), "ok: %llu bytes, signature checked",
 	    (unsigned long long)u->received);
-	web_audit(w, u->peer, "firmware-upload", line);
-	web_json(rs, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "message", u->message,
+	web_audit(u->web, u->peer, "firmware-upload", line);
+	web_json(&rs, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "message", u->message,
 	    "details", u->info));
+	check_answer(u, &rs);
+}
+
+int
+upload_end(struct web *w, struct web_response *rs, upload_done_fn done, void *arg)
+{
+	struct upload *u = w->upload;
+	char *argv[5], kr[PATH_MAX + 16];
+	int rc;
+
+	if (fsync(u->fd) < 0 || close(u->fd) < 0) {
+		u->fd = -1;
+		fail(u, "write error", "the bundle could not be written to disk: %s",
+		    strerror(errno));
+		web_refuse(rs, 500, "write", "%s", u->message);
+		return 0;
+	}
+	u->fd = -1;
+	if (rename(u->tmp, u->path) < 0) {
+		fail(u, "write error", "cannot rename the bundle: %s", strerror(errno));
+		web_refuse(rs, 500, "write", "%s", u->message);
+		return 0;
+	}
+	rauc_argv(u, "info", argv, kr);
+	u->info_len = 0;
+	u->info[0] = '\0';
+	u->job.on_line = check_line;
+	u->job.on_exit = check_exit;
+	if ((rc = job_start(&u->job, argv, UPLOAD_CHECK_MS)) != 0) {
+		fail(u, "not checked", "cannot run rauc to check the bundle: %s",
+		    strerror(rc));
+		web_refuse(rs, 500, "rauc", "%s", u->message);
+		return 0;
+	}
+	u->state = UP_CHECKING;
+	snprintf(u->message, sizeof(u->message), "received: RAUC checks its signature");
+	u->done = done;
+	u->done_arg = arg;
+	return 1;
+}
+
+void
+upload_detach(struct web *w, void *arg)
+{
+	if (w->upload != NULL && w->upload->done_arg == arg)
+		w->upload->done = NULL;
 }
 
 void
 upload_abort(struct web *w, uint64_t left)
+{
+	upload_stop(w, left, "truncated", "the upload was cut short");
+}
+
+void
+upload_stop(struct web *w, uint64_t left, const char *reason, const char *what)
 {
 	struct upload *u = w->upload;
 	char line[200];
 
 	if (u == NULL || u->state != UP_RECEIVING)
 		return;
-	fail(u, "truncated", "the upload was cut short: %llu of %llu bytes arrived; "
-	    "nothing was changed, upload it again",
-	    (unsigned long long)(u->size - left), (unsigned long long)u->size);
-	snprintf(line, sizeof(line), "refused: truncated at %llu of %llu bytes",
+	fail(u, reason, "%s: %llu of %llu bytes arrived; nothing was changed, "
+	    "upload it again", what, (unsigned long long)(u->size - left),
+	    (unsigned long long)u->size);
+	snprintf(line, sizeof(line), "refused: %s at %llu of %llu bytes", reason,
 	    (unsigned long long)(u->size - left), (unsigned long long)u->size);
 	web_audit(w, u->peer, "firmware-upload", line);
 }
@@ -319,101 +526,47 @@ install_line(struct upload *u, const char *line)
 }
 
 static void
-on_install_output(struct ev_loop *loop, ev_io *io, int revents)
+install_exit(struct upload *u, int status)
 {
-	struct upload *u = io->data;
-	char buf[512];
-	ssize_t n, i;
-
-	(void)revents;
-	if ((n = read(io->fd, buf, sizeof(buf))) <= 0) {
-		ev_io_stop(loop, io);
-		close(io->fd);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (buf[i] == '\n' || buf[i] == '\r' || u->line_len + 1 >= sizeof(u->line)) {
-			u->line[u->line_len] = '\0';
-			if (u->line_len > 0)
-				install_line(u, u->line);
-			u->line_len = 0;
-		} else
-			u->line[u->line_len++] = buf[i];
-	}
-}
-
-static struct web *install_web;	/* one install at a time: for the child callback */
-
-static void
-on_install_exit(struct ev_loop *loop, ev_child *ch, int revents)
-{
-	struct upload *u = ch->data;
 	const char *why;
 	char line[200];
 
-	(void)revents;
-	ev_child_stop(loop, ch);
-	u->pid = 0;
-	if (WIFEXITED(ch->rstatus) && WEXITSTATUS(ch->rstatus) == 0) {
+	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		u->state = UP_INSTALLED;
 		u->progress = 100;
 		snprintf(u->message, sizeof(u->message), "installed into the other slot: "
 		    "reboot to run it");
 		unlink(u->path);
-		web_audit(install_web, u->peer, "firmware-install", "ok");
+		web_audit(u->web, u->peer, "firmware-install", "ok");
 		return;
 	}
 	why = upload_reason(u->log);
 	fail(u, why ? why : "refused by RAUC", "the install failed: %s; the running "
 	    "slot is untouched", explain(why));
 	snprintf(line, sizeof(line), "failed: %s", u->reason);
-	web_audit(install_web, u->peer, "firmware-install", line);
+	web_audit(u->web, u->peer, "firmware-install", line);
 }
 
 static int
 install(struct web *w, const struct web_request *rq, struct web_response *rs)
 {
 	struct upload *u = w->upload;
-	posix_spawn_file_actions_t fa;
-	char *argv[6], kr[PATH_MAX + 16];
-	int p[2], i = 0, rc;
+	char *argv[5], kr[PATH_MAX + 16];
+	int rc;
 
 	if (u->state != UP_READY)
 		return web_refuse(rs, 409, "firmware", "there is no checked bundle to "
 		    "install: upload one first");
-	argv[i++] = "rauc";
-	argv[i++] = "install";
-	if (u->keyring != NULL) {
-		snprintf(kr, sizeof(kr), "--keyring=%s", u->keyring);
-		argv[i++] = kr;
-	}
-	argv[i++] = u->path;
-	argv[i] = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return web_refuse(rs, 500, "install", "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	rc = posix_spawnp(&u->pid, "rauc", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (rc != 0) {
-		close(p[0]);
+	rauc_argv(u, "install", argv, kr);
+	u->job.on_line = install_line;
+	u->job.on_exit = install_exit;
+	if ((rc = job_start(&u->job, argv, 0)) != 0)
 		return web_refuse(rs, 500, "install", "cannot run rauc: %s", strerror(rc));
-	}
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	u->state = UP_INSTALLING;
 	u->progress = 0;
 	u->log_len = 0;
 	u->log[0] = u->step[0] = '\0';
 	kg_strlcpy(u->peer, rq->peer, sizeof(u->peer));
-	install_web = w;
-	ev_io_init(&u->out_io, on_install_output, p[0], EV_READ);
-	u->out_io.data = u;
-	ev_io_start(u->loop, &u->out_io);
-	ev_child_init(&u->child, on_install_exit, u->pid, 0);
-	u->child.data = u;
-	ev_child_start(u->loop, &u->child);
 	web_audit(w, rq->peer, "firmware-install", "started");
 	return web_json(rs, 202, json_pack("{s:b, s:s}", "ok", 1, "message", "installing"));
 }
@@ -573,9 +726,10 @@ upload_route(struct web *w, const struct web_request *rq, struct web_response *r
 	    memcmp(h->target, UPLOAD_PATH, h->target_len) == 0) {
 		/* not while one streams in: the upload would go on into a
 		 * state that lets a second one begin beside it */
-		if (w->upload->state == UP_INSTALLING || w->upload->state == UP_RECEIVING)
+		if (w->upload->state == UP_INSTALLING || w->upload->state == UP_RECEIVING ||
+		    w->upload->state == UP_CHECKING)
 			web_refuse(rs, 409, "busy", "the bundle is being %s",
-			    w->upload->state == UP_RECEIVING ? "uploaded" : "installed");
+			    state_names[w->upload->state]);
 		else {
 			unlink(w->upload->path);
 			w->upload->state = UP_NONE;

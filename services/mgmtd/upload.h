@@ -11,7 +11,8 @@
  * in memory.  A connection that ends early leaves nothing behind (the
  * partial file is removed) and the page says "truncated".  When the last
  * byte is in, `rauc info` checks the signature and shows compatible and
- * version; a refused bundle is removed with the reason in plain words.
+ * version (the upload's answer waits for it, the event loop does not); a
+ * refused bundle is removed with the reason in plain words.
  *
  *   GET  /api/v1/firmware           slots (rauc status, kerbgate-bootstate),
  *                                   the upload's and the install's state
@@ -52,11 +53,28 @@ int upload_begin(struct web *w, const struct web_request *rq, uint64_t declared,
  *         (the upload is dropped). */
 int upload_write(struct web *w, const void *buf, size_t n, struct web_response *rs);
 
-/** \brief The last byte is in: checks the bundle, fills \p rs. */
-void upload_end(struct web *w, struct web_response *rs);
+/** \brief Takes the check's answer (200 or 422), and frees it. */
+typedef void (*upload_done_fn)(void *arg, struct web_response *rs);
+
+/**
+ * \brief The last byte is in: starts `rauc info` on the bundle, beside the
+ *        event loop.
+ * \return 0 with \p rs filled when it could not start (the upload is
+ *         dropped); 1 when it runs: \p done gets the answer with \p arg.
+ */
+int upload_end(struct web *w, struct web_response *rs, upload_done_fn done, void *arg);
+
+/** \brief The uploader \p arg is gone: the check goes on, its answer is
+ *         only the state GET /api/v1/firmware shows. */
+void upload_detach(struct web *w, void *arg);
 
 /** \brief The connection ended with \p left bytes still to come. */
 void upload_abort(struct web *w, uint64_t left);
+
+/** \brief Drops the upload with \p left bytes still to come, for \p reason
+ *         (the page's word: "truncated", "too slow"); \p what says it in a
+ *         sentence. */
+void upload_stop(struct web *w, uint64_t left, const char *reason, const char *what);
 
 /** \brief The other /api/v1/firmware routes (above). */
 void upload_route(struct web *w, const struct web_request *rq, struct web_response *rs);

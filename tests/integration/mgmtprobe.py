@@ -23,6 +23,15 @@
                                         handshake with CERT and send nothing;
                                         then one request as the admin: prints
                                         its status line (or "refused")
+  mgmtprobe.py webhold WEBPORT APIPORT WORK ADDRS N
+                                        the web listener (no client
+                                        certificate): N connections from each
+                                        of ADDRS (127.0.0.x, comma-separated)
+                                        that finish the handshake and send
+                                        nothing; then "web:" the status line
+                                        of a page request from 127.0.0.1, and
+                                        "api:" that of an API request with
+                                        WORK/admin.{pem,key} on APIPORT
 """
 import datetime
 import socket
@@ -199,6 +208,54 @@ def midflight(port, work, n):
     return answer_then_close(ask, "dropped", held)
 
 
+def webhold(web_port, api_port, work, addrs, n):
+    anyone = ssl.create_default_context()
+    anyone.check_hostname = False
+    anyone.verify_mode = ssl.CERT_NONE
+    held = []
+    for a in addrs.split(","):
+        for _ in range(n):
+            try:
+                s = socket.create_connection(("127.0.0.1", web_port), timeout=5,
+                                             source_address=(a, 0))
+                held.append(anyone.wrap_socket(s))
+            except (ssl.SSLError, OSError):
+                pass
+    time.sleep(0.3)
+    alive = 0
+    for s in held:  # which ones mgmtd kept: a closed one reads EOF at once
+        s.setblocking(False)
+        try:
+            alive += 1 if s.recv(1) else 0
+        except ssl.SSLWantReadError:
+            alive += 1
+        except (ssl.SSLError, OSError):
+            pass
+    print("held: %d of %d still open" % (alive, len(held)))
+
+    def page():
+        s = anyone.wrap_socket(socket.create_connection(("127.0.0.1", web_port), timeout=20))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        return s.recv(4096)
+
+    def api():
+        ctx = ssl.create_default_context(cafile=work + "/mca.pem")
+        ctx.check_hostname = False
+        ctx.load_cert_chain(work + "/admin.pem", work + "/admin.key")
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", api_port), timeout=20))
+        s.sendall(GET)
+        return s.recv(4096)
+    for name, ask in (("web", page), ("api", api)):
+        try:
+            line = ask().split(b"\r\n", 1)[0].decode()
+        except (ssl.SSLError, OSError) as e:
+            line = "refused: %s" % e
+        print("%s: %s" % (name, line))
+    for s in held:
+        s.close()
+    return 0
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "cert":
@@ -211,6 +268,9 @@ def main():
         return midflight(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     if cmd == "resume":
         return resume(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    if cmd == "webhold":
+        return webhold(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5],
+                       int(sys.argv[6]))
     if cmd == "hold":
         return hold(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
     return 2

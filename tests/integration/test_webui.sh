@@ -120,5 +120,26 @@ t_refused_bundle_left_nothing() {
 }
 check "the refused bundle is audited and not left in the upload folder" t_refused_bundle_left_nothing
 
+# Idle connections to the web page (anyone who reaches the port finishes
+# the handshake there): 16 from each of 5 addresses is more than its 64
+# slots.  One address keeps at most 16; a page request still gets in, and
+# the mutual-TLS API, whose slots are its own, still answers.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=admin" \
+	-keyout "$work/admin.key" -out "$work/admin.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$work/admin.ext"
+openssl x509 -req -in "$work/admin.csr" -CA "$work/mca.pem" -CAkey "$work/mca.key" -CAcreateserial \
+	-days 2 -extfile "$work/admin.ext" -out "$work/admin.pem" 2>/dev/null
+t_idle_web_connections_lock_out_nobody() {
+	lb /usr/bin/python3 "$top/tests/integration/mgmtprobe.py" webhold "$port" 18443 "$work" \
+		127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6 20 >"$work/hold.out" 2>&1
+	sed 's/^/   /' "$work/hold.out"
+	local held
+	held=$(sed -n 's/^held: \([0-9]*\) of.*/\1/p' "$work/hold.out")
+	[ -n "$held" ] && [ "$held" -le 64 ] && [ "$held" -ge 32 ] &&
+		grep -q '^web: HTTP/1.1 200' "$work/hold.out" && grep -q '^api: HTTP/1.1 200' "$work/hold.out"
+}
+check "idle web connections (16 an address, 64 in all) lock neither the page nor the API out" \
+	t_idle_web_connections_lock_out_nobody
+
 [ "$failed" -gt 0 ] && { echo "--- mgmtd log (last 20 lines)"; tail -20 "$work/mgmtd.log"; }
 finish

@@ -221,6 +221,167 @@ test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused(void **state)
 	assert_false(part_exists());
 }
 
+/* ---- the check: `rauc info`, beside the event loop ---------------------------- */
+
+/*
+ * A stand-in rauc first in PATH: `info` prints what $dir/info.out holds
+ * and exits with $dir/info.rc; anything else fails.  The check runs it as
+ * it runs the real one.
+ */
+static void
+fake_rauc(const char *out, int rc)
+{
+	char path[160], oldpath[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bin", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/bin/rauc", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n[ \"$1\" = info ] || exit 1\ncat '%s/info.out'\n"
+	    "exit $(cat '%s/info.rc')\n", dir, dir);
+	fclose(f);
+	chmod(path, 0700);
+	snprintf(path, sizeof(path), "%s/info.out", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(out, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/info.rc", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "%d\n", rc);
+	fclose(f);
+	snprintf(oldpath, sizeof(oldpath), "%s/bin:%s", dir, getenv("PATH"));
+	setenv("PATH", oldpath, 1);
+}
+
+static int answered;		/* the check's answer reached the uploader */
+static char answer[4096];
+
+static void
+on_checked(void *arg, struct web_response *rs)
+{
+	assert_ptr_equal(arg, &answered);
+	answered = rs->status;
+	snprintf(answer, sizeof(answer), "%.*s", (int)rs->body_len, rs->body);
+	web_response_free(rs);
+}
+
+/* Uploads 8 KiB that start as a squashfs; upload_end's return. */
+static int
+upload_whole(void)
+{
+	static char body[8192];
+	struct web_response rs;
+	int rc;
+
+	memcpy(body, "hsqs", 4);
+	assert_int_equal(begin(sizeof(body)), 0);
+	assert_int_equal(write_bytes(body, sizeof(body)), 0);
+	memset(&rs, 0, sizeof(rs));
+	answered = 0;
+	rc = upload_end(&w, &rs, on_checked, &answered);
+	if (rc == 0)
+		web_response_free(&rs);
+	return rc;
+}
+
+/* The "state" GET /api/v1/firmware shows. */
+static const char *
+state(void)
+{
+	static char st[32];
+	struct web_response rs;
+	const char *p;
+
+	assert_int_equal(call_answer("GET", "/api/v1/firmware", &rs), 200);
+	assert_non_null(p = strstr(rs.body, "\"state\":\""));
+	p += 9;
+	snprintf(st, sizeof(st), "%.*s", (int)strcspn(p, "\""), p);
+	web_response_free(&rs);
+	return st;
+}
+
+static void
+run_until_answered(void)
+{
+	int i;
+
+	for (i = 0; i < 500 && answered == 0; i++)
+		ev_run(EV_DEFAULT, EVRUN_ONCE);
+}
+
+/*
+ * The check does not hold the event loop (the mutual-TLS API and the page
+ * go on while RAUC reads tens of MiB): upload_end returns at once, the
+ * state says "checking", and the answer comes through the callback.
+ */
+static void
+test_the_check_runs_beside_the_loop_and_answers_the_uploader(void **state_)
+{
+	(void)state_;
+	fake_rauc("Compatible: 'kerbgate-test'\nVersion: '9.9.9'\n", 0);
+	assert_int_equal(upload_whole(), 1);
+	assert_int_equal(answered, 0);
+	assert_string_equal(state(), "checking");
+	assert_int_equal(begin(8192), 409);	/* busy while it checks */
+	assert_int_equal(call("DELETE", UPLOAD_PATH), 409);
+	run_until_answered();
+	assert_int_equal(answered, 200);
+	assert_non_null(strstr(answer, "Version: '9.9.9'"));
+	assert_string_equal(state(), "ready");
+}
+
+static void
+test_a_bundle_rauc_refuses_is_answered_422_with_its_reason_and_removed(void **state_)
+{
+	char p[160];
+
+	(void)state_;
+	fake_rauc("signature verification failed: invalid certificate\n", 1);
+	assert_int_equal(upload_whole(), 1);
+	run_until_answered();
+	assert_int_equal(answered, 422);
+	assert_non_null(strstr(answer, "\"reason\":\"bad signature\""));
+	assert_string_equal(state(), "failed");
+	snprintf(p, sizeof(p), "%s/update.raucb", dir);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
+/* The uploader went away (closed the tab): the check still ends, in the state. */
+static void
+test_a_check_whose_uploader_left_still_ends_in_the_state(void **state_)
+{
+	int i;
+
+	(void)state_;
+	fake_rauc("Compatible: 'kerbgate-test'\n", 0);
+	assert_int_equal(upload_whole(), 1);
+	upload_detach(&w, &answered);
+	for (i = 0; i < 500 && strcmp(state(), "checking") == 0; i++)
+		ev_run(EV_DEFAULT, EVRUN_ONCE);
+	assert_int_equal(answered, 0);
+	assert_string_equal(state(), "ready");
+}
+
+/*
+ * A new upload replaces a checked bundle at its start.  Refused after that
+ * (no room), it must not leave "ready" behind for a file that is gone: an
+ * Install would hand RAUC nothing.
+ */
+static void
+test_a_new_upload_refused_for_space_leaves_no_stale_ready_bundle(void **state_)
+{
+	(void)state_;
+	fake_rauc("Compatible: 'kerbgate-test'\n", 0);
+	assert_int_equal(upload_whole(), 1);
+	run_until_answered();
+	assert_string_equal(state(), "ready");
+	w.conf.max_upload = INT64_MAX;
+	assert_int_equal(begin((uint64_t)1 << 60), 507);
+	assert_string_equal(state(), "none");
+	assert_int_equal(call("POST", "/api/v1/firmware/install"), 409);
+}
+
 /* ---- the audit page ------------------------------------------------------------ */
 
 /*
@@ -381,6 +542,16 @@ main(void)
 		    test_a_link_planted_as_the_partial_bundle_is_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_declared_size_below_a_bundle_or_above_the_limit_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_the_check_runs_beside_the_loop_and_answers_the_uploader, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_bundle_rauc_refuses_is_answered_422_with_its_reason_and_removed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_check_whose_uploader_left_still_ends_in_the_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_new_upload_refused_for_space_leaves_no_stale_ready_bundle, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_the_audit_page_takes_the_action_after_who_not_from_inside_it, setup,

@@ -278,6 +278,7 @@ function upload(file) {
       $('f-up').value = 100 * e.loaded / e.total;
       $('f-up-text').textContent = mib(e.loaded) + ' of ' + mib(e.total);
     };
+    x.upload.onload = () => say('f-msg', 'Received: RAUC checks its signature…', true);
     x.onload = () => { let j; try { j = JSON.parse(x.responseText); } catch (e) { j = { ok: false, message: 'answer ' + x.status }; } resolve(j); };
     x.onerror = () => resolve({ ok: false, message: 'the upload was cut short (network): nothing was changed' });
     x.send(file);
