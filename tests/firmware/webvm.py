@@ -1,78 +1,170 @@
 #!/usr/bin/python3
-"""The appliance's own web page, in a real browser, after a firmware update:
-Debian's chromium, headless, through chromium-driver (python3-selenium),
-against the page the QEMU appliance serves (forwarded to 127.0.0.1).
+"""The appliance's own web page in a real browser, against the QEMU
+appliance's page (forwarded to 127.0.0.1): Debian's chromium, headless,
+through chromium-driver (python3-selenium; tests/lib/kgbrowser.py).
 
-Usage: webvm.py URL PASSWORD VERSION OUTDIR
+Usage:
+  webvm.py flash URL SETUP_CODE PASSWORD TAMPERED_BUNDLE NEW_BUNDLE OUTDIR
+      A fresh appliance: the first-boot page takes the setup code and the
+      new password; logout, login through the form; the Dashboard; then on
+      the Firmware page, through the file input: the tampered bundle is
+      refused with its reason and the running slot untouched; the new one
+      uploads (the upload bar moves), RAUC checks it, Install (the install
+      bar moves), Reboot (confirmed).  Ends when the appliance reboots.
+  webvm.py after URL PASSWORD VERSION OUTDIR
+      After the reboot: login; the Firmware page and the Dashboard show
+      VERSION running, its slot booted and marked good.
 
-Logs in through the login form, opens Firmware and Dashboard, checks that
-the running version is VERSION and that its slot is booted and marked good,
-and saves a screenshot of each page into OUTDIR.  Prints "ok - ..." or
-"not ok - ..." per check.
+Prints "ok - ..." or "not ok - ..." per check, and "progress: ..." lines
+with what the bars showed; saves a screenshot of each page into OUTDIR.
 """
+import os
 import re
 import sys
-import tempfile
+import time
 
-from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import kgbrowser  # noqa: E402
+from kgbrowser import check  # noqa: E402
 
-url, password, version, outdir = sys.argv[1:5]
-
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond or not detail else "  (" + detail + ")"),
-          flush=True)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def text_in(drv, id_, pattern, timeout=30):
-    try:
-        WebDriverWait(drv, timeout).until(
-            lambda d: re.search(pattern, d.find_element(By.ID, id_).text))
-        return True
-    except TimeoutException:
-        return False
+def visible(drv, id_, timeout=60):
+    return WebDriverWait(drv, timeout).until(EC.visibility_of_element_located((By.ID, id_)))
 
 
-def shot(drv, name):
-    h = drv.execute_script("return document.documentElement.scrollHeight")
-    drv.set_window_size(1280, max(800, min(int(h) + 100, 4000)))
-    drv.save_screenshot("%s/%s.png" % (outdir, name))
-    drv.set_window_size(1280, 900)
+def text(drv, id_):
+    return drv.find_element(By.ID, id_).text
 
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-          "--disable-component-update", "--disable-sync", "--no-first-run",
-          "--disable-dev-shm-usage", "--window-size=1280,900",
-          "--user-data-dir=" + tempfile.mkdtemp(prefix="kg-chromium-")):
-    opts.add_argument(a)
-opts.accept_insecure_certs = True  # the appliance's self-signed device certificate
-drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-drv.set_page_load_timeout(60)
-try:
+def login(drv, url, password):
     drv.get(url + "/")
-    WebDriverWait(drv, 60).until(EC.visibility_of_element_located((By.ID, "login-form")))
-    drv.find_element(By.ID, "login-password").send_keys(password)
+    visible(drv, "login-form")
+    kgbrowser.fill(drv, "login-password", password)
     drv.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    WebDriverWait(drv, 60).until(EC.visibility_of_element_located((By.ID, "view-dashboard")))
-    check("the appliance's page: login through the form in Chromium", True)
-    drv.get(url + "/#firmware")
-    ran = text_in(drv, "f-running", re.escape(version))
-    slot_b = text_in(drv, "f-slots", r"\bB\b.*booted.*good")
-    shot(drv, "vm-firmware-after-update")
-    check("the Firmware page shows the new version %s running" % version, ran,
-          drv.find_element(By.ID, "f-running").text)
-    check("the Firmware page shows slot B booted and marked good", slot_b,
-          drv.find_element(By.ID, "f-slots").text)
-    drv.get(url + "/#dashboard")
-    dash = text_in(drv, "view-dashboard", re.escape(version))
-    shot(drv, "vm-dashboard-after-update")
-    check("the Dashboard shows the new version", dash)
-finally:
-    drv.quit()
+    visible(drv, "view-dashboard")
+
+
+def watch_bar(drv, bar, done, timeout):
+    """Reads the progress bar BAR every 50 ms until done() or TIMEOUT s:
+    the distinct values it showed, in order."""
+    seen, t0 = [], time.time()
+    while time.time() - t0 < timeout:
+        v = float(drv.find_element(By.ID, bar).get_attribute("value") or 0)
+        if not seen or seen[-1] != v:
+            seen.append(v)
+        if done():
+            break
+        time.sleep(0.05)
+    return seen
+
+
+def upload(drv, path, timeout):
+    """Chooses PATH in the file input and submits: the upload bar's values,
+    and the message the page ends with."""
+    drv.find_element(By.ID, "fw-file").send_keys(path)
+    drv.find_element(By.CSS_SELECTOR, "#fw-form button").click()
+    seen = watch_bar(drv, "f-up", lambda: re.search(r"signed and checked|Refused", text(drv, "f-msg")),
+                     timeout)
+    return seen, text(drv, "f-msg")
+
+
+def flash(url, code, password, tampered, newer, outdir):
+    drv = kgbrowser.chromium(60)
+    try:
+        drv.get(url + "/")
+        visible(drv, "setup-form")
+        kgbrowser.shot(drv, outdir, "vm-01-first-boot-setup")
+        kgbrowser.fill(drv, "setup-code", code)
+        kgbrowser.fill(drv, "setup-password", password)
+        kgbrowser.fill(drv, "setup-password2", password)
+        drv.find_element(By.CSS_SELECTOR, "#setup-form button").click()
+        visible(drv, "view-dashboard")
+        check("first boot: the page asks for the console's setup code and a new password, "
+              "and then shows the Dashboard", True)
+        drv.find_element(By.ID, "logout").click()
+        login(drv, url, password)
+        check("logout, then login through the form with the new password", True)
+        dash = kgbrowser.text_in(drv, "view-dashboard", r"0\.1\.0", 30)
+        kgbrowser.shot(drv, outdir, "vm-02-dashboard")
+        check("the Dashboard shows the running firmware (0.1.0)", dash)
+
+        drv.get(url + "/#firmware")
+        visible(drv, "fw-form")
+        kgbrowser.text_in(drv, "f-slots", r"\bA\b", 30)
+        seen, msg = upload(drv, tampered, 600)
+        if "signed and checked" in msg:  # rauc info checks the signature only: the install finds it
+            drv.find_element(By.ID, "f-install").click()
+            kgbrowser.text_in(drv, "f-msg", r"Refused", 600)
+            msg = text(drv, "f-msg")
+        kgbrowser.shot(drv, outdir, "vm-03-firmware-tampered-refused")
+        print("   tampered: " + msg)
+        check("a tampered bundle is refused with its reason in words", re.search(r"Refused \(\w[^)]*\): ", msg),
+              msg)
+        untouched = kgbrowser.text_in(drv, "f-slots", r"\bA\b.*booted", 30) and \
+            not re.search(r"\bB\b.*good", text(drv, "f-slots"))
+        check("the running slot is untouched (A booted, B not marked good)", untouched, text(drv, "f-slots"))
+
+        seen, msg = upload(drv, newer, 900)
+        print("progress: upload bar showed %s" % ", ".join("%.0f" % v for v in seen))
+        check("the newer signed bundle uploads through the file input and RAUC checks it", "signed and checked" in msg,
+              msg)
+        check("the upload bar moves (a value between 0 and 100 seen, then 100)",
+              any(0 < v < 100 for v in seen) and seen[-1] == 100, str(seen))
+        WebDriverWait(drv, 30).until(lambda d: d.find_element(By.ID, "f-install").is_enabled())
+        drv.find_element(By.ID, "f-install").click()
+        steps = []
+
+        def installed():
+            t = text(drv, "f-inst-text")
+            if t and (not steps or steps[-1] != t):
+                steps.append(t)
+            return re.search(r"installed|Refused", text(drv, "f-msg")) or t.startswith("100 %")
+        seen = watch_bar(drv, "f-inst", installed, 900)
+        kgbrowser.text_in(drv, "f-msg", r"installed|Refused", 30)
+        print("progress: install bar showed %s; steps: %s" % (", ".join("%.0f" % v for v in seen),
+                                                                " | ".join(steps)))
+        kgbrowser.shot(drv, outdir, "vm-04-firmware-installed")
+        check("RAUC installs it: the page says so", "installed into the other slot" in text(drv, "f-msg"),
+              text(drv, "f-msg"))
+        check("the install bar shows RAUC's progress (a value between 0 and 100 seen, then 100)",
+              any(0 < v < 100 for v in seen) and seen[-1] == 100, "%s %s" % (seen, steps))
+        drv.find_element(By.ID, "f-reboot").click()
+        WebDriverWait(drv, 10).until(EC.alert_is_present())
+        drv.switch_to.alert.accept()
+        rebooting = kgbrowser.text_in(drv, "f-msg", r"rebooting", 30)
+        check("Reboot (confirmed in the dialog) is taken", rebooting, text(drv, "f-msg"))
+    finally:
+        kgbrowser.quit(drv)
+
+
+def after(url, password, version, outdir):
+    drv = kgbrowser.chromium(60)
+    try:
+        login(drv, url, password)
+        check("after the reboot: login through the form", True)
+        drv.get(url + "/#firmware")
+        ran = kgbrowser.text_in(drv, "f-running", re.escape(version), 30)
+        slot_b = kgbrowser.text_in(drv, "f-slots", r"\bB\b.*booted.*good", 30)
+        kgbrowser.shot(drv, outdir, "vm-05-firmware-after-update")
+        check("the Firmware page shows the new version %s running" % version, ran, text(drv, "f-running"))
+        check("the Firmware page shows slot B booted and marked good", slot_b, text(drv, "f-slots"))
+        drv.get(url + "/#dashboard")
+        dash = kgbrowser.text_in(drv, "view-dashboard", re.escape(version), 30)
+        kgbrowser.shot(drv, outdir, "vm-06-dashboard-after-update")
+        check("the Dashboard shows the new version", dash)
+    finally:
+        kgbrowser.quit(drv)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "flash":
+        flash(*sys.argv[2:8])
+    elif sys.argv[1] == "after":
+        after(*sys.argv[2:6])
+    else:
+        sys.exit("usage: see the top of %s" % sys.argv[0])
+    # Each check has said ok or not ok; a non-zero exit is a run that broke off.

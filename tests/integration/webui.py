@@ -14,18 +14,17 @@ import http.client
 import http.server
 import json
 import re
-import shutil
 import ssl
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-from selenium import webdriver
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "lib"))
+import kgbrowser  # noqa: E402
+
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -35,25 +34,10 @@ own_cert, own_key, wrong_key = sys.argv[9:12]
 evil_port = int(evil_port)
 PASSWORD = "Kerb-gate-2026!"
 u = urllib.parse.urlsplit(url)
-results = []
 
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond or not detail else "  (" + detail + ")"),
-          flush=True)
-
-
-profile = tempfile.mkdtemp(prefix="kg-chromium-")
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-          "--disable-component-update", "--disable-sync", "--no-first-run",
-          "--disable-dev-shm-usage", "--window-size=1280,900", "--user-data-dir=" + profile):
-    opts.add_argument(a)
-opts.accept_insecure_certs = True  # the appliance's self-signed device certificate
-drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-drv.set_page_load_timeout(30)
+check = kgbrowser.check
+results = kgbrowser.results
+drv = kgbrowser.chromium()
 wait = WebDriverWait(drv, 20)
 faulthandler.dump_traceback_later(300, exit=True)  # a hang says where
 faulthandler.register(__import__("signal").SIGUSR1)
@@ -64,26 +48,15 @@ def visible(id_):
 
 
 def text_in(id_, pattern, timeout=20):
-    try:
-        WebDriverWait(drv, timeout).until(
-            lambda d: re.search(pattern, d.find_element(By.ID, id_).text))
-        return True
-    except TimeoutException:
-        return False
+    return kgbrowser.text_in(drv, id_, pattern, timeout)
 
 
 def shot(name):
-    """The whole page: the window as tall as the document."""
-    h = drv.execute_script("return document.documentElement.scrollHeight")
-    drv.set_window_size(1280, max(800, min(int(h) + 100, 4000)))
-    drv.save_screenshot("%s/%s.png" % (outdir, name))
-    drv.set_window_size(1280, 900)
+    kgbrowser.shot(drv, outdir, name)
 
 
 def fill(id_, value):
-    e = drv.find_element(By.ID, id_)
-    e.clear()
-    e.send_keys(value)
+    kgbrowser.fill(drv, id_, value)
 
 
 def raw(method, path, body=None, headers=None):
@@ -366,5 +339,4 @@ try:
           "%s / %s" % (msgs, drv.find_element(By.ID, "login-msg").text))
     shot("09-rate-limited")
 finally:
-    drv.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    kgbrowser.quit(drv)
