@@ -93,13 +93,13 @@ function show(name) {
   for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== 'view-' + name;
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === name);
   $('top').hidden = name === 'login' || name === 'setup';
-  if (timer) { clearInterval(timer); timer = null; }
+  if (timer) { clearInterval(timer); clearTimeout(timer); timer = null; }
 }
 
 const pages = {
   dashboard: async () => { lastMetrics = null; await dashboard(); timer = setInterval(dashboard, 3000); },
   credentials: () => credentials(),
-  firmware: async () => { await firmware(); timer = setInterval(firmware, 2000); },
+  firmware: () => firmwareLoop(++fwLoops),
   audit: () => audit(),
   settings: () => settings(),
 };
@@ -265,6 +265,16 @@ async function firmware() {
   $('f-install').title = f.slots_present ? '' : 'this system has no RAUC slots: the bundle is only checked';
   if (!uploading && f.message) say('f-msg', (f.reason ? 'Refused (' + f.reason + '): ' : '') + f.message, f.state !== 'failed');
   if (!uploading) $('f-details').textContent = f.details || '';
+  return f.state;
+}
+
+/* Every 2 s; while RAUC checks or installs, every half second, so that its
+   steps show even when they are quick. */
+let fwLoops = 0;	/* one loop: a newer visit ends an older one */
+async function firmwareLoop(n) {
+  const state = await firmware();
+  if (n !== fwLoops || (location.hash || '#dashboard') !== '#firmware') return;
+  timer = setTimeout(() => firmwareLoop(n), state === 'installing' || state === 'checking' ? 500 : 2000);
 }
 
 function upload(file) {
