@@ -9,7 +9,9 @@
 # (the upload bar moves), checked, installed by RAUC's service for _kgmgmt
 # (the install bar shows RAUC's progress), the page's Reboot
 # (kerbgate-powerd) boots the new slot, and the page shows the new version,
-# marked good.  RAUC's own view of the slots is read through the JSON API.
+# marked good; then the session cookie's flags, forged POSTs and the login
+# rate limit on the appliance.  RAUC's own view of the slots is read through
+# the JSON API.
 # Screenshots in $KG_OUT/webui-vm/.
 # Last line: N passed, N failed.
 set -uo pipefail

@@ -13,15 +13,21 @@ Usage:
       bar moves), Reboot (confirmed).  Ends when the appliance reboots.
   webvm.py after URL PASSWORD VERSION OUTDIR
       After the reboot: login; the Firmware page and the Dashboard show
-      VERSION running, its slot booted and marked good.
+      VERSION running, its slot booted and marked good; the session
+      cookie's flags; a POST without the CSRF token and one from another
+      origin refused; logout, and wrong passwords rate-limited.
 
 Prints "ok - ..." or "not ok - ..." per check, and "progress: ..." lines
 with what the bars showed; saves a screenshot of each page into OUTDIR.
 """
+import http.client
+import json
 import os
 import re
+import ssl
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import kgbrowser  # noqa: E402
@@ -156,8 +162,56 @@ def after(url, password, version, outdir):
         dash = kgbrowser.text_in(drv, "view-dashboard", re.escape(version), 30)
         kgbrowser.shot(drv, outdir, "vm-06-dashboard-after-update")
         check("the Dashboard shows the new version", dash)
+        attacks(drv, url, password, outdir)
     finally:
         kgbrowser.quit(drv)
+
+
+def raw(url, method, path, body, headers):
+    """A request outside the browser, with the headers the test says."""
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPSConnection(u.hostname, u.port, context=ssl._create_unverified_context(),
+                                    timeout=30)
+    c.request(method, path, body=body, headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def attacks(drv, url, password, outdir):
+    """The session's cookie, a forged POST, wrong passwords: on the appliance."""
+    ck = [c for c in drv.get_cookies() if c["name"] == "__Host-kgsid"]
+    check("the session cookie is Secure, HttpOnly, SameSite=Strict, Path=/",
+          ck and ck[0].get("secure") and ck[0].get("httpOnly") and ck[0].get("sameSite") == "Strict"
+          and ck[0].get("path") == "/", str(ck))
+    sid = ck[0]["value"] if ck else ""
+    body = json.dumps({"kvno": 1})
+    st, data = raw(url, "POST", "/api/v1/credentials/retire", body,
+                   {"Origin": url, "Cookie": "__Host-kgsid=" + sid, "Content-Type": "application/json"})
+    check("a POST with the session cookie but no CSRF token is refused (403 csrf)",
+          st == 403 and b'"csrf"' in data, "%d %s" % (st, data[:200]))
+    st, data = raw(url, "POST", "/api/v1/credentials/retire", body,
+                   {"Origin": "https://evil.example", "Cookie": "__Host-kgsid=" + sid,
+                    "X-CSRF-Token": drv.execute_script("return csrf"), "Content-Type": "application/json"})
+    check("a cross-site POST, even with cookie and token, is refused (403 origin)",
+          st == 403 and b'"origin"' in data, "%d %s" % (st, data[:200]))
+    drv.find_element(By.ID, "logout").click()
+    visible(drv, "login-form")
+    msgs = []
+    for i in range(6):
+        kgbrowser.fill(drv, "login-password", "wrong-password-%d" % i)
+        drv.find_element(By.CSS_SELECTOR, "#login-form button").click()
+        kgbrowser.text_in(drv, "login-msg", "wrong password|too many", 30)
+        msgs.append(text(drv, "login-msg"))
+        drv.execute_script("document.getElementById('login-msg').textContent = ''")
+    kgbrowser.fill(drv, "login-password", password)
+    drv.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    limited = kgbrowser.text_in(drv, "login-msg", r"too many failed attempts from .*: wait \d+ seconds", 30)
+    kgbrowser.shot(drv, outdir, "vm-07-login-rate-limited")
+    check("five wrong passwords, then even the right one is refused with how long to wait",
+          msgs[:5] == ["wrong password"] * 5 and "too many" in msgs[5] and limited,
+          "%s / %s" % (msgs, text(drv, "login-msg")))
 
 
 if __name__ == "__main__":
