@@ -82,11 +82,13 @@ status_run(char *const argv[], char *out, size_t outlen, int timeout_ms)
 
 /* ---- firmware ------------------------------------------------------------------ */
 
-static json_t *
-firmware(struct web *w)
+json_t *
+status_firmware(struct web *w, int detailed)
 {
 	static char *const bs[] = { "kerbgate-bootstate", "status", NULL };
 	static char *const rauc[] = { "rauc", "status", "--output-format=json", NULL };
+	static char *const rauc_detailed[] = { "rauc", "status", "--detailed",
+	    "--output-format=json", NULL };
 	char buf[8192];
 	json_t *o = json_object(), *rj;
 	FILE *f;
@@ -101,11 +103,15 @@ firmware(struct web *w)
 	json_object_set_new(o, "version", json_string(buf[0] ? buf : "unknown (no release file)"));
 	if (status_run(bs, buf, sizeof(buf), STATUS_TIMEOUT_MS) >= 0)
 		json_object_set_new(o, "bootstate", json_string(buf));
-	if (status_run(rauc, buf, sizeof(buf), STATUS_TIMEOUT_MS) == 0 &&
-	    (rj = json_loads(buf, 0, NULL)) != NULL)
+	if (status_run(detailed ? rauc_detailed : rauc, buf, sizeof(buf),
+	    STATUS_TIMEOUT_MS) == 0 && (rj = json_loads(buf, 0, NULL)) != NULL) {
 		json_object_set_new(o, "rauc", rj);
-	else if (buf[0] != '\0')
-		json_object_set_new(o, "rauc_error", json_string(buf));
+		json_object_set_new(o, "slots_present", json_true());
+	} else {
+		json_object_set_new(o, "rauc_error", json_string(buf[0] ? buf :
+		    "rauc is not installed"));
+		json_object_set_new(o, "slots_present", json_false());
+	}
 	return o;
 }
 
@@ -286,7 +292,7 @@ void *
 status_dashboard(struct web *w)
 {
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:I}", "ok", 1,
-	    "firmware", firmware(w), "uptime", uptime(w), "vhosts", vhosts(w),
+	    "firmware", status_firmware(w, 0), "uptime", uptime(w), "vhosts", vhosts(w),
 	    "metrics", metrics(w), "credentials", credentials(w),
 	    "now", (json_int_t)time(NULL));
 }

@@ -26,6 +26,15 @@ struct web;
 void *status_dashboard(struct web *w);
 
 /**
+ * \brief The firmware's facts: `version` (the release file), `bootstate`
+ *        (`kerbgate-bootstate status`), `rauc` (`rauc status`, with
+ *        \p detailed: `--detailed`) and `slots_present`, or `rauc_error`.
+ *        A new reference (json_t *).
+ */
+struct json_t;
+struct json_t *status_firmware(struct web *w, int detailed);
+
+/**
  * \brief Runs \p argv (no shell), its output into \p out (NUL-ended,
  *        truncated to outlen - 1), waiting at most \p timeout_ms (then it
  *        is killed).

@@ -650,13 +650,9 @@ reboot_route(struct web *w, const struct web_request *rq, struct web_response *r
 static json_t *
 firmware_state(struct web *w)
 {
-	static char *const rauc[] = { "rauc", "status", "--detailed", "--output-format=json", NULL };
-	static char *const bs[] = { "kerbgate-bootstate", "status", NULL };
 	struct upload *u = w->upload;
 	struct statvfs sv;
-	char buf[8192];
-	json_t *o, *rj;
-	FILE *f;
+	json_t *o, *fw;
 
 	o = json_pack("{s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:I}", "ok", 1,
 	    "state", state_names[u->state], "size", (json_int_t)u->size,
@@ -667,25 +663,10 @@ firmware_state(struct web *w)
 	    "max_upload", (json_int_t)w->conf.max_upload);
 	if (statvfs(w->conf.upload_dir, &sv) == 0)
 		json_object_set_new(o, "free", json_integer((json_int_t)(sv.f_bavail * sv.f_frsize)));
-	buf[0] = '\0';
-	if ((f = fopen(w->conf.release_file, "re")) != NULL) {
-		if (fgets(buf, sizeof(buf), f) == NULL)
-			buf[0] = '\0';
-		fclose(f);
+	if ((fw = status_firmware(w, 1)) != NULL) {
+		json_object_update(o, fw);
+		json_decref(fw);
 	}
-	buf[strcspn(buf, "\r\n")] = '\0';
-	json_object_set_new(o, "version", json_string(buf));
-	if (status_run(rauc, buf, sizeof(buf), STATUS_TIMEOUT_MS) == 0 &&
-	    (rj = json_loads(buf, 0, NULL)) != NULL) {
-		json_object_set_new(o, "rauc", rj);
-		json_object_set_new(o, "slots_present", json_true());
-	} else {
-		json_object_set_new(o, "rauc_error", json_string(buf[0] ? buf :
-		    "rauc is not installed"));
-		json_object_set_new(o, "slots_present", json_false());
-	}
-	if (status_run(bs, buf, sizeof(buf), STATUS_TIMEOUT_MS) >= 0)
-		json_object_set_new(o, "bootstate", json_string(buf));
 	return o;
 }
 
