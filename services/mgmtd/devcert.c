@@ -22,32 +22,9 @@
 #include <openssl/x509v3.h>
 
 #include "devcert.h"
+#include "privfile.h"
 #include "util.h"
 
-/* Writes \p len bytes to \p path through a temporary file (0600). */
-static int
-write_file(const char *path, const void *buf, size_t len, uid_t uid, gid_t gid,
-    char *err, size_t errlen)
-{
-	char tmp[PATH_MAX];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return kg_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, buf, len) != (ssize_t)len || fchmod(fd, 0600) < 0 ||
-	    (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) || fsync(fd) < 0) {
-		close(fd);
-		unlink(tmp);
-		return kg_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return kg_seterr(err, errlen, "cannot replace %s: %s", path, strerror(errno));
-	}
-	return 0;
-}
 
 /* PEM of a key or a certificate, in memory: the caller frees *out. */
 static int
@@ -150,8 +127,8 @@ devcert_ensure(const char *cert, const char *key, uid_t uid, gid_t gid,
 	if ((pk = EVP_EC_gen("P-256")) == NULL || (x = make_cert(pk, host)) == NULL ||
 	    to_pem(pk, NULL, &kp, &kl) < 0 || to_pem(NULL, x, &cp, &cl) < 0)
 		kg_seterr(err, errlen, "cannot make the device certificate (OpenSSL)");
-	else if (write_file(key, kp, kl, uid, gid, err, errlen) == 0 &&
-	    write_file(cert, cp, cl, uid, gid, err, errlen) == 0)
+	else if (kg_write_private(key, kp, kl, uid, gid, err, errlen) == 0 &&
+	    kg_write_private(cert, cp, cl, uid, gid, err, errlen) == 0)
 		rc = 1;
 	if (kp != NULL)
 		kg_freezero(kp, kl);
@@ -233,8 +210,8 @@ write_checked(X509 *x, BIO *chain, EVP_PKEY *pk, const char *cert, const char *k
 		X509_free(c);
 	}
 	ERR_clear_error();	/* the end of the chain */
-	if (write_file(key, kp, kl, (uid_t)-1, (gid_t)-1, err, errlen) == 0 &&
-	    write_file(cert, cp, cl, (uid_t)-1, (gid_t)-1, err, errlen) == 0)
+	if (kg_write_private(key, kp, kl, (uid_t)-1, (gid_t)-1, err, errlen) == 0 &&
+	    kg_write_private(cert, cp, cl, (uid_t)-1, (gid_t)-1, err, errlen) == 0)
 		rc = 0;
 out:
 	if (kp != NULL)

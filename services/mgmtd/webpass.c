@@ -15,6 +15,7 @@
 #include <argon2.h>
 
 #include "util.h"
+#include "privfile.h"
 #include "webpass.h"
 
 /* 31 symbols: letters and digits without the look-alikes 0, O, 1, I, L. */
@@ -130,28 +131,16 @@ int
 webpass_write(const char *dir, const char *name, const char *text, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd;
+	char path[PATH_MAX], line[512];
+	int n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return kg_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    fchmod(fd, 0600) < 0 || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) ||
-	    fsync(fd) < 0) {
-		close(fd);
-		unlink(tmp);
-		return kg_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return kg_seterr(err, errlen, "cannot rename %s to %s: %s", tmp, path,
-		    strerror(errno));
-	}
-	return 0;
+	n = snprintf(line, sizeof(line), "%s\n", text);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return kg_seterr(err, errlen, "%s: the text is too long", path);
+	n = kg_write_private(path, line, (size_t)n, uid, gid, err, errlen);
+	kg_zero(line, sizeof(line));
+	return n;
 }
 
 int
