@@ -70,11 +70,40 @@ struct listener {
 
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 
+/*
+ * A line anyone who reaches a port can cause again and again (a failed
+ * handshake, an eviction): at most one in QUIET_S, saying how many were
+ * left out, so that a flood cannot fill /data with the log.
+ */
+#define QUIET_S	10.0
+
+struct quiet {
+	ev_tstamp	 last;
+	unsigned	 left_out;
+};
+
+static struct quiet quiet_handshake, quiet_evict;
+
+/* 1 when a line may be logged now; *left_out: how many were not since. */
+static int
+quiet_ok(struct quiet *q, ev_tstamp now, unsigned *left_out)
+{
+	if (q->last != 0 && now - q->last < QUIET_S) {
+		q->left_out++;
+		return 0;
+	}
+	*left_out = q->left_out;
+	q->left_out = 0;
+	q->last = now;
+	return 1;
+}
+
 const char *
 server_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -404,10 +433,17 @@ static void
 on_read(struct conn *c)
 {
 	struct http_limits lim = { 0 };
+	size_t streamed = 0;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
+		/* A fast upload must not hold the loop (and the other
+		 * listener) until it ends: a turn, then the others'. */
+		if (streamed >= SERVER_READ_TURN) {
+			ev_feed_event(c->loop, &c->io, EV_READ);
+			return;
+		}
 		if (c->in_len == c->in_cap) {
 			respond_error(c, 413, "size", "the request is too large");
 			return;
@@ -428,6 +464,7 @@ on_read(struct conn *c)
 		if (c->streaming) {
 			if (stream_data(c, c->in + c->in_len, (size_t)n) < 0)
 				return;
+			streamed += (size_t)n;
 			continue;
 		}
 		c->in_len += (size_t)n;
@@ -495,9 +532,9 @@ static void
 on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = w->data;
+	unsigned left_out;
 	int rc;
 
-	(void)loop;
 	(void)revents;
 	if (c->state == C_HANDSHAKE) {
 		rc = tls_handshake(c->tls);
@@ -510,8 +547,11 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (rc != TLS_OK) {
-			log_info("management connection refused in the TLS handshake: %s",
-			    tls_conn_error(c->tls));
+			if (quiet_ok(&quiet_handshake, ev_now(loop), &left_out))
+				log_info("%s connection refused in the TLS handshake: "
+				    "%s (%u more in the last %.0f s not logged)",
+				    c->cfg->web != NULL ? "web" : "management",
+				    tls_conn_error(c->tls), left_out, QUIET_S);
 			conn_free(c);
 			return;
 		}
@@ -567,17 +607,17 @@ same_peer(const struct conn *c, const uint8_t *peer, size_t peer_len)
  * A connection that may be taken back for a newcomer: one still in its
  * TLS handshake (anyone who can reach the port can hold those, and on the
  * API only a management client gets past it), or, on the web listener,
- * one past it that has not sent a byte of a request (a browser's spare
- * connection, or someone holding slots).  Never one that is answering or
- * streaming an upload.
+ * one past it whose request is not whole yet: a browser's spare
+ * connection, or someone holding slots a byte at a time (a browser sends
+ * its request at once).  Never one that is answering, nor an admin's
+ * upload streaming in or being checked.
  */
 static int
 evictable(const struct conn *c)
 {
 	if (c->state == C_HANDSHAKE)
 		return 1;
-	return c->cfg->web != NULL && c->state == C_READ && c->in_len == 0 &&
-	    !c->streaming && !c->checking;
+	return c->cfg->web != NULL && c->state == C_READ && !c->streaming && !c->checking;
 }
 
 /*
@@ -591,7 +631,7 @@ static int
 make_room(struct listener *l, const uint8_t *peer, size_t peer_len)
 {
 	struct conn *c, *victim = NULL, *own = NULL;
-	unsigned from_peer = 0;
+	unsigned from_peer = 0, left_out;
 
 	TAILQ_FOREACH(c, &conns, entry) {
 		if (c->l != l)
@@ -613,8 +653,10 @@ make_room(struct listener *l, const uint8_t *peer, size_t peer_len)
 		victim = own;
 	if (victim == NULL)
 		return -1;
-	log_info("%u %s connections: dropped an idle one", l->nconns,
-	    l->cfg->web != NULL ? "web" : "management");
+	if (quiet_ok(&quiet_evict, ev_now(victim->loop), &left_out))
+		log_info("%u %s connections: dropped an idle one (%u more in the last "
+		    "%.0f s not logged)", l->nconns, l->cfg->web != NULL ? "web" :
+		    "management", left_out, QUIET_S);
 	conn_free(victim);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #define SERVER_MAX_CONNS	64
 #define SERVER_MAX_PER_PEER	16
 #define SERVER_MIN_UPLOAD_RATE	4096.0	/**< bytes a second */
+#define SERVER_READ_TURN	(256 * 1024)	/**< streamed bytes a turn */
 
 struct ev_loop;
 struct tls_server;

@@ -311,7 +311,7 @@ on_job_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (j->pid > 0) {
 		j->timed_out = 1;
-		kill(j->pid, SIGKILL);	/* its ev_child ends the job */
+		kill(-j->pid, SIGKILL);	/* it and its children; its ev_child ends the job */
 	}
 }
 
@@ -320,6 +320,7 @@ static int
 job_start(struct job *j, char *const argv[], int timeout_ms)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	int p[2], rc;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -327,7 +328,12 @@ job_start(struct job *j, char *const argv[], int timeout_ms)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	rc = posix_spawnp(&j->pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);	/* its own group: a time
+								   limit ends all of it */
+	posix_spawnattr_setpgroup(&at, 0);
+	rc = posix_spawnp(&j->pid, argv[0], &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	if (rc != 0) {

@@ -86,6 +86,8 @@ web_audit(struct web *w, const char *peer, const char *action, const char *resul
 
 /* A line on the console (/dev/console, the serial line): what the admin
  * needs at first boot before any page is open.  Best effort. */
+static void console_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 console_say(const char *fmt, ...)
 {

@@ -28,7 +28,8 @@
                                         certificate): N connections from each
                                         of ADDRS (127.0.0.x, comma-separated)
                                         that finish the handshake and send
-                                        nothing; then "web:" the status line
+                                        nothing, a byte, or a head whose
+                                        body never comes; then "web:" the status line
                                         of a page request from 127.0.0.1, and
                                         "api:" that of an API request with
                                         WORK/admin.{pem,key} on APIPORT
@@ -218,7 +219,12 @@ def webhold(web_port, api_port, work, addrs, n):
             try:
                 s = socket.create_connection(("127.0.0.1", web_port), timeout=5,
                                              source_address=(a, 0))
-                held.append(anyone.wrap_socket(s))
+                t = anyone.wrap_socket(s)
+                # nothing; a request's first byte; a whole head whose body
+                # never comes: none of them may hold a slot for good
+                t.sendall([b"", b"G", b"POST /api/v1/web/login HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: 100\r\n\r\n"][len(held) % 3])
+                held.append(t)
             except (ssl.SSLError, OSError):
                 pass
     time.sleep(0.3)
