@@ -50,6 +50,7 @@ struct job {
 	ev_child	 child;
 	ev_timer	 timer;		/* a time limit; 0: none */
 	int		 timed_out;
+	int		 esc;		/* in a terminal escape: 1 after ESC, 2 in CSI */
 	char		 line[512];
 	size_t		 line_len;
 	void		(*on_line)(struct upload *, const char *);
@@ -250,6 +251,24 @@ job_text(struct job *j, const char *buf, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		/* rauc colours its words on a terminal (and sometimes not): the
+		 * page shows text, so escapes and other controls are dropped */
+		if (j->esc == 1) {
+			j->esc = buf[i] == '[' ? 2 : 0;
+			continue;
+		}
+		if (j->esc == 2) {
+			if (buf[i] >= 0x40 && buf[i] <= 0x7e)
+				j->esc = 0;
+			continue;
+		}
+		if (buf[i] == 0x1b) {
+			j->esc = 1;
+			continue;
+		}
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\r' &&
+		    buf[i] != '\t')
+			continue;
 		if (buf[i] == '\n' || buf[i] == '\r' || j->line_len + 1 >= sizeof(j->line)) {
 			j->line[j->line_len] = '\0';
 			if (j->line_len > 0)
@@ -344,6 +363,7 @@ job_start(struct job *j, char *const argv[], int timeout_ms)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	j->line_len = 0;
 	j->timed_out = 0;
+	j->esc = 0;
 	ev_io_init(&j->io, on_job_output, p[0], EV_READ);
 	j->io.data = j;
 	ev_io_start(j->u->loop, &j->io);

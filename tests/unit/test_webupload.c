@@ -319,7 +319,7 @@ static void
 test_the_check_runs_beside_the_loop_and_answers_the_uploader(void **state_)
 {
 	(void)state_;
-	fake_rauc("Compatible: 'kerbgate-test'\nVersion: '9.9.9'\n", 0);
+	fake_rauc("Compatible: 'kerbgate-test'\nVersion: '9.9.9'\n\033[1m[rootfs]\033[0m\n", 0);
 	assert_int_equal(upload_whole(), 1);
 	assert_int_equal(answered, 0);
 	assert_string_equal(state(), "checking");
@@ -328,6 +328,8 @@ test_the_check_runs_beside_the_loop_and_answers_the_uploader(void **state_)
 	run_until_answered();
 	assert_int_equal(answered, 200);
 	assert_non_null(strstr(answer, "Version: '9.9.9'"));
+	assert_non_null(strstr(answer, "\\n[rootfs]\\n"));	/* its colours dropped */
+	assert_null(strstr(answer, "\\u001b"));
 	assert_string_equal(state(), "ready");
 }
 
