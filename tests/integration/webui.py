@@ -170,6 +170,8 @@ try:
     check("credentials: kvnos, states and enctypes, no key bytes",
           text_in("c-kvnos", r"active") and text_in("c-kvnos", r"aes256") and
           not re.search(r"[0-9a-f]{32}", drv.find_element(By.ID, "view-credentials").text))
+    check("credentials: the service principals the keys serve",
+          text_in("c-spns", r"http/mail\.corp\.contoso\.com"), drv.find_element(By.ID, "c-spns").text)
     shot("03-credentials")
     drv.get(url + "/#settings")
     check("settings: the device certificate's SHA-256 fingerprint",

@@ -198,6 +198,12 @@ async function kvnoAction(path, kvno) {
   await credentials(true);
 }
 
+/* The SPNs of every virtual host, once each: what the ASA keys must serve. */
+function spnList(s) {
+  const all = ((s.vhosts || {}).vhosts || []).flatMap((h) => h.spns || []);
+  return [...new Set(all)].join(', ');
+}
+
 async function credentials(keepMsg) {
   const r = await api('GET', '/api/v1/credentials');
   if (!keepMsg) say('c-msg', '');
@@ -207,6 +213,7 @@ async function credentials(keepMsg) {
   const active = (c.kvnos || []).find((k) => k.state === 'active');
   const s = await api('GET', '/api/v1/status');
   rc4Warning($('c-rc4'), s.metrics, active);
+  $('c-spns').textContent = spnList(s) || 'none configured (kerbgated.json)';
   fill($('c-kvnos'), (c.kvnos || []).map((k) => {
     const act = el('td');
     const btn = (label, path) => {
