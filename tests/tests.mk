@@ -46,7 +46,7 @@ FUZZ_BINDIR  := $(O)/fuzz/bin
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BINDIR)/%,$(FUZZ_SRCS))
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(1))
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 5
 
 $(FUZZ_OBJDIR)/%.o: %.c $(AUTOCONF_H) $(MBEDTLS_STAMP)
 	@mkdir -p $(dir $@)

@@ -12,12 +12,12 @@
 # The bundles reach the VM on a second, read-only virtio disk (/dev/vdb, an
 # ext4 made with mke2fs -d): no network, no serial transfer.
 #
-#   KG_POWERCUTS   power cuts of each kind (default 2; 20 under make test-long)
+#   KG_POWERCUTS   power cuts of each kind (default 1; 20 under make test-long)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
 out=${KG_OUT:-output}
-cuts=${KG_POWERCUTS:-$([ "${KG_LONG:-0}" = 1 ] && echo 20 || echo 2)}
+cuts=${KG_POWERCUTS:-$([ "${KG_LONG:-0}" = 1 ] && echo 20 || echo 1)}
 work=$(mktemp -d /tmp/kg-update.XXXXXX)
 disk=$work/disk.img upd=$work/updates.img
 sock=$work/console.sock qpid=$work/qemu.pid
