@@ -8,6 +8,11 @@
 # against the lab).  A suite that
 # cannot run (not root, say) counts as failed, with the reason printed:
 # a test that silently does not run is worse than one that fails.
+#
+# The firmware suites that boot the image in QEMU (tests/firmware/*_vm.sh)
+# keep one core busy for most of their run, the lab's suites the other: the
+# two run side by side, and each QEMU suite's output is shown when the lab's
+# are done (make test stays under 30 minutes on two cores).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,13 +62,11 @@ count_output() {
 	fi
 }
 
-run_suite_program() {
-	local name=$1; shift
-	local file="$log_dir/${name//\//_}.log" rc
-	local t0=$SECONDS
+# What a suite printed: its tail, its failed checks, its counts.
+show_suite() {
+	local name=$1 file=$2 rc=$3 took=$4
 	echo "== $name"
-	"$@" >"$file" 2>&1; rc=$?
-	echo "   ($name took $((SECONDS - t0)) s)"
+	echo "   ($name took $took s)"
 	sed 's/^/   /' "$file" | tail -40
 	# The tail may be a daemon's log: name the failed checks themselves,
 	# so that a CI that keeps only this output still says which failed.
@@ -72,6 +75,13 @@ run_suite_program() {
 		grep -A3 '^not ok' "$file" | sed 's/^/   /' | head -60
 	fi
 	count_output "$name" "$file" "$rc"
+}
+
+run_suite_program() {
+	local name=$1; shift
+	local file="$log_dir/${name//\//_}.log" rc t0=$SECONDS
+	"$@" >"$file" 2>&1; rc=$?
+	show_suite "$name" "$file" "$rc" $((SECONDS - t0))
 }
 
 if want unit; then
@@ -100,12 +110,34 @@ if want fuzz; then
 	done
 fi
 
+vm_suites=() vm_pid=
 if want firmware; then
 	for s in tests/firmware/test_*.sh; do
 		[ -x "$s" ] || continue
-		KG_OUT="$out" KG_LONG=$long run_suite_program "firmware/$(basename "$s" .sh)" "$s"
+		case $s in
+		*_vm.sh) vm_suites+=("$s") ;;
+		*) KG_OUT="$out" KG_LONG=$long run_suite_program "firmware/$(basename "$s" .sh)" "$s" ;;
+		esac
 	done
 fi
+if [ ${#vm_suites[@]} -gt 0 ]; then
+	echo "== the QEMU suites start beside the lab's: ${vm_suites[*]}"
+	# its own process group, so that an interrupted run ends all of it
+	KG_OUT="$out" KG_LONG=$long setsid -w bash -c 'for s; do
+		f=$0/firmware_$(basename "$s" .sh) t0=$SECONDS
+		"$s" >"$f.log" 2>&1
+		echo "$? $((SECONDS - t0))" >"$f.rc"
+	done' "$log_dir" "${vm_suites[@]}" &
+	vm_pid=$!
+fi
+lab_is_up=0
+on_exit() {
+	[ -n "$vm_pid" ] && kill -- -"$vm_pid" 2>/dev/null
+	[ $lab_is_up = 1 ] && tests/lab/lab down >/dev/null 2>&1
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 lab_needed=0
 want lab && lab_needed=1
@@ -118,10 +150,10 @@ if [ $lab_needed = 1 ]; then
 			echo "== a lab is still up (make demo leaves one): taking it down first"
 			tests/lab/lab down >"$log_dir/lab-down-before.log" 2>&1 || fail "lab down of the lab left up"
 		fi
-		cycles=2; [ $long = 1 ] && cycles=10
+		cycles=1; [ $long = 1 ] && cycles=10	# the real lab up below is a second
 		want lab && run_suite_program "lab/cycle" env LAB_CYCLES=$cycles tests/lab/test-lab-cycle.sh
 		echo "== lab up"
-		trap 'tests/lab/lab down >/dev/null 2>&1' EXIT INT TERM
+		lab_is_up=1
 		if tests/lab/lab up >"$log_dir/lab-up.log" 2>&1; then
 			want lab && run_suite_program "lab/selftest" tests/lab/lab selftest
 			if want integration; then
@@ -135,8 +167,18 @@ if [ $lab_needed = 1 ]; then
 			fail "lab up"
 		fi
 		tests/lab/lab down >"$log_dir/lab-down.log" 2>&1 || fail "lab down"
-		trap - EXIT INT TERM
+		lab_is_up=0
 	fi
+fi
+
+if [ -n "$vm_pid" ]; then
+	wait "$vm_pid"
+	vm_pid=
+	for s in "${vm_suites[@]}"; do
+		f="$log_dir/firmware_$(basename "$s" .sh)"
+		read -r rc took <"$f.rc" 2>/dev/null || { rc=1 took=?; }
+		show_suite "firmware/$(basename "$s" .sh)" "$f.log" "$rc" "$took"
+	done
 fi
 
 echo
