@@ -192,7 +192,12 @@ t_tampered_is_refused() {
 		wait_log "package refused (400): the package's signature does not verify" 20 &&
 		[ "$(active_kvno)" = "$n" ] && ! grep -q "$((n + 1)):" "$work/body" &&
 		[ "$(tail -n +$((before + 1)) "$work/log1/audit.log" | grep -c 'action=package kvno=0 result="refused')" -ge 1 ] &&
-		! tail -n +$((before + 1)) "$work/log1/audit.log" | grep -q 'action=package-stage'
+		! tail -n +$((before + 1)) "$work/log1/audit.log" | grep -q 'action=package-stage' && return 0
+	# what happened instead
+	echo "   smbpull's log (last 8 lines):"; tail -8 "$pull_log" | sed 's/^/   | /'
+	echo "   the audit log since:"; tail -n +$((before + 1)) "$work/log1/audit.log" | sed 's/^/   | /'
+	echo "   active kvno $(active_kvno), expected $n"
+	return 1
 }
 
 t_rogue_signer_is_refused() {
