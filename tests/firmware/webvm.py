@@ -78,6 +78,12 @@ def upload(drv, path, timeout):
     return seen, text(drv, "f-msg")
 
 
+def click_install(drv):
+    """Install, once the page has enabled it (its next look at the state)."""
+    WebDriverWait(drv, 30).until(lambda d: d.find_element(By.ID, "f-install").is_enabled())
+    drv.find_element(By.ID, "f-install").click()
+
+
 def flash(url, code, password, tampered, newer, outdir):
     drv = kgbrowser.chromium(60)
     try:
@@ -103,7 +109,7 @@ def flash(url, code, password, tampered, newer, outdir):
         kgbrowser.text_in(drv, "f-slots", r"\bA\b", 30)
         seen, msg = upload(drv, tampered, 600)
         if "signed and checked" in msg:  # rauc info checks the signature only: the install finds it
-            drv.find_element(By.ID, "f-install").click()
+            click_install(drv)
             kgbrowser.text_in(drv, "f-msg", r"Refused", 600)
             msg = text(drv, "f-msg")
         kgbrowser.shot(drv, outdir, "vm-03-firmware-tampered-refused")
@@ -120,8 +126,7 @@ def flash(url, code, password, tampered, newer, outdir):
               msg)
         check("the upload bar moves (a value between 0 and 100 seen, then 100)",
               any(0 < v < 100 for v in seen) and seen[-1] == 100, str(seen))
-        WebDriverWait(drv, 30).until(lambda d: d.find_element(By.ID, "f-install").is_enabled())
-        drv.find_element(By.ID, "f-install").click()
+        click_install(drv)
         steps = []
 
         def installed():
