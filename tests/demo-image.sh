@@ -6,8 +6,9 @@
 # (kerbgate-mgmtd, mutual TLS: stage the password, verify against the
 # lab's KDC from inside the VM, activate), and show alice authenticated
 # through the VM's VIP to cas1/cas2, in kcd mode (Apache sees her by
-# delegation) and in header mode.  The VM is left running; `make demo-stop`
-# ends it and the lab.
+# delegation) and in header mode; the admin's web page answers, asking for
+# the setup code the console shows.  The VM is left running; `make
+# demo-stop` ends it and the lab.
 KG_WORK_NAME=demo-vm
 KG_CONF_TEMPLATE=tests/integration/image.json.in
 # shellcheck source=tests/integration/lib.sh
@@ -55,7 +56,18 @@ if [ "$(vip_curl --negotiate -u : http://mail.corp.contoso.com/hdr/whoami)" = 20
 else
 	nok "header mode: alice through the VM's VIP"
 fi
+# The admin's web page, on the appliance's own address: first boot asks for
+# the setup code the console shows (docs/webui.md).
+web_url=https://$appliance_ip:9443
+code=$(tr -d '\r' <"$con_log" | grep -ao 'web setup code: [A-Z0-9-]*' | tail -1 | awk '{print $4}')
+if client curl -sk --max-time 20 "$web_url/api/v1/web/session" | grep -q '"setup_required": *true' &&
+	[ -n "$code" ]; then
+	ok "the web page answers at $web_url and asks for the setup code the console shows ($code)"
+else
+	nok "the web page answers at $web_url, asking for the console's setup code"
+fi
 vm 'cat /etc/kerbgate-release; uptime' | sed 's/^/    appliance: /'
+echo "    web page:       $web_url/ (setup code $code; from the lab's client namespace, as the API)"
 echo "    management API: curl --cacert $mgmt/ca.pem --cert $mgmt/admin.pem --key $mgmt/admin.key $mgmt_url/api/v1/credentials"
 echo "                    (from the lab's client: tests/lab/lab exec client curl ...)"
 echo "$passed passed, $failed failed"
