@@ -13,7 +13,8 @@ Usage:
       bar moves), Reboot (confirmed).  Ends when the appliance reboots.
   webvm.py after URL PASSWORD VERSION OUTDIR
       After the reboot: login; the Firmware page and the Dashboard show
-      VERSION running, its slot booted and marked good; the session
+      VERSION running, its slot booted and marked good; "Boot the other
+      slot next" makes A the next boot; the session
       cookie's flags; a POST without the CSRF token and one from another
       origin refused; logout, and wrong passwords rate-limited.
 
@@ -167,6 +168,15 @@ def after(url, password, version, outdir):
         dash = kgbrowser.text_in(drv, "view-dashboard", re.escape(version), 30)
         kgbrowser.shot(drv, outdir, "vm-06-dashboard-after-update")
         check("the Dashboard shows the new version", dash)
+        # Going back: the old slot boots next (RAUC marks it active), shown at once.
+        drv.get(url + "/#firmware")
+        WebDriverWait(drv, 30).until(lambda d: d.find_element(By.ID, "f-switch").is_enabled())
+        drv.find_element(By.ID, "f-switch").click()
+        back = kgbrowser.text_in(drv, "f-msg", r"the other slot boots next", 60) and \
+            kgbrowser.text_in(drv, "f-bootstate", r"next boot:\s+A", 30)
+        kgbrowser.shot(drv, outdir, "vm-06b-firmware-other-slot-next")
+        check("'Boot the other slot next': RAUC marks A active, the page shows A boots next", back,
+              "%s / %s" % (text(drv, "f-msg"), text(drv, "f-bootstate")))
         attacks(drv, url, password, outdir)
     finally:
         kgbrowser.quit(drv)
