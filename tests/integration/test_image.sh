@@ -168,9 +168,11 @@ test_api_refuses_a_client_without_certificate() {
 	rc=$?
 	echo "curl with a self-made certificate: exit $rc"
 	[ $rc -ne 0 ] || return 1
+	# Refusals are logged at most once in 10 s (a flood must not fill
+	# /data): the first says why; curl's exits above show both refused.
 	vm 'grep -c "refused in the TLS handshake" /data/log/messages' | tr -dc '0-9' >"$work/out"
 	echo "refusals in the appliance's log: $(cat "$work/out")"
-	[ "$(cat "$work/out")" -ge 2 ]
+	[ "$(cat "$work/out")" -ge 1 ]
 }
 
 # The VIPs' private keys are in the TLS key process, a child of kerbgated
