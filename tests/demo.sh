@@ -58,7 +58,8 @@ else
 		env KG_OUT="$out" tests/demo-serve.sh
 fi
 
-say "Not in the demo yet: firmware updates (RAUC bundles are built: make bundle) and web management."
+say "Firmware updates are not run here (they reboot the appliance): the signed bundle is $out/images/kerbgate-qemu_x86_64-*.raucb;
+    make test flashes one through the web page in QEMU (tests/firmware/test_webfw_vm.sh, docs/webui.md)."
 if [ ${#failed_steps[@]} -gt 0 ]; then
 	say "demo FAILED in ${#failed_steps[@]} step(s):"
 	printf '    %s\n' "${failed_steps[@]}"
