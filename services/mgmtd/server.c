@@ -53,7 +53,6 @@ struct conn {
 	int			 streaming;	/* the body goes to upload.h */
 	int			 checking;	/* ... and RAUC checks it */
 	uint64_t		 body_left;	/* streamed bytes still to come */
-	uint64_t		 body_in;	/* streamed bytes received */
 	ev_tstamp		 stream_start;
 };
 
@@ -343,7 +342,6 @@ stream_begin(struct conn *c)
 	}
 	c->streaming = 1;
 	c->body_left = c->head.content_length;
-	c->body_in = 0;
 	c->stream_start = ev_now(c->loop);
 	if (c->head.expect_continue && have == 0)
 		send_continue(c);
@@ -362,7 +360,7 @@ too_slow(const struct conn *c)
 	ev_tstamp t = ev_now(c->loop) - c->stream_start;
 
 	return t > 2 * SERVER_CONN_TIMEOUT_S &&
-	    (double)c->body_in < SERVER_MIN_UPLOAD_RATE * t;
+	    (double)(c->head.content_length - c->body_left) < SERVER_MIN_UPLOAD_RATE * t;
 }
 
 /* RAUC's verdict on the bundle this connection uploaded. */
@@ -392,7 +390,6 @@ stream_data(struct conn *c, const char *buf, size_t n)
 		return -1;
 	}
 	c->body_left -= n;
-	c->body_in += n;
 	if (too_slow(c)) {
 		upload_stop(c->cfg->web, c->body_left, "too slow", "the upload was "
 		    "too slow (below 4 KiB/s)");

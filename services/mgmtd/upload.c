@@ -279,44 +279,52 @@ job_text(struct job *j, const char *buf, size_t n)
 	}
 }
 
+/* Stops reading the command's output and closes the pipe. */
 static void
-on_job_output(struct ev_loop *loop, ev_io *io, int revents)
+job_close(struct job *j)
 {
-	struct job *j = io->data;
+	ev_io_stop(j->u->loop, &j->io);
+	close(j->io.fd);
+	j->io.fd = -1;
+}
+
+/* Reads what the pipe holds now; at its end, closes it. */
+static void
+job_read(struct job *j)
+{
 	char buf[512];
 	ssize_t n;
 
-	(void)revents;
-	if ((n = read(io->fd, buf, sizeof(buf))) > 0) {
+	while ((n = read(j->io.fd, buf, sizeof(buf))) > 0)
 		job_text(j, buf, (size_t)n);
-		return;
-	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	ev_io_stop(loop, io);
-	close(io->fd);
-	io->fd = -1;
+	job_close(j);
+}
+
+static void
+on_job_output(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	job_read(io->data);
 }
 
 static void
 on_job_exit(struct ev_loop *loop, ev_child *ch, int revents)
 {
 	struct job *j = ch->data;
-	char buf[512];
-	ssize_t n;
 
 	(void)revents;
 	ev_child_stop(loop, ch);
 	ev_timer_stop(loop, &j->timer);
 	j->pid = 0;
-	/* what it wrote last may still be in the pipe */
-	if (j->io.fd >= 0) {
-		while ((n = read(j->io.fd, buf, sizeof(buf))) > 0)
-			job_text(j, buf, (size_t)n);
-		ev_io_stop(loop, &j->io);
-		close(j->io.fd);
-		j->io.fd = -1;
-	}
+	/* what it wrote last may still be in the pipe; a child of its own
+	 * may hold the pipe open: read what is there, then close it */
+	if (j->io.fd >= 0)
+		job_read(j);
+	if (j->io.fd >= 0)
+		job_close(j);
 	job_text(j, "\n", 1);
 	j->on_exit(j->u, j->timed_out ? -1 : ch->rstatus);
 }
@@ -395,17 +403,24 @@ rauc_argv(struct upload *u, const char *verb, char *argv[5], char kr[PATH_MAX + 
 
 /* ---- checking: `rauc info` on the bundle (signature, compatible, version) ---- */
 
+/* Adds \p line and a newline to \p buf (\p cap bytes, *len used), if it fits. */
 static void
-check_line(struct upload *u, const char *line)
+append_line(char *buf, size_t cap, size_t *len, const char *line)
 {
 	size_t n = strlen(line);
 
-	if (u->info_len + n + 2 > sizeof(u->info))
+	if (*len + n + 2 > cap)
 		return;
-	memcpy(u->info + u->info_len, line, n);
-	u->info_len += n;
-	u->info[u->info_len++] = '\n';
-	u->info[u->info_len] = '\0';
+	memcpy(buf + *len, line, n);
+	*len += n;
+	buf[(*len)++] = '\n';
+	buf[*len] = '\0';
+}
+
+static void
+check_line(struct upload *u, const char *line)
+{
+	append_line(u->info, sizeof(u->info), &u->info_len, line);
 }
 
 /* Hands the check's answer to the uploader, if it still waits. */
@@ -530,7 +545,6 @@ install_line(struct upload *u, const char *line)
 {
 	const char *pct = strchr(line, '%');
 	const char *p;
-	size_t room;
 
 	if (pct != NULL) {
 		for (p = pct; p > line && p[-1] >= '0' && p[-1] <= '9'; p--)
@@ -542,13 +556,7 @@ install_line(struct upload *u, const char *line)
 		if (*pct != '\0')
 			kg_strlcpy(u->step, pct, sizeof(u->step));
 	}
-	room = sizeof(u->log) - 1 - u->log_len;
-	if (strlen(line) + 1 <= room) {
-		memcpy(u->log + u->log_len, line, strlen(line));
-		u->log_len += strlen(line);
-		u->log[u->log_len++] = '\n';
-		u->log[u->log_len] = '\0';
-	}
+	append_line(u->log, sizeof(u->log), &u->log_len, line);
 }
 
 static void

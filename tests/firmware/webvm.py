@@ -59,11 +59,15 @@ def watch_bar(drv, bar, done, timeout):
     """Reads the progress bar BAR every 50 ms until done() or TIMEOUT s:
     the distinct values it showed, in order."""
     seen, t0 = [], time.time()
-    while time.time() - t0 < timeout:
+
+    def look():
         v = float(drv.find_element(By.ID, bar).get_attribute("value") or 0)
         if not seen or seen[-1] != v:
             seen.append(v)
+    while time.time() - t0 < timeout:
+        look()
         if done():
+            look()  # the page may have moved the bar between the two reads
             break
         time.sleep(0.05)
     return seen
